@@ -1,0 +1,76 @@
+import NIOConcurrencyHelpers
+public import SwitchboardCore
+
+/// The embedded single-node engine: channels and their history windows live in this process.
+///
+/// Every channel has its own lock. A publication is assigned its offset and handed to the sink under that lock, so
+/// the hub sees each channel's publications in offset order even when many threads publish at once. History does not
+/// survive a restart: a new process gives every channel a new epoch, and clients learn that recovery is impossible.
+public final class MemoryBroker: Broker {
+    private final class ChannelStream: Sendable {
+        let window: NIOLockedValueBox<HistoryWindow>
+        init(window: HistoryWindow) { self.window = NIOLockedValueBox(window) }
+    }
+
+    private let streams = NIOLockedValueBox<[ChannelName: ChannelStream]>([:])
+    private let sink = NIOLockedValueBox<(any PublicationSink)?>(nil)
+    private let policy: @Sendable (ChannelName) -> HistoryPolicy
+    private let now: @Sendable () -> UInt64
+    private let makeEpoch: @Sendable () -> String
+
+    /// - Parameters:
+    ///   - policy: history size and TTL for a channel (from its namespace).
+    ///   - now: monotonic nanoseconds; injectable so TTL tests need no waiting.
+    ///   - makeEpoch: epoch for a channel seen for the first time.
+    public init(
+        policy: @escaping @Sendable (ChannelName) -> HistoryPolicy,
+        now: @escaping @Sendable () -> UInt64 = { MonotonicTime.nanoseconds() },
+        makeEpoch: @escaping @Sendable () -> String = { EpochGenerator.make() }
+    ) {
+        self.policy = policy
+        self.now = now
+        self.makeEpoch = makeEpoch
+    }
+
+    public func start(sink: any PublicationSink) async throws {
+        self.sink.withLockedValue { $0 = sink }
+    }
+
+    public func publish(_ request: PublishRequest) async throws -> Publication {
+        let stream = self.stream(for: request.channel)
+        let sink = self.sink.withLockedValue { $0 }
+        let now = self.now()
+        return stream.window.withLockedValue { window in
+            let publication = window.append(request, now: now)
+            sink?.deliver(publication)
+            return publication
+        }
+    }
+
+    public func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
+        let now = self.now()
+        return stream(for: channel).window.withLockedValue { $0.recover(since: since, limit: limit, now: now) }
+    }
+
+    public func history(channel: ChannelName, after: UInt64, limit: Int) async throws -> (position: StreamPosition, publications: [Publication]) {
+        let now = self.now()
+        return stream(for: channel).window.withLockedValue { window in
+            (window.position, window.read(after: after, limit: limit, now: now))
+        }
+    }
+
+    public func shutdown() async {
+        sink.withLockedValue { $0 = nil }
+    }
+
+    private func stream(for channel: ChannelName) -> ChannelStream {
+        if let existing = streams.withLockedValue({ $0[channel] }) { return existing }
+        let policy = self.policy(channel)
+        let fresh = ChannelStream(window: HistoryWindow(epoch: makeEpoch(), capacity: policy.capacity, ttlNanoseconds: policy.ttlNanoseconds))
+        return streams.withLockedValue { streams in
+            if let raced = streams[channel] { return raced }
+            streams[channel] = fresh
+            return fresh
+        }
+    }
+}

@@ -1,0 +1,332 @@
+/// One documented option: its dotted key, how to set it from the environment or the command line, and its default.
+///
+/// Why: `switchboard serve --help-config` and docs/configuration.md list exactly these, so the schema is the single
+/// source of truth for what a layer may contain.
+public struct ConfigurationKey: Sendable, Equatable {
+    /// Dotted key as written in the config file or `--set`; `namespaces.<name>.<option>` stands for every namespace.
+    public let key: String
+    /// Environment variable that sets it; nil for per-namespace options, which the environment cannot express.
+    public let envName: String?
+    /// Dedicated CLI flag, if any; every key can also be set with `--set key=value`.
+    public let cliFlag: String?
+    /// The default, for people ("true in development, false in production").
+    public let defaultDescription: String
+    /// What the option does, one sentence.
+    public let summary: String
+    /// The default as a layer would write it; nil when it is not a single value. Lets tests prove the docs match the code.
+    let defaultLiteral: String?
+}
+
+/// Why a value was refused; the resolver adds the source and key.
+struct InvalidConfigurationValue: Error {
+    let reason: String
+}
+
+/// A top-level option and how it is parsed into a `HubConfiguration`.
+struct HubSetting: Sendable {
+    typealias Assign = @Sendable (String, inout HubConfiguration) throws(InvalidConfigurationValue) -> Void
+
+    let key: String
+    let envName: String
+    let cliFlag: String?
+    let defaultLiteral: String
+    let summary: String
+    let assign: Assign
+
+    init(_ key: String, env: String, flag: String? = nil, default literal: String, summary: String, assign: @escaping Assign) {
+        self.key = key
+        self.envName = env
+        self.cliFlag = flag
+        self.defaultLiteral = literal
+        self.summary = summary
+        self.assign = assign
+    }
+}
+
+/// A channel option, valid under `channel_defaults.` and `namespaces.<name>.`, and how it is parsed.
+struct NamespaceSetting: Sendable {
+    typealias Assign = @Sendable (String, inout NamespaceOverrides) throws(InvalidConfigurationValue) -> Void
+
+    let option: String
+    let defaultLiteral: String?
+    let defaultDescription: String
+    let summary: String
+    let assign: Assign
+
+    init(_ option: String, default literal: String?, described: String? = nil, summary: String, assign: @escaping Assign) {
+        self.option = option
+        self.defaultLiteral = literal
+        self.defaultDescription = described ?? literal ?? ""
+        self.summary = summary
+        self.assign = assign
+    }
+
+    /// Environment variable for the `channel_defaults.` form of this option.
+    var channelDefaultsEnvName: String { "SWITCHBOARD_CHANNEL_DEFAULTS_" + option.uppercased() }
+}
+
+extension HubSetting {
+    /// Every top-level option, in documentation order.
+    static let all: [HubSetting] = [
+        HubSetting(
+            "mode", env: "SWITCHBOARD_MODE", flag: "--production", default: "development",
+            summary: "`development` or `production`; production closes client publishing, anonymous access and undeclared namespaces."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.mode = try ConfigurationParse.mode(value)
+        },
+        HubSetting(
+            "server.host", env: "SWITCHBOARD_HOST", flag: "--host", default: "127.0.0.1",
+            summary: "Address to listen on."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.host = try ConfigurationParse.host(value)
+        },
+        HubSetting(
+            "server.port", env: "SWITCHBOARD_PORT", flag: "--port", default: "8080",
+            summary: "Port to listen on, 0…65535; 0 picks a free port."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.port = try ConfigurationParse.port(value)
+        },
+        HubSetting(
+            "server.web_root", env: "SWITCHBOARD_WEB_ROOT", flag: "--web-root", default: "",
+            summary: "Directory of static files to serve; empty serves none."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.webRoot = value.isEmpty ? nil : value
+        },
+        HubSetting(
+            "api.key", env: "SWITCHBOARD_API_KEY", default: "",
+            summary: "Key for the publish/admin API, at least 16 printable characters; empty generates one at start and prints it."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.apiKey = try ConfigurationParse.apiKey(value)
+        },
+        HubSetting(
+            "limits.max_message_bytes", env: "SWITCHBOARD_LIMITS_MAX_MESSAGE_BYTES", default: "65536",
+            summary: "Largest WebSocket message or HTTP body accepted; larger ones get close 1009 / HTTP 413."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxMessageBytes = try ConfigurationParse.bytes(value)
+        },
+        HubSetting(
+            "limits.max_subscriptions_per_connection", env: "SWITCHBOARD_LIMITS_MAX_SUBSCRIPTIONS_PER_CONNECTION", default: "128",
+            summary: "Channels one connection may subscribe to at once."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxSubscriptionsPerConnection = try ConfigurationParse.count(value, in: 1...Int.max)
+        },
+        HubSetting(
+            "limits.max_sse_channels", env: "SWITCHBOARD_LIMITS_MAX_SSE_CHANNELS", default: "16",
+            summary: "Channels one SSE URL may name."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxSSEChannels = try ConfigurationParse.count(value, in: 1...Int.max)
+        },
+        HubSetting(
+            "limits.handshake_timeout_ms", env: "SWITCHBOARD_LIMITS_HANDSHAKE_TIMEOUT_MS", default: "10000",
+            summary: "Milliseconds a new connection has to send its complete first request or upgrade."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.handshakeTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
+            "limits.outbound_queue_bytes", env: "SWITCHBOARD_LIMITS_OUTBOUND_QUEUE_BYTES", default: "1048576",
+            summary: "Bytes queued per session before its subscriber is treated as a slow consumer."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.outboundQueueBytes = try ConfigurationParse.bytes(value)
+        },
+        HubSetting(
+            "limits.outbound_queue_messages", env: "SWITCHBOARD_LIMITS_OUTBOUND_QUEUE_MESSAGES", default: "4096",
+            summary: "Messages queued per session before its subscriber is treated as a slow consumer."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.outboundQueueMessages = try ConfigurationParse.count(value, in: 1...Int.max)
+        },
+        HubSetting(
+            "limits.write_buffer_high_water_bytes", env: "SWITCHBOARD_LIMITS_WRITE_BUFFER_HIGH_WATER_BYTES", default: "65536",
+            summary: "Socket write buffer above which a connection stops being writable (NIO high watermark; low = half), at least 2."
+        ) { value, target throws(InvalidConfigurationValue) in
+            // NIO requires 1 <= low <= high, and low is high / 2.
+            target.limits.writeBufferHighWaterBytes = try ConfigurationParse.bytes(value, atLeast: 2)
+        },
+        HubSetting(
+            "heartbeat.interval_ms", env: "SWITCHBOARD_HEARTBEAT_INTERVAL_MS", default: "25000",
+            summary: "Milliseconds between server pings (WebSocket ping frame and app-level ping; SSE comment line)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.heartbeat.interval = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
+            "heartbeat.timeout_ms", env: "SWITCHBOARD_HEARTBEAT_TIMEOUT_MS", default: "10000",
+            summary: "Milliseconds after a ping with no pong or other inbound traffic before the connection is closed as dead."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.heartbeat.timeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
+            "shutdown.drain_timeout_ms", env: "SWITCHBOARD_SHUTDOWN_DRAIN_TIMEOUT_MS", default: "5000",
+            summary: "Milliseconds graceful shutdown waits for connections to finish before closing them; 0 closes at once."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.drainTimeout = try ConfigurationParse.milliseconds(value, atLeast: 0)
+        },
+        HubSetting(
+            "sse.retry_ms", env: "SWITCHBOARD_SSE_RETRY_MS", default: "2000",
+            summary: "Reconnect delay in milliseconds sent to EventSource clients as the SSE `retry:` field."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.sseRetry = try ConfigurationParse.milliseconds(value, atLeast: 0)
+        },
+    ]
+
+    /// Lookup by dotted key.
+    static let byKey: [String: HubSetting] = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })
+}
+
+extension NamespaceSetting {
+    /// Every channel option, in documentation order.
+    static let all: [NamespaceSetting] = [
+        NamespaceSetting(
+            "history_size", default: "100",
+            summary: "Publications kept per channel for recovery, 0…1000000; 0 keeps none."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.historySize = try ConfigurationParse.count(value, in: 0...1_000_000)
+        },
+        NamespaceSetting(
+            "history_ttl_seconds", default: "300",
+            summary: "Seconds a kept publication stays available; 0 means no time limit."
+        ) { value, target throws(InvalidConfigurationValue) in
+            let seconds = try ConfigurationParse.wholeNumber(value, unit: "seconds", in: 0...Int.max)
+            target.historyTTL = .some(seconds == 0 ? nil : .seconds(seconds))
+        },
+        NamespaceSetting(
+            "allow_client_publish", default: nil, described: "true in development, false in production",
+            summary: "Whether connected clients may publish, rather than only the server API."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.allowClientPublish = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "allow_anonymous", default: nil, described: "true in development, false in production",
+            summary: "Whether a client without a token may subscribe."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.allowAnonymous = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "allow_binary", default: "false",
+            summary: "Whether binary frames on the raw WebSocket endpoint are published; otherwise refused."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.allowBinary = try ConfigurationParse.bool(value)
+        },
+    ]
+
+    /// Lookup by option name.
+    static let byOption: [String: NamespaceSetting] = Dictionary(uniqueKeysWithValues: all.map { ($0.option, $0) })
+}
+
+extension ConfigurationKey {
+    /// The public view of the schema: top-level keys, then `channel_defaults.*`, then `namespaces.<name>.*`.
+    static let schema: [ConfigurationKey] = {
+        let top = HubSetting.all.map {
+            ConfigurationKey(
+                key: $0.key, envName: $0.envName, cliFlag: $0.cliFlag,
+                defaultDescription: $0.defaultLiteral.isEmpty ? "(empty)" : $0.defaultLiteral,
+                summary: $0.summary, defaultLiteral: $0.defaultLiteral
+            )
+        }
+        let channelDefaults = NamespaceSetting.all.map {
+            ConfigurationKey(
+                key: "channel_defaults." + $0.option, envName: $0.channelDefaultsEnvName, cliFlag: nil,
+                defaultDescription: $0.defaultDescription, summary: $0.summary, defaultLiteral: $0.defaultLiteral
+            )
+        }
+        let perNamespace = NamespaceSetting.all.map {
+            ConfigurationKey(
+                key: "namespaces.<name>." + $0.option, envName: nil, cliFlag: nil,
+                defaultDescription: "channel_defaults." + $0.option,
+                summary: "Overrides channel_defaults.\($0.option) for one namespace.", defaultLiteral: nil
+            )
+        }
+        return top + channelDefaults + perNamespace
+    }()
+
+    /// Dotted key for each environment variable the schema knows.
+    static let keyByEnvName: [String: String] = Dictionary(
+        uniqueKeysWithValues: schema.compactMap { entry in entry.envName.map { ($0, entry.key) } }
+    )
+}
+
+/// Parsers shared by the schema; each refuses with a reason that quotes the value as written.
+enum ConfigurationParse {
+    static func mode(_ raw: String) throws(InvalidConfigurationValue) -> HubConfiguration.Mode {
+        guard let mode = HubConfiguration.Mode(rawValue: trimmed(raw).lowercased()) else {
+            throw InvalidConfigurationValue(reason: "expected \"development\" or \"production\", got \(quoted(raw))")
+        }
+        return mode
+    }
+
+    static func host(_ raw: String) throws(InvalidConfigurationValue) -> String {
+        let host = trimmed(raw)
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace) else {
+            throw InvalidConfigurationValue(reason: "expected a host name or IP address, got \(quoted(raw))")
+        }
+        return host
+    }
+
+    static func port(_ raw: String) throws(InvalidConfigurationValue) -> Int {
+        guard let port = try? wholeNumber(raw, unit: nil, in: 0...65_535) else {
+            throw InvalidConfigurationValue(reason: "expected a port number from 0 to 65535, got \(quoted(raw))")
+        }
+        return port
+    }
+
+    /// Empty means "generate one at start"; the reason never quotes the value, because it is a secret.
+    static func apiKey(_ raw: String) throws(InvalidConfigurationValue) -> String? {
+        guard !raw.isEmpty else { return nil }
+        guard raw.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {
+            throw InvalidConfigurationValue(reason: "must contain only printable ASCII characters, without spaces")
+        }
+        guard raw.count >= 16 else {
+            throw InvalidConfigurationValue(reason: "must be at least 16 characters long, got \(raw.count)")
+        }
+        return raw
+    }
+
+    static func bool(_ raw: String) throws(InvalidConfigurationValue) -> Bool {
+        switch trimmed(raw).lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw InvalidConfigurationValue(reason: "expected true/false, yes/no, on/off or 1/0, got \(quoted(raw))")
+        }
+    }
+
+    static func bytes(_ raw: String, atLeast minimum: Int = 1) throws(InvalidConfigurationValue) -> Int {
+        try wholeNumber(raw, unit: "bytes", in: minimum...Int.max)
+    }
+
+    static func count(_ raw: String, in range: ClosedRange<Int>) throws(InvalidConfigurationValue) -> Int {
+        try wholeNumber(raw, unit: nil, in: range)
+    }
+
+    static func milliseconds(_ raw: String, atLeast minimum: Int) throws(InvalidConfigurationValue) -> Duration {
+        .milliseconds(try wholeNumber(raw, unit: "milliseconds", in: minimum...Int.max))
+    }
+
+    /// Plain decimal digits only: no sign, no suffix like "12k" or "5s", no fraction, so units are never guessed.
+    static func wholeNumber(_ raw: String, unit: String?, in range: ClosedRange<Int>) throws(InvalidConfigurationValue) -> Int {
+        let text = trimmed(raw)
+        let isNegative = text.hasPrefix("-")
+        let digits = isNegative ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            throw InvalidConfigurationValue(reason: "expected a whole number\(unit.map { " of \($0)" } ?? ""), got \(quoted(raw))")
+        }
+        if isNegative {
+            let rule = range.lowerBound == 0 ? "must not be negative" : "must be at least \(range.lowerBound)"
+            throw InvalidConfigurationValue(reason: "\(rule), got \(quoted(raw))")
+        }
+        guard let number = Int(digits), number <= range.upperBound else {
+            let rule = range.upperBound == Int.max ? "is too large" : "must be at most \(range.upperBound)"
+            throw InvalidConfigurationValue(reason: "\(rule), got \(quoted(raw))")
+        }
+        guard number >= range.lowerBound else {
+            throw InvalidConfigurationValue(reason: "must be at least \(range.lowerBound), got \(quoted(raw))")
+        }
+        return number
+    }
+
+    static func trimmed(_ raw: String) -> String {
+        String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+
+    /// Swift string-literal quoting, so control characters and quotes in a bad value stay visible.
+    static func quoted(_ raw: String) -> String {
+        String(reflecting: raw)
+    }
+}

@@ -1,0 +1,62 @@
+/// How the channels of one namespace behave: history, who may publish, who may subscribe, binary frames.
+///
+/// Configured as `channel_defaults.*` (the options of channels without a namespace, and the base of every namespace)
+/// and overridden per namespace as `namespaces.<name>.*`.
+public struct NamespaceOptions: Sendable, Equatable {
+    /// Publications kept per channel for catch-up after a reconnect; 0 keeps none.
+    public var historySize: Int
+    /// How long a kept publication stays available; nil keeps it until newer ones push it out of `historySize`.
+    public var historyTTL: Duration?
+    /// Whether connected clients may publish, rather than only the server API.
+    public var allowClientPublish: Bool
+    /// Whether a client without a token may subscribe.
+    public var allowAnonymous: Bool
+    /// Whether binary WebSocket frames on the raw endpoint are published; otherwise they are refused.
+    public var allowBinary: Bool
+
+    /// Options with every field given; the defaults are the development-mode ones.
+    public init(
+        historySize: Int = 100,
+        historyTTL: Duration? = .seconds(300),
+        allowClientPublish: Bool = true,
+        allowAnonymous: Bool = true,
+        allowBinary: Bool = false
+    ) {
+        self.historySize = historySize
+        self.historyTTL = historyTTL
+        self.allowClientPublish = allowClientPublish
+        self.allowAnonymous = allowAnonymous
+        self.allowBinary = allowBinary
+    }
+
+    /// The built-in options for a mode: production closes client publishing and anonymous access unless configured.
+    public static func defaults(for mode: HubConfiguration.Mode) -> NamespaceOptions {
+        let open = mode == .development
+        return NamespaceOptions(allowClientPublish: open, allowAnonymous: open)
+    }
+
+    /// The history part, in the form engines take it.
+    public var historyPolicy: HistoryPolicy { HistoryPolicy(capacity: historySize, ttl: historyTTL) }
+}
+
+/// The options a layer set explicitly; unset fields come from the base they are applied to.
+///
+/// Why: mode-dependent defaults and namespace inheritance need "not set" to differ from "set to the default value".
+struct NamespaceOverrides: Sendable, Equatable {
+    var historySize: Int?
+    var historyTTL: Duration??
+    var allowClientPublish: Bool?
+    var allowAnonymous: Bool?
+    var allowBinary: Bool?
+
+    /// `base` with every explicitly set field replaced.
+    func applied(to base: NamespaceOptions) -> NamespaceOptions {
+        var options = base
+        if let historySize { options.historySize = historySize }
+        if let historyTTL { options.historyTTL = historyTTL }
+        if let allowClientPublish { options.allowClientPublish = allowClientPublish }
+        if let allowAnonymous { options.allowAnonymous = allowAnonymous }
+        if let allowBinary { options.allowBinary = allowBinary }
+        return options
+    }
+}

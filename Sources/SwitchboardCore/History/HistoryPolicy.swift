@@ -1,0 +1,30 @@
+/// How much of a channel's stream an engine keeps for recovery.
+public struct HistoryPolicy: Sendable, Equatable {
+    public var capacity: Int
+    public var ttl: Duration?
+
+    public init(capacity: Int, ttl: Duration?) {
+        self.capacity = capacity
+        self.ttl = ttl
+    }
+
+    public var ttlNanoseconds: UInt64? {
+        guard let ttl else { return nil }
+        let (seconds, attoseconds) = ttl.components
+        return UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
+    }
+}
+
+/// Makes short random epochs: 8 characters of [0-9A-Za-z].
+public enum EpochGenerator {
+    private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    public static func make<R: RandomNumberGenerator>(using generator: inout R) -> String {
+        String(decoding: (0..<8).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }, as: UTF8.self)
+    }
+
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return make(using: &generator)
+    }
+}

@@ -1,0 +1,132 @@
+public import NIOCore
+
+/// A channel's stream: assigns positions and keeps a bounded window of recent publications for recovery.
+///
+/// Pure logic: time comes in as `now` (monotonic nanoseconds) so that TTL expiry is tested without waiting.
+public struct HistoryWindow: Sendable {
+    public let epoch: String
+    /// Offset of the newest publication (0 before the first).
+    public private(set) var topOffset: UInt64 = 0
+    public let capacity: Int
+    public let ttlNanoseconds: UInt64?
+
+    private var entries: CircularBuffer<Entry>
+
+    private struct Entry: Sendable {
+        var publication: Publication
+        var publishedAt: UInt64
+    }
+
+    /// - Parameters:
+    ///   - capacity: publications kept (0 keeps none: recovery then works only when nothing was missed).
+    ///   - ttlNanoseconds: publications older than this are dropped; nil keeps them until pushed out by capacity.
+    public init(epoch: String, capacity: Int, ttlNanoseconds: UInt64?) {
+        precondition(capacity >= 0, "history capacity must not be negative")
+        self.epoch = epoch
+        self.capacity = capacity
+        self.ttlNanoseconds = ttlNanoseconds
+        self.entries = CircularBuffer(initialCapacity: min(max(capacity, 1), 1024))
+    }
+
+    public var position: StreamPosition { StreamPosition(epoch: epoch, offset: topOffset) }
+
+    /// Number of publications currently held.
+    public var count: Int { entries.count }
+
+    /// Assigns the next offset to `request` and keeps it in the window.
+    public mutating func append(_ request: PublishRequest, now: UInt64) -> Publication {
+        precondition(topOffset < StreamPosition.maxOffset, "channel offset space exhausted")
+        topOffset += 1
+        let publication = Publication(
+            channel: request.channel, epoch: epoch, offset: topOffset, data: request.data,
+            sender: request.sender, idempotencyKey: request.idempotencyKey
+        )
+        if capacity > 0 {
+            if entries.count == capacity { entries.removeFirst() }
+            entries.append(Entry(publication: publication, publishedAt: now))
+        }
+        expire(now: now)
+        return publication
+    }
+
+    /// Drops publications older than the TTL.
+    public mutating func expire(now: UInt64) {
+        guard let ttl = ttlNanoseconds else { return }
+        while let first = entries.first, now >= first.publishedAt, now - first.publishedAt > ttl {
+            entries.removeFirst()
+        }
+    }
+
+    /// Decides what a client that last saw `since` is owed.
+    ///
+    /// Returns exactly the publications after `since` when the window still holds all of them, or a reset with the
+    /// current position when it does not (other epoch, client ahead of the stream, gap older than the window, or more
+    /// missed publications than `limit`).
+    public mutating func recover(since: StreamPosition?, limit: Int = .max, now: UInt64) -> Recovery {
+        expire(now: now)
+        guard let since else { return Recovery(outcome: .fresh, position: position, publications: []) }
+        guard since.epoch == epoch else { return reset(.epochChanged) }
+        guard since.offset <= topOffset else { return reset(.positionAhead) }
+        let missed = topOffset - since.offset
+        if missed == 0 { return Recovery(outcome: .recovered, position: position, publications: []) }
+        guard missed <= UInt64(limit) else { return reset(.tooManyMissed) }
+        guard let oldest = entries.first?.publication.offset, oldest <= since.offset + 1 else {
+            return reset(.outsideWindow)
+        }
+        let skip = Int(since.offset + 1 - oldest)
+        var publications: [Publication] = []
+        publications.reserveCapacity(Int(missed))
+        for index in entries.indices.dropFirst(skip) {
+            publications.append(entries[index].publication)
+        }
+        return Recovery(outcome: .recovered, position: position, publications: publications)
+    }
+
+    /// Publications with offset greater than `after`, oldest first, at most `limit` (for the history API).
+    public mutating func read(after: UInt64, limit: Int, now: UInt64) -> [Publication] {
+        expire(now: now)
+        var result: [Publication] = []
+        for entry in entries where entry.publication.offset > after {
+            if result.count == limit { break }
+            result.append(entry.publication)
+        }
+        return result
+    }
+
+    private func reset(_ reason: Recovery.ResetReason) -> Recovery {
+        Recovery(outcome: .reset(reason), position: position, publications: [])
+    }
+}
+
+/// The answer to a recovery request.
+public struct Recovery: Sendable {
+    public enum Outcome: Equatable, Sendable {
+        /// No position was given: the client starts from the current position.
+        case fresh
+        /// Every missed publication is in `publications` (possibly none).
+        case recovered
+        /// The missed publications are no longer held; the client must start over from `position`.
+        case reset(ResetReason)
+    }
+
+    public enum ResetReason: String, Equatable, Sendable {
+        case epochChanged = "epoch changed: history was lost"
+        case positionAhead = "position is ahead of the stream"
+        case outsideWindow = "missed publications are older than the history window"
+        case tooManyMissed = "more publications missed than can be recovered at once"
+        case invalidPosition = "position could not be parsed"
+    }
+
+    public var outcome: Outcome
+    /// The stream's position after `publications`.
+    public var position: StreamPosition
+    public var publications: [Publication]
+
+    public init(outcome: Outcome, position: StreamPosition, publications: [Publication]) {
+        self.outcome = outcome
+        self.position = position
+        self.publications = publications
+    }
+
+    public var recovered: Bool { outcome == .recovered }
+}

@@ -1,0 +1,40 @@
+public import NIOCore
+
+/// One message in a channel's stream, with the position the engine assigned to it.
+///
+/// `data` is JSON text validated and minified once at publish time; the hub never parses it again.
+public struct Publication: Sendable {
+    public var channel: ChannelName
+    public var epoch: String
+    public var offset: UInt64
+    public var data: ByteBuffer
+    /// User id of the publisher, attached by the server (never taken from the client's payload).
+    public var sender: String?
+    public var idempotencyKey: String?
+
+    public init(channel: ChannelName, epoch: String, offset: UInt64, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil) {
+        self.channel = channel
+        self.epoch = epoch
+        self.offset = offset
+        self.data = data
+        self.sender = sender
+        self.idempotencyKey = idempotencyKey
+    }
+
+    public var position: StreamPosition { StreamPosition(epoch: epoch, offset: offset) }
+}
+
+/// What a client asked to publish, before a position is assigned.
+public struct PublishRequest: Sendable {
+    public var channel: ChannelName
+    public var data: ByteBuffer
+    public var sender: String?
+    public var idempotencyKey: String?
+
+    public init(channel: ChannelName, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil) {
+        self.channel = channel
+        self.data = data
+        self.sender = sender
+        self.idempotencyKey = idempotencyKey
+    }
+}

@@ -1,0 +1,148 @@
+public import NIOCore
+
+/// A client command of protocol v1 (docs/protocol.md), decoded from one WebSocket text message or HTTP body.
+public enum Command: Sendable {
+    case connect(token: String?)
+    case subscribe(channel: ChannelName, since: StreamPosition?)
+    case unsubscribe(channel: ChannelName)
+    /// `data` is validated and minified JSON.
+    case publish(channel: ChannelName, data: ByteBuffer, idempotencyKey: String?)
+    case ping
+    /// Answer to a `ping` push; carries no id and gets no reply.
+    case pong
+
+    public var name: String {
+        switch self {
+        case .connect: "connect"
+        case .subscribe: "subscribe"
+        case .unsubscribe: "unsubscribe"
+        case .publish: "publish"
+        case .ping: "ping"
+        case .pong: "pong"
+        }
+    }
+}
+
+/// A decoded command and the id its reply must echo (nil only for `pong`).
+public struct CommandEnvelope: Sendable {
+    public var id: Int64?
+    public var command: Command
+}
+
+/// A command that could not be decoded; `id` is set when it could be read, so the error can be a reply.
+public struct CommandDecodingFailure: Error, Sendable {
+    public var id: Int64?
+    public var error: ProtocolError
+}
+
+public enum CommandDecoder {
+    public static let maxIdempotencyKeyLength = 128
+
+    /// Decodes one command. Unknown fields are ignored so that newer clients can talk to this server.
+    public static func decode(_ text: ByteBuffer) -> Result<CommandEnvelope, CommandDecodingFailure> {
+        let members: [JSONMember]
+        do {
+            members = try JSONScanner.objectMembers(text)
+        } catch {
+            return .failure(CommandDecodingFailure(id: nil, error: ProtocolError(.malformedJSON, "command is not a JSON object: \(error)")))
+        }
+        var fields: [String: ByteBuffer] = [:]
+        for member in members { fields[member.key] = member.value }
+
+        var id: Int64?
+        if let rawID = fields["id"] {
+            guard let value = JSONScanner.decodeInteger(rawID), value > 0, value <= Int64(StreamPosition.maxOffset) else {
+                return .failure(CommandDecodingFailure(id: nil, error: ProtocolError(.badRequest, "id must be a positive integer below 2^53")))
+            }
+            id = value
+        }
+        func fail(_ code: ErrorCode, _ reason: String) -> Result<CommandEnvelope, CommandDecodingFailure> {
+            .failure(CommandDecodingFailure(id: id, error: ProtocolError(code, reason)))
+        }
+        guard let rawCmd = fields["cmd"], let cmd = JSONScanner.decodeString(rawCmd) else {
+            return fail(.badRequest, "cmd must be a string")
+        }
+        if cmd == "pong" { return .success(CommandEnvelope(id: id, command: .pong)) }
+        guard id != nil else { return fail(.badRequest, "id is required") }
+
+        switch cmd {
+        case "connect":
+            var token: String?
+            if let rawToken = fields["token"] {
+                guard let value = JSONScanner.decodeString(rawToken) else { return fail(.badRequest, "token must be a string") }
+                token = value
+            }
+            return .success(CommandEnvelope(id: id, command: .connect(token: token)))
+        case "subscribe":
+            let channel: ChannelName
+            switch decodeChannel(fields["channel"]) {
+            case .success(let value): channel = value
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+            var since: StreamPosition?
+            if let rawSince = fields["since"], JSONScanner.kind(of: rawSince) != .null {
+                guard let position = decodePosition(rawSince) else {
+                    return fail(.invalidPosition, "since must be {\"epoch\": string, \"offset\": integer}")
+                }
+                since = position
+            }
+            return .success(CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since)))
+        case "unsubscribe":
+            switch decodeChannel(fields["channel"]) {
+            case .success(let channel): return .success(CommandEnvelope(id: id, command: .unsubscribe(channel: channel)))
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+        case "publish":
+            let channel: ChannelName
+            switch decodeChannel(fields["channel"]) {
+            case .success(let value): channel = value
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+            guard let rawData = fields["data"] else { return fail(.badRequest, "data is required") }
+            var key: String?
+            if let rawKey = fields["idempotencyKey"], JSONScanner.kind(of: rawKey) != .null {
+                guard let value = JSONScanner.decodeString(rawKey), !value.isEmpty, value.utf8.count <= maxIdempotencyKeyLength else {
+                    return fail(.badRequest, "idempotencyKey must be a string of 1–\(maxIdempotencyKeyLength) bytes")
+                }
+                key = value
+            }
+            // The whole command was validated above; minifying here is the one pass over data.
+            guard let data = try? JSONScanner.validateAndMinify(rawData) else { return fail(.invalidData, "data is not valid JSON") }
+            return .success(CommandEnvelope(id: id, command: .publish(channel: channel, data: data, idempotencyKey: key)))
+        case "ping":
+            return .success(CommandEnvelope(id: id, command: .ping))
+        default:
+            return fail(.unknownCommand, "unknown command \"\(cmd.prefix(64))\"")
+        }
+    }
+
+    /// Decodes a `channel` field value.
+    public static func decodeChannel(_ raw: ByteBuffer?) -> Result<ChannelName, ProtocolError> {
+        guard let raw, let text = JSONScanner.decodeString(raw) else {
+            return .failure(ProtocolError(.badRequest, "channel must be a string"))
+        }
+        do {
+            return .success(try ChannelName(validating: text))
+        } catch {
+            return .failure(ProtocolError(.invalidChannel, error.reason))
+        }
+    }
+
+    /// Decodes `{"epoch": "...", "offset": N}`.
+    public static func decodePosition(_ raw: ByteBuffer) -> StreamPosition? {
+        guard JSONScanner.kind(of: raw) == .object, let members = try? JSONScanner.objectMembers(raw) else { return nil }
+        var epoch: String?
+        var offset: Int64?
+        for member in members {
+            switch member.key {
+            case "epoch": epoch = JSONScanner.decodeString(member.value)
+            case "offset": offset = JSONScanner.decodeInteger(member.value)
+            default: break
+            }
+        }
+        guard let epoch, StreamPosition.isValidEpoch(epoch[...]), let offset, offset >= 0, UInt64(offset) <= StreamPosition.maxOffset else {
+            return nil
+        }
+        return StreamPosition(epoch: epoch, offset: UInt64(offset))
+    }
+}

@@ -1,0 +1,124 @@
+public import NIOCore
+
+/// Encoders for every server→client message of protocol v1. Each returns the JSON text of one message.
+public enum Pushes {
+    /// `{"push":"publication","channel":…,"epoch":…,"offset":…,"data":…,"sender":…}` — encoded once per publication
+    /// and shared by every subscriber.
+    public static func publication(_ publication: Publication, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var writer = JSONWriter(buffer: allocator.buffer(capacity: publication.data.readableBytes + 96))
+        writer.beginObject()
+        writer.key("push"); writer.string("publication")
+        writer.key("channel"); writer.string(publication.channel.rawValue)
+        writer.key("epoch"); writer.string(publication.epoch)
+        writer.key("offset"); writer.uint(publication.offset)
+        writer.key("data"); writer.raw(publication.data)
+        if let sender = publication.sender { writer.key("sender"); writer.string(sender) }
+        writer.endObject()
+        return writer.buffer
+    }
+
+    /// A JSON object whose members `members` writes.
+    public static func object(_ members: (inout JSONWriter) -> Void) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        members(&writer)
+        writer.endObject()
+        return writer.buffer
+    }
+
+    /// Reply to a command: `{"id":N,"result":{…}}`.
+    public static func reply(id: Int64, _ result: (inout JSONWriter) -> Void = { _ in }) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("id"); writer.int(id)
+        writer.key("result")
+        writer.beginObject()
+        result(&writer)
+        writer.endObject()
+        writer.endObject()
+        return writer.buffer
+    }
+
+    /// Error reply `{"id":N,"error":{"code":C,"reason":"…"}}`, or an `error` push when the id is unknown.
+    public static func error(id: Int64?, _ error: ProtocolError) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        if let id {
+            writer.key("id"); writer.int(id)
+        } else {
+            writer.key("push"); writer.string("error")
+        }
+        writer.key("error")
+        writeError(error, into: &writer)
+        writer.endObject()
+        return writer.buffer
+    }
+
+    /// `{"code":C,"name":"…","reason":"…"}`
+    public static func writeError(_ error: ProtocolError, into writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("code"); writer.int(error.code.rawValue)
+        writer.key("name"); writer.string(error.code.name)
+        writer.key("reason"); writer.string(error.reason)
+        writer.endObject()
+    }
+
+    /// Body of an HTTP refusal: `{"error":{"code":C,"name":…,"reason":…}}` plus optional extra members.
+    public static func httpError(_ error: ProtocolError, extra: (inout JSONWriter) -> Void = { _ in }) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("error")
+        writeError(error, into: &writer)
+        extra(&writer)
+        writer.endObject()
+        return writer.buffer
+    }
+
+    /// Writes the members describing a subscription's start: channel, epoch, offset, recovered.
+    public static func writeSubscribed(channel: ChannelName, recovery: Recovery, into writer: inout JSONWriter) {
+        writer.key("channel"); writer.string(channel.rawValue)
+        writer.key("epoch"); writer.string(recovery.position.epoch)
+        writer.key("offset"); writer.uint(recovery.position.offset)
+        switch recovery.outcome {
+        case .fresh:
+            break
+        case .recovered:
+            writer.key("recovered"); writer.bool(true)
+        case .reset(let reason):
+            writer.key("recovered"); writer.bool(false)
+            writer.key("reason"); writer.string(reason.rawValue)
+        }
+    }
+
+    /// `{"push":"subscribed"|"reset",…}` — how SSE streams announce each channel's start, since there is no subscribe
+    /// command to reply to. `reset` means a requested resume was impossible and the client must reload state.
+    public static func streamStart(type: String, channel: ChannelName, recovery: Recovery) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("push"); writer.string(type)
+        writeSubscribed(channel: channel, recovery: recovery, into: &writer)
+        writer.endObject()
+        return writer.buffer
+    }
+
+    /// `{"push":"ping"}` — application heartbeat that browser code can see.
+    public static func ping() -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("push"); writer.string("ping")
+        writer.endObject()
+        return writer.buffer
+    }
+
+    /// `{"push":"disconnect","code":C,"reason":"…","reconnect":bool}` — sent before the server closes a connection.
+    public static func disconnect(_ code: CloseCode) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("push"); writer.string("disconnect")
+        writer.key("code"); writer.int(Int(code.rawValue))
+        writer.key("reason"); writer.string(code.reason)
+        writer.key("reconnect"); writer.bool(code.reconnect)
+        writer.endObject()
+        return writer.buffer
+    }
+}

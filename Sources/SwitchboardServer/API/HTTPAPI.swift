@@ -1,0 +1,207 @@
+import Hummingbird
+import NIOCore
+import SwitchboardBroker
+import SwitchboardCore
+
+/// The HTTP API: publishing and history for application backends (API key), health, readiness and metrics.
+struct HTTPAPI {
+    let services: HubServices
+    let apiKey: String
+
+    static let maxHistoryLimit = 1000
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/api/publish") { request, context in try await self.publish(request) }
+        router.get("/api/history") { request, context in try await self.history(request) }
+        router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }
+        router.get("/readyz") { _, _ in
+            services.isDraining ? json(#"{"status":"draining"}"#, status: .serviceUnavailable) : json(#"{"status":"ready"}"#)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: services.metrics.exposition()))
+            )
+        }
+    }
+
+    // MARK: publish
+
+    private func publish(_ request: Request) async throws -> Response {
+        try authorize(request)
+        let limit = services.settings.limits.maxMessageBytes
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            services.metrics.error(.messageTooLarge)
+            throw APIError(.contentTooLarge, .messageTooLarge, "body larger than \(limit) bytes (limits.max_message_bytes)")
+        }
+        let members: [JSONMember]
+        do {
+            members = try JSONScanner.objectMembers(body)
+        } catch {
+            services.metrics.error(.invalidData)
+            throw APIError(.badRequest, .invalidData, "body is not valid JSON: \(error)")
+        }
+        if let batch = members.first(where: { $0.key == "publications" })?.value {
+            return try await publishBatch(batch)
+        }
+        let publication = try await publishOne(members).get()
+        return json(Pushes.object { PublishReply.write(publication, into: &$0) })
+    }
+
+    /// Publishes each item in order; not atomic: each item gets its own result.
+    private func publishBatch(_ raw: ByteBuffer) async throws -> Response {
+        guard JSONScanner.kind(of: raw) == .array, let items = try? JSONScanner.arrayElements(raw) else {
+            throw APIError(.badRequest, .badRequest, "publications must be an array of {channel, data} objects")
+        }
+        var results: [Result<Publication, APIError>] = []
+        for item in items {
+            guard let members = try? JSONScanner.objectMembers(item) else {
+                results.append(.failure(APIError(.badRequest, .badRequest, "each publication must be an object")))
+                continue
+            }
+            results.append(await publishOne(members))
+        }
+        return json(
+            Pushes.object { writer in
+                writer.key("results")
+                writer.beginArray()
+                for result in results {
+                    writer.beginObject()
+                    switch result {
+                    case .success(let publication): PublishReply.write(publication, into: &writer)
+                    case .failure(let error):
+                        writer.key("error")
+                        Pushes.writeError(error.error, into: &writer)
+                    }
+                    writer.endObject()
+                }
+                writer.endArray()
+            }
+        )
+    }
+
+    private func publishOne(_ members: [JSONMember]) async -> Result<Publication, APIError> {
+        var fields: [String: ByteBuffer] = [:]
+        for member in members { fields[member.key] = member.value }
+        let channel: ChannelName
+        switch CommandDecoder.decodeChannel(fields["channel"]) {
+        case .success(let value): channel = value
+        case .failure(let error):
+            services.metrics.error(error.code)
+            return .failure(APIError(error))
+        }
+        guard let rawData = fields["data"], let data = try? JSONScanner.validateAndMinify(rawData) else {
+            services.metrics.error(.badRequest)
+            return .failure(APIError(.badRequest, .badRequest, "data is required"))
+        }
+        var key: String?
+        if let rawKey = fields["idempotencyKey"], JSONScanner.kind(of: rawKey) != .null {
+            guard let value = JSONScanner.decodeString(rawKey), !value.isEmpty, value.utf8.count <= CommandDecoder.maxIdempotencyKeyLength else {
+                return .failure(APIError(.badRequest, .badRequest, "idempotencyKey must be a short string"))
+            }
+            key = value
+        }
+        return await services.publish(PublishRequest(channel: channel, data: data, idempotencyKey: key), fromClient: false)
+            .mapError { APIError($0) }
+    }
+
+    // MARK: history
+
+    private func history(_ request: Request) async throws -> Response {
+        try authorize(request)
+        let query = request.uri.queryParameters
+        guard let name = query["channel"] else { throw APIError(.badRequest, .badRequest, "channel is required") }
+        let channel: ChannelName
+        do {
+            channel = try ChannelName(validating: String(name))
+        } catch {
+            services.metrics.error(.invalidChannel)
+            throw APIError(.badRequest, .invalidChannel, error.reason)
+        }
+        if case .failure(let error) = services.options(for: channel) { throw APIError(error) }
+        var since: StreamPosition?
+        if let text = query["since"] {
+            guard let position = StreamPosition(parsing: text[...]) else {
+                services.metrics.error(.invalidPosition)
+                throw APIError(.badRequest, .invalidPosition, "since must be EPOCH:OFFSET")
+            }
+            since = position
+        }
+        var limit = 100
+        if let text = query["limit"] {
+            guard let value = Int(text), value >= 1, value <= Self.maxHistoryLimit else {
+                throw APIError(.badRequest, .badRequest, "limit must be 1–\(Self.maxHistoryLimit)")
+            }
+            limit = value
+        }
+        let after = since.map { $0.offset } ?? 0
+        var (position, publications) = try await services.broker.history(channel: channel, after: after, limit: limit)
+        var recovered: Bool?
+        if let since {
+            if since.epoch != position.epoch {
+                // Another epoch: the offsets are not comparable, so the caller gets the oldest held and a reset flag.
+                (position, publications) = try await services.broker.history(channel: channel, after: 0, limit: limit)
+                recovered = false
+            } else {
+                recovered =
+                    since.offset <= position.offset && (publications.first.map { $0.offset == since.offset + 1 } ?? (since.offset == position.offset))
+            }
+        }
+        return json(
+            Pushes.object { writer in
+                writer.key("channel"); writer.string(channel.rawValue)
+                writer.key("epoch"); writer.string(position.epoch)
+                writer.key("offset"); writer.uint(position.offset)
+                if let recovered { writer.key("recovered"); writer.bool(recovered) }
+                writer.key("publications")
+                writer.beginArray()
+                for publication in publications {
+                    writer.beginObject()
+                    writer.key("offset"); writer.uint(publication.offset)
+                    writer.key("data"); writer.raw(publication.data)
+                    if let sender = publication.sender { writer.key("sender"); writer.string(sender) }
+                    writer.endObject()
+                }
+                writer.endArray()
+            }
+        )
+    }
+
+    // MARK: helpers
+
+    private func authorize(_ request: Request) throws {
+        guard let header = request.headers[.authorization] else {
+            services.metrics.error(.invalidAPIKey)
+            throw APIError(.unauthorized, .invalidAPIKey, "send Authorization: apikey <KEY>")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "apikey", ConstantTime.equal(String(parts[1]), apiKey) else {
+            services.metrics.error(.invalidAPIKey)
+            throw APIError(.unauthorized, .invalidAPIKey, "wrong API key")
+        }
+    }
+}
+
+private func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+    json(ByteBuffer(string: text), status: status)
+}
+
+private func json(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+}
+
+enum ConstantTime {
+    /// Compares secrets without an early exit, so timing does not tell how much of a guess was right.
+    static func equal(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+}

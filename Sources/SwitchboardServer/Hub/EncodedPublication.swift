@@ -1,0 +1,55 @@
+import NIOCore
+import SwitchboardCore
+
+/// A publication encoded once per wire format; every subscriber of that format gets the same bytes.
+///
+/// `ByteBuffer` is copy-on-write and nothing writes into these buffers after construction, so sharing them across
+/// event loops is safe and costs no copy: transports add only their own small prefix (frame header, SSE `id:` line).
+final class EncodedPublication: Sendable, StreamItem {
+    let publication: Publication
+    /// Protocol push (`{"push":"publication",…}`): the WebSocket text frame payload.
+    let jsonPush: ByteBuffer
+    /// `data: <jsonPush>\n\n`: the body of an SSE event on `/connection/sse` (the `id:` line is per connection).
+    let sseEvent: ByteBuffer
+    /// `data: <data>\n\n`: the body of an SSE event on `/raw/sse/{channel}`.
+    let rawSSEEvent: ByteBuffer
+
+    init(_ publication: Publication, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        self.publication = publication
+        let push = Pushes.publication(publication, allocator: allocator)
+        self.jsonPush = push
+        self.sseEvent = SSEFraming.dataEvent(push, allocator: allocator)
+        self.rawSSEEvent = SSEFraming.dataEvent(publication.data, allocator: allocator)
+    }
+
+    var streamOffset: UInt64 { publication.offset }
+    var channel: ChannelName { publication.channel }
+    /// Raw WebSocket payload: the published data itself.
+    var rawData: ByteBuffer { publication.data }
+}
+
+/// Server-Sent Events framing. Data is minified JSON, so it never contains a newline and fits one `data:` line.
+enum SSEFraming {
+    static func dataEvent(_ data: ByteBuffer, event: String? = nil, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: data.readableBytes + 16 + (event?.utf8.count ?? 0))
+        if let event {
+            buffer.writeString("event: ")
+            buffer.writeString(event)
+            buffer.writeString("\n")
+        }
+        buffer.writeString("data: ")
+        buffer.writeImmutableBuffer(data)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    static func idLine(_ id: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: id.utf8.count + 5)
+        buffer.writeString("id: ")
+        buffer.writeString(id)
+        buffer.writeString("\n")
+        return buffer
+    }
+
+    static let heartbeat: ByteBuffer = ByteBuffer(string: ":\n\n")
+}

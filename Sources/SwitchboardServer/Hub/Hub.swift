@@ -1,0 +1,58 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import SwitchboardBroker
+import SwitchboardCore
+
+/// Fans each publication out to the event loops that have subscribers for its channel.
+///
+/// The broker calls ``deliver(_:)`` in offset order per channel (under that channel's lock). The hub encodes the
+/// publication once and makes one `execute` per interested event loop; FIFO task queues keep the order. Each
+/// ``LoopHub`` then writes the shared buffers to its own subscribers without locks.
+final class Hub: PublicationSink {
+    let loopHubs: [LoopHub]
+    private let loopIndex: [ObjectIdentifier: Int]
+    /// Which loops have at least one subscriber for a channel. Updated only on a loop's first subscribe and last
+    /// unsubscribe of a channel, so the publish path reads it without contention in the common case.
+    private let interest = NIOLockedValueBox<[ChannelName: [Bool]]>([:])
+    let metrics: ServerMetrics
+
+    init(loops: [any EventLoop], metrics: ServerMetrics, heartbeat: HeartbeatSettings) {
+        self.metrics = metrics
+        var hubs: [LoopHub] = []
+        var index: [ObjectIdentifier: Int] = [:]
+        for (position, loop) in loops.enumerated() {
+            index[ObjectIdentifier(loop)] = position
+            hubs.append(LoopHub(loop: loop, index: position, metrics: metrics, heartbeat: heartbeat))
+        }
+        self.loopHubs = hubs
+        self.loopIndex = index
+        for hub in hubs { hub.setInterestSink(self) }
+    }
+
+    /// The hub of the loop a connection lives on.
+    func loopHub(for loop: any EventLoop) -> LoopHub {
+        guard let index = loopIndex[ObjectIdentifier(loop)] else {
+            preconditionFailure("connection on an event loop the hub was not built for")
+        }
+        return loopHubs[index]
+    }
+
+    func deliver(_ publication: Publication) {
+        let loops = interest.withLockedValue { $0[publication.channel] }
+        guard let loops else { return }
+        let encoded = EncodedPublication(publication)
+        for (index, interested) in loops.enumerated() where interested {
+            let loopHub = loopHubs[index]
+            loopHub.loop.execute { loopHub.deliver(encoded) }
+        }
+    }
+
+    func setInterest(_ channel: ChannelName, loop index: Int, _ interested: Bool) {
+        let count = loopHubs.count
+        interest.withLockedValue { map in
+            var flags = map[channel] ?? Array(repeating: false, count: count)
+            flags[index] = interested
+            if flags.contains(true) { map[channel] = flags } else { map[channel] = nil }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import NIOCore
+import SwitchboardCore
+
+struct HeartbeatSettings: Sendable {
+    var interval: TimeAmount
+    var timeout: TimeAmount
+
+    /// How often a loop checks its sessions' heartbeats: often enough to keep deadlines within a quarter interval.
+    var sweepPeriod: TimeAmount {
+        .nanoseconds(min(max(interval.nanoseconds / 4, 5_000_000), 1_000_000_000))
+    }
+}
+
+/// One event loop's share of the hub: its sessions, their subscriptions, and the coalesced flush.
+///
+/// Confined to `loop`: every method runs on it (checked in debug builds), so there are no locks on the delivery path.
+/// That confinement is also why the class may be `@unchecked Sendable`: other threads only ever reach it through
+/// `loop.execute`.
+final class LoopHub: @unchecked Sendable {
+    let loop: any EventLoop
+    let index: Int
+    let metrics: ServerMetrics
+    private let heartbeat: HeartbeatSettings
+    private unowned(unsafe) var hub: Hub?
+
+    private var subscribers: [ChannelName: SubscriberList] = [:]
+    private var sessions: [ObjectIdentifier: Session] = [:]
+    private var needFlush: [Session] = []
+    private var flushScheduled = false
+    private var sweeper: RepeatedTask?
+    private var pendingDeliveries = 0
+    private var pendingBytes = 0
+
+    init(loop: any EventLoop, index: Int, metrics: ServerMetrics, heartbeat: HeartbeatSettings) {
+        self.loop = loop
+        self.index = index
+        self.metrics = metrics
+        self.heartbeat = heartbeat
+    }
+
+    func setInterestSink(_ hub: Hub) { self.hub = hub }
+
+    // MARK: sessions
+
+    func register(_ session: Session) {
+        loop.assertInEventLoop()
+        sessions[ObjectIdentifier(session)] = session
+        if sweeper == nil {
+            sweeper = loop.scheduleRepeatedTask(initialDelay: heartbeat.sweepPeriod, delay: heartbeat.sweepPeriod) { [self] _ in
+                self.sweepHeartbeats()
+            }
+        }
+    }
+
+    func unregister(_ session: Session) {
+        loop.assertInEventLoop()
+        sessions[ObjectIdentifier(session)] = nil
+        if sessions.isEmpty {
+            sweeper?.cancel()
+            sweeper = nil
+        }
+    }
+
+    // MARK: subscriptions
+
+    func subscribe(_ session: Session, to channel: ChannelName) {
+        loop.assertInEventLoop()
+        if subscribers[channel] == nil {
+            subscribers[channel] = SubscriberList()
+            hub?.setInterest(channel, loop: index, true)
+        }
+        subscribers[channel]!.add(session)
+        metrics.subscriptions.increment()
+    }
+
+    func unsubscribe(_ session: Session, from channel: ChannelName) {
+        loop.assertInEventLoop()
+        guard var list = subscribers[channel], list.remove(session) else { return }
+        metrics.subscriptions.decrement()
+        if list.isEmpty {
+            subscribers[channel] = nil
+            hub?.setInterest(channel, loop: index, false)
+        } else {
+            subscribers[channel] = list
+        }
+    }
+
+    // MARK: delivery
+
+    func deliver(_ publication: EncodedPublication) {
+        loop.assertInEventLoop()
+        guard let list = subscribers[publication.channel] else { return }
+        for session in list.sessions {
+            if session.deliver(publication) {
+                pendingDeliveries += 1
+                pendingBytes += publication.jsonPush.readableBytes
+            }
+        }
+    }
+
+    /// Asks for one flush of `session` at the end of this loop tick.
+    func scheduleFlush(_ session: Session) {
+        needFlush.append(session)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        // Tasks already queued (more publications of this burst) run first, so a burst costs one flush per socket.
+        loop.execute { [self] in self.flushAll() }
+    }
+
+    private func flushAll() {
+        flushScheduled = false
+        let sessions = needFlush
+        needFlush.removeAll(keepingCapacity: true)
+        for session in sessions { session.flush() }
+        if pendingDeliveries > 0 {
+            metrics.deliveries.increment(by: pendingDeliveries)
+            metrics.bytesOut.increment(by: pendingBytes)
+            pendingDeliveries = 0
+            pendingBytes = 0
+        }
+    }
+
+    // MARK: heartbeats
+
+    private func sweepHeartbeats() {
+        let now = NIODeadline.now()
+        for session in sessions.values {
+            session.checkHeartbeat(now: now, interval: heartbeat.interval, timeout: heartbeat.timeout)
+        }
+    }
+}
+
+/// Sessions subscribed to one channel on one loop: an array for fast iteration, an index for O(1) removal.
+private struct SubscriberList {
+    private(set) var sessions: [Session] = []
+    private var positions: [ObjectIdentifier: Int] = [:]
+
+    var isEmpty: Bool { sessions.isEmpty }
+
+    mutating func add(_ session: Session) {
+        let id = ObjectIdentifier(session)
+        guard positions[id] == nil else { return }
+        positions[id] = sessions.count
+        sessions.append(session)
+    }
+
+    mutating func remove(_ session: Session) -> Bool {
+        guard let position = positions.removeValue(forKey: ObjectIdentifier(session)) else { return false }
+        let last = sessions.removeLast()
+        if position < sessions.count {
+            sessions[position] = last
+            positions[ObjectIdentifier(last)] = position
+        }
+        return true
+    }
+}

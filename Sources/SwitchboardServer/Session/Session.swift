@@ -1,0 +1,327 @@
+import NIOCore
+import SwitchboardBroker
+import SwitchboardCore
+
+/// One client's session: subscriptions with their stream positions, the command queue, heartbeat state.
+///
+/// Transport-agnostic: WebSocket, SSE and the raw endpoints drive the same session through ``SessionTransport``.
+/// Confined to its connection's event loop; async engine calls hop back to it through a `NIOLoopBound` box.
+final class Session {
+    /// Consecutive undecodable commands tolerated before the connection is closed with ``CloseCode/badProtocol``.
+    static let maxConsecutiveMalformedCommands = 16
+    /// Commands queued behind a pending engine call before further ones are refused.
+    static let maxQueuedCommands = 1024
+
+    let id: String
+    let kind: TransportKind
+    let services: HubServices
+    let loopHub: LoopHub
+    private(set) var transport: (any SessionTransport)?
+    private(set) var user: String?
+
+    private struct Subscription {
+        var stream = SubscriptionStream<EncodedPublication>()
+        let generation: UInt64
+    }
+
+    /// Where a subscription was asked for, so its start is announced the right way.
+    private enum SubscribeOrigin {
+        case command(id: Int64)
+        case stream
+    }
+
+    private var subscriptions: [ChannelName: Subscription] = [:]
+    private var nextGeneration: UInt64 = 0
+    /// Work waiting its turn: commands, and publishes from the raw endpoint (which have no reply).
+    private enum Work {
+        case command(CommandEnvelope)
+        case publishWithoutReply(PublishRequest)
+    }
+
+    private var commands = CircularBuffer<Work>()
+    private var awaitingEngine = false
+    private var malformedInARow = 0
+    private var flushRequested = false
+    private(set) var isClosed = false
+
+    private var lastInbound = NIODeadline.now()
+    private var lastHeartbeat = NIODeadline.now()
+    private var awaitingPongSince: NIODeadline?
+
+    init(kind: TransportKind, services: HubServices, loopHub: LoopHub, transport: any SessionTransport) {
+        self.id = SessionID.make()
+        self.kind = kind
+        self.services = services
+        self.loopHub = loopHub
+        self.transport = transport
+        loopHub.register(self)
+        services.metrics.connectionOpened(kind)
+    }
+
+    var subscriptionCount: Int { subscriptions.count }
+
+    /// Releases subscriptions and registrations. Idempotent.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        for channel in subscriptions.keys { loopHub.unsubscribe(self, from: channel) }
+        subscriptions.removeAll()
+        commands.removeAll()
+        loopHub.unregister(self)
+        transport = nil
+        services.metrics.connectionClosed(kind)
+    }
+
+    // MARK: output
+
+    func requestFlush() {
+        guard !flushRequested, !isClosed else { return }
+        flushRequested = true
+        loopHub.scheduleFlush(self)
+    }
+
+    func flush() {
+        flushRequested = false
+        transport?.flush()
+    }
+
+    private func send(_ message: ByteBuffer) {
+        transport?.send(message: message)
+        requestFlush()
+    }
+
+    /// A live publication from the hub. Returns true when it was written.
+    func deliver(_ publication: EncodedPublication) -> Bool {
+        guard !isClosed, var subscription = subscriptions[publication.channel] else { return false }
+        let item = subscription.stream.receive(publication)
+        subscriptions[publication.channel] = subscription
+        guard let item else { return false }
+        return write(item)
+    }
+
+    private func write(_ publication: EncodedPublication) -> Bool {
+        guard let transport else { return false }
+        guard transport.send(publication: publication) else { return false }
+        requestFlush()
+        return true
+    }
+
+    // MARK: heartbeats
+
+    func noteInbound() {
+        lastInbound = .now()
+        awaitingPongSince = nil
+    }
+
+    func checkHeartbeat(now: NIODeadline, interval: TimeAmount, timeout: TimeAmount) {
+        guard let transport, !isClosed else { return }
+        if let since = awaitingPongSince, now - since > timeout {
+            services.metrics.heartbeatTimeouts.increment()
+            transport.disconnect(.heartbeatTimeout)
+            return
+        }
+        let quietSince = transport.answersHeartbeats ? max(lastInbound, lastHeartbeat) : lastHeartbeat
+        guard awaitingPongSince == nil, now - quietSince >= interval else { return }
+        lastHeartbeat = now
+        if transport.answersHeartbeats { awaitingPongSince = now }
+        transport.sendHeartbeat()
+        requestFlush()
+    }
+
+    // MARK: subscriptions
+
+    /// Subscribes without a command (SSE and raw endpoints); the transport hears about the start position.
+    func subscribeFromStream(_ channel: ChannelName, since: StreamPosition?) {
+        startSubscription(channel, since: since, origin: .stream)
+    }
+
+    private func startSubscription(_ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin) {
+        nextGeneration += 1
+        let generation = nextGeneration
+        subscriptions[channel] = Subscription(generation: generation)
+        // Live delivery starts before the history read, so nothing published in between is missed (duplicates are
+        // dropped by the subscription stream).
+        loopHub.subscribe(self, to: channel)
+        let broker = services.broker
+        let limit = services.settings.maxRecovery
+        let loop = loopHub.loop
+        let session = NIOLoopBound(self, eventLoop: loop)
+        Task {
+            let result: Result<Recovery, any Error>
+            do {
+                result = .success(try await broker.recover(channel: channel, since: since, limit: limit))
+            } catch {
+                result = .failure(error)
+            }
+            loop.execute {
+                session.value.finishSubscription(channel, generation: generation, origin: origin, result: result)
+            }
+        }
+    }
+
+    private func finishSubscription(_ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, result: Result<Recovery, any Error>) {
+        defer { if case .command = origin { engineCallFinished() } }
+        guard !isClosed, var subscription = subscriptions[channel], subscription.generation == generation else { return }
+        switch result {
+        case .failure:
+            loopHub.unsubscribe(self, from: channel)
+            subscriptions[channel] = nil
+            let error = ProtocolError(.internalError, "engine failed to read history")
+            services.metrics.error(error.code)
+            if case .command(let id) = origin { send(Pushes.error(id: id, error)) } else { transport?.disconnect(.internalError) }
+        case .success(let recovery):
+            switch origin {
+            case .command(let id):
+                send(Pushes.reply(id: id) { Pushes.writeSubscribed(channel: channel, recovery: recovery, into: &$0) })
+            case .stream:
+                transport?.subscriptionStarted(channel, recovery: recovery)
+                requestFlush()
+            }
+            let history = recovery.publications.map { EncodedPublication($0) }
+            let toSend = subscription.stream.completeRecovery(history: history, positionOffset: recovery.position.offset)
+            subscriptions[channel] = subscription
+            for publication in toSend {
+                guard write(publication) else { break }
+            }
+        }
+    }
+
+    // MARK: commands
+
+    /// One command's text (a WebSocket text message or an HTTP command body).
+    func receive(command text: ByteBuffer) {
+        guard !isClosed else { return }
+        switch CommandDecoder.decode(text) {
+        case .failure(let failure):
+            services.metrics.error(failure.error.code)
+            send(Pushes.error(id: failure.id, failure.error))
+            malformedInARow += 1
+            if malformedInARow >= Self.maxConsecutiveMalformedCommands { transport?.disconnect(.badProtocol) }
+        case .success(let envelope):
+            malformedInARow = 0
+            if case .pong = envelope.command { return }
+            guard commands.count < Self.maxQueuedCommands else {
+                services.metrics.error(.badRequest)
+                send(Pushes.error(id: envelope.id, ProtocolError(.badRequest, "too many commands waiting; wait for replies")))
+                return
+            }
+            commands.append(.command(envelope))
+            runCommands()
+        }
+    }
+
+    /// Publishes a raw endpoint's message in arrival order; refusals are counted, not answered (there is no reply).
+    func receive(rawPublish request: PublishRequest) {
+        guard !isClosed else { return }
+        guard commands.count < Self.maxQueuedCommands else {
+            services.metrics.error(.badRequest)
+            return
+        }
+        commands.append(.publishWithoutReply(request))
+        runCommands()
+    }
+
+    /// Runs queued commands in order; one engine call at a time keeps replies (and publish offsets) in command order.
+    private func runCommands() {
+        while !awaitingEngine, !isClosed, let work = commands.popFirst() {
+            switch work {
+            case .command(let envelope):
+                execute(envelope)
+            case .publishWithoutReply(let request):
+                awaitingEngine = true
+                publish(request) { session, _ in session.engineCallFinished() }
+            }
+        }
+    }
+
+    private func engineCallFinished() {
+        awaitingEngine = false
+        runCommands()
+    }
+
+    private func refuse(_ id: Int64, _ error: ProtocolError) {
+        services.metrics.error(error.code)
+        send(Pushes.error(id: id, error))
+    }
+
+    private func execute(_ envelope: CommandEnvelope) {
+        guard let id = envelope.id else { return }
+        switch envelope.command {
+        case .pong:
+            return
+        case .ping:
+            send(Pushes.reply(id: id))
+        case .connect:
+            // Tokens arrive with the security work; until then every session is anonymous.
+            send(
+                Pushes.reply(id: id) { writer in
+                    writer.key("client"); writer.string(self.id)
+                    writer.key("version"); writer.string(ProtocolVersion.current)
+                    writer.key("ping"); writer.int(Int64(self.services.settings.heartbeat.interval.nanoseconds / 1_000_000))
+                }
+            )
+        case .subscribe(let channel, let since):
+            if let error = services.checkSubscribe(channel, user: user) { return refuse(id, error) }
+            if subscriptions[channel] != nil { return refuse(id, ProtocolError(.alreadySubscribed, "already subscribed to \(channel)")) }
+            let limit = services.settings.configuration.limits.maxSubscriptionsPerConnection
+            guard subscriptions.count < limit else {
+                return refuse(id, ProtocolError(.tooManySubscriptions, "a connection may hold at most \(limit) subscriptions"))
+            }
+            awaitingEngine = true
+            startSubscription(channel, since: since, origin: .command(id: id))
+        case .unsubscribe(let channel):
+            guard subscriptions.removeValue(forKey: channel) != nil else {
+                return refuse(id, ProtocolError(.notSubscribed, "not subscribed to \(channel)"))
+            }
+            loopHub.unsubscribe(self, from: channel)
+            send(Pushes.reply(id: id))
+        case .publish(let channel, let data, let idempotencyKey):
+            awaitingEngine = true
+            publish(PublishRequest(channel: channel, data: data, sender: user, idempotencyKey: idempotencyKey)) { session, result in
+                switch result {
+                case .success(let publication):
+                    session.send(Pushes.reply(id: id) { PublishReply.write(publication, into: &$0) })
+                case .failure(let error):
+                    session.send(Pushes.error(id: id, error))
+                }
+                session.engineCallFinished()
+            }
+        }
+    }
+
+    /// Publishes on behalf of this session's client and hands the result back on the loop.
+    func publish(_ request: PublishRequest, then completion: @escaping (Session, Result<Publication, ProtocolError>) -> Void) {
+        let services = self.services
+        let loop = loopHub.loop
+        let bound = NIOLoopBound((self, completion), eventLoop: loop)
+        Task {
+            let result = await services.publish(request, fromClient: true)
+            loop.execute {
+                let (session, completion) = bound.value
+                guard !session.isClosed else { return }
+                completion(session, result)
+            }
+        }
+    }
+}
+
+/// The members of a publish result: channel, epoch, offset.
+enum PublishReply {
+    static func write(_ publication: Publication, into writer: inout JSONWriter) {
+        writer.key("channel"); writer.string(publication.channel.rawValue)
+        writer.key("epoch"); writer.string(publication.epoch)
+        writer.key("offset"); writer.uint(publication.offset)
+    }
+}
+
+enum ProtocolVersion {
+    static let current = "1"
+    static let jsonSubprotocol = "switchboard.v1.json"
+    static let supportedSubprotocols = [jsonSubprotocol]
+}
+
+enum SessionID {
+    static func make() -> String {
+        EpochGenerator.make() + EpochGenerator.make()
+    }
+}

@@ -1,0 +1,22 @@
+import NIOCore
+import SwitchboardCore
+
+/// What a session needs from the connection it runs on. WebSocket, SSE and the raw endpoints each adapt their wire
+/// format behind it, so the session logic (subscriptions, recovery, commands, heartbeats) is written once.
+///
+/// Every method writes without flushing; the loop hub flushes once per tick.
+protocol SessionTransport: AnyObject {
+    /// Queues a publication push. False when the outbound queue overflowed: the transport is closing the connection.
+    func send(publication: EncodedPublication) -> Bool
+    /// Queues a protocol message (reply or push). Transports without a command protocol may drop it.
+    func send(message: ByteBuffer)
+    /// A subscription that was not started by a command (SSE, raw endpoints) has its starting position.
+    func subscriptionStarted(_ channel: ChannelName, recovery: Recovery)
+    /// Sends a heartbeat the peer can see (ping frame and ping push, or an SSE comment).
+    func sendHeartbeat()
+    /// Whether the peer answers heartbeats, so silence after one means the link is dead.
+    var answersHeartbeats: Bool { get }
+    func flush()
+    /// Tells the peer why, then closes.
+    func disconnect(_ code: CloseCode)
+}

@@ -1,0 +1,84 @@
+public import Hummingbird
+import HummingbirdCore
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+public import SwitchboardBroker
+public import SwitchboardCore
+
+/// The Switchboard hub: Hummingbird for routing, the HTTP API and lifecycle; classic NIO handlers for WebSocket and
+/// SSE connections; a ``Broker`` engine behind it.
+public struct SwitchboardServer: Sendable {
+    public let configuration: HubConfiguration
+    public let apiKey: String
+    public let metrics: ServerMetrics
+    private let broker: any Broker
+    private let logger: Logger
+    private let group: any EventLoopGroup
+
+    /// - Parameters:
+    ///   - configuration: resolved configuration; `apiKey` must be set (the CLI generates one when none is configured).
+    ///   - broker: the engine; the in-memory engine when nil.
+    public init(configuration: HubConfiguration, apiKey: String, broker: (any Broker)? = nil, logger: Logger) {
+        self.configuration = configuration
+        self.apiKey = apiKey
+        self.logger = logger
+        self.metrics = ServerMetrics()
+        self.group = MultiThreadedEventLoopGroup.singleton
+        self.broker =
+            broker
+            ?? MemoryBroker(policy: { channel in
+                (configuration.options(forNamespace: channel.namespace) ?? configuration.channelDefaults).historyPolicy
+            })
+    }
+
+    /// The service to run: serves until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), then tells
+    /// clients to reconnect, drains their queues for at most `shutdown.drain_timeout_ms`, and returns.
+    /// - Parameter onReady: called with the bound port once the server accepts connections.
+    public func makeService(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+        let settings = ServerSettings(configuration)
+        let loops = Array(group.makeIterator())
+        let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat)
+        let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings)
+        let router = Router(context: BasicRequestContext.self)
+        HTTPAPI(services: services, apiKey: apiKey).register(on: router)
+        if let webRoot = configuration.webRoot {
+            router.middlewares.add(FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
+        }
+        let application = Application(
+            router: router,
+            server: HTTPServerBuilder { responder in SwitchboardChildChannel(responder: responder, services: services) },
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
+            services: [BrokerService(broker: broker, hub: hub, services: services)],
+            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger
+        )
+        return application
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: [makeService(onReady: onReady)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
+
+/// Starts the engine before traffic and marks the hub as draining as soon as shutdown begins, so `/readyz` turns 503
+/// and new stream requests are refused while existing ones drain.
+private struct BrokerService: Service {
+    let broker: any Broker
+    let hub: Hub
+    let services: HubServices
+
+    func run() async throws {
+        try await broker.start(sink: hub)
+        try? await gracefulShutdown()
+        services.startDraining()
+        // The engine outlives the drain: sessions still flush what they hold. The process exit releases it.
+        try? await Task.sleep(for: .seconds(0))
+    }
+}

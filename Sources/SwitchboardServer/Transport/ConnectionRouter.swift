@@ -1,0 +1,249 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+import SwitchboardCore
+
+/// How a connection is served after its first request.
+enum ConnectionKind: Sendable {
+    /// WebSocket or SSE on classic NIO handlers, or refused: no Swift task needed.
+    case handedOff
+    /// Ordinary HTTP: Hummingbird's request loop runs on this async channel.
+    case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+}
+
+/// Reads the first request head of a connection and rebuilds the pipeline for what it asks: a WebSocket upgrade
+/// (101 written here, then frame handlers), an SSE stream, a refusal with a JSON reason (401/403/404/426… before any
+/// upgrade, which Hummingbird's stock upgrader cannot do), or Hummingbird's HTTP handlers.
+///
+/// Also enforces the handshake timeout: a client that never completes its first request is answered 408 and closed.
+final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private enum State {
+        case awaitingHead
+        /// Head decided; waiting for the end of the request before handing off.
+        case awaitingEnd(RouteDecision)
+        case done
+    }
+
+    private let services: HubServices
+    private let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
+    private let kind: EventLoopPromise<ConnectionKind>
+    private let logger: Logger
+    private var state = State.awaitingHead
+    private var handshakeTimer: Scheduled<Void>?
+
+    init(services: HubServices, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>, kind: EventLoopPromise<ConnectionKind>, logger: Logger) {
+        self.services = services
+        self.requestDecoder = requestDecoder
+        self.kind = kind
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        handshakeTimer = context.eventLoop.scheduleTask(in: services.settings.handshakeTimeout) { [self] in
+            self.handshakeTimedOut(context: loopContext.value)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        // Whatever happened, `handle(value:)` must not wait forever.
+        kind.succeed(.handedOff)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .done
+        kind.succeed(.handedOff)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (state, part) {
+        case (.awaitingHead, .head(let head)):
+            let decision = StreamRoutes(services: services).decide(head)
+            if case .http = decision {
+                handToHTTP(context: context, head: head)
+            } else {
+                state = .awaitingEnd(decision)
+            }
+        case (.awaitingEnd(let decision), .end):
+            state = .done
+            handshakeTimer?.cancel()
+            carryOut(decision, context: context)
+        case (.awaitingEnd, .body):
+            break  // a body on a GET stream request is ignored
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard case .done = state else {
+            state = .done
+            // HTTP parse errors: header floods, garbage instead of a request line, oversized headers.
+            refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "malformed HTTP request")), context: context)
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, case .awaitingHead = state {
+            state = .done
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func handshakeTimedOut(context: ChannelHandlerContext) {
+        guard case .done = state else {
+            state = .done
+            services.metrics.error(.badRequest)
+            refuse(
+                Refusal(status: .requestTimeout, error: ProtocolError(.badRequest, "request not completed within the handshake timeout")),
+                context: context)
+            return
+        }
+    }
+
+    private func carryOut(_ decision: RouteDecision, context: ChannelHandlerContext) {
+        switch decision {
+        case .http:
+            preconditionFailure("HTTP requests are handed over at their head")
+        case .refuse(let refusal):
+            refuse(refusal, context: context)
+        case .webSocket(let mode, let acceptHeaders):
+            upgrade(mode: mode, acceptHeaders: acceptHeaders, context: context)
+        case .sse(let stream):
+            startStream(stream, context: context)
+        }
+    }
+
+    // MARK: hand-offs
+
+    private func setWatermarks(context: ChannelHandlerContext) {
+        let high = services.settings.limits.writeBufferHighWaterBytes
+        let low = services.settings.limits.writeBufferLowWaterBytes
+        try? context.channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: low, high: high))
+    }
+
+    private func upgrade(mode: WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)], context: ChannelHandlerContext) {
+        var response = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n"
+        for (name, value) in acceptHeaders { response += "\(name): \(value)\r\n" }
+        response += "\r\n"
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: response)), promise: nil)
+        setWatermarks(context: context)
+        do {
+            let pipeline = context.pipeline.syncOperations
+            let handlers: [any ChannelHandler] = [
+                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
+                WebSocketFrameEncoder(),
+                WebSocketProtocolErrorHandler(),
+                WebSocketSessionHandler(mode: mode, services: services),
+            ]
+            try pipeline.addHandlers(handlers, position: .after(self))
+            try pipeline.removeHandler(self)
+            // Bytes the client sent after its request (its first frames) are passed on to the frame decoder.
+            pipeline.removeHandler(requestDecoder, promise: nil)
+        } catch {
+            logger.error("WebSocket hand-off failed: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    private func startStream(_ stream: SSESessionHandler.Stream, context: ChannelHandlerContext) {
+        setWatermarks(context: context)
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandler(SSESessionHandler(stream: stream, services: services), position: .after(self))
+            try pipeline.removeHandler(self)
+            pipeline.removeHandler(requestDecoder, promise: nil)
+        } catch {
+            logger.error("SSE hand-off failed: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    private func handToHTTP(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        state = .done
+        handshakeTimer?.cancel()
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandlers(
+                [
+                    HTTPResponseEncoder(),
+                    HTTP1ToHTTPServerCodec(secure: false),
+                    HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
+                ],
+                position: .after(self)
+            )
+            let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                wrappingChannelSynchronously: context.channel,
+                configuration: .init(isOutboundHalfClosureEnabled: true)
+            )
+            kind.succeed(.http(asyncChannel))
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+            try pipeline.removeHandler(self)
+        } catch {
+            logger.error("HTTP hand-off failed: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    /// Answers with a JSON reason and closes: the one place pre-upgrade refusals are written.
+    private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
+        services.metrics.refused(refusal.error.code)
+        let body = Pushes.httpError(refusal.error) { writer in
+            if let supported = refusal.supportedSubprotocols {
+                writer.key("supported")
+                writer.beginArray()
+                for name in supported { writer.string(name) }
+                writer.endArray()
+            }
+        }
+        var head = "HTTP/1.1 \(refusal.status.code) \(refusal.status.reasonPhrase)\r\ncontent-type: application/json\r\n"
+        head += "content-length: \(body.readableBytes)\r\nconnection: close\r\n"
+        for (name, value) in refusal.headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        var response = context.channel.allocator.buffer(capacity: head.utf8.count + body.readableBytes)
+        response.writeString(head)
+        response.writeImmutableBuffer(body)
+        ConnectionClosing.close(context: context, after: NIOAny(response), timeout: .seconds(1))
+    }
+}
+
+/// Hummingbird's child channel for Switchboard: every connection starts with a ``ConnectionRouter``.
+struct SwitchboardChildChannel: ServerChildChannel, HTTPChannelHandler {
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+        let kind: EventLoopFuture<ConnectionKind>
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let services: HubServices
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let kind = channel.eventLoop.makePromise(of: ConnectionKind.self)
+            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+            try channel.pipeline.syncOperations.addHandler(decoder)
+            try channel.pipeline.syncOperations.addHandler(ConnectionRouter(services: services, requestDecoder: decoder, kind: kind, logger: logger))
+            return Value(channel: channel, kind: kind.futureResult)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        // Handed-off connections return at once: no Swift task lives as long as a WebSocket or SSE connection.
+        guard case .http(let asyncChannel)? = try? await value.kind.get() else { return }
+        await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+    }
+}

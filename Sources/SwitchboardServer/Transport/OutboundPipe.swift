@@ -1,0 +1,52 @@
+import NIOCore
+import SwitchboardCore
+
+/// The write side of a long-lived connection: writes go to the socket while it is writable, pile up in a bounded
+/// ``OutboundQueue`` while it is not, and overflowing that queue is reported so the slow-consumer policy can apply.
+///
+/// Nothing here flushes on its own: callers write during a loop tick and the loop hub flushes once at its end.
+final class OutboundPipe<Out> {
+    private var queue: OutboundQueue<Out>
+    private var wroteSinceFlush = false
+    private let metrics: ServerMetrics
+
+    init(maxBytes: Int, maxMessages: Int, metrics: ServerMetrics) {
+        self.queue = OutboundQueue(maxBytes: maxBytes, maxMessages: maxMessages)
+        self.metrics = metrics
+    }
+
+    var isEmpty: Bool { queue.isEmpty }
+    var queuedBytes: Int { queue.bytes }
+
+    /// Writes or queues `message`; false when the queue is full (nothing was queued).
+    func write(_ message: Out, size: Int, context: ChannelHandlerContext) -> Bool {
+        if queue.isEmpty && context.channel.isWritable {
+            context.write(NIOAny(message), promise: nil)
+            wroteSinceFlush = true
+            return true
+        }
+        guard queue.append(message, size: size) else { return false }
+        metrics.observeQueue(bytes: queue.bytes)
+        return true
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        guard wroteSinceFlush else { return }
+        wroteSinceFlush = false
+        context.flush()
+    }
+
+    /// Moves queued messages to the socket while it stays writable, then flushes.
+    func drain(context: ChannelHandlerContext) {
+        while context.channel.isWritable, let message = queue.popFirst() {
+            context.write(NIOAny(message), promise: nil)
+            wroteSinceFlush = true
+        }
+        flush(context: context)
+    }
+
+    /// Drops everything queued (the connection is going away).
+    func discard() {
+        queue.removeAll()
+    }
+}

@@ -1,0 +1,206 @@
+import NIOCore
+import SwitchboardCore
+
+/// A Server-Sent Events stream after its response head: carries a ``Session``'s output as events whose `id:` holds
+/// every channel's position, so the browser's automatic `Last-Event-ID` resumes them all.
+///
+/// Two modes share it: `/connection/sse` (protocol pushes as JSON in `data:`) and `/raw/sse/{channel}` (bare
+/// publication data). The response is delimited by the connection closing, so event bytes need no chunk framing and
+/// the shared event buffer goes to the socket as it is.
+final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Stream {
+        var channels: [ChannelName]
+        /// Positions to resume from, one per channel (nil: start fresh).
+        var since: [StreamPosition?]
+        /// Why the requested resume position was unusable, when it was (garbage `Last-Event-ID`).
+        var invalidResume: Bool
+        var raw: Bool
+    }
+
+    private let stream: Stream
+    private let services: HubServices
+    private var context: ChannelHandlerContext?
+    private var session: Session?
+    private let pipe: OutboundPipe<ByteBuffer>
+    private var positions: [StreamPosition?]
+    private var channelIndex: [ChannelName: Int] = [:]
+    private var closing = false
+    private var closeTimer: Scheduled<Void>?
+
+    init(stream: Stream, services: HubServices) {
+        self.stream = stream
+        self.services = services
+        self.positions = stream.since
+        for (index, channel) in stream.channels.enumerated() { channelIndex[channel] = index }
+        self.pipe = OutboundPipe(
+            maxBytes: services.settings.limits.outboundQueueBytes,
+            maxMessages: services.settings.limits.outboundQueueMessages,
+            metrics: services.metrics
+        )
+    }
+
+    static func responseHead(retry: Duration) -> ByteBuffer {
+        var head = ByteBuffer(
+            string: "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache, no-transform\r\n"
+                + "x-accel-buffering: no\r\nconnection: close\r\n\r\n"
+        )
+        let milliseconds = retry.components.seconds * 1000 + retry.components.attoseconds / 1_000_000_000_000_000
+        head.writeString("retry: \(milliseconds)\n\n")
+        return head
+    }
+
+    // MARK: lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        context.writeAndFlush(wrapOutboundOut(Self.responseHead(retry: services.settings.configuration.sseRetry)), promise: nil)
+        let session = Session(
+            kind: stream.raw ? .rawSSE : .sse,
+            services: services,
+            loopHub: services.hub.loopHub(for: context.eventLoop),
+            transport: self
+        )
+        self.session = session
+        for (channel, since) in zip(stream.channels, stream.since) {
+            session.subscribeFromStream(channel, since: since)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+    }
+
+    private func finish() {
+        closing = true
+        closeTimer?.cancel()
+        closeTimer = nil
+        pipe.discard()
+        session?.close()
+        session = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Nothing is expected from an SSE client after its request; bytes are ignored.
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            pipe.drain(context: context)
+            if closing && pipe.isEmpty {
+                ConnectionClosing.close(context: context, after: wrapOutboundOut(ByteBuffer()), timeout: services.settings.drainTimeout)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is ChannelShouldQuiesceEvent:
+            closeGracefully(.shutdown, context: context)
+        case let event as ChannelEvent where event == .inputClosed:
+            context.close(promise: nil)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: outbound (SessionTransport)
+
+    private func write(_ buffer: ByteBuffer) -> Bool {
+        guard let context, !closing else { return false }
+        guard pipe.write(buffer, size: buffer.readableBytes, context: context) else {
+            services.metrics.slowConsumerDisconnects.increment()
+            disconnect(.slowConsumer)
+            return false
+        }
+        return true
+    }
+
+    private func idLine() -> ByteBuffer {
+        SSEFraming.idLine(SSEEventID.encode(positions), allocator: context?.channel.allocator ?? ByteBufferAllocator())
+    }
+
+    func send(publication: EncodedPublication) -> Bool {
+        guard let index = channelIndex[publication.channel] else { return false }
+        positions[index] = publication.publication.position
+        guard write(idLine()) else { return false }
+        return write(stream.raw ? publication.rawSSEEvent : publication.sseEvent)
+    }
+
+    func send(message: ByteBuffer) {
+        guard !stream.raw else { return }
+        _ = write(SSEFraming.dataEvent(message))
+    }
+
+    func subscriptionStarted(_ channel: ChannelName, recovery: Recovery) {
+        guard let index = channelIndex[channel] else { return }
+        let resumeRequested = stream.invalidResume || stream.since[index] != nil
+        var recovery = recovery
+        if stream.invalidResume { recovery.outcome = .reset(.invalidPosition) }
+        positions[index] = recovery.position
+        let isReset = resumeRequested && !recovery.recovered
+        guard write(idLine()) else { return }
+        if stream.raw {
+            // Plain EventSource code only hears about a reset; an id line alone sets Last-Event-ID without an event.
+            if isReset {
+                _ = write(SSEFraming.dataEvent(Pushes.streamStart(type: "reset", channel: channel, recovery: recovery), event: "reset"))
+            } else {
+                _ = write(ByteBuffer(string: "\n"))
+            }
+        } else {
+            _ = write(SSEFraming.dataEvent(Pushes.streamStart(type: isReset ? "reset" : "subscribed", channel: channel, recovery: recovery)))
+        }
+    }
+
+    var answersHeartbeats: Bool { false }
+
+    func sendHeartbeat() {
+        _ = write(SSEFraming.heartbeat)
+    }
+
+    func flush() {
+        guard let context else { return }
+        pipe.flush(context: context)
+    }
+
+    func disconnect(_ code: CloseCode) {
+        guard let context, !closing else { return }
+        closing = true
+        pipe.discard()
+        ConnectionClosing.close(context: context, after: wrapOutboundOut(disconnectEvent(code)), timeout: .milliseconds(100))
+    }
+
+    private func disconnectEvent(_ code: CloseCode) -> ByteBuffer {
+        SSEFraming.dataEvent(Pushes.disconnect(code), event: stream.raw ? "disconnect" : nil)
+    }
+
+    /// Shutdown: queued events go out first, then the disconnect advice; the stream ends when drained or after the
+    /// drain timeout. EventSource reconnects by itself (after `retry`) with `Last-Event-ID`.
+    private func closeGracefully(_ code: CloseCode, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        if pipe.isEmpty && context.channel.isWritable {
+            closing = true
+            ConnectionClosing.close(context: context, after: wrapOutboundOut(disconnectEvent(code)), timeout: services.settings.drainTimeout)
+        } else {
+            guard write(disconnectEvent(code)) else { return }
+            closing = true
+            pipe.flush(context: context)
+            let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            closeTimer = context.eventLoop.scheduleTask(in: services.settings.drainTimeout) {
+                loopContext.value.close(promise: nil)
+            }
+        }
+    }
+}

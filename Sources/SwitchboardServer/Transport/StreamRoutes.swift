@@ -1,0 +1,221 @@
+import NIOHTTP1
+import SwitchboardCore
+
+/// What the first request of a connection asks for, decided from its head alone.
+enum RouteDecision {
+    /// An ordinary HTTP request: Hummingbird's router answers it.
+    case http
+    /// Refused before any upgrade, with an HTTP status and a JSON reason.
+    case refuse(Refusal)
+    /// A WebSocket upgrade that passed every check; `headers` go into the 101 response.
+    case webSocket(WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)])
+    case sse(SSESessionHandler.Stream)
+}
+
+struct Refusal: Error {
+    var status: HTTPResponseStatus
+    var error: ProtocolError
+    var headers: [(String, String)] = []
+    var supportedSubprotocols: [String]? = nil
+}
+
+/// Decides how the first request of a connection is served: the long-lived endpoints are handed to NIO handlers,
+/// everything else goes to the HTTP router. Pure apart from reading the configuration, so every refusal is testable.
+struct StreamRoutes {
+    let services: HubServices
+
+    func decide(_ head: HTTPRequestHead) -> RouteDecision {
+        let (path, query) = URLParts.split(head.uri)
+        if path == "/connection/websocket" {
+            return webSocket(head, mode: .protocolV1)
+        }
+        if path.hasPrefix("/raw/ws/") {
+            switch channel(fromPath: path.dropFirst("/raw/ws/".count)) {
+            case .failure(let refusal): return .refuse(refusal)
+            case .success(let (channel, options)): return webSocket(head, mode: .raw(channel: channel, options: options))
+            }
+        }
+        if path == "/connection/sse" {
+            if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
+            let names = query.filter { $0.name == "channel" }.map(\.value)
+            guard !names.isEmpty else {
+                return .refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "name at least one channel: ?channel=NAME")))
+            }
+            let limit = services.settings.limits.maxSSEChannels
+            guard names.count <= limit else {
+                return .refuse(Refusal(status: .badRequest, error: ProtocolError(.tooManyChannels, "at most \(limit) channels per stream")))
+            }
+            var channels: [ChannelName] = []
+            for name in names {
+                switch channel(named: name) {
+                case .failure(let refusal): return .refuse(refusal)
+                case .success(let (channel, _)):
+                    guard !channels.contains(channel) else {
+                        return .refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "channel \(channel) named twice")))
+                    }
+                    channels.append(channel)
+                }
+            }
+            return .sse(sseStream(channels, head: head, query: query, raw: false))
+        }
+        if path.hasPrefix("/raw/sse/") {
+            if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
+            switch channel(fromPath: path.dropFirst("/raw/sse/".count)) {
+            case .failure(let refusal): return .refuse(refusal)
+            case .success(let (channel, _)): return .sse(sseStream([channel], head: head, query: query, raw: true))
+            }
+        }
+        return .http
+    }
+
+    private func sseStream(_ channels: [ChannelName], head: HTTPRequestHead, query: [URLParts.QueryItem], raw: Bool) -> SSESessionHandler.Stream {
+        // Browsers send Last-Event-ID on reconnect; polyfills that cannot set headers pass it as a query parameter.
+        let lastEventID = head.headers.first(name: "last-event-id") ?? query.first { $0.name == "lastEventId" }?.value
+        guard let lastEventID else {
+            return SSESessionHandler.Stream(channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: false, raw: raw)
+        }
+        guard let positions = SSEEventID.decode(lastEventID, channelCount: channels.count) else {
+            services.metrics.error(.invalidPosition)
+            return SSESessionHandler.Stream(channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: true, raw: raw)
+        }
+        return SSESessionHandler.Stream(channels: channels, since: positions, invalidResume: false, raw: raw)
+    }
+
+    private func checkStreamRequest(_ head: HTTPRequestHead) -> Refusal? {
+        guard head.method == .GET else {
+            return Refusal(status: .methodNotAllowed, error: ProtocolError(.methodNotAllowed, "use GET"), headers: [("allow", "GET")])
+        }
+        if services.isDraining {
+            return Refusal(
+                status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry"), headers: [("retry-after", "1")])
+        }
+        return nil
+    }
+
+    private func webSocket(_ head: HTTPRequestHead, mode: WebSocketSessionHandler.Mode) -> RouteDecision {
+        if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
+        let headers = head.headers
+        let upgradeTokens = headers[canonicalForm: "upgrade"].map { $0.lowercased() }
+        let connectionTokens = headers[canonicalForm: "connection"].map { $0.lowercased() }
+        guard upgradeTokens.contains("websocket"), connectionTokens.contains("upgrade") else {
+            return .refuse(
+                Refusal(
+                    status: .upgradeRequired, error: ProtocolError(.upgradeRequired, "this endpoint speaks WebSocket only: send an upgrade request"),
+                    headers: [("upgrade", "websocket")]
+                )
+            )
+        }
+        guard headers.first(name: "sec-websocket-version") == "13" else {
+            return .refuse(
+                Refusal(
+                    status: .upgradeRequired, error: ProtocolError(.upgradeRequired, "only WebSocket version 13 is supported"),
+                    headers: [("sec-websocket-version", "13")]
+                )
+            )
+        }
+        guard let key = headers.first(name: "sec-websocket-key"), WebSocketAccept.isValidKey(key) else {
+            return .refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "missing or malformed Sec-WebSocket-Key")))
+        }
+        var accept: [(String, String)] = [("sec-websocket-accept", WebSocketAccept.value(forKey: key))]
+        if case .protocolV1 = mode {
+            let offered = headers[canonicalForm: "sec-websocket-protocol"].map { String($0) }
+            if !offered.isEmpty {
+                guard let chosen = offered.first(where: { ProtocolVersion.supportedSubprotocols.contains($0) }) else {
+                    services.metrics.error(.unsupportedSubprotocol)
+                    return .refuse(
+                        Refusal(
+                            status: .badRequest,
+                            error: ProtocolError(
+                                .unsupportedSubprotocol,
+                                "unsupported subprotocol \(offered.joined(separator: ", ")); supported: \(ProtocolVersion.supportedSubprotocols.joined(separator: ", "))"
+                            ),
+                            supportedSubprotocols: ProtocolVersion.supportedSubprotocols
+                        )
+                    )
+                }
+                accept.append(("sec-websocket-protocol", chosen))
+            }
+        }
+        return .webSocket(mode, acceptHeaders: accept)
+    }
+
+    private func channel(fromPath encoded: Substring) -> Result<(ChannelName, NamespaceOptions), Refusal> {
+        guard let name = URLParts.percentDecode(encoded) else {
+            return .failure(Refusal(status: .badRequest, error: ProtocolError(.invalidChannel, "channel name is not valid percent-encoding")))
+        }
+        return channel(named: name)
+    }
+
+    private func channel(named name: String) -> Result<(ChannelName, NamespaceOptions), Refusal> {
+        let channel: ChannelName
+        do {
+            channel = try ChannelName(validating: name)
+        } catch {
+            services.metrics.error(.invalidChannel)
+            return .failure(Refusal(status: .badRequest, error: ProtocolError(.invalidChannel, error.reason)))
+        }
+        switch services.options(for: channel) {
+        case .failure(let error):
+            services.metrics.error(error.code)
+            return .failure(Refusal(status: .notFound, error: error))
+        case .success(let options):
+            if let error = services.checkSubscribe(channel, user: nil) {
+                services.metrics.error(error.code)
+                return .failure(Refusal(status: .unauthorized, error: error))
+            }
+            return .success((channel, options))
+        }
+    }
+}
+
+/// Splitting a request target into path and query items.
+enum URLParts {
+    struct QueryItem {
+        var name: String
+        var value: String
+    }
+
+    static func split(_ uri: String) -> (path: Substring, query: [QueryItem]) {
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = parts.first ?? ""
+        guard parts.count == 2 else { return (path, []) }
+        var items: [QueryItem] = []
+        for pair in parts[1].split(separator: "&") {
+            let nameValue = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = percentDecode(nameValue[0], plusIsSpace: true) else { continue }
+            let value = nameValue.count == 2 ? percentDecode(nameValue[1], plusIsSpace: true) : ""
+            guard let value else { continue }
+            items.append(QueryItem(name: name, value: value))
+        }
+        return (path, items)
+    }
+
+    /// Decodes `%XX` escapes; nil for malformed escapes or bytes that are not UTF-8.
+    static func percentDecode(_ text: Substring, plusIsSpace: Bool = false) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                bytes.append(high << 4 | low)
+            case UInt8(ascii: "+") where plusIsSpace:
+                bytes.append(UInt8(ascii: " "))
+            default:
+                bytes.append(byte)
+            }
+        }
+        guard UTF8Validation.isValid(bytes) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
