@@ -36,6 +36,12 @@ public struct HTTPRefusal: Error, Sendable, CustomStringConvertible {
     public var body: String
     public var head: HTTPResponseHead?
 
+    public init(status: Int, body: String, head: HTTPResponseHead? = nil) {
+        self.status = status
+        self.body = body
+        self.head = head
+    }
+
     public var description: String { "HTTP \(status): \(body)" }
 }
 

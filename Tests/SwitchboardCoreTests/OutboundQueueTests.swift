@@ -1,0 +1,121 @@
+import Testing
+
+@testable import SwitchboardCore
+
+/// The session's bounded outbound queue: byte and message bounds, refusal semantics and the peak.
+struct OutboundQueueTests {
+    @Test func aNewQueueIsEmpty() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        #expect(queue.isEmpty)
+        #expect(queue.count == 0)
+        #expect(queue.bytes == 0)
+        #expect(queue.peakBytes == 0)
+        #expect(queue.popFirst() == nil)
+    }
+
+    @Test func appendedMessagesPopInFirstInFirstOutOrder() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        #expect(queue.append("a", size: 1))
+        #expect(queue.append("b", size: 2))
+        #expect(queue.append("c", size: 3))
+        #expect(queue.popFirst() == "a")
+        #expect(queue.popFirst() == "b")
+        #expect(queue.popFirst() == "c")
+        #expect(queue.popFirst() == nil)
+        #expect(queue.isEmpty)
+    }
+
+    @Test func bytesTrackTheSizesOfQueuedMessages() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        _ = queue.append("a", size: 10)
+        _ = queue.append("b", size: 25)
+        #expect(queue.bytes == 35)
+        #expect(queue.count == 2)
+        _ = queue.popFirst()
+        #expect(queue.bytes == 25)
+        #expect(queue.count == 1)
+    }
+
+    @Test func aMessageThatFillsTheByteBoundExactlyIsAccepted() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        #expect(queue.append("a", size: 60))
+        #expect(queue.append("b", size: 40))
+        #expect(queue.bytes == 100)
+    }
+
+    @Test func aMessageThatWouldCrossTheByteBoundIsRefused() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        #expect(queue.append("a", size: 60))
+        #expect(!queue.append("b", size: 41))
+    }
+
+    @Test func aMessageLargerThanTheWholeBoundIsRefusedByAnEmptyQueue() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        #expect(!queue.append("huge", size: 101))
+        #expect(queue.isEmpty)
+    }
+
+    @Test func aMessageBeyondTheCountBoundIsRefused() {
+        var queue = OutboundQueue<String>(maxBytes: 1_000, maxMessages: 2)
+        #expect(queue.append("a", size: 1))
+        #expect(queue.append("b", size: 1))
+        #expect(!queue.append("c", size: 1))
+        #expect(!queue.append("empty", size: 0))
+    }
+
+    @Test func aRefusalLeavesTheQueueUnchanged() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 2)
+        _ = queue.append("a", size: 70)
+        #expect(!queue.append("too big", size: 31))
+        #expect(queue.count == 1)
+        #expect(queue.bytes == 70)
+        #expect(queue.peakBytes == 70)
+        _ = queue.append("b", size: 30)
+        #expect(!queue.append("too many", size: 0))
+        #expect(queue.count == 2)
+        #expect(queue.bytes == 100)
+        #expect(queue.popFirst() == "a")
+        #expect(queue.popFirst() == "b")
+        #expect(queue.popFirst() == nil)
+    }
+
+    @Test func poppingMakesRoomAgain() {
+        var queue = OutboundQueue<String>(maxBytes: 10, maxMessages: 1)
+        #expect(queue.append("a", size: 10))
+        #expect(!queue.append("b", size: 1))
+        _ = queue.popFirst()
+        #expect(queue.append("b", size: 10))
+    }
+
+    @Test func peakBytesRemembersTheHighestFillAfterPopping() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        _ = queue.append("a", size: 30)
+        _ = queue.append("b", size: 50)
+        _ = queue.popFirst()
+        _ = queue.popFirst()
+        _ = queue.append("c", size: 20)
+        #expect(queue.bytes == 20)
+        #expect(queue.peakBytes == 80)
+    }
+
+    @Test func peakBytesNeverExceedsTheByteBound() {
+        var queue = OutboundQueue<Int>(maxBytes: 64, maxMessages: 1_000)
+        for n in 0..<500 {
+            _ = queue.append(n, size: n % 17)
+            if n % 3 == 0 { _ = queue.popFirst() }
+        }
+        #expect(queue.peakBytes <= 64)
+        #expect(queue.bytes <= 64)
+    }
+
+    @Test func removeAllEmptiesTheQueueButKeepsThePeak() {
+        var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
+        _ = queue.append("a", size: 40)
+        _ = queue.append("b", size: 40)
+        queue.removeAll()
+        #expect(queue.isEmpty)
+        #expect(queue.bytes == 0)
+        #expect(queue.peakBytes == 80)
+        #expect(queue.append("c", size: 100))
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SwitchboardClient
+import SwitchboardCore
+import SwitchboardServer
+
+/// A live Switchboard server on a free loopback port, for end-to-end tests over real sockets.
+final class TestServer: Sendable {
+    static let apiKey = "test-api-key-0123456789"
+    let port: Int
+    let server: SwitchboardServer
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(port: Int, server: SwitchboardServer, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.server = server
+        self.group = group
+        self.task = task
+    }
+
+    /// Starts a server with development defaults on port 0, adjusted by `configure`.
+    static func start(_ configure: (inout HubConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        var configuration = HubConfiguration()
+        configuration.port = 0
+        configure(&configuration)
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .warning
+        let server = SwitchboardServer(configuration: configuration, apiKey: apiKey, logger: logger)
+        let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
+        let service = server.makeService { port in readyContinuation.yield(port) }
+        let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ready.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw HTTPRefusal(status: 0, body: "server did not start") }
+        return TestServer(port: port, server: server, group: group, task: task)
+    }
+
+    /// Graceful shutdown; returns when the server has stopped.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+
+    // MARK: clients
+
+    func webSocket(path: String = "/connection/websocket", subprotocols: [String] = ["switchboard.v1.json"]) async throws -> WebSocketClient {
+        try await WebSocketClient.connect(host: "127.0.0.1", port: port, path: path, subprotocols: subprotocols)
+    }
+
+    func sse(path: String, lastEventID: String? = nil) async throws -> SSEClient {
+        try await SSEClient.connect(host: "127.0.0.1", port: port, path: path, lastEventID: lastEventID)
+    }
+
+    func http(_ method: String, _ path: String, body: String? = nil, apiKey: String? = TestServer.apiKey) async throws -> HTTPClient.Response {
+        var headers: [(String, String)] = [("content-type", "application/json")]
+        if let apiKey { headers.append(("authorization", "apikey \(apiKey)")) }
+        return try await HTTPClient.request(method, host: "127.0.0.1", port: port, path: path, headers: headers, body: body.map { ByteBuffer(string: $0) })
+    }
+
+    /// Publishes through the HTTP API and returns the assigned offset.
+    @discardableResult
+    func publish(_ channel: String, _ data: String) async throws -> Int {
+        let response = try await http("POST", "/api/publish", body: #"{"channel":"\#(channel)","data":\#(data)}"#)
+        guard response.status == 200, let json = response.json, let offset = json["offset"] as? Int else {
+            throw HTTPRefusal(status: response.status, body: response.bodyText)
+        }
+        return offset
+    }
+
+    /// Reads one sample from `/metrics`: the value of the first line starting with `series`.
+    func metric(_ series: String) async throws -> Double? {
+        let text = try await http("GET", "/metrics", apiKey: nil).bodyText
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+}
+
+extension HTTPClient.Response {
+    var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] }
+}
+
+/// Parses a JSON object message.
+func object(_ text: String?) -> [String: Any]? {
+    guard let text else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+}
+
+extension WebSocketClient {
+    /// Sends a command and returns the reply with the same id, skipping pushes.
+    func command(_ json: String, id: Int) async throws -> [String: Any]? {
+        try await send(text: json)
+        while let text = await receiveText() {
+            guard let message = object(text) else { continue }
+            if message["id"] as? Int == id { return message }
+        }
+        return nil
+    }
+
+    /// The next message with `"push": kind`.
+    func nextPush(_ kind: String) async -> [String: Any]? {
+        while let text = await receiveText() {
+            if let message = object(text), message["push"] as? String == kind { return message }
+        }
+        return nil
+    }
+}
+
+extension SSEClient {
+    /// The next event whose JSON data has `"push": kind`.
+    func nextPush(_ kind: String) async -> [String: Any]? {
+        while let event = await next() {
+            if let message = object(event.data), message["push"] as? String == kind { return message }
+        }
+        return nil
+    }
+}
