@@ -18,6 +18,8 @@ public final class WebSocketClient {
     public let head: HTTPResponseHead
     private var reader: ByteReader
     private var closed = false
+    /// Whether ``receive()`` answers ping frames (a client that stops answering looks dead to the server).
+    public var answersPings = true
 
     private init(connection: ByteConnection, head: HTTPResponseHead, reader: ByteReader) {
         self.connection = connection
@@ -65,11 +67,11 @@ public final class WebSocketClient {
                 closed = true
                 let code = frame.payload.count >= 2 ? UInt16(frame.payload[0]) << 8 | UInt16(frame.payload[1]) : nil
                 let reason = frame.payload.count > 2 ? String(decoding: frame.payload[2...], as: UTF8.self) : ""
-                try? await sendFrame(opcode: 0x8, payload: Array(frame.payload.prefix(2)))
+                if answersPings { try? await sendFrame(opcode: 0x8, payload: Array(frame.payload.prefix(2))) }
                 await connection.close()
                 return .close(code: code, reason: reason)
             case 0x9:
-                try? await sendFrame(opcode: 0xA, payload: frame.payload)
+                if answersPings { try? await sendFrame(opcode: 0xA, payload: frame.payload) }
             case 0xA:
                 continue
             case 0x0:

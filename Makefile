@@ -1,0 +1,26 @@
+# Switchboard — the two commands of the quick start are `make run` and `make test`.
+SWIFT ?= swift
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run build release test test-swift test-cli format clean
+
+## Build (release) and run the hub with development defaults on $(HOST):$(PORT).
+run: release
+	.build/release/switchboard serve --host $(HOST) --port $(PORT)
+
+release:
+	$(SWIFT) build -c release --product switchboard
+
+build:
+	$(SWIFT) build
+
+## Every test: installs what the tests need, runs each runner, ends with "N passed, N failed".
+test:
+	bash scripts/test.sh
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests
+
+clean:
+	rm -rf .build artifacts

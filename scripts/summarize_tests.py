@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Adds up the results of every test runner's log and prints one line: "N passed, N failed".
+
+Exits non-zero when anything failed or nothing ran, so a run that executed no test is visible.
+"""
+import re
+import sys
+
+
+def swift_testing(text):
+    passed = len(re.findall(r"^\S* ?Test \S.*\) passed after", text, re.M))
+    failed = len(re.findall(r"^\S* ?Test \S.*\) failed after", text, re.M))
+    return passed, failed
+
+
+def pytest(text):
+    passed = failed = 0
+    summary = [line for line in text.splitlines() if re.search(r"\d+ (passed|failed|error)", line)]
+    if summary:
+        line = summary[-1]
+        passed = sum(int(n) for n in re.findall(r"(\d+) passed", line))
+        failed = sum(int(n) for n in re.findall(r"(\d+) (?:failed|errors?)", line))
+    return passed, failed
+
+
+def node(text):
+    passed = sum(int(n) for n in re.findall(r"^# pass (\d+)", text, re.M))
+    failed = sum(int(n) for n in re.findall(r"^# fail (\d+)", text, re.M))
+    return passed, failed
+
+
+PARSERS = {"swift-test": swift_testing, "pytest": pytest, "node-test": node}
+
+
+def main(paths):
+    total_passed = total_failed = 0
+    for path in paths:
+        kind = next((k for k in PARSERS if k in path), None)
+        try:
+            text = open(path, encoding="utf-8", errors="replace").read()
+        except OSError:
+            print(f"{path}: missing log", file=sys.stderr)
+            total_failed += 1
+            continue
+        passed, failed = PARSERS[kind](text)
+        print(f"{path}: {passed} passed, {failed} failed")
+        total_passed += passed
+        total_failed += failed
+    print(f"{total_passed} passed, {total_failed} failed")
+    return 0 if total_failed == 0 and total_passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

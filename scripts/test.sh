@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test runner and ends with one line "N passed, N failed".
+# Installs what the tests need first (idempotent), so it works on a fresh machine of this kind.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p artifacts
+export PATH="/opt/swift/usr/bin:$PATH"
+
+bash scripts/install-test-deps.sh || { echo "installing test dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+echo "== swift build"
+if ! swift build --build-tests 2>&1 | tee artifacts/swift-build.log | grep -E "error:|Compiling|Build complete" | grep -v "^\[" | tail -20; then :; fi
+if ! grep -q "Build complete" artifacts/swift-build.log; then
+    echo "swift build failed"; tail -50 artifacts/swift-build.log; echo "0 passed, 1 failed"; exit 1
+fi
+swift build --product switchboard >/dev/null 2>&1 || { echo "building the switchboard binary failed"; echo "0 passed, 1 failed"; exit 1; }
+
+echo "== swift test"
+swift test --skip-build 2>&1 | tee artifacts/swift-test.log | grep -E "^(✔|✘|􀟈|􀢄)? ?(Test|Suite) .*(passed|failed)|recorded an issue|error:" | grep -vE "^✔ Test [a-zA-Z]" | tail -40
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+echo "== pytest (CLI and tour)"
+python3 -m pytest tests -q -p no:cacheprovider 2>&1 | tee artifacts/pytest.log | tail -15
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log || status=1
+exit $status
