@@ -118,7 +118,7 @@ struct HistoryWindowTests {
     }
 
     @Test func aClockReadingEarlierThanAPublicationExpiresNothing() {
-        var window = window(ttl: second, publishing: 3)
+        var window = window(ttl: 10 * second, publishing: 3)
         window.expire(now: 0)
         #expect(window.count == 3)
     }

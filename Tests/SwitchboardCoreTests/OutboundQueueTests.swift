@@ -15,9 +15,9 @@ struct OutboundQueueTests {
 
     @Test func appendedMessagesPopInFirstInFirstOutOrder() {
         var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
-        #expect(queue.append("a", size: 1))
-        #expect(queue.append("b", size: 2))
-        #expect(queue.append("c", size: 3))
+        #expect(queue.append("a", size: 1) == true)
+        #expect(queue.append("b", size: 2) == true)
+        #expect(queue.append("c", size: 3) == true)
         #expect(queue.popFirst() == "a")
         #expect(queue.popFirst() == "b")
         #expect(queue.popFirst() == "c")
@@ -38,40 +38,40 @@ struct OutboundQueueTests {
 
     @Test func aMessageThatFillsTheByteBoundExactlyIsAccepted() {
         var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
-        #expect(queue.append("a", size: 60))
-        #expect(queue.append("b", size: 40))
+        #expect(queue.append("a", size: 60) == true)
+        #expect(queue.append("b", size: 40) == true)
         #expect(queue.bytes == 100)
     }
 
     @Test func aMessageThatWouldCrossTheByteBoundIsRefused() {
         var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
-        #expect(queue.append("a", size: 60))
-        #expect(!queue.append("b", size: 41))
+        #expect(queue.append("a", size: 60) == true)
+        #expect(queue.append("b", size: 41) == false)
     }
 
     @Test func aMessageLargerThanTheWholeBoundIsRefusedByAnEmptyQueue() {
         var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 10)
-        #expect(!queue.append("huge", size: 101))
+        #expect(queue.append("huge", size: 101) == false)
         #expect(queue.isEmpty)
     }
 
     @Test func aMessageBeyondTheCountBoundIsRefused() {
         var queue = OutboundQueue<String>(maxBytes: 1_000, maxMessages: 2)
-        #expect(queue.append("a", size: 1))
-        #expect(queue.append("b", size: 1))
-        #expect(!queue.append("c", size: 1))
-        #expect(!queue.append("empty", size: 0))
+        #expect(queue.append("a", size: 1) == true)
+        #expect(queue.append("b", size: 1) == true)
+        #expect(queue.append("c", size: 1) == false)
+        #expect(queue.append("empty", size: 0) == false)
     }
 
     @Test func aRefusalLeavesTheQueueUnchanged() {
         var queue = OutboundQueue<String>(maxBytes: 100, maxMessages: 2)
         _ = queue.append("a", size: 70)
-        #expect(!queue.append("too big", size: 31))
+        #expect(queue.append("too big", size: 31) == false)
         #expect(queue.count == 1)
         #expect(queue.bytes == 70)
         #expect(queue.peakBytes == 70)
         _ = queue.append("b", size: 30)
-        #expect(!queue.append("too many", size: 0))
+        #expect(queue.append("too many", size: 0) == false)
         #expect(queue.count == 2)
         #expect(queue.bytes == 100)
         #expect(queue.popFirst() == "a")
@@ -81,10 +81,10 @@ struct OutboundQueueTests {
 
     @Test func poppingMakesRoomAgain() {
         var queue = OutboundQueue<String>(maxBytes: 10, maxMessages: 1)
-        #expect(queue.append("a", size: 10))
-        #expect(!queue.append("b", size: 1))
+        #expect(queue.append("a", size: 10) == true)
+        #expect(queue.append("b", size: 1) == false)
         _ = queue.popFirst()
-        #expect(queue.append("b", size: 10))
+        #expect(queue.append("b", size: 10) == true)
     }
 
     @Test func peakBytesRemembersTheHighestFillAfterPopping() {
@@ -116,6 +116,6 @@ struct OutboundQueueTests {
         #expect(queue.isEmpty)
         #expect(queue.bytes == 0)
         #expect(queue.peakBytes == 80)
-        #expect(queue.append("c", size: 100))
+        #expect(queue.append("c", size: 100) == true)
     }
 }

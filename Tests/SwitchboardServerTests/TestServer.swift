@@ -57,7 +57,8 @@ final class TestServer: Sendable {
     func http(_ method: String, _ path: String, body: String? = nil, apiKey: String? = TestServer.apiKey) async throws -> HTTPClient.Response {
         var headers: [(String, String)] = [("content-type", "application/json")]
         if let apiKey { headers.append(("authorization", "apikey \(apiKey)")) }
-        return try await HTTPClient.request(method, host: "127.0.0.1", port: port, path: path, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        return try await HTTPClient.request(
+            method, host: "127.0.0.1", port: port, path: path, headers: headers, body: body.map { ByteBuffer(string: $0) })
     }
 
     /// Publishes through the HTTP API and returns the assigned offset.

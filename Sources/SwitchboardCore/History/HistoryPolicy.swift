@@ -11,7 +11,11 @@ public struct HistoryPolicy: Sendable, Equatable {
     public var ttlNanoseconds: UInt64? {
         guard let ttl else { return nil }
         let (seconds, attoseconds) = ttl.components
-        return UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
+        // Saturates: a TTL beyond UInt64 nanoseconds (~584 years; config accepts any Int seconds) means "never expires".
+        let (whole, overflow) = UInt64(max(seconds, 0)).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return .max }
+        let (total, carry) = whole.addingReportingOverflow(UInt64(max(attoseconds, 0) / 1_000_000_000))
+        return carry ? .max : total
     }
 }
 

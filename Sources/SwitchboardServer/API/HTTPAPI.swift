@@ -33,7 +33,7 @@ struct HTTPAPI {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             services.metrics.error(.messageTooLarge)
             throw APIError(.contentTooLarge, .messageTooLarge, "body larger than \(limit) bytes (limits.max_message_bytes)")
         }

@@ -20,10 +20,15 @@ final class OutboundPipe<Out> {
 
     /// Writes or queues `message`; false when the queue is full (nothing was queued).
     func write(_ message: Out, size: Int, context: ChannelHandlerContext) -> Bool {
-        if queue.isEmpty && context.channel.isWritable {
-            context.write(NIOAny(message), promise: nil)
-            wroteSinceFlush = true
-            return true
+        if queue.isEmpty {
+            // NIO counts unflushed bytes towards the watermark. In a burst, push them to the socket before deciding
+            // the peer is slow: only what the kernel will not take may pile up here (as NIO's BackPressureHandler does).
+            if !context.channel.isWritable && wroteSinceFlush { flush(context: context) }
+            if context.channel.isWritable {
+                context.write(NIOAny(message), promise: nil)
+                wroteSinceFlush = true
+                return true
+            }
         }
         guard queue.append(message, size: size) else { return false }
         metrics.observeQueue(bytes: queue.bytes)

@@ -1,0 +1,326 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import SwitchboardCore
+import Testing
+
+@testable import SwitchboardBroker
+
+/// Records every delivered publication, in delivery order.
+private final class RecordingSink: PublicationSink {
+    private let box = NIOLockedValueBox<[Publication]>([])
+
+    func deliver(_ publication: Publication) {
+        box.withLockedValue { $0.append(publication) }
+    }
+
+    var publications: [Publication] { box.withLockedValue { $0 } }
+
+    func offsets(on channel: ChannelName) -> [UInt64] {
+        publications.filter { $0.channel == channel }.map(\.offset)
+    }
+}
+
+/// A clock the test moves by hand, in nanoseconds.
+private final class ManualClock: Sendable {
+    private let box = NIOLockedValueBox<UInt64>(0)
+
+    var now: UInt64 { box.withLockedValue { $0 } }
+    func advance(to nanoseconds: UInt64) { box.withLockedValue { $0 = nanoseconds } }
+}
+
+/// Hands out `e1`, `e2`, … so epochs are predictable.
+private final class CountingEpochs: Sendable {
+    private let box = NIOLockedValueBox(0)
+
+    func next() -> String {
+        box.withLockedValue {
+            $0 += 1
+            return "e\($0)"
+        }
+    }
+
+    var issued: Int { box.withLockedValue { $0 } }
+}
+
+private let second: UInt64 = 1_000_000_000
+private let room = try! ChannelName(validating: "chat:room")
+private let lobby = try! ChannelName(validating: "chat:lobby")
+
+private func request(_ channel: ChannelName, _ n: Int) -> PublishRequest {
+    PublishRequest(channel: channel, data: ByteBuffer(string: #"{"n":\#(n)}"#))
+}
+
+private func broker(
+    capacity: Int = 100, ttl: Duration? = nil, clock: ManualClock = ManualClock(), epochs: CountingEpochs? = nil
+) -> MemoryBroker {
+    if let epochs {
+        return MemoryBroker(
+            policy: { _ in HistoryPolicy(capacity: capacity, ttl: ttl) }, now: { clock.now }, makeEpoch: { epochs.next() }
+        )
+    }
+    return MemoryBroker(policy: { _ in HistoryPolicy(capacity: capacity, ttl: ttl) }, now: { clock.now })
+}
+
+/// The embedded single-node engine: offsets, epochs, ordered delivery, recovery and TTL.
+struct MemoryBrokerTests {
+    @Test func offsetsStartAtOneAndIncreasePerChannel() async throws {
+        let broker = broker()
+        try await broker.start(sink: RecordingSink())
+        #expect(try await broker.publish(request(room, 1)).offset == 1)
+        #expect(try await broker.publish(request(room, 2)).offset == 2)
+        #expect(try await broker.publish(request(lobby, 1)).offset == 1)
+        #expect(try await broker.publish(request(room, 3)).offset == 3)
+        #expect(try await broker.publish(request(lobby, 2)).offset == 2)
+    }
+
+    @Test func aPublicationKeepsTheRequestsFields() async throws {
+        let broker = broker()
+        try await broker.start(sink: RecordingSink())
+        let publication = try await broker.publish(
+            PublishRequest(channel: room, data: ByteBuffer(string: "[1]"), sender: "bob", idempotencyKey: "k")
+        )
+        #expect(publication.channel == room)
+        #expect(String(buffer: publication.data) == "[1]")
+        #expect(publication.sender == "bob")
+        #expect(publication.idempotencyKey == "k")
+    }
+
+    @Test func eachChannelAsksForItsOwnEpochOnce() async throws {
+        let epochs = CountingEpochs()
+        let broker = broker(epochs: epochs)
+        try await broker.start(sink: RecordingSink())
+        let first = try await broker.publish(request(room, 1))
+        let second = try await broker.publish(request(room, 2))
+        let other = try await broker.publish(request(lobby, 1))
+        #expect(first.epoch == "e1")
+        #expect(second.epoch == "e1")
+        #expect(other.epoch == "e2")
+        #expect(epochs.issued == 2)
+    }
+
+    @Test func epochsDifferPerChannelWithTheDefaultGenerator() async throws {
+        let broker = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
+        try await broker.start(sink: RecordingSink())
+        let a = try await broker.publish(request(room, 1))
+        let b = try await broker.publish(request(lobby, 1))
+        #expect(a.epoch != b.epoch)
+        #expect(StreamPosition.isValidEpoch(a.epoch[...]))
+        #expect(StreamPosition.isValidEpoch(b.epoch[...]))
+    }
+
+    @Test func epochsDifferPerBrokerInstance() async throws {
+        let first = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
+        let second = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
+        try await first.start(sink: RecordingSink())
+        try await second.start(sink: RecordingSink())
+        let a = try await first.publish(request(room, 1))
+        let b = try await second.publish(request(room, 1))
+        #expect(a.offset == b.offset)
+        #expect(a.epoch != b.epoch)
+    }
+
+    @Test func aRestartedBrokerMakesOldPositionsUnrecoverable() async throws {
+        let before = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
+        try await before.start(sink: RecordingSink())
+        let last = try await before.publish(request(room, 1))
+        let after = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
+        try await after.start(sink: RecordingSink())
+        let recovery = try await after.recover(channel: room, since: last.position, limit: 100)
+        #expect(recovery.outcome == .reset(.epochChanged))
+    }
+
+    @Test func theSinkReceivesEveryPublicationInOrder() async throws {
+        let sink = RecordingSink()
+        let broker = broker()
+        try await broker.start(sink: sink)
+        var returned: [UInt64] = []
+        for n in 1...20 {
+            returned.append(try await broker.publish(request(n.isMultiple(of: 3) ? lobby : room, n)).offset)
+        }
+        let delivered = sink.publications
+        #expect(delivered.count == 20)
+        #expect(delivered.map { String(buffer: $0.data) } == (1...20).map { #"{"n":\#($0)}"# })
+        #expect(delivered.map(\.offset) == returned)
+        #expect(sink.offsets(on: room) == Array(1...14))
+        #expect(sink.offsets(on: lobby) == Array(1...6))
+    }
+
+    @Test func publishingBeforeStartDeliversNothingButStillAssignsOffsets() async throws {
+        let sink = RecordingSink()
+        let broker = broker()
+        #expect(try await broker.publish(request(room, 1)).offset == 1)
+        try await broker.start(sink: sink)
+        #expect(try await broker.publish(request(room, 2)).offset == 2)
+        #expect(sink.offsets(on: room) == [2])
+    }
+
+    @Test func afterShutdownTheSinkReceivesNothing() async throws {
+        let sink = RecordingSink()
+        let broker = broker()
+        try await broker.start(sink: sink)
+        _ = try await broker.publish(request(room, 1))
+        await broker.shutdown()
+        _ = try? await broker.publish(request(room, 2))
+        #expect(sink.offsets(on: room) == [1])
+    }
+
+    @Test func concurrentPublishesToOneChannelReachTheSinkInOffsetOrderWithoutGaps() async throws {
+        let sink = RecordingSink()
+        let broker = broker(capacity: 10)
+        try await broker.start(sink: sink)
+        let tasks = 16
+        let perTask = 250
+        let returned = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for task in 0..<tasks {
+                group.addTask {
+                    var offsets: [UInt64] = []
+                    for n in 0..<perTask {
+                        offsets.append(try await broker.publish(request(room, task * perTask + n)).offset)
+                    }
+                    return offsets
+                }
+            }
+            var all: [UInt64] = []
+            for try await offsets in group {
+                // Each task's own publishes complete in order, so its offsets increase.
+                #expect(offsets == offsets.sorted())
+                all += offsets
+            }
+            return all
+        }
+        let total = UInt64(tasks * perTask)
+        #expect(sink.offsets(on: room) == Array(1...total))
+        #expect(returned.sorted() == Array(1...total))
+        // Every request's data arrived exactly once.
+        #expect(Set(sink.publications.map { String(buffer: $0.data) }).count == tasks * perTask)
+    }
+
+    @Test func concurrentPublishesToManyChannelsKeepEachChannelInOrder() async throws {
+        let sink = RecordingSink()
+        let broker = broker(capacity: 10)
+        try await broker.start(sink: sink)
+        let channels = try (0..<4).map { try ChannelName(validating: "load:c\($0)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<16 {
+                group.addTask {
+                    for n in 0..<100 {
+                        _ = try await broker.publish(request(channels[(task + n) % channels.count], n))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for channel in channels {
+            #expect(sink.offsets(on: channel) == Array(1...400), "\(channel)")
+        }
+    }
+
+    @Test func recoveryAfterNPublicationsReturnsTheMissedOnes() async throws {
+        let broker = broker()
+        try await broker.start(sink: RecordingSink())
+        var publications: [Publication] = []
+        for n in 1...5 { publications.append(try await broker.publish(request(room, n))) }
+        let recovery = try await broker.recover(channel: room, since: publications[1].position, limit: 100)
+        #expect(recovery.outcome == .recovered)
+        #expect(recovery.publications.map(\.offset) == [3, 4, 5])
+        #expect(recovery.position == publications[4].position)
+    }
+
+    @Test func recoveryWithoutAPositionIsFreshAtTheCurrentPosition() async throws {
+        let broker = broker()
+        try await broker.start(sink: RecordingSink())
+        for n in 1...3 { _ = try await broker.publish(request(room, n)) }
+        let recovery = try await broker.recover(channel: room, since: nil, limit: 100)
+        #expect(recovery.outcome == .fresh)
+        #expect(recovery.position.offset == 3)
+        #expect(recovery.publications.isEmpty)
+    }
+
+    @Test func recoveryOnAnUnusedChannelStartsItAtOffsetZero() async throws {
+        let epochs = CountingEpochs()
+        let broker = broker(epochs: epochs)
+        try await broker.start(sink: RecordingSink())
+        let recovery = try await broker.recover(channel: room, since: nil, limit: 100)
+        #expect(recovery.position == StreamPosition(epoch: "e1", offset: 0))
+        // The channel keeps that epoch, so a subscriber that starts here recovers the first publication.
+        _ = try await broker.publish(request(room, 1))
+        let later = try await broker.recover(channel: room, since: recovery.position, limit: 100)
+        #expect(later.outcome == .recovered)
+        #expect(later.publications.map(\.offset) == [1])
+    }
+
+    @Test func recoveryOfMoreThanTheLimitResets() async throws {
+        let broker = broker()
+        try await broker.start(sink: RecordingSink())
+        var last: Publication?
+        for n in 1...10 { last = try await broker.publish(request(room, n)) }
+        let since = StreamPosition(epoch: last!.epoch, offset: 2)
+        let recovery = try await broker.recover(channel: room, since: since, limit: 5)
+        #expect(recovery.outcome == .reset(.tooManyMissed))
+    }
+
+    @Test func recoveryBeyondTheChannelsCapacityResets() async throws {
+        let broker = broker(capacity: 3)
+        try await broker.start(sink: RecordingSink())
+        var last: Publication?
+        for n in 1...10 { last = try await broker.publish(request(room, n)) }
+        let recovery = try await broker.recover(channel: room, since: StreamPosition(epoch: last!.epoch, offset: 5), limit: 100)
+        #expect(recovery.outcome == .reset(.outsideWindow))
+        #expect(recovery.position == last!.position)
+    }
+
+    @Test func thePolicyIsChosenPerChannel() async throws {
+        let broker = MemoryBroker(policy: { channel in
+            HistoryPolicy(capacity: channel.namespace == "chat" ? 5 : 0, ttl: nil)
+        })
+        let news = try ChannelName(validating: "news:today")
+        try await broker.start(sink: RecordingSink())
+        for n in 1...3 {
+            _ = try await broker.publish(request(room, n))
+            _ = try await broker.publish(request(news, n))
+        }
+        #expect(try await broker.history(channel: room, after: 0, limit: 10).publications.count == 3)
+        #expect(try await broker.history(channel: news, after: 0, limit: 10).publications.isEmpty)
+    }
+
+    @Test func historyReturnsThePositionAndHeldPublications() async throws {
+        let broker = broker()
+        try await broker.start(sink: RecordingSink())
+        var last: Publication?
+        for n in 1...6 { last = try await broker.publish(request(room, n)) }
+        let history = try await broker.history(channel: room, after: 2, limit: 3)
+        #expect(history.position == last!.position)
+        #expect(history.publications.map(\.offset) == [3, 4, 5])
+    }
+
+    @Test func publicationsExpireAfterTheTTLByTheInjectedClock() async throws {
+        let clock = ManualClock()
+        let broker = broker(ttl: .seconds(10), clock: clock)
+        try await broker.start(sink: RecordingSink())
+        clock.advance(to: 1 * second)
+        let first = try await broker.publish(request(room, 1))
+        clock.advance(to: 6 * second)
+        _ = try await broker.publish(request(room, 2))
+
+        clock.advance(to: 11 * second)  // the first is exactly 10s old: still held
+        #expect(try await broker.history(channel: room, after: 0, limit: 10).publications.map(\.offset) == [1, 2])
+
+        clock.advance(to: 12 * second)  // the first is 11s old, the second 6s
+        #expect(try await broker.history(channel: room, after: 0, limit: 10).publications.map(\.offset) == [2])
+        let recovery = try await broker.recover(channel: room, since: StreamPosition(epoch: first.epoch, offset: 0), limit: 100)
+        #expect(recovery.outcome == .reset(.outsideWindow))
+    }
+
+    @Test func recoveryWithinTheTTLSucceedsByTheInjectedClock() async throws {
+        let clock = ManualClock()
+        let broker = broker(ttl: .milliseconds(1500), clock: clock)
+        try await broker.start(sink: RecordingSink())
+        let first = try await broker.publish(request(room, 1))
+        clock.advance(to: 1 * second)
+        _ = try await broker.publish(request(room, 2))
+        clock.advance(to: 2 * second)  // the first is 2s old (expired), the second 1s
+        let recovery = try await broker.recover(channel: room, since: first.position, limit: 100)
+        #expect(recovery.outcome == .recovered)
+        #expect(recovery.publications.map(\.offset) == [2])
+    }
+}
