@@ -8,9 +8,12 @@ import sys
 
 
 def swift_testing(text):
-    passed = len(re.findall(r"^\S* ?Test \S.*\) passed after", text, re.M))
+    """Swift Testing's closing line counts every test (and argument case); failures are the tests marked failed."""
     failed = len(re.findall(r"^\S* ?Test \S.*\) failed after", text, re.M))
-    return passed, failed
+    totals = re.findall(r"Test run with (\d+) tests?", text)
+    if not totals:
+        return 0, max(failed, 1)  # the runner did not finish: count that as a failure
+    return int(totals[-1]) - failed, failed
 
 
 def pytest(text):

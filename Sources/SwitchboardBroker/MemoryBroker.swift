@@ -16,12 +16,15 @@ public final class MemoryBroker: Broker {
     private let sink = NIOLockedValueBox<(any PublicationSink)?>(nil)
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
     private let now: @Sendable () -> UInt64
-    private let makeEpoch: @Sendable () -> String
+    /// The epoch of every channel this process creates. Reads of a channel nobody has published to answer with it
+    /// and offset 0 without creating state (so arbitrary names cost no memory), and the first publish then continues
+    /// that same stream.
+    private let instanceEpoch: String
 
     /// - Parameters:
     ///   - policy: history size and TTL for a channel (from its namespace).
     ///   - now: monotonic nanoseconds; injectable so TTL tests need no waiting.
-    ///   - makeEpoch: epoch for a channel seen for the first time.
+    ///   - makeEpoch: makes this engine instance's epoch (a restart loses history, so it gets a new one).
     public init(
         policy: @escaping @Sendable (ChannelName) -> HistoryPolicy,
         now: @escaping @Sendable () -> UInt64 = { MonotonicTime.nanoseconds() },
@@ -29,7 +32,7 @@ public final class MemoryBroker: Broker {
     ) {
         self.policy = policy
         self.now = now
-        self.makeEpoch = makeEpoch
+        self.instanceEpoch = makeEpoch()
     }
 
     public func start(sink: any PublicationSink) async throws {
@@ -49,12 +52,19 @@ public final class MemoryBroker: Broker {
 
     public func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
         let now = self.now()
-        return stream(for: channel).window.withLockedValue { $0.recover(since: since, limit: limit, now: now) }
+        guard let stream = existingStream(for: channel) else {
+            var empty = HistoryWindow(epoch: instanceEpoch, capacity: 0, ttlNanoseconds: nil)
+            return empty.recover(since: since, limit: limit, now: now)
+        }
+        return stream.window.withLockedValue { $0.recover(since: since, limit: limit, now: now) }
     }
 
     public func history(channel: ChannelName, after: UInt64, limit: Int) async throws -> (position: StreamPosition, publications: [Publication]) {
         let now = self.now()
-        return stream(for: channel).window.withLockedValue { window in
+        guard let stream = existingStream(for: channel) else {
+            return (StreamPosition(epoch: instanceEpoch, offset: 0), [])
+        }
+        return stream.window.withLockedValue { window in
             (window.position, window.read(after: after, limit: limit, now: now))
         }
     }
@@ -63,10 +73,14 @@ public final class MemoryBroker: Broker {
         sink.withLockedValue { $0 = nil }
     }
 
+    private func existingStream(for channel: ChannelName) -> ChannelStream? {
+        streams.withLockedValue { $0[channel] }
+    }
+
     private func stream(for channel: ChannelName) -> ChannelStream {
-        if let existing = streams.withLockedValue({ $0[channel] }) { return existing }
+        if let existing = existingStream(for: channel) { return existing }
         let policy = self.policy(channel)
-        let fresh = ChannelStream(window: HistoryWindow(epoch: makeEpoch(), capacity: policy.capacity, ttlNanoseconds: policy.ttlNanoseconds))
+        let fresh = ChannelStream(window: HistoryWindow(epoch: instanceEpoch, capacity: policy.capacity, ttlNanoseconds: policy.ttlNanoseconds))
         return streams.withLockedValue { streams in
             if let raced = streams[channel] { return raced }
             streams[channel] = fresh

@@ -44,18 +44,21 @@ public struct SwitchboardServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)
         if let webRoot = configuration.webRoot {
-            router.middlewares.add(FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
+            router.add(middleware: FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
         }
         let application = Application(
             router: router,
             server: HTTPServerBuilder { responder in SwitchboardChildChannel(responder: responder, services: services) },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
-            services: [BrokerService(broker: broker, hub: hub, services: services)],
+            services: [BrokerService(broker: broker, hub: hub)],
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
-        return application
+        // Services shut down in reverse order: the drain flag flips before the server starts closing connections.
+        return ServiceGroup(
+            configuration: .init(services: [application, DrainFlagService(services: services)], logger: logger)
+        )
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
@@ -67,18 +70,25 @@ public struct SwitchboardServer: Sendable {
     }
 }
 
-/// Starts the engine before traffic and marks the hub as draining as soon as shutdown begins, so `/readyz` turns 503
-/// and new stream requests are refused while existing ones drain.
+/// Starts the engine before traffic; stops it after the server has drained.
 private struct BrokerService: Service {
     let broker: any Broker
     let hub: Hub
-    let services: HubServices
 
     func run() async throws {
         try await broker.start(sink: hub)
         try? await gracefulShutdown()
+        await broker.shutdown()
+    }
+}
+
+/// Marks the hub as draining as soon as shutdown begins, so `/readyz` turns 503 and new stream requests are refused
+/// while existing ones are told to reconnect.
+private struct DrainFlagService: Service {
+    let services: HubServices
+
+    func run() async throws {
+        try? await gracefulShutdown()
         services.startDraining()
-        // The engine outlives the drain: sessions still flush what they hold. The process exit releases it.
-        try? await Task.sleep(for: .seconds(0))
     }
 }

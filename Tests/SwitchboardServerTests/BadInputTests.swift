@@ -217,3 +217,28 @@ import Testing
         try await server.stop()
     }
 }
+
+@Suite struct RoutingTests {
+    @Test func unknownPathGetsAJSON404() async throws {
+        let server = try await TestServer.start()
+        let response = try await server.http("GET", "/no/such/thing", apiKey: nil)
+        #expect(response.status == 404)
+        #expect((response.json?["error"] as? [String: Any])?["code"] as? Int == 118)
+        try await server.stop()
+    }
+
+    /// Stream endpoints are handed to NIO handlers only on a connection's first request; a reused keep-alive
+    /// connection is sent to the same URL on a new connection.
+    @Test func streamRequestOnAReusedConnectionIsRedirectedToANewConnection() async throws {
+        let server = try await TestServer.start()
+        let connection = try await ByteConnection.connect(host: "127.0.0.1", port: server.port)
+        var reader = connection.reader()
+        try await connection.write("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /connection/sse?channel=a HTTP/1.1\r\nhost: x\r\n\r\n")
+        let text = String(decoding: await reader.readToEnd().readableBytesView, as: UTF8.self).lowercased()
+        #expect(text.contains("http/1.1 200"))
+        #expect(text.contains("http/1.1 307"))
+        #expect(text.contains("location: /connection/sse?channel=a"))
+        #expect(text.contains("connection: close"))
+        try await server.stop()
+    }
+}

@@ -113,3 +113,29 @@ import Testing
         try await server.stop()
     }
 }
+
+@Suite struct SSEResumePositionTests {
+    /// The first event of a resumed stream must still name the requested position: the recovered publications that
+    /// follow advance it one by one, so a drop right after the first event loses nothing.
+    @Test func dropRightAfterAResumeStartLosesNothing() async throws {
+        let server = try await TestServer.start()
+        let first = try await server.sse(path: "/raw/sse/drop")
+        try await server.publish("drop", "1")
+        _ = await first.next()
+        let position = try #require(first.lastEventID)
+        await first.close()
+        for value in 2...4 { try await server.publish("drop", "\(value)") }
+
+        let second = try await server.sse(path: "/connection/sse?channel=drop", lastEventID: position)
+        _ = await second.nextPush("subscribed")
+        let afterStart = try #require(second.lastEventID)
+        await second.close()
+        #expect(afterStart == position)
+
+        let third = try await server.sse(path: "/connection/sse?channel=drop", lastEventID: afterStart)
+        var data: [Int] = []
+        while data.count < 3, let push = await third.nextPush("publication") { data.append(push["data"] as! Int) }
+        #expect(data == [2, 3, 4])
+        try await server.stop()
+    }
+}

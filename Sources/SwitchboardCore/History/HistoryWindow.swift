@@ -69,7 +69,7 @@ public struct HistoryWindow: Sendable {
         guard since.offset <= topOffset else { return reset(.positionAhead) }
         let missed = topOffset - since.offset
         if missed == 0 { return Recovery(outcome: .recovered, position: position, publications: []) }
-        guard missed <= UInt64(limit) else { return reset(.tooManyMissed) }
+        guard missed <= UInt64(max(limit, 0)) else { return reset(.tooManyMissed) }
         guard let oldest = entries.first?.publication.offset, oldest <= since.offset + 1 else {
             return reset(.outsideWindow)
         }

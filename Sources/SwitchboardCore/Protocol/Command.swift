@@ -68,7 +68,7 @@ public enum CommandDecoder {
         switch cmd {
         case "connect":
             var token: String?
-            if let rawToken = fields["token"] {
+            if let rawToken = fields["token"], JSONScanner.kind(of: rawToken) != .null {
                 guard let value = JSONScanner.decodeString(rawToken) else { return fail(.badRequest, "token must be a string") }
                 token = value
             }

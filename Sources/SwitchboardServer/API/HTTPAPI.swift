@@ -11,6 +11,15 @@ struct HTTPAPI {
     static let maxHistoryLimit = 1000
 
     func register(on router: Router<BasicRequestContext>) {
+        router.middlewares.add(JSONErrorMiddleware())
+        // Stream endpoints are served by NIO handlers only on the first request of a connection. A browser that
+        // reuses a keep-alive connection (e.g. after loading a page from the web root) lands here instead: send it to
+        // the same URL on a new connection.
+        for path in ["/connection/sse", "/raw/sse/**", "/connection/websocket", "/raw/ws/**"] {
+            router.get(RouterPath(path)) { request, _ in
+                Response(status: .temporaryRedirect, headers: [.location: request.uri.description, .connection: "close", .contentLength: "0"])
+            }
+        }
         router.post("/api/publish") { request, context in try await self.publish(request) }
         router.get("/api/history") { request, context in try await self.history(request) }
         router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }

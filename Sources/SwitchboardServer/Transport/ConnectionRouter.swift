@@ -96,10 +96,23 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, case .awaitingHead = state {
-            state = .done
-            context.close(promise: nil)
-            return
+        if event is ChannelShouldQuiesceEvent {
+            switch state {
+            case .awaitingHead:
+                state = .done
+                context.close(promise: nil)
+                return
+            case .awaitingEnd:
+                // Its hand-off would miss the shutdown notice already sent to everyone else: refuse it instead.
+                state = .awaitingEnd(
+                    .refuse(
+                        Refusal(
+                            status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry"),
+                            headers: [("retry-after", "1")])))
+                return
+            case .done:
+                break
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -107,7 +120,6 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     private func handshakeTimedOut(context: ChannelHandlerContext) {
         guard case .done = state else {
             state = .done
-            services.metrics.error(.badRequest)
             refuse(
                 Refusal(status: .requestTimeout, error: ProtocolError(.badRequest, "request not completed within the handshake timeout")),
                 context: context)
@@ -181,6 +193,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             try pipeline.addHandlers(
                 [
                     HTTPResponseEncoder(),
+                    StreamRedirectCloser(),
                     HTTP1ToHTTPServerCodec(secure: false),
                     HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
                 ],

@@ -64,6 +64,7 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             transport: self
         )
         self.session = session
+        if stream.invalidResume { services.metrics.error(.invalidPosition) }
         for (channel, since) in zip(stream.channels, stream.since) {
             session.subscribeFromStream(channel, since: since)
         }
@@ -149,7 +150,9 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
         let resumeRequested = stream.invalidResume || stream.since[index] != nil
         var recovery = recovery
         if stream.invalidResume { recovery.outcome = .reset(.invalidPosition) }
-        positions[index] = recovery.position
+        // After a successful resume the recovered publications follow this event, each advancing the id: the start
+        // event must still name the requested position, or a drop right after it would skip them on the next resume.
+        positions[index] = recovery.recovered ? stream.since[index] : recovery.position
         let isReset = resumeRequested && !recovery.recovered
         guard write(idLine()) else { return }
         if stream.raw {

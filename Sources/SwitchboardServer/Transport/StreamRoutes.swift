@@ -75,7 +75,6 @@ struct StreamRoutes {
             return SSESessionHandler.Stream(channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: false, raw: raw)
         }
         guard let positions = SSEEventID.decode(lastEventID, channelCount: channels.count) else {
-            services.metrics.error(.invalidPosition)
             return SSESessionHandler.Stream(channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: true, raw: raw)
         }
         return SSESessionHandler.Stream(channels: channels, since: positions, invalidResume: false, raw: raw)
@@ -121,7 +120,6 @@ struct StreamRoutes {
             let offered = headers[canonicalForm: "sec-websocket-protocol"].map { String($0) }
             if !offered.isEmpty {
                 guard let chosen = offered.first(where: { ProtocolVersion.supportedSubprotocols.contains($0) }) else {
-                    services.metrics.error(.unsupportedSubprotocol)
                     return .refuse(
                         Refusal(
                             status: .badRequest,
@@ -151,16 +149,13 @@ struct StreamRoutes {
         do {
             channel = try ChannelName(validating: name)
         } catch {
-            services.metrics.error(.invalidChannel)
             return .failure(Refusal(status: .badRequest, error: ProtocolError(.invalidChannel, error.reason)))
         }
         switch services.options(for: channel) {
         case .failure(let error):
-            services.metrics.error(error.code)
             return .failure(Refusal(status: .notFound, error: error))
         case .success(let options):
             if let error = services.checkSubscribe(channel, user: nil) {
-                services.metrics.error(error.code)
                 return .failure(Refusal(status: .unauthorized, error: error))
             }
             return .success((channel, options))

@@ -101,8 +101,9 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Frame decoding errors were answered with a close frame by WebSocketProtocolErrorHandler.
-        if error is NIOWebSocketError {
-            services.metrics.error(.badRequest)
+        if let error = error as? NIOWebSocketError {
+            // The protocol error handler before this one has already sent the matching close frame (1002 or 1009).
+            services.metrics.error(error == .invalidFrameLength ? .messageTooLarge : .badRequest)
         }
         context.close(promise: nil)
     }
