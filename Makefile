@@ -1,4 +1,5 @@
 # Switchboard — the two commands of the quick start are `make run` and `make test`.
+export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080

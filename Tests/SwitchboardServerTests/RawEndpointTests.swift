@@ -103,3 +103,16 @@ import Testing
         try await server.stop()
     }
 }
+
+@Suite struct DevelopmentOriginTests {
+    @Test func sseFromALocalhostPageIsReadableCrossOriginInDevelopmentMode() async throws {
+        let server = try await TestServer.start()
+        let local = try await SSEClient.connect(
+            host: "127.0.0.1", port: server.port, path: "/raw/sse/x", headers: [("origin", "http://localhost:3000")])
+        #expect(local.head.header("access-control-allow-origin") == "http://localhost:3000")
+        let foreign = try await SSEClient.connect(
+            host: "127.0.0.1", port: server.port, path: "/raw/sse/x", headers: [("origin", "https://evil.example")])
+        #expect(foreign.head.header("access-control-allow-origin") == nil)
+        try await server.stop()
+    }
+}

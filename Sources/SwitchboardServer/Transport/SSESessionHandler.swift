@@ -18,6 +18,8 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
         /// Why the requested resume position was unusable, when it was (garbage `Last-Event-ID`).
         var invalidResume: Bool
         var raw: Bool
+        /// Origin to allow in `access-control-allow-origin`, when the request's origin may read the stream.
+        var allowOrigin: String? = nil
     }
 
     private let stream: Stream
@@ -42,11 +44,13 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
         )
     }
 
-    static func responseHead(retry: Duration) -> ByteBuffer {
+    static func responseHead(retry: Duration, allowOrigin: String?) -> ByteBuffer {
         var head = ByteBuffer(
             string: "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache, no-transform\r\n"
-                + "x-accel-buffering: no\r\nconnection: close\r\n\r\n"
+                + "x-accel-buffering: no\r\nconnection: close\r\n"
         )
+        if let allowOrigin { head.writeString("access-control-allow-origin: \(allowOrigin)\r\nvary: origin\r\n") }
+        head.writeString("\r\n")
         let milliseconds = retry.components.seconds * 1000 + retry.components.attoseconds / 1_000_000_000_000_000
         head.writeString("retry: \(milliseconds)\n\n")
         return head
@@ -56,7 +60,8 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        context.writeAndFlush(wrapOutboundOut(Self.responseHead(retry: services.settings.configuration.sseRetry)), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(Self.responseHead(retry: services.settings.configuration.sseRetry, allowOrigin: stream.allowOrigin)), promise: nil)
         let session = Session(
             kind: stream.raw ? .rawSSE : .sse,
             services: services,

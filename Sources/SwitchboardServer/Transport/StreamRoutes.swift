@@ -56,13 +56,13 @@ struct StreamRoutes {
                     channels.append(channel)
                 }
             }
-            return .sse(sseStream(channels, head: head, query: query, raw: false))
+            return .sse(withOrigin(sseStream(channels, head: head, query: query, raw: false), head))
         }
         if path.hasPrefix("/raw/sse/") {
             if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
             switch channel(fromPath: path.dropFirst("/raw/sse/".count)) {
             case .failure(let refusal): return .refuse(refusal)
-            case .success(let (channel, _)): return .sse(sseStream([channel], head: head, query: query, raw: true))
+            case .success(let (channel, _)): return .sse(withOrigin(sseStream([channel], head: head, query: query, raw: true), head))
             }
         }
         return .http
@@ -78,6 +78,17 @@ struct StreamRoutes {
             return SSESessionHandler.Stream(channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: true, raw: raw)
         }
         return SSESessionHandler.Stream(channels: channels, since: positions, invalidResume: false, raw: raw)
+    }
+
+    /// Development mode lets pages served from any localhost port read streams; the full Origin/CORS policy comes with
+    /// the security work.
+    private func withOrigin(_ stream: SSESessionHandler.Stream, _ head: HTTPRequestHead) -> SSESessionHandler.Stream {
+        guard services.settings.configuration.mode == .development, let origin = head.headers.first(name: "origin"),
+            LocalOrigin.isLocal(origin)
+        else { return stream }
+        var stream = stream
+        stream.allowOrigin = origin
+        return stream
     }
 
     private func checkStreamRequest(_ head: HTTPRequestHead) -> Refusal? {
@@ -212,5 +223,18 @@ enum URLParts {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
         default: nil
         }
+    }
+}
+
+enum LocalOrigin {
+    /// `http(s)://localhost`, `127.0.0.1` or `[::1]`, any port.
+    static func isLocal(_ origin: String) -> Bool {
+        for scheme in ["http://", "https://"] where origin.hasPrefix(scheme) {
+            let rest = origin.dropFirst(scheme.count)
+            for host in ["localhost", "127.0.0.1", "[::1]"] where rest == host || rest.hasPrefix(host + ":") {
+                return rest.dropFirst(host.count).allSatisfy { $0 == ":" || $0.isNumber }
+            }
+        }
+        return false
     }
 }
