@@ -36,11 +36,13 @@ public struct SwitchboardServer: Sendable {
     /// The service to run: serves until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), then tells
     /// clients to reconnect, drains their queues for at most `shutdown.drain_timeout_ms`, and returns.
     /// - Parameter onReady: called with the bound port once the server accepts connections.
-    public func makeService(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+    /// - Throws: ``ServerSetupError`` when a configured key file cannot be used.
+    public func makeService(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some Service {
         let settings = ServerSettings(configuration)
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat)
-        let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings)
+        let verifier = try await TokenVerifier(configuration.auth)
+        let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier)
         let router = Router(context: BasicRequestContext.self)
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)
         if let webRoot = configuration.webRoot {
@@ -64,7 +66,7 @@ public struct SwitchboardServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let group = ServiceGroup(
-            configuration: .init(services: [makeService(onReady: onReady)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: [try await makeService(onReady: onReady)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
     }

@@ -51,6 +51,15 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "switchboard")
         logger.logLevel = logLevel
         let server = SwitchboardServer(configuration: configuration, apiKey: apiKey, logger: logger)
+        do {
+            try await run(server, configuration: configuration, apiKey: apiKey, generatedKey: generatedKey)
+        } catch let error as ServerSetupError {
+            FileHandle.standardError.write(Data("switchboard: configuration error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    private func run(_ server: SwitchboardServer, configuration: HubConfiguration, apiKey: String, generatedKey: Bool) async throws {
         try await server.run { port in
             Output.line(Banner.text(configuration: configuration, port: port, apiKey: apiKey, generatedKey: generatedKey))
         }

@@ -30,7 +30,7 @@ final class TestServer: Sendable {
         logger.logLevel = .warning
         let server = SwitchboardServer(configuration: configuration, apiKey: apiKey, logger: logger)
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
-        let service = server.makeService { port in readyContinuation.yield(port) }
+        let service = try await server.makeService { port in readyContinuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
         let task = Task { try await group.run() }
         var iterator = ready.makeAsyncIterator()

@@ -165,6 +165,49 @@ extension HubSetting {
         ) { value, target throws(InvalidConfigurationValue) in
             target.sseRetry = try ConfigurationParse.milliseconds(value, atLeast: 0)
         },
+        HubSetting(
+            "auth.hmac_secret", env: "SWITCHBOARD_AUTH_HMAC_SECRET", default: "",
+            summary: "Shared secret (at least 32 bytes) verifying HS256/HS384/HS512 tokens; `switchboard token` signs with it."
+        ) { value, target throws(InvalidConfigurationValue) in
+            guard value.isEmpty || value.utf8.count >= 32 else { throw InvalidConfigurationValue(reason: "an HMAC secret needs at least 32 bytes") }
+            target.auth.hmacSecret = value.isEmpty ? nil : value
+        },
+        HubSetting(
+            "auth.public_key_file", env: "SWITCHBOARD_AUTH_PUBLIC_KEY_FILE", default: "",
+            summary: "PEM file with a public key verifying RS256, ES256 or EdDSA tokens."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.auth.publicKeyFile = value.isEmpty ? nil : value
+        },
+        HubSetting(
+            "auth.jwks_file", env: "SWITCHBOARD_AUTH_JWKS_FILE", default: "",
+            summary: "JWKS file of verification keys, picked by the token's `kid` (key rotation)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.auth.jwksFile = value.isEmpty ? nil : value
+        },
+        HubSetting(
+            "auth.audience", env: "SWITCHBOARD_AUTH_AUDIENCE", default: "",
+            summary: "When set, tokens must name this audience in `aud`."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.auth.audience = value.isEmpty ? nil : value
+        },
+        HubSetting(
+            "auth.issuer", env: "SWITCHBOARD_AUTH_ISSUER", default: "",
+            summary: "When set, tokens must carry this `iss`."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.auth.issuer = value.isEmpty ? nil : value
+        },
+        HubSetting(
+            "auth.require_expiry", env: "SWITCHBOARD_AUTH_REQUIRE_EXPIRY", default: "true",
+            summary: "Whether tokens without `exp` are refused."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.auth.requireExpiry = try ConfigurationParse.bool(value)
+        },
+        HubSetting(
+            "auth.refresh_grace_ms", env: "SWITCHBOARD_AUTH_REFRESH_GRACE_MS", default: "15000",
+            summary: "Milliseconds a connection whose token expired has to refresh it in band before it is disconnected (4502)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.auth.refreshGrace = try ConfigurationParse.milliseconds(value, atLeast: 0)
+        },
     ]
 
     /// Lookup by dotted key.
@@ -204,6 +247,12 @@ extension NamespaceSetting {
             summary: "Whether binary frames on the raw WebSocket endpoint are published; otherwise refused."
         ) { value, target throws(InvalidConfigurationValue) in
             target.allowBinary = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "private", default: "false",
+            summary: "Whether subscribing needs a token capability or a subscription token for the channel, even when authenticated."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.isPrivate = try ConfigurationParse.bool(value)
         },
     ]
 

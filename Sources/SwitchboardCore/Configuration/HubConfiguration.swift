@@ -43,7 +43,28 @@ public struct HubConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// How connection tokens are verified (docs/security.md).
+    public struct Auth: Sendable, Equatable {
+        /// Secret for HS256/384/512 tokens; nil accepts no HMAC tokens.
+        public var hmacSecret: String?
+        /// PEM public key for RS256/ES256/EdDSA tokens.
+        public var publicKeyFile: String?
+        /// JWKS file whose keys are picked by `kid`, for rotation.
+        public var jwksFile: String?
+        public var audience: String?
+        public var issuer: String?
+        public var requireExpiry = true
+        /// Time an expired connection has to refresh its token in band before it is disconnected.
+        public var refreshGrace: Duration = .milliseconds(15_000)
+
+        public init() {}
+
+        /// Whether any verification key is configured; without one every token is refused.
+        public var hasKeys: Bool { hmacSecret != nil || publicKeyFile != nil || jwksFile != nil }
+    }
+
     public var mode: Mode
+    public var auth = Auth()
     /// Address to listen on.
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one (tests use it).

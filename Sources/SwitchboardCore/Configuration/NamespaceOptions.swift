@@ -13,6 +13,8 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var allowAnonymous: Bool
     /// Whether binary WebSocket frames on the raw endpoint are published; otherwise they are refused.
     public var allowBinary: Bool
+    /// Whether subscribing needs a capability or a per-channel subscription token even for authenticated users.
+    public var isPrivate: Bool
 
     /// Options with every field given; the defaults are the development-mode ones.
     public init(
@@ -20,13 +22,15 @@ public struct NamespaceOptions: Sendable, Equatable {
         historyTTL: Duration? = .seconds(300),
         allowClientPublish: Bool = true,
         allowAnonymous: Bool = true,
-        allowBinary: Bool = false
+        allowBinary: Bool = false,
+        isPrivate: Bool = false
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
         self.allowClientPublish = allowClientPublish
         self.allowAnonymous = allowAnonymous
         self.allowBinary = allowBinary
+        self.isPrivate = isPrivate
     }
 
     /// The built-in options for a mode: production closes client publishing and anonymous access unless configured.
@@ -48,6 +52,7 @@ struct NamespaceOverrides: Sendable, Equatable {
     var allowClientPublish: Bool?
     var allowAnonymous: Bool?
     var allowBinary: Bool?
+    var isPrivate: Bool?
 
     /// `base` with every explicitly set field replaced.
     func applied(to base: NamespaceOptions) -> NamespaceOptions {
@@ -57,6 +62,7 @@ struct NamespaceOverrides: Sendable, Equatable {
         if let allowClientPublish { options.allowClientPublish = allowClientPublish }
         if let allowAnonymous { options.allowAnonymous = allowAnonymous }
         if let allowBinary { options.allowBinary = allowBinary }
+        if let isPrivate { options.isPrivate = isPrivate }
         return options
     }
 }

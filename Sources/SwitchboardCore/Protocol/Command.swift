@@ -3,11 +3,14 @@ public import NIOCore
 /// A client command of protocol v1 (docs/protocol.md), decoded from one WebSocket text message or HTTP body.
 public enum Command: Sendable {
     case connect(token: String?)
-    case subscribe(channel: ChannelName, since: StreamPosition?)
+    /// `token` is a subscription token, needed for private channels without a capability.
+    case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil)
     case unsubscribe(channel: ChannelName)
     /// `data` is validated and minified JSON.
     case publish(channel: ChannelName, data: ByteBuffer, idempotencyKey: String?)
     case ping
+    /// A new connection token for this session, sent before or after the server's `refresh` push.
+    case refresh(token: String)
     /// Answer to a `ping` push; carries no id and gets no reply.
     case pong
 
@@ -18,6 +21,7 @@ public enum Command: Sendable {
         case .unsubscribe: "unsubscribe"
         case .publish: "publish"
         case .ping: "ping"
+        case .refresh: "refresh"
         case .pong: "pong"
         }
     }
@@ -86,7 +90,12 @@ public enum CommandDecoder {
                 }
                 since = position
             }
-            return .success(CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since)))
+            var token: String?
+            if let rawToken = fields["token"], JSONScanner.kind(of: rawToken) != .null {
+                guard let value = JSONScanner.decodeString(rawToken) else { return fail(.badRequest, "token must be a string") }
+                token = value
+            }
+            return .success(CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since, token: token)))
         case "unsubscribe":
             switch decodeChannel(fields["channel"]) {
             case .success(let channel): return .success(CommandEnvelope(id: id, command: .unsubscribe(channel: channel)))
@@ -111,6 +120,11 @@ public enum CommandDecoder {
             return .success(CommandEnvelope(id: id, command: .publish(channel: channel, data: data, idempotencyKey: key)))
         case "ping":
             return .success(CommandEnvelope(id: id, command: .ping))
+        case "refresh":
+            guard let rawToken = fields["token"], let token = JSONScanner.decodeString(rawToken), !token.isEmpty else {
+                return fail(.badRequest, "refresh needs a token string")
+            }
+            return .success(CommandEnvelope(id: id, command: .refresh(token: token)))
         default:
             return fail(.unknownCommand, "unknown command \"\(cmd.prefix(64))\"")
         }

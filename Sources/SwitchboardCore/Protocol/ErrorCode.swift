@@ -52,11 +52,24 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let upgradeRequired = ErrorCode(120, "upgrade_required")
     public static let methodNotAllowed = ErrorCode(121, "method_not_allowed")
 
+    /// The token's capabilities (or a private namespace) do not allow subscribing to the channel.
+    public static let subscribeDenied = ErrorCode(122, "subscribe_denied")
+    /// The token is malformed, badly signed, signed with an unexpected algorithm, not yet valid, or for another
+    /// audience or issuer. Get a new token; retrying the same one fails again.
+    public static let invalidToken = ErrorCode(123, "invalid_token")
+    /// The token's `exp` has passed. Get a fresh token (refresh) and retry.
+    public static let tokenExpired = ErrorCode(124, "token_expired")
+    /// A subscription token is invalid for this channel or user.
+    public static let invalidSubscriptionToken = ErrorCode(125, "invalid_subscription_token")
+    /// A single-use token was presented again.
+    public static let tokenReused = ErrorCode(126, "token_reused")
+
     public static let all: [ErrorCode] = [
         .internalError, .unauthorized, .unknownNamespace, .publishNotAllowed, .unknownCommand, .alreadySubscribed,
         .tooManySubscriptions, .badRequest, .invalidChannel, .notSubscribed, .messageTooLarge, .malformedJSON,
         .invalidData, .unsupportedSubprotocol, .invalidPosition, .binaryNotAllowed, .invalidAPIKey, .tooManyChannels,
-        .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed,
+        .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed, .subscribeDenied, .invalidToken, .tokenExpired,
+        .invalidSubscriptionToken, .tokenReused,
     ]
 }
 

@@ -101,6 +101,14 @@ public enum Pushes {
         return writer.buffer
     }
 
+    /// `{"push":"refresh","grace":MS}` — the connection's token expired: send a `refresh` command within `grace` ms.
+    public static func refresh(graceMilliseconds: Int64) -> ByteBuffer {
+        object { writer in
+            writer.key("push"); writer.string("refresh")
+            writer.key("grace"); writer.int(graceMilliseconds)
+        }
+    }
+
     /// `{"push":"ping"}` — application heartbeat that browser code can see.
     public static func ping() -> ByteBuffer {
         var writer = JSONWriter()

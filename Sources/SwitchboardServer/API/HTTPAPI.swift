@@ -113,7 +113,7 @@ struct HTTPAPI {
             }
             key = value
         }
-        return await services.publish(PublishRequest(channel: channel, data: data, idempotencyKey: key), fromClient: false)
+        return await services.publish(PublishRequest(channel: channel, data: data, idempotencyKey: key), client: nil)
             .mapError { APIError($0) }
     }
 

@@ -9,9 +9,11 @@ final class HubServices: Sendable {
     let hub: Hub
     let metrics: ServerMetrics
     let settings: ServerSettings
+    let verifier: TokenVerifier
     private let drainingFlag = NIOLockedValueBox(false)
 
-    init(broker: any Broker, hub: Hub, metrics: ServerMetrics, settings: ServerSettings) {
+    init(broker: any Broker, hub: Hub, metrics: ServerMetrics, settings: ServerSettings, verifier: TokenVerifier) {
+        self.verifier = verifier
         self.broker = broker
         self.hub = hub
         self.metrics = metrics
@@ -29,42 +31,40 @@ final class HubServices: Sendable {
         return .success(options)
     }
 
-    /// Checks that `user` may subscribe to `channel`.
-    func checkSubscribe(_ channel: ChannelName, user: String?) -> ProtocolError? {
+    /// Checks that `identity` (nil: anonymous) may subscribe to `channel`.
+    func checkSubscribe(_ channel: ChannelName, identity: Identity?, hasSubscriptionToken: Bool = false) -> ProtocolError? {
         switch options(for: channel) {
         case .failure(let error): return error
         case .success(let options):
-            if !options.allowAnonymous && user == nil {
-                return ProtocolError(.unauthorized, "namespace does not allow anonymous subscribers")
-            }
-            return nil
+            return Permissions.subscribe(channel, options: options, identity: identity, hasSubscriptionToken: hasSubscriptionToken)
         }
     }
 
-    /// Publishes validated data. Client publishes are subject to the namespace's `allow_client_publish`; the HTTP API
-    /// (authenticated by API key) is not.
-    func publish(_ request: PublishRequest, fromClient: Bool) async -> Result<Publication, ProtocolError> {
+    /// Publishes validated data. A client publish (`client` set) is checked against the namespace and the token's
+    /// capabilities; the HTTP API (authenticated by API key) may publish anywhere.
+    func publish(_ request: PublishRequest, client: ClientPublisher?) async -> Result<Publication, ProtocolError> {
         switch options(for: request.channel) {
         case .failure(let error):
             metrics.error(error.code)
             return .failure(error)
         case .success(let options):
-            if fromClient && !options.allowClientPublish {
-                metrics.error(.publishNotAllowed)
-                return .failure(ProtocolError(.publishNotAllowed, "clients may not publish to this namespace"))
-            }
-            if fromClient && !options.allowAnonymous && request.sender == nil {
-                metrics.error(.unauthorized)
-                return .failure(ProtocolError(.unauthorized, "namespace does not allow anonymous publishers"))
+            if let client, let error = Permissions.publish(request.channel, options: options, identity: client.identity) {
+                metrics.error(error.code)
+                return .failure(error)
             }
         }
         do {
             let publication = try await broker.publish(request)
-            metrics.published(source: fromClient ? "client" : "api")
+            metrics.published(source: client == nil ? "api" : "client")
             return .success(publication)
         } catch {
             metrics.error(.internalError)
             return .failure(ProtocolError(.internalError, "engine failed to publish"))
         }
     }
+}
+
+/// Who is publishing from a connection.
+struct ClientPublisher: Sendable {
+    var identity: Identity?
 }

@@ -17,7 +17,11 @@ final class Session {
     let services: HubServices
     let loopHub: LoopHub
     private(set) var transport: (any SessionTransport)?
-    private(set) var user: String?
+    /// Who the client proved to be with a token; nil for an anonymous session.
+    private(set) var identity: Identity?
+    var user: String? { identity?.user }
+    /// When the server asked for a token refresh (wall-clock seconds), while waiting for it.
+    private var refreshRequestedAt: Int64?
 
     private struct Subscription {
         var stream = SubscriptionStream<EncodedPublication>()
@@ -48,8 +52,9 @@ final class Session {
     private var lastHeartbeat = NIODeadline.now()
     private var awaitingPongSince: NIODeadline?
 
-    init(kind: TransportKind, services: HubServices, loopHub: LoopHub, transport: any SessionTransport) {
+    init(kind: TransportKind, services: HubServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?) {
         self.id = SessionID.make()
+        self.identity = identity
         self.kind = kind
         self.services = services
         self.loopHub = loopHub
@@ -115,6 +120,8 @@ final class Session {
 
     func checkHeartbeat(now: NIODeadline, interval: TimeAmount, timeout: TimeAmount) {
         guard let transport, !isClosed else { return }
+        if let expiresAt = identity?.expiresAt { checkTokenExpiry(expiresAt, transport: transport) }
+        guard !isClosed else { return }
         if let since = awaitingPongSince, now - since > timeout {
             services.metrics.heartbeatTimeouts.increment()
             transport.disconnect(.heartbeatTimeout)
@@ -126,6 +133,20 @@ final class Session {
         if transport.answersHeartbeats { awaitingPongSince = now }
         transport.sendHeartbeat()
         requestFlush()
+    }
+
+    /// An expired token gets one `refresh` push; without a refresh within the grace period the session ends (4502).
+    private func checkTokenExpiry(_ expiresAt: Int64, transport: any SessionTransport) {
+        let now = services.verifier.currentTime
+        guard now > expiresAt + services.verifier.validator.leeway else { return }
+        let grace = services.settings.configuration.auth.refreshGrace.components.seconds
+        if let asked = refreshRequestedAt {
+            if now > asked + max(grace, 1) { transport.disconnect(.tokenExpired) }
+            return
+        }
+        refreshRequestedAt = now
+        let graceMilliseconds = Int64(TimeAmount(services.settings.configuration.auth.refreshGrace).nanoseconds / 1_000_000)
+        send(Pushes.refresh(graceMilliseconds: graceMilliseconds))
     }
 
     // MARK: subscriptions
@@ -251,24 +272,61 @@ final class Session {
             return
         case .ping:
             send(Pushes.reply(id: id))
-        case .connect:
-            // Tokens arrive with the security work; until then every session is anonymous.
-            send(
-                Pushes.reply(id: id) { writer in
-                    writer.key("client"); writer.string(self.id)
-                    writer.key("version"); writer.string(ProtocolVersion.current)
-                    writer.key("ping"); writer.int(Int64(self.services.settings.heartbeat.interval.nanoseconds / 1_000_000))
+        case .connect(let token):
+            guard let token else { return replyConnected(id) }
+            awaitingEngine = true
+            let verifier = services.verifier
+            perform({ await verifier.connectionIdentity(token) }) { session, result in
+                defer { session.engineCallFinished() }
+                switch result {
+                case .success(let identity):
+                    session.identity = identity
+                    session.replyConnected(id)
+                case .failure(let error):
+                    session.refuse(id, error)
+                    session.transport?.disconnect(error.code == .tokenExpired ? .tokenExpired : .invalidToken)
                 }
-            )
-        case .subscribe(let channel, let since):
-            if let error = services.checkSubscribe(channel, user: user) { return refuse(id, error) }
+            }
+        case .refresh(let token):
+            awaitingEngine = true
+            let verifier = services.verifier
+            perform({ await verifier.connectionIdentity(token) }) { session, result in
+                defer { session.engineCallFinished() }
+                switch result {
+                case .success(let identity) where identity?.user == session.user:
+                    session.identity = identity
+                    session.refreshRequestedAt = nil
+                    session.send(Pushes.reply(id: id) { writer in
+                        if let expires = identity?.expiresAt { writer.key("expires"); writer.int(expires) }
+                    })
+                case .success:
+                    session.refuse(id, ProtocolError(.invalidToken, "a refreshed token must be for the same user"))
+                case .failure(let error):
+                    session.refuse(id, error)
+                }
+            }
+        case .subscribe(let channel, let since, let token):
             if subscriptions[channel] != nil { return refuse(id, ProtocolError(.alreadySubscribed, "already subscribed to \(channel)")) }
             let limit = services.settings.configuration.limits.maxSubscriptionsPerConnection
             guard subscriptions.count < limit else {
                 return refuse(id, ProtocolError(.tooManySubscriptions, "a connection may hold at most \(limit) subscriptions"))
             }
+            guard let token else {
+                if let error = services.checkSubscribe(channel, identity: identity) { return refuse(id, error) }
+                awaitingEngine = true
+                return startSubscription(channel, since: since, origin: .command(id: id))
+            }
             awaitingEngine = true
-            startSubscription(channel, since: since, origin: .command(id: id))
+            let verifier = services.verifier
+            let user = self.user
+            perform({ await verifier.checkSubscriptionToken(token, channel: channel, user: user) }) { session, tokenError in
+                if let error = tokenError ?? session.services.checkSubscribe(channel, identity: session.identity, hasSubscriptionToken: true) {
+                    session.refuse(id, error)
+                    session.engineCallFinished()
+                    return
+                }
+                session.startSubscription(channel, since: since, origin: .command(id: id))
+            }
         case .unsubscribe(let channel):
             guard subscriptions.removeValue(forKey: channel) != nil else {
                 return refuse(id, ProtocolError(.notSubscribed, "not subscribed to \(channel)"))
@@ -292,16 +350,36 @@ final class Session {
     /// Publishes on behalf of this session's client and hands the result back on the loop.
     func publish(_ request: PublishRequest, then completion: @escaping (Session, Result<Publication, ProtocolError>) -> Void) {
         let services = self.services
+        let client = ClientPublisher(identity: identity)
+        perform({ await services.publish(request, client: client) }, then: completion)
+    }
+
+    /// Runs async work (engine or token verification) off the loop and continues on it, unless the session closed.
+    private func perform<Result: Sendable>(_ work: @escaping @Sendable () async -> Result, then completion: @escaping (Session, Result) -> Void) {
         let loop = loopHub.loop
         let bound = NIOLoopBound((self, completion), eventLoop: loop)
         Task {
-            let result = await services.publish(request, fromClient: true)
+            let result = await work()
             loop.execute {
                 let (session, completion) = bound.value
                 guard !session.isClosed else { return }
                 completion(session, result)
             }
         }
+    }
+
+    private func replyConnected(_ id: Int64) {
+        send(
+            Pushes.reply(id: id) { writer in
+                writer.key("client"); writer.string(self.id)
+                writer.key("version"); writer.string(ProtocolVersion.current)
+                writer.key("ping"); writer.int(Int64(self.services.settings.heartbeat.interval.nanoseconds / 1_000_000))
+                if let identity = self.identity {
+                    writer.key("user"); writer.string(identity.user)
+                    if let expires = identity.expiresAt { writer.key("expires"); writer.int(expires) }
+                }
+            }
+        )
     }
 }
 

@@ -26,6 +26,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private enum State {
         case awaitingHead
+        /// A stream request carried a token; its verification runs off the loop. `endReceived` records whether the
+        /// request already ended, `quiescing` whether shutdown began meanwhile.
+        case verifying(HTTPRequestHead, endReceived: Bool, quiescing: Bool)
         /// Head decided; waiting for the end of the request before handing off.
         case awaitingEnd(RouteDecision)
         case done
@@ -68,12 +71,19 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch (state, part) {
         case (.awaitingHead, .head(let head)):
+            if StreamRedirectCloser.isStreamPath(head.uri), let token = TokenSources.token(in: head) {
+                state = .verifying(head, endReceived: false, quiescing: false)
+                verify(token, context: context)
+                return
+            }
             let decision = StreamRoutes(services: services).decide(head)
             if case .http = decision {
                 handToHTTP(context: context, head: head)
             } else {
                 state = .awaitingEnd(decision)
             }
+        case (.verifying(let head, _, let quiescing), .end):
+            state = .verifying(head, endReceived: true, quiescing: quiescing)
         case (.awaitingEnd(let decision), .end):
             state = .done
             handshakeTimer?.cancel()
@@ -102,6 +112,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 state = .done
                 context.close(promise: nil)
                 return
+            case .verifying(let head, let endReceived, _):
+                state = .verifying(head, endReceived: endReceived, quiescing: true)
+                return
             case .awaitingEnd:
                 // Its hand-off would miss the shutdown notice already sent to everyone else: refuse it instead.
                 state = .awaitingEnd(
@@ -115,6 +128,42 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Verifies a token that came with a stream request before anything is upgraded or streamed, so a bad token is
+    /// answered with HTTP 401 and a JSON reason, never a 101 followed by a close.
+    private func verify(_ token: String, context: ChannelHandlerContext) {
+        let verifier = services.verifier
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let result = await verifier.connectionIdentity(token)
+            loop.execute {
+                let (router, context) = bound.value
+                router.tokenVerified(result, context: context)
+            }
+        }
+    }
+
+    private func tokenVerified(_ result: Result<Identity?, ProtocolError>, context: ChannelHandlerContext) {
+        guard case .verifying(let head, let endReceived, let quiescing) = state else { return }
+        let decision: RouteDecision
+        switch result {
+        case .failure(let error):
+            decision = .refuse(Refusal(status: .unauthorized, error: error, headers: [("www-authenticate", "Bearer")]))
+        case .success(let identity):
+            decision =
+                quiescing
+                ? .refuse(Refusal(status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry")))
+                : StreamRoutes(services: services, identity: identity).decide(head)
+        }
+        if endReceived {
+            state = .done
+            handshakeTimer?.cancel()
+            carryOut(decision, context: context)
+        } else {
+            state = .awaitingEnd(decision)
+        }
     }
 
     private func handshakeTimedOut(context: ChannelHandlerContext) {
@@ -133,8 +182,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             preconditionFailure("HTTP requests are handed over at their head")
         case .refuse(let refusal):
             refuse(refusal, context: context)
-        case .webSocket(let mode, let acceptHeaders):
-            upgrade(mode: mode, acceptHeaders: acceptHeaders, context: context)
+        case .webSocket(let mode, let acceptHeaders, let identity):
+            upgrade(mode: mode, acceptHeaders: acceptHeaders, identity: identity, context: context)
         case .sse(let stream):
             startStream(stream, context: context)
         }
@@ -148,7 +197,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         try? context.channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: low, high: high))
     }
 
-    private func upgrade(mode: WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)], context: ChannelHandlerContext) {
+    private func upgrade(mode: WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)], identity: Identity?, context: ChannelHandlerContext) {
         var response = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n"
         for (name, value) in acceptHeaders { response += "\(name): \(value)\r\n" }
         response += "\r\n"
@@ -160,7 +209,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
                 WebSocketFrameEncoder(),
                 WebSocketProtocolErrorHandler(),
-                WebSocketSessionHandler(mode: mode, services: services),
+                WebSocketSessionHandler(mode: mode, services: services, identity: identity),
             ]
             try pipeline.addHandlers(handlers, position: .after(self))
             try pipeline.removeHandler(self)

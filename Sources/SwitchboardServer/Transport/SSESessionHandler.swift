@@ -18,6 +18,8 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
         /// Why the requested resume position was unusable, when it was (garbage `Last-Event-ID`).
         var invalidResume: Bool
         var raw: Bool
+        /// Who opened the stream (token verified before the response), nil when anonymous.
+        var identity: Identity? = nil
         /// Origin to allow in `access-control-allow-origin`, when the request's origin may read the stream.
         var allowOrigin: String? = nil
     }
@@ -66,7 +68,8 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             kind: stream.raw ? .rawSSE : .sse,
             services: services,
             loopHub: services.hub.loopHub(for: context.eventLoop),
-            transport: self
+            transport: self,
+            identity: stream.identity
         )
         self.session = session
         if stream.invalidResume { services.metrics.error(.invalidPosition) }

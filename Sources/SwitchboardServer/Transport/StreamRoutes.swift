@@ -8,7 +8,7 @@ enum RouteDecision {
     /// Refused before any upgrade, with an HTTP status and a JSON reason.
     case refuse(Refusal)
     /// A WebSocket upgrade that passed every check; `headers` go into the 101 response.
-    case webSocket(WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)])
+    case webSocket(WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)], identity: Identity?)
     case sse(SSESessionHandler.Stream)
 }
 
@@ -23,6 +23,8 @@ struct Refusal: Error {
 /// everything else goes to the HTTP router. Pure apart from reading the configuration, so every refusal is testable.
 struct StreamRoutes {
     let services: HubServices
+    /// Who the request's token proved to be (verified before deciding), nil when anonymous.
+    var identity: Identity? = nil
 
     func decide(_ head: HTTPRequestHead) -> RouteDecision {
         let (path, query) = URLParts.split(head.uri)
@@ -72,12 +74,16 @@ struct StreamRoutes {
         // Browsers send Last-Event-ID on reconnect; polyfills that cannot set headers pass it as a query parameter.
         let lastEventID = head.headers.first(name: "last-event-id") ?? query.first { $0.name == "lastEventId" }?.value
         guard let lastEventID else {
-            return SSESessionHandler.Stream(channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: false, raw: raw)
+            return SSESessionHandler.Stream(
+                channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: false, raw: raw, identity: identity
+            )
         }
         guard let positions = SSEEventID.decode(lastEventID, channelCount: channels.count) else {
-            return SSESessionHandler.Stream(channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: true, raw: raw)
+            return SSESessionHandler.Stream(
+                channels: channels, since: Array(repeating: nil, count: channels.count), invalidResume: true, raw: raw, identity: identity
+            )
         }
-        return SSESessionHandler.Stream(channels: channels, since: positions, invalidResume: false, raw: raw)
+        return SSESessionHandler.Stream(channels: channels, since: positions, invalidResume: false, raw: raw, identity: identity)
     }
 
     /// Development mode lets pages served from any localhost port read streams; the full Origin/CORS policy comes with
@@ -145,7 +151,7 @@ struct StreamRoutes {
                 accept.append(("sec-websocket-protocol", chosen))
             }
         }
-        return .webSocket(mode, acceptHeaders: accept)
+        return .webSocket(mode, acceptHeaders: accept, identity: identity)
     }
 
     private func channel(fromPath encoded: Substring) -> Result<(ChannelName, NamespaceOptions), Refusal> {
@@ -166,8 +172,8 @@ struct StreamRoutes {
         case .failure(let error):
             return .failure(Refusal(status: .notFound, error: error))
         case .success(let options):
-            if let error = services.checkSubscribe(channel, user: nil) {
-                return .failure(Refusal(status: .unauthorized, error: error))
+            if let error = services.checkSubscribe(channel, identity: identity) {
+                return .failure(Refusal(status: error.code == .unauthorized ? .unauthorized : .forbidden, error: error))
             }
             return .success((channel, options))
         }

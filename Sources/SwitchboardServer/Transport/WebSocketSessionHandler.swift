@@ -35,7 +35,10 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private var closeState = CloseState.open
     private var closeTimer: Scheduled<Void>?
 
-    init(mode: Mode, services: HubServices) {
+    private let identity: Identity?
+
+    init(mode: Mode, services: HubServices, identity: Identity?) {
+        self.identity = identity
         self.mode = mode
         self.services = services
         self.maxMessageBytes = services.settings.limits.maxMessageBytes
@@ -59,7 +62,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
             kind: isRaw ? .rawWebSocket : .websocket,
             services: services,
             loopHub: services.hub.loopHub(for: context.eventLoop),
-            transport: self
+            transport: self,
+            identity: identity
         )
         self.session = session
         if case .raw(let channel, _) = mode { session.subscribeFromStream(channel, since: nil) }
