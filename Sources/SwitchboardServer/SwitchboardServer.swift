@@ -1,3 +1,4 @@
+import Foundation
 public import Hummingbird
 import HummingbirdCore
 public import Logging
@@ -16,11 +17,17 @@ public struct SwitchboardServer: Sendable {
     private let broker: any Broker
     private let logger: Logger
     private let group: any EventLoopGroup
+    private let tokenClock: @Sendable () -> Int64
 
     /// - Parameters:
     ///   - configuration: resolved configuration; `apiKey` must be set (the CLI generates one when none is configured).
     ///   - broker: the engine; the in-memory engine when nil.
-    public init(configuration: HubConfiguration, apiKey: String, broker: (any Broker)? = nil, logger: Logger) {
+    ///   - tokenClock: Unix seconds used for token expiry; injectable so tests need not wait for tokens to expire.
+    public init(
+        configuration: HubConfiguration, apiKey: String, broker: (any Broker)? = nil, logger: Logger,
+        tokenClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) {
+        self.tokenClock = tokenClock
         self.configuration = configuration
         self.apiKey = apiKey
         self.logger = logger
@@ -41,7 +48,7 @@ public struct SwitchboardServer: Sendable {
         let settings = ServerSettings(configuration)
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat)
-        let verifier = try await TokenVerifier(configuration.auth)
+        let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier)
         let router = Router(context: BasicRequestContext.self)
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)

@@ -15,37 +15,13 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "YAML configuration file.")
-    var config: String?
-
-    @Option(name: .long, help: "Address to listen on (server.host, default 127.0.0.1).")
-    var host: String?
-
-    @Option(name: .long, help: "Port to listen on; 0 picks a free one (server.port, default 8080).")
-    var port: Int?
-
-    @Option(name: .long, help: "Directory of static files served at / (server.web_root).")
-    var webRoot: String?
-
-    @Flag(name: .long, help: "Production mode: no anonymous access or client publishing unless configured.")
-    var production = false
-
-    @Option(
-        name: .customLong("set"), help: ArgumentHelp("Set any configuration key, e.g. --set limits.max_message_bytes=131072.", valueName: "key=value")
-    )
-    var assignments: [String] = []
+    @OptionGroup var settings: ConfigurationOptions
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let configuration: HubConfiguration
-        do {
-            configuration = try resolveConfiguration(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("switchboard: configuration error: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let configuration = try settings.resolveOrExit()
         let generatedKey = configuration.apiKey == nil
         let apiKey = configuration.apiKey ?? APIKeys.generate()
         var logger = Logger(label: "switchboard")
@@ -63,24 +39,6 @@ struct Serve: AsyncParsableCommand {
         try await server.run { port in
             Output.line(Banner.text(configuration: configuration, port: port, apiKey: apiKey, generatedKey: generatedKey))
         }
-    }
-
-    private func resolveConfiguration(environment: [String: String]) throws -> HubConfiguration {
-        var layers: [ConfigurationLayer] = []
-        if let path = config ?? environment[ConfigurationLayer.configPathVariable] {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConfigurationError(source: path, key: "", reason: "cannot read the file")
-            }
-            layers.append(try ConfigurationFile.layer(fromYAML: text, source: path))
-        }
-        layers.append(try ConfigurationLayer.environment(environment))
-        var flags: [String] = []
-        if production { flags.append("mode=production") }
-        if let host { flags.append("server.host=\(host)") }
-        if let port { flags.append("server.port=\(port)") }
-        if let webRoot { flags.append("server.web_root=\(webRoot)") }
-        layers.append(try ConfigurationLayer.commandLine(flags + assignments, source: "command line"))
-        return try ConfigurationResolver.resolve(layers)
     }
 }
 

@@ -20,6 +20,9 @@ struct Subscribe: AsyncParsableCommand {
     @Option(name: .long, help: "Recover from this position (EPOCH:OFFSET, as printed by publish); applies to every channel.")
     var since: String?
 
+    @Option(name: .long, help: "Connection token (sent in the connect command), e.g. from `switchboard token`.")
+    var token: String?
+
     @Option(name: .long, help: "Exit after this many publications (for scripts).")
     var count: Int?
 
@@ -38,6 +41,9 @@ struct Subscribe: AsyncParsableCommand {
         } catch let refusal as HTTPRefusal {
             FileHandle.standardError.write(Data("switchboard: connection refused: \(refusal)\n".utf8))
             throw ExitCode(1)
+        }
+        if let token {
+            try await client.send(text: #"{"id":1000000,"cmd":"connect","token":\#(jsonString(token))}"#)
         }
         for (index, channel) in channels.enumerated() {
             try await client.send(text: #"{"id":\#(index + 1),"cmd":"subscribe","channel":\#(jsonString(channel))\#(sinceJSON)}"#)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 import SwitchboardClient
@@ -21,14 +22,21 @@ final class TestServer: Sendable {
         self.task = task
     }
 
-    /// Starts a server with development defaults on port 0, adjusted by `configure`.
-    static func start(_ configure: (inout HubConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static let hmacSecret = "test-hmac-secret-0123456789abcdef-0123456789"
+
+    /// Starts a server with development defaults on port 0 and the test HMAC secret, adjusted by `configure`.
+    /// - Parameter clock: Unix seconds for token expiry.
+    static func start(
+        clock: ManualTokenClock? = nil, _ configure: (inout HubConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
         var configuration = HubConfiguration()
         configuration.port = 0
+        configuration.auth.hmacSecret = hmacSecret
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
-        let server = SwitchboardServer(configuration: configuration, apiKey: apiKey, logger: logger)
+        let server = SwitchboardServer(
+            configuration: configuration, apiKey: apiKey, logger: logger, tokenClock: { clock?.now ?? Int64(Date().timeIntervalSince1970) })
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let service = try await server.makeService { port in readyContinuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
@@ -46,12 +54,25 @@ final class TestServer: Sendable {
 
     // MARK: clients
 
-    func webSocket(path: String = "/connection/websocket", subprotocols: [String] = ["switchboard.v1.json"]) async throws -> WebSocketClient {
-        try await WebSocketClient.connect(host: "127.0.0.1", port: port, path: path, subprotocols: subprotocols)
+    func webSocket(
+        path: String = "/connection/websocket", subprotocols: [String] = ["switchboard.v1.json"], headers: [(String, String)] = []
+    ) async throws -> WebSocketClient {
+        try await WebSocketClient.connect(host: "127.0.0.1", port: port, path: path, subprotocols: subprotocols, headers: headers)
     }
 
-    func sse(path: String, lastEventID: String? = nil) async throws -> SSEClient {
-        try await SSEClient.connect(host: "127.0.0.1", port: port, path: path, lastEventID: lastEventID)
+    func sse(path: String, lastEventID: String? = nil, headers: [(String, String)] = []) async throws -> SSEClient {
+        try await SSEClient.connect(host: "127.0.0.1", port: port, path: path, lastEventID: lastEventID, headers: headers)
+    }
+
+    /// A token signed with the test secret.
+    static func token(
+        _ subject: String, lifetime: Duration? = .seconds(3600), capabilities: Capabilities? = nil, channel: String? = nil,
+        singleUseID: String? = nil,
+        now: Date = Date(), secret: String = hmacSecret
+    ) async throws -> String {
+        try await TokenMinter(hmacSecret: secret).mint(
+            subject: subject, lifetime: lifetime, capabilities: capabilities, channel: channel, singleUseID: singleUseID, now: now
+        )
     }
 
     func http(_ method: String, _ path: String, body: String? = nil, apiKey: String? = TestServer.apiKey) async throws -> HTTPClient.Response {
@@ -119,4 +140,17 @@ extension SSEClient {
         }
         return nil
     }
+}
+
+/// A hand-moved clock for token expiry (Unix seconds).
+final class ManualTokenClock: Sendable {
+    private let value: NIOLockedValueBox<Int64>
+    init(_ start: Int64 = 1_900_000_000) { value = NIOLockedValueBox(start) }
+    var now: Int64 { value.withLockedValue { $0 } }
+    var date: Date { Date(timeIntervalSince1970: TimeInterval(now)) }
+    func advance(by seconds: Int64) { value.withLockedValue { $0 += seconds } }
+}
+
+func errorCode(_ message: [String: Any]?) -> Int? {
+    (message?["error"] as? [String: Any])?["code"] as? Int
 }

@@ -7,7 +7,9 @@
 /// - publish: a token with capabilities may publish where `caps.publish` matches; otherwise the namespace must allow
 ///   client publishing, and anonymous publishers also need `allow_anonymous`.
 public enum Permissions {
-    public static func subscribe(_ channel: ChannelName, options: NamespaceOptions, identity: Identity?, hasSubscriptionToken: Bool = false) -> ProtocolError? {
+    public static func subscribe(_ channel: ChannelName, options: NamespaceOptions, identity: Identity?, hasSubscriptionToken: Bool = false)
+        -> ProtocolError?
+    {
         if hasSubscriptionToken { return nil }
         if let capabilities = identity?.capabilities {
             return capabilities.subscribe.matches(channel)

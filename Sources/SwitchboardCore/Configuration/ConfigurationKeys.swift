@@ -167,7 +167,8 @@ extension HubSetting {
         },
         HubSetting(
             "auth.hmac_secret", env: "SWITCHBOARD_AUTH_HMAC_SECRET", default: "",
-            summary: "Shared secret (at least 32 bytes) verifying HS256/HS384/HS512 tokens; `switchboard token` signs with it."
+            summary:
+                "Shared secret verifying HMAC tokens: 32+ bytes for HS256, 48+ also for HS384, 64+ also for HS512; `switchboard token` signs with it."
         ) { value, target throws(InvalidConfigurationValue) in
             guard value.isEmpty || value.utf8.count >= 32 else { throw InvalidConfigurationValue(reason: "an HMAC secret needs at least 32 bytes") }
             target.auth.hmacSecret = value.isEmpty ? nil : value

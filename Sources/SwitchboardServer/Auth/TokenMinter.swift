@@ -39,6 +39,15 @@ public struct TokenMinter: Sendable {
             case .sha384: .sha384
             case .sha512: .sha512
             }
+        let needed =
+            switch algorithm {
+            case .sha256: 32;
+            case .sha384: 48;
+            case .sha512: 64
+            }
+        guard secret.utf8.count >= needed else {
+            throw ServerSetupError(key: "auth.hmac_secret", reason: "needs \(needed)+ bytes for this algorithm")
+        }
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
         return try await keys.sign(payload)
     }

@@ -18,10 +18,12 @@ final class TokenVerifier: Sendable {
     init(_ auth: HubConfiguration.Auth, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) async throws {
         let keys = JWTKeyCollection()
         if let secret = auth.hmacSecret {
-            // One secret verifies all three HMAC sizes; the token's `alg` picks the digest.
+            // One secret verifies every HMAC size it is long enough for (RFC 7518: at least the digest's length);
+            // the token's `alg` picks the digest.
+            let length = secret.utf8.count
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: "hs256")
-            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha384, kid: "hs384")
-            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha512, kid: "hs512")
+            if length >= 48 { await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha384, kid: "hs384") }
+            if length >= 64 { await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha512, kid: "hs512") }
         }
         if let path = auth.publicKeyFile {
             guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {

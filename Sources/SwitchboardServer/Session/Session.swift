@@ -296,9 +296,10 @@ final class Session {
                 case .success(let identity) where identity?.user == session.user:
                     session.identity = identity
                     session.refreshRequestedAt = nil
-                    session.send(Pushes.reply(id: id) { writer in
-                        if let expires = identity?.expiresAt { writer.key("expires"); writer.int(expires) }
-                    })
+                    session.send(
+                        Pushes.reply(id: id) { writer in
+                            if let expires = identity?.expiresAt { writer.key("expires"); writer.int(expires) }
+                        })
                 case .success:
                     session.refuse(id, ProtocolError(.invalidToken, "a refreshed token must be for the same user"))
                 case .failure(let error):
