@@ -49,7 +49,8 @@ public struct SwitchboardServer: Sendable {
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat)
         let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
-        let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier)
+        let audit = try AuditLog(destination: configuration.auditLog)
+        let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier, audit: audit)
         let router = Router(context: BasicRequestContext.self)
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)
         if let webRoot = configuration.webRoot {

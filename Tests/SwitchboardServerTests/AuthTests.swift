@@ -4,7 +4,7 @@ import SwitchboardCore
 import Testing
 
 /// Connection tokens: verified before the upgrade, in the connect command, refreshed in band.
-@Suite struct AuthTests {
+@Suite(.timeLimit(.minutes(1))) struct AuthTests {
     @Test func badTokenWithTheUpgradeIsRefusedWith401BeforeAnyUpgrade() async throws {
         let server = try await TestServer.start()
         let forged = try await TestServer.token("mallory", secret: "another-secret-that-is-long-enough-123456")

@@ -4,7 +4,7 @@ import SwitchboardCore
 import Testing
 
 /// Every broken or hostile input gets its documented answer (docs/protocol.md), and the connection or server carries on.
-@Suite struct BadInputTests {
+@Suite(.timeLimit(.minutes(1))) struct BadInputTests {
     @Test func malformedJSONGetsAnErrorPushAndTheConnectionStays() async throws {
         let server = try await TestServer.start()
         let client = try await server.webSocket()
@@ -218,7 +218,7 @@ import Testing
     }
 }
 
-@Suite struct RoutingTests {
+@Suite(.timeLimit(.minutes(1))) struct RoutingTests {
     @Test func unknownPathGetsAJSON404() async throws {
         let server = try await TestServer.start()
         let response = try await server.http("GET", "/no/such/thing", apiKey: nil)

@@ -1,6 +1,6 @@
 import Testing
 
-@Suite struct FanOutTests {
+@Suite(.timeLimit(.minutes(1))) struct FanOutTests {
     @Test func webSocketAndSSESubscribersReceiveTheSamePublication() async throws {
         let server = try await TestServer.start()
         let ws = try await server.webSocket()

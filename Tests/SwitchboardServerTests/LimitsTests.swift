@@ -2,7 +2,7 @@ import NIOCore
 import SwitchboardClient
 import Testing
 
-@Suite struct LimitsTests {
+@Suite(.timeLimit(.minutes(1))) struct LimitsTests {
     @Test func subscriptionsPerConnectionAreCapped() async throws {
         let server = try await TestServer.start { $0.limits.maxSubscriptionsPerConnection = 2 }
         let client = try await server.webSocket()

@@ -1,6 +1,6 @@
 import Testing
 
-@Suite struct MetricsTests {
+@Suite(.timeLimit(.minutes(1))) struct MetricsTests {
     @Test func metricsCountConnectionsPublicationsAndDeliveries() async throws {
         let server = try await TestServer.start()
         let ws = try await server.webSocket()

@@ -1,6 +1,6 @@
 import Testing
 
-@Suite struct RecoveryTests {
+@Suite(.timeLimit(.minutes(1))) struct RecoveryTests {
     /// The core promise: a subscriber whose connection is cut mid-stream gets back exactly what it missed.
     @Test func recoveryAfterForcedDisconnectHasNoGapAndNoDuplicate() async throws {
         let server = try await TestServer.start { $0.channelDefaults.historySize = 2000 }
@@ -114,7 +114,7 @@ import Testing
     }
 }
 
-@Suite struct SSEResumePositionTests {
+@Suite(.timeLimit(.minutes(1))) struct SSEResumePositionTests {
     /// The first event of a resumed stream must still name the requested position: the recovered publications that
     /// follow advance it one by one, so a drop right after the first event loses nothing.
     @Test func dropRightAfterAResumeStartLosesNothing() async throws {

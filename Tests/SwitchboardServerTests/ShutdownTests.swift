@@ -1,6 +1,6 @@
 import Testing
 
-@Suite struct ShutdownTests {
+@Suite(.timeLimit(.minutes(1))) struct ShutdownTests {
     /// SIGTERM's path: clients are told to reconnect, streams end, and the server stops within the drain bound.
     @Test func gracefulShutdownTellsClientsToReconnectAndCompletes() async throws {
         let server = try await TestServer.start()

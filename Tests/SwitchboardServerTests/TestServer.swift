@@ -32,6 +32,10 @@ final class TestServer: Sendable {
         var configuration = HubConfiguration()
         configuration.port = 0
         configuration.auth.hmacSecret = hmacSecret
+        // Tests flood on purpose (recovery, slow readers); the rate-limit tests set the limits they exercise.
+        configuration.limits.commandsPerSecond = 0
+        configuration.limits.publishesPerSecondPerUser = 0
+        configuration.limits.publishesPerSecondPerChannel = 0
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning

@@ -142,6 +142,63 @@ extension HubSetting {
             target.limits.writeBufferHighWaterBytes = try ConfigurationParse.bytes(value, atLeast: 2)
         },
         HubSetting(
+            "limits.max_connections", env: "SWITCHBOARD_LIMITS_MAX_CONNECTIONS", default: "0",
+            summary: "Open connections on this node; 0 means no limit; over it new connections get 503."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxConnections = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "limits.max_connections_per_ip", env: "SWITCHBOARD_LIMITS_MAX_CONNECTIONS_PER_IP", default: "0",
+            summary: "Open connections from one IP address; 0 means no limit; over it new connections get 429."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxConnectionsPerIP = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "limits.max_connections_per_user", env: "SWITCHBOARD_LIMITS_MAX_CONNECTIONS_PER_USER", default: "0",
+            summary: "Open connections of one authenticated user; 0 means no limit; over it the connection is refused (429 or close 4004)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxConnectionsPerUser = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "limits.commands_per_second", env: "SWITCHBOARD_LIMITS_COMMANDS_PER_SECOND", default: "100",
+            summary:
+                "Commands per second per connection (burst twice that); 0 means no limit; over it commands get error 128, persistent abuse close 4004."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.commandsPerSecond = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "limits.publishes_per_second_per_user", env: "SWITCHBOARD_LIMITS_PUBLISHES_PER_SECOND_PER_USER", default: "100",
+            summary: "Client publishes per second per user; 0 means no limit; over it the publish gets error 128."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.publishesPerSecondPerUser = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "limits.publishes_per_second_per_channel", env: "SWITCHBOARD_LIMITS_PUBLISHES_PER_SECOND_PER_CHANNEL", default: "1000",
+            summary: "Client publishes per second into one channel; 0 means no limit; over it the publish gets error 128."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.publishesPerSecondPerChannel = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "limits.api_requests_per_second", env: "SWITCHBOARD_LIMITS_API_REQUESTS_PER_SECOND", default: "0",
+            summary: "HTTP API requests per second per API key; 0 means no limit; over it HTTP 429."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.apiRequestsPerSecond = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "security.allowed_origins", env: "SWITCHBOARD_SECURITY_ALLOWED_ORIGINS", default: "",
+            summary:
+                "Comma-separated browser origins allowed besides same-origin (and localhost in development), e.g. https://app.example.com,https://*.example.com."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.allowedOrigins = try ConfigurationParse.origins(value)
+        },
+        HubSetting(
+            "audit.log", env: "SWITCHBOARD_AUDIT_LOG", default: "",
+            summary:
+                "Audit events (connections, auth failures, denials, limit hits, API calls) as JSON lines: empty (off), stderr, stdout or a file path."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.auditLog = ConfigurationParse.trimmed(value)
+        },
+        HubSetting(
             "heartbeat.interval_ms", env: "SWITCHBOARD_HEARTBEAT_INTERVAL_MS", default: "25000",
             summary: "Milliseconds between server pings (WebSocket ping frame and app-level ping; SSE comment line)."
         ) { value, target throws(InvalidConfigurationValue) in
@@ -318,6 +375,19 @@ enum ConfigurationParse {
     }
 
     /// Empty means "generate one at start"; the reason never quotes the value, because it is a secret.
+    /// Comma-separated origins: `scheme://host[:port]`, or `scheme://*.domain` for every subdomain.
+    static func origins(_ raw: String) throws(InvalidConfigurationValue) -> [String] {
+        var origins: [String] = []
+        for part in raw.split(separator: ",") {
+            let origin = trimmed(String(part))
+            guard origin.hasPrefix("http://") || origin.hasPrefix("https://"), !origin.dropFirst(8).contains("/") else {
+                throw InvalidConfigurationValue(reason: "origins look like https://app.example.com or https://*.example.com, got \(quoted(origin))")
+            }
+            origins.append(origin)
+        }
+        return origins
+    }
+
     static func apiKey(_ raw: String) throws(InvalidConfigurationValue) -> String? {
         guard !raw.isEmpty else { return nil }
         guard raw.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {

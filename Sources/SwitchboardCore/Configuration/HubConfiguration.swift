@@ -25,6 +25,20 @@ public struct HubConfiguration: Sendable, Equatable {
         public var outboundQueueMessages = 4_096
         /// Socket write-buffer size above which the channel turns unwritable (NIO high watermark).
         public var writeBufferHighWaterBytes = 65_536
+        /// Open connections on this node; 0 means no limit.
+        public var maxConnections = 0
+        /// Open connections from one IP address; 0 means no limit (load tests from 127.0.0.1 need it lifted).
+        public var maxConnectionsPerIP = 0
+        /// Open connections of one authenticated user; 0 means no limit.
+        public var maxConnectionsPerUser = 0
+        /// Commands one connection may send per second (burst: twice as many); 0 means no limit.
+        public var commandsPerSecond = 100
+        /// Client publishes per second per user (anonymous clients share one budget per connection); 0: no limit.
+        public var publishesPerSecondPerUser = 100
+        /// Client publishes per second into one channel, all clients together; 0: no limit.
+        public var publishesPerSecondPerChannel = 1000
+        /// HTTP API requests per second per API key; 0 means no limit.
+        public var apiRequestsPerSecond = 0
         /// The NIO low watermark: always half the high one, so writability does not flap.
         public var writeBufferLowWaterBytes: Int { writeBufferHighWaterBytes / 2 }
 
@@ -65,6 +79,11 @@ public struct HubConfiguration: Sendable, Equatable {
 
     public var mode: Mode
     public var auth = Auth()
+    /// Browser origins allowed besides same-origin (and localhost in development), e.g. `https://app.example.com`
+    /// or `https://*.example.com`.
+    public var allowedOrigins: [String] = []
+    /// Where audit events go as JSON lines: "" (off), "stderr", "stdout" or a file path.
+    public var auditLog = ""
     /// Address to listen on.
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one (tests use it).

@@ -45,6 +45,8 @@ public struct CloseCode: Hashable, Sendable, CustomStringConvertible {
     public static let slowConsumer = CloseCode(4002, "slow consumer: outbound queue limit reached")
     /// No pong or other traffic after a heartbeat ping.
     public static let heartbeatTimeout = CloseCode(4003, "heartbeat timeout")
+    /// The client kept exceeding its command or publish rate after being told: reconnect later, more slowly.
+    public static let rateLimited = CloseCode(4004, "rate limit exceeded repeatedly")
     /// The token was refused (bad signature, algorithm, audience…): get a new token before reconnecting.
     public static let invalidToken = CloseCode(4501, "invalid token")
     /// The token expired and was not refreshed in time: get a new token, then reconnect and recover.

@@ -64,12 +64,17 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// A single-use token was presented again.
     public static let tokenReused = ErrorCode(126, "token_reused")
 
+    /// A browser page from an origin that is not allowed (cross-site WebSocket hijacking defence).
+    public static let originNotAllowed = ErrorCode(127, "origin_not_allowed")
+    /// A rate or connection limit was exceeded; retry later (the reason names the limit).
+    public static let rateLimited = ErrorCode(128, "rate_limited")
+
     public static let all: [ErrorCode] = [
         .internalError, .unauthorized, .unknownNamespace, .publishNotAllowed, .unknownCommand, .alreadySubscribed,
         .tooManySubscriptions, .badRequest, .invalidChannel, .notSubscribed, .messageTooLarge, .malformedJSON,
         .invalidData, .unsupportedSubprotocol, .invalidPosition, .binaryNotAllowed, .invalidAPIKey, .tooManyChannels,
         .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed, .subscribeDenied, .invalidToken, .tokenExpired,
-        .invalidSubscriptionToken, .tokenReused,
+        .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited,
     ]
 }
 

@@ -11,6 +11,7 @@ struct HTTPAPI {
     static let maxHistoryLimit = 1000
 
     func register(on router: Router<BasicRequestContext>) {
+        router.middlewares.add(CORSMiddleware(policy: services.originPolicy))
         router.middlewares.add(JSONErrorMiddleware())
         // Stream endpoints are served by NIO handlers only on the first request of a connection. A browser that
         // reuses a keep-alive connection (e.g. after loading a page from the web root) lands here instead: send it to
@@ -189,8 +190,16 @@ struct HTTPAPI {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "apikey", ConstantTime.equal(String(parts[1]), apiKey) else {
             services.metrics.error(.invalidAPIKey)
+            services.audit.record("auth_failed", ["kind": "api_key", "path": request.uri.path])
             throw APIError(.unauthorized, .invalidAPIKey, "wrong API key")
         }
+        guard services.apiRequests.allow(apiKey) else {
+            services.metrics.error(.rateLimited)
+            var error = APIError(.tooManyRequests, .rateLimited, "API request rate limit reached (limits.api_requests_per_second)")
+            error.headers[.retryAfter] = "1"
+            throw error
+        }
+        services.audit.record("api_call", ["method": request.method.rawValue, "path": request.uri.path])
     }
 }
 

@@ -10,10 +10,23 @@ final class HubServices: Sendable {
     let metrics: ServerMetrics
     let settings: ServerSettings
     let verifier: TokenVerifier
+    let originPolicy: OriginPolicy
+    let connections: ConnectionLimiter
+    let audit: AuditLog
+    private let publishesPerUser: KeyedRateLimiter
+    private let publishesPerChannel: KeyedRateLimiter
+    let apiRequests: KeyedRateLimiter
     private let drainingFlag = NIOLockedValueBox(false)
 
-    init(broker: any Broker, hub: Hub, metrics: ServerMetrics, settings: ServerSettings, verifier: TokenVerifier) {
+    init(broker: any Broker, hub: Hub, metrics: ServerMetrics, settings: ServerSettings, verifier: TokenVerifier, audit: AuditLog) {
         self.verifier = verifier
+        self.audit = audit
+        let configuration = settings.configuration
+        self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
+        self.connections = ConnectionLimiter(limits: configuration.limits)
+        self.publishesPerUser = KeyedRateLimiter(rate: configuration.limits.publishesPerSecondPerUser)
+        self.publishesPerChannel = KeyedRateLimiter(rate: configuration.limits.publishesPerSecondPerChannel)
+        self.apiRequests = KeyedRateLimiter(rate: configuration.limits.apiRequestsPerSecond)
         self.broker = broker
         self.hub = hub
         self.metrics = metrics
@@ -48,9 +61,23 @@ final class HubServices: Sendable {
             metrics.error(error.code)
             return .failure(error)
         case .success(let options):
-            if let client, let error = Permissions.publish(request.channel, options: options, identity: client.identity) {
-                metrics.error(error.code)
-                return .failure(error)
+            if let client {
+                if let error = Permissions.publish(request.channel, options: options, identity: client.identity) {
+                    metrics.error(error.code)
+                    audit.record(
+                        "permission_denied",
+                        [
+                            "action": "publish", "channel": request.channel.rawValue, "user": client.identity?.user, "session": client.session,
+                            "code": String(error.code.rawValue),
+                        ])
+                    return .failure(error)
+                }
+                let publisher = client.identity?.user ?? "session:" + client.session
+                guard publishesPerUser.allow(publisher), publishesPerChannel.allow(request.channel.rawValue) else {
+                    metrics.error(.rateLimited)
+                    audit.record("limit_hit", ["limit": "publishes_per_second", "channel": request.channel.rawValue, "user": client.identity?.user])
+                    return .failure(ProtocolError(.rateLimited, "publish rate limit reached; retry later"))
+                }
             }
         }
         do {
@@ -67,4 +94,6 @@ final class HubServices: Sendable {
 /// Who is publishing from a connection.
 struct ClientPublisher: Sendable {
     var identity: Identity?
+    /// The session id, which keys anonymous publishers' rate budget.
+    var session: String
 }

@@ -45,6 +45,12 @@ final class Session {
     private var commands = CircularBuffer<Work>()
     private var awaitingEngine = false
     private var malformedInARow = 0
+    /// Commands refused in a row for exceeding the rate; persistent abuse ends the connection.
+    private var rateLimitedInARow = 0
+    static let maxConsecutiveRateLimitedCommands = 20
+    private var commandBudget: TokenBucket?
+    /// The user counted against `limits.max_connections_per_user`, released when the session closes.
+    private var countedUser: String?
     private var flushRequested = false
     private(set) var isClosed = false
 
@@ -52,15 +58,27 @@ final class Session {
     private var lastHeartbeat = NIODeadline.now()
     private var awaitingPongSince: NIODeadline?
 
-    init(kind: TransportKind, services: HubServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?) {
+    /// - Parameter userAdmitted: whether `identity`'s user was already counted against the per-user connection limit
+    ///   (tokens that came with the upgrade are admitted before it).
+    init(kind: TransportKind, services: HubServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?, userAdmitted: Bool) {
         self.id = SessionID.make()
         self.identity = identity
+        self.countedUser = userAdmitted ? identity?.user : nil
+        let rate = services.settings.configuration.limits.commandsPerSecond
+        if rate > 0 { commandBudget = TokenBucket(rate: Double(rate), burst: Double(rate * 2), now: MonotonicTime.nanoseconds()) }
         self.kind = kind
         self.services = services
         self.loopHub = loopHub
         self.transport = transport
         loopHub.register(self)
         services.metrics.connectionOpened(kind)
+        services.audit.record("connection_opened", ["session": id, "transport": kind.rawValue, "user": identity?.user])
+    }
+
+    /// Ends the connection with a reason the client can act on, and records why.
+    func disconnect(_ code: CloseCode) {
+        services.audit.record("disconnected", ["session": id, "user": user, "code": String(code.rawValue), "reason": code.reason])
+        transport?.disconnect(code)
     }
 
     var subscriptionCount: Int { subscriptions.count }
@@ -75,6 +93,8 @@ final class Session {
         loopHub.unregister(self)
         transport = nil
         services.metrics.connectionClosed(kind)
+        if let countedUser { services.connections.release(user: countedUser) }
+        services.audit.record("connection_closed", ["session": id, "user": user])
     }
 
     // MARK: output
@@ -124,7 +144,7 @@ final class Session {
         guard !isClosed else { return }
         if let since = awaitingPongSince, now - since > timeout {
             services.metrics.heartbeatTimeouts.increment()
-            transport.disconnect(.heartbeatTimeout)
+            disconnect(.heartbeatTimeout)
             return
         }
         let quietSince = transport.answersHeartbeats ? max(lastInbound, lastHeartbeat) : lastHeartbeat
@@ -141,7 +161,7 @@ final class Session {
         guard now > expiresAt + services.verifier.validator.leeway else { return }
         let grace = services.settings.configuration.auth.refreshGrace.components.seconds
         if let asked = refreshRequestedAt {
-            if now > asked + max(grace, 1) { transport.disconnect(.tokenExpired) }
+            if now > asked + max(grace, 1) { disconnect(.tokenExpired) }
             return
         }
         refreshRequestedAt = now
@@ -189,7 +209,7 @@ final class Session {
             subscriptions[channel] = nil
             let error = ProtocolError(.internalError, "engine failed to read history")
             services.metrics.error(error.code)
-            if case .command(let id) = origin { send(Pushes.error(id: id, error)) } else { transport?.disconnect(.internalError) }
+            if case .command(let id) = origin { send(Pushes.error(id: id, error)) } else { disconnect(.internalError) }
         case .success(let recovery):
             switch origin {
             case .command(let id):
@@ -212,12 +232,28 @@ final class Session {
     /// One command's text (a WebSocket text message or an HTTP command body).
     func receive(command text: ByteBuffer) {
         guard !isClosed else { return }
+        if commandBudget?.take(now: MonotonicTime.nanoseconds()) == false {
+            let commandID = try? CommandDecoder.decode(text).get().id
+            services.metrics.error(.rateLimited)
+            send(
+                Pushes.error(
+                    id: commandID,
+                    ProtocolError(
+                        .rateLimited, "more than \(services.settings.configuration.limits.commandsPerSecond) commands per second; slow down")))
+            rateLimitedInARow += 1
+            if rateLimitedInARow == Self.maxConsecutiveRateLimitedCommands {
+                services.audit.record("limit_hit", ["limit": "commands_per_second", "session": id, "user": user])
+                disconnect(.rateLimited)
+            }
+            return
+        }
+        rateLimitedInARow = 0
         switch CommandDecoder.decode(text) {
         case .failure(let failure):
             services.metrics.error(failure.error.code)
             send(Pushes.error(id: failure.id, failure.error))
             malformedInARow += 1
-            if malformedInARow >= Self.maxConsecutiveMalformedCommands { transport?.disconnect(.badProtocol) }
+            if malformedInARow >= Self.maxConsecutiveMalformedCommands { disconnect(.badProtocol) }
         case .success(let envelope):
             malformedInARow = 0
             if case .pong = envelope.command { return }
@@ -280,11 +316,20 @@ final class Session {
                 defer { session.engineCallFinished() }
                 switch result {
                 case .success(let identity):
+                    if let user = identity?.user, user != session.countedUser {
+                        if let error = session.services.connections.admit(user: user) {
+                            session.refuse(id, error)
+                            session.disconnect(.rateLimited)
+                            return
+                        }
+                        if let previous = session.countedUser { session.services.connections.release(user: previous) }
+                        session.countedUser = user
+                    }
                     session.identity = identity
                     session.replyConnected(id)
                 case .failure(let error):
                     session.refuse(id, error)
-                    session.transport?.disconnect(error.code == .tokenExpired ? .tokenExpired : .invalidToken)
+                    session.disconnect(error.code == .tokenExpired ? .tokenExpired : .invalidToken)
                 }
             }
         case .refresh(let token):
@@ -351,7 +396,7 @@ final class Session {
     /// Publishes on behalf of this session's client and hands the result back on the loop.
     func publish(_ request: PublishRequest, then completion: @escaping (Session, Result<Publication, ProtocolError>) -> Void) {
         let services = self.services
-        let client = ClientPublisher(identity: identity)
+        let client = ClientPublisher(identity: identity, session: id)
         perform({ await services.publish(request, client: client) }, then: completion)
     }
 

@@ -40,6 +40,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     private let logger: Logger
     private var state = State.awaitingHead
     private var handshakeTimer: Scheduled<Void>?
+    /// Set when the connection is over a connection limit: its first request is answered with this refusal.
+    private var overLimit: Refusal?
 
     init(services: HubServices, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>, kind: EventLoopPromise<ConnectionKind>, logger: Logger) {
         self.services = services
@@ -49,6 +51,15 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        let ip = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        if let error = services.connections.admit(ip: ip) {
+            let status: HTTPResponseStatus = error.reason.contains("max_connections)") ? .serviceUnavailable : .tooManyRequests
+            overLimit = Refusal(status: status, error: error, headers: [("retry-after", "1")])
+            services.audit.record("limit_hit", ["limit": "connections", "remote": ip, "reason": error.reason])
+        } else {
+            let connections = services.connections
+            context.channel.closeFuture.whenComplete { _ in connections.release(ip: ip) }
+        }
         let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         handshakeTimer = context.eventLoop.scheduleTask(in: services.settings.handshakeTimeout) { [self] in
             self.handshakeTimedOut(context: loopContext.value)
@@ -71,6 +82,14 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch (state, part) {
         case (.awaitingHead, .head(let head)):
+            if let refusal = overLimit {
+                state = .awaitingEnd(.refuse(refusal))
+                return
+            }
+            if StreamRedirectCloser.isStreamPath(head.uri), let refusal = StreamRoutes(services: services).checkOrigin(head) {
+                state = .awaitingEnd(.refuse(refusal))
+                return
+            }
             if StreamRedirectCloser.isStreamPath(head.uri), let token = TokenSources.token(in: head) {
                 state = .verifying(head, endReceived: false, quiescing: false)
                 verify(token, context: context)
@@ -150,12 +169,16 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         let decision: RouteDecision
         switch result {
         case .failure(let error):
+            services.audit.record(
+                "auth_failed", ["remote": context.channel.remoteAddress?.ipAddress, "code": String(error.code.rawValue), "reason": error.reason]
+            )
             decision = .refuse(Refusal(status: .unauthorized, error: error, headers: [("www-authenticate", "Bearer")]))
         case .success(let identity):
-            decision =
-                quiescing
-                ? .refuse(Refusal(status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry")))
-                : StreamRoutes(services: services, identity: identity).decide(head)
+            if quiescing {
+                decision = .refuse(Refusal(status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry")))
+            } else {
+                decision = admitUser(identity, StreamRoutes(services: services, identity: identity).decide(head), context: context)
+            }
         }
         if endReceived {
             state = .done
@@ -163,6 +186,21 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             carryOut(decision, context: context)
         } else {
             state = .awaitingEnd(decision)
+        }
+    }
+
+    /// Counts the user of a stream that is about to be handed off against the per-user limit (the session releases it).
+    private func admitUser(_ identity: Identity?, _ decision: RouteDecision, context: ChannelHandlerContext) -> RouteDecision {
+        guard let user = identity?.user else { return decision }
+        switch decision {
+        case .webSocket, .sse:
+            if let error = services.connections.admit(user: user) {
+                services.audit.record("limit_hit", ["limit": "connections_per_user", "user": user])
+                return .refuse(Refusal(status: .tooManyRequests, error: error, headers: [("retry-after", "1")]))
+            }
+            return decision
+        case .http, .refuse:
+            return decision
         }
     }
 

@@ -51,7 +51,10 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             string: "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache, no-transform\r\n"
                 + "x-accel-buffering: no\r\nconnection: close\r\n"
         )
-        if let allowOrigin { head.writeString("access-control-allow-origin: \(allowOrigin)\r\nvary: origin\r\n") }
+        if let allowOrigin {
+            // Credentials allowed so `new EventSource(url, {withCredentials: true})` can send the token cookie.
+            head.writeString("access-control-allow-origin: \(allowOrigin)\r\naccess-control-allow-credentials: true\r\nvary: origin\r\n")
+        }
         head.writeString("\r\n")
         let milliseconds = retry.components.seconds * 1000 + retry.components.attoseconds / 1_000_000_000_000_000
         head.writeString("retry: \(milliseconds)\n\n")
@@ -69,7 +72,8 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             services: services,
             loopHub: services.hub.loopHub(for: context.eventLoop),
             transport: self,
-            identity: stream.identity
+            identity: stream.identity,
+            userAdmitted: true
         )
         self.session = session
         if stream.invalidResume { services.metrics.error(.invalidPosition) }

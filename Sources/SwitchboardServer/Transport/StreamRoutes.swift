@@ -28,6 +28,8 @@ struct StreamRoutes {
 
     func decide(_ head: HTTPRequestHead) -> RouteDecision {
         let (path, query) = URLParts.split(head.uri)
+        let isStream = StreamRedirectCloser.isStreamPath(head.uri)
+        if isStream, let refusal = checkOrigin(head) { return .refuse(refusal) }
         if path == "/connection/websocket" {
             return webSocket(head, mode: .protocolV1)
         }
@@ -58,19 +60,44 @@ struct StreamRoutes {
                     channels.append(channel)
                 }
             }
-            return .sse(withOrigin(sseStream(channels, head: head, query: query, raw: false), head))
+            return .sse(sseStream(channels, head: head, query: query, raw: false))
         }
         if path.hasPrefix("/raw/sse/") {
             if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
             switch channel(fromPath: path.dropFirst("/raw/sse/".count)) {
             case .failure(let refusal): return .refuse(refusal)
-            case .success(let (channel, _)): return .sse(withOrigin(sseStream([channel], head: head, query: query, raw: true), head))
+            case .success(let (channel, _)): return .sse(sseStream([channel], head: head, query: query, raw: true))
             }
         }
         return .http
     }
 
+    /// Refuses browser pages from origins the policy does not allow (cross-site WebSocket hijacking).
+    func checkOrigin(_ head: HTTPRequestHead) -> Refusal? {
+        let decision = services.originPolicy.decide(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
+        guard decision == .refused else { return nil }
+        return Refusal(
+            status: .forbidden, error: ProtocolError(.originNotAllowed, "origin \(head.headers.first(name: "origin") ?? "") is not allowed"))
+    }
+
+    private func allowOrigin(_ head: HTTPRequestHead) -> String? {
+        if case .crossOrigin(let origin) = services.originPolicy.decide(
+            origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
+        {
+            return origin
+        }
+        return nil
+    }
+
     private func sseStream(_ channels: [ChannelName], head: HTTPRequestHead, query: [URLParts.QueryItem], raw: Bool) -> SSESessionHandler.Stream {
+        var stream = sseStreamPositions(channels, head: head, query: query, raw: raw)
+        stream.allowOrigin = allowOrigin(head)
+        return stream
+    }
+
+    private func sseStreamPositions(_ channels: [ChannelName], head: HTTPRequestHead, query: [URLParts.QueryItem], raw: Bool)
+        -> SSESessionHandler.Stream
+    {
         // Browsers send Last-Event-ID on reconnect; polyfills that cannot set headers pass it as a query parameter.
         let lastEventID = head.headers.first(name: "last-event-id") ?? query.first { $0.name == "lastEventId" }?.value
         guard let lastEventID else {
@@ -84,17 +111,6 @@ struct StreamRoutes {
             )
         }
         return SSESessionHandler.Stream(channels: channels, since: positions, invalidResume: false, raw: raw, identity: identity)
-    }
-
-    /// Development mode lets pages served from any localhost port read streams; the full Origin/CORS policy comes with
-    /// the security work.
-    private func withOrigin(_ stream: SSESessionHandler.Stream, _ head: HTTPRequestHead) -> SSESessionHandler.Stream {
-        guard services.settings.configuration.mode == .development, let origin = head.headers.first(name: "origin"),
-            LocalOrigin.isLocal(origin)
-        else { return stream }
-        var stream = stream
-        stream.allowOrigin = origin
-        return stream
     }
 
     private func checkStreamRequest(_ head: HTTPRequestHead) -> Refusal? {
@@ -229,18 +245,5 @@ enum URLParts {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
         default: nil
         }
-    }
-}
-
-enum LocalOrigin {
-    /// `http(s)://localhost`, `127.0.0.1` or `[::1]`, any port.
-    static func isLocal(_ origin: String) -> Bool {
-        for scheme in ["http://", "https://"] where origin.hasPrefix(scheme) {
-            let rest = origin.dropFirst(scheme.count)
-            for host in ["localhost", "127.0.0.1", "[::1]"] where rest == host || rest.hasPrefix(host + ":") {
-                return rest.dropFirst(host.count).allSatisfy { $0 == ":" || $0.isNumber }
-            }
-        }
-        return false
     }
 }

@@ -63,7 +63,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
             services: services,
             loopHub: services.hub.loopHub(for: context.eventLoop),
             transport: self,
-            identity: identity
+            identity: identity,
+            userAdmitted: true
         )
         self.session = session
         if case .raw(let channel, _) = mode { session.subscribeFromStream(channel, since: nil) }
