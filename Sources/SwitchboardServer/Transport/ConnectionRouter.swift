@@ -160,7 +160,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
                 WebSocketFrameEncoder(),
                 WebSocketProtocolErrorHandler(),
-                WebSocketSessionHandler(mode: mode, services: services),
+                WebSocketSessionHandler(mode: mode, services: services, deflate: PerMessageDeflate.agreement(in: acceptHeaders)),
             ]
             try pipeline.addHandlers(handlers, position: .after(self))
             try pipeline.removeHandler(self)
