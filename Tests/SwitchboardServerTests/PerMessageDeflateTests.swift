@@ -1,5 +1,6 @@
 import CompressNIO
 import NIOCore
+import NIOWebSocket
 import SwitchboardClient
 import SwitchboardCore
 import Testing
@@ -191,5 +192,15 @@ struct PerMessageDeflateEndToEndTests {
         #expect(client.head.header("sec-websocket-extensions") == nil)
         await client.close()
         try await server.stop()
+    }
+}
+
+/// The word-at-a-time unmasking gives exactly NIO's bytes.
+struct UnmaskTests {
+    @Test(arguments: [0, 1, 3, 7, 8, 9, 125, 1_000])
+    func unmaskedPayloadMatchesNIO(length: Int) {
+        let payload = ByteBuffer(bytes: (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        let frame = WebSocketFrame(fin: true, opcode: .binary, maskKey: WebSocketMaskingKey([0x12, 0x34, 0xAB, 0xCD]), data: payload)
+        #expect(frame.unmaskedPayload == frame.unmaskedData)
     }
 }

@@ -158,7 +158,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         case .connectionClose:
             receivedClose(frame, context: context)
         case .ping:
-            var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+            var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedPayload)
             pong.maskKey = nil
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .pong:
@@ -166,7 +166,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         case .text, .binary:
             guard fragments == nil else { return fail(.protocolError, reason: "new message before the previous one ended") }
             let isText = frame.opcode == .text
-            let data = frame.unmaskedData
+            let data = frame.unmaskedPayload
             fragmentsAreText = isText
             fragmentsAreCompressed = compressedStart
             utf8 = UTF8StreamValidator()
@@ -183,7 +183,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
                 services.metrics.error(.messageTooLarge)
                 return fail(.messageTooLarge, reason: "message larger than \(maxMessageBytes) bytes")
             }
-            var data = frame.unmaskedData
+            var data = frame.unmaskedPayload
             guard checkText(data) else { return }
             buffer.writeBuffer(&data)
             if frame.fin { messageEnded(buffer) } else { fragments = buffer }
@@ -278,7 +278,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
-        var data = frame.unmaskedData
+        var data = frame.unmaskedPayload
         var reply = CloseCode.normal
         switch data.readableBytes {
         case 0:
