@@ -41,7 +41,12 @@ if ! "$venv/bin/wstest" --help >/dev/null 2>&1; then
         exit 1
     }
     log "creating $venv from $python27"
-    python3 -m venv .venv-autobahn-bootstrap
+    # Debian's python3 needs python3-venv for `python3 -m venv`.
+    if ! python3 -m venv .venv-autobahn-bootstrap >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+        $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >&2
+        python3 -m venv .venv-autobahn-bootstrap
+    fi
     .venv-autobahn-bootstrap/bin/pip install -q virtualenv==20.21.1
     rm -rf "$venv"
     .venv-autobahn-bootstrap/bin/virtualenv -q -p "$python27" "$venv"
