@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run build release test test-swift test-cli format clean
+.PHONY: run build release test test-swift test-cli conformance format clean
 
 ## Build (release) and run the hub with development defaults on $(HOST):$(PORT).
 run: release
@@ -19,6 +19,10 @@ build:
 ## Every test: installs what the tests need, runs each runner, ends with "N passed, N failed".
 test:
 	bash scripts/test.sh
+
+## Every Autobahn|Testsuite case (517, ~18 min on 2 cores) against the production WebSocket pipeline; see docs/conformance.md.
+conformance:
+	bash scripts/autobahn.sh full
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests

@@ -10,3 +10,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
+# The permessage-deflate tests use an independent client implementation.
+python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets

@@ -32,7 +32,16 @@ def node(text):
     return passed, failed
 
 
-PARSERS = {"swift-test": swift_testing, "pytest": pytest, "node-test": node}
+def autobahn(text):
+    """scripts/autobahn.sh ends with "autobahn: N passed, N failed" (OK, NON-STRICT and INFORMATIONAL pass)."""
+    totals = re.findall(r"^autobahn: (\d+) passed, (\d+) failed", text, re.M)
+    if not totals:
+        return 0, 1  # the suite did not report: count that as a failure
+    passed, failed = totals[-1]
+    return int(passed), int(failed)
+
+
+PARSERS = {"swift-test": swift_testing, "pytest": pytest, "node-test": node, "autobahn": autobahn}
 
 
 def main(paths):

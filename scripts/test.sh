@@ -24,5 +24,9 @@ echo "== pytest (CLI and tour)"
 python3 -m pytest tests -q -p no:cacheprovider 2>&1 | tee artifacts/pytest.log | tail -15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log || status=1
+echo "== autobahn (WebSocket conformance: groups 1-11, 12.1, 13.1; make conformance runs all)"
+bash scripts/autobahn.sh quick 2>&1 | tee artifacts/autobahn.log | grep -E "^autobahn: " | tail -30
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log artifacts/autobahn.log || status=1
 exit $status

@@ -199,6 +199,18 @@ extension HubSetting {
             target.auditLog = ConfigurationParse.trimmed(value)
         },
         HubSetting(
+            "websocket.compression", env: "SWITCHBOARD_WEBSOCKET_COMPRESSION", default: "true",
+            summary: "Whether WebSocket clients that offer permessage-deflate get compressed messages (RFC 7692)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.webSocket.compression = try ConfigurationParse.bool(value)
+        },
+        HubSetting(
+            "websocket.compression_min_bytes", env: "SWITCHBOARD_WEBSOCKET_COMPRESSION_MIN_BYTES", default: "256",
+            summary: "Outgoing WebSocket messages smaller than this many bytes are sent uncompressed; 0 compresses all."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.webSocket.compressionMinBytes = try ConfigurationParse.bytes(value, atLeast: 0)
+        },
+        HubSetting(
             "heartbeat.interval_ms", env: "SWITCHBOARD_HEARTBEAT_INTERVAL_MS", default: "25000",
             summary: "Milliseconds between server pings (WebSocket ping frame and app-level ping; SSE comment line)."
         ) { value, target throws(InvalidConfigurationValue) in
@@ -265,6 +277,12 @@ extension HubSetting {
             summary: "Milliseconds a connection whose token expired has to refresh it in band before it is disconnected (4502)."
         ) { value, target throws(InvalidConfigurationValue) in
             target.auth.refreshGrace = try ConfigurationParse.milliseconds(value, atLeast: 0)
+        },
+        HubSetting(
+            "testing.echo_endpoint", env: "SWITCHBOARD_TESTING_ECHO_ENDPOINT", default: "false",
+            summary: "Serves `GET /testing/echo`, a WebSocket echo on the production pipeline for conformance tests; never in production."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.testing.echoEndpoint = try ConfigurationParse.bool(value)
         },
     ]
 

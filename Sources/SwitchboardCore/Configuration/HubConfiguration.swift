@@ -77,6 +77,27 @@ public struct HubConfiguration: Sendable, Equatable {
         public var hasKeys: Bool { hmacSecret != nil || publicKeyFile != nil || jwksFile != nil }
     }
 
+    /// WebSocket options beyond the limits.
+    public struct WebSocket: Sendable, Equatable {
+        /// Whether permessage-deflate (RFC 7692) is offered to clients that ask for it.
+        public var compression = true
+        /// Messages smaller than this go out uncompressed: deflating a few bytes costs more than it saves.
+        public var compressionMinBytes = 256
+
+        /// The built-in WebSocket options.
+        public init() {}
+    }
+
+    /// Switches for conformance and integration testing; all off in a real deployment.
+    public struct Testing: Sendable, Equatable {
+        /// Serves `GET /testing/echo`: a WebSocket endpoint on the production pipeline that echoes every message,
+        /// for the Autobahn conformance suite (docs/conformance.md).
+        public var echoEndpoint = false
+
+        /// Everything off.
+        public init() {}
+    }
+
     public var mode: Mode
     public var auth = Auth()
     /// Browser origins allowed besides same-origin (and localhost in development), e.g. `https://app.example.com`
@@ -94,6 +115,8 @@ public struct HubConfiguration: Sendable, Equatable {
     public var apiKey: String?
     public var limits = Limits()
     public var heartbeat = Heartbeat()
+    public var webSocket = WebSocket()
+    public var testing = Testing()
     /// Time graceful shutdown waits for connections to finish before closing them.
     public var drainTimeout: Duration = .milliseconds(5_000)
     /// Reconnect delay sent to EventSource clients in the SSE `retry:` field.

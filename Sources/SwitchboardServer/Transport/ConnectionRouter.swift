@@ -247,7 +247,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
                 WebSocketFrameEncoder(),
                 WebSocketProtocolErrorHandler(),
-                WebSocketSessionHandler(mode: mode, services: services, identity: identity),
+                WebSocketSessionHandler(
+                    mode: mode, services: services, identity: identity, deflate: PerMessageDeflate.agreement(in: acceptHeaders)
+                ),
             ]
             try pipeline.addHandlers(handlers, position: .after(self))
             try pipeline.removeHandler(self)

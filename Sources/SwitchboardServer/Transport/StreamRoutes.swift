@@ -39,6 +39,9 @@ struct StreamRoutes {
             case .success(let (channel, options)): return webSocket(head, mode: .raw(channel: channel, options: options))
             }
         }
+        if path == "/testing/echo" && services.settings.configuration.testing.echoEndpoint {
+            return webSocket(head, mode: .echo)
+        }
         if path == "/connection/sse" {
             if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
             let names = query.filter { $0.name == "channel" }.map(\.value)
@@ -167,6 +170,7 @@ struct StreamRoutes {
                 accept.append(("sec-websocket-protocol", chosen))
             }
         }
+        if let extensions = PerMessageDeflate.responseHeader(for: headers, settings: services.settings) { accept.append(extensions) }
         return .webSocket(mode, acceptHeaders: accept, identity: identity)
     }
 

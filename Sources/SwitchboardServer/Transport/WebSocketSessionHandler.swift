@@ -6,8 +6,12 @@ import SwitchboardCore
 /// A WebSocket connection after the upgrade: assembles messages from frames, answers control frames, runs the close
 /// handshake, and carries a ``Session``'s output as text frames.
 ///
-/// Two modes share it: the protocol endpoint (`/connection/websocket`, JSON commands and pushes) and the raw endpoint
-/// (`/raw/ws/{channel}`, bare publication data both ways).
+/// Three modes share it: the protocol endpoint (`/connection/websocket`, JSON commands and pushes), the raw endpoint
+/// (`/raw/ws/{channel}`, bare publication data both ways) and the test-only echo endpoint (`/testing/echo`, every
+/// message sent back), so the Autobahn conformance suite exercises exactly the frame machinery clients get.
+///
+/// With permessage-deflate agreed, messages with RSV1 set are inflated (the size limit applies to the inflated size)
+/// and outgoing messages of at least `websocket.compression_min_bytes` are compressed (see ``PerMessageDeflate``).
 final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -15,6 +19,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     enum Mode {
         case protocolV1
         case raw(channel: ChannelName, options: NamespaceOptions)
+        /// Echoes every message as one message; only served with `testing.echo_endpoint` on.
+        case echo
     }
 
     private enum CloseState {
@@ -32,15 +38,26 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private let pipe: OutboundPipe<WebSocketFrame>
     private var fragments: ByteBuffer?
     private var fragmentsAreText = false
+    /// The message being assembled has RSV1 set: its frames are compressed and inflated once it is complete.
+    private var fragmentsAreCompressed = false
+    /// Validates uncompressed text as frames arrive, so invalid UTF-8 fails the connection at once.
+    private var utf8 = UTF8StreamValidator()
+    private let deflate: PerMessageDeflateAgreement?
+    private var loopCodecs: DeflateLoopCodecs?
+    /// The client keeps its compression context: this connection needs its own inflater (made on first use).
+    private var connectionInflater: MessageInflater?
+    /// Echo mode writes outside the session pipe and flushes once per read burst.
+    private var echoNeedsFlush = false
     private var closeState = CloseState.open
     private var closeTimer: Scheduled<Void>?
 
     private let identity: Identity?
 
-    init(mode: Mode, services: HubServices, identity: Identity?) {
+    init(mode: Mode, services: HubServices, identity: Identity?, deflate: PerMessageDeflateAgreement? = nil) {
         self.identity = identity
         self.mode = mode
         self.services = services
+        self.deflate = deflate
         self.maxMessageBytes = services.settings.limits.maxMessageBytes
         self.pipe = OutboundPipe(
             maxBytes: services.settings.limits.outboundQueueBytes,
@@ -54,10 +71,18 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         return false
     }
 
+    private var isEcho: Bool {
+        if case .echo = mode { return true }
+        return false
+    }
+
     // MARK: lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if deflate != nil { loopCodecs = DeflateLoopCodecs.current }
+        // The echo endpoint has no session: no commands, no subscriptions, no heartbeat.
+        if isEcho { return }
         let session = Session(
             kind: isRaw ? .rawWebSocket : .websocket,
             services: services,
@@ -83,6 +108,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         closeState = .closed
         closeTimer?.cancel()
         closeTimer = nil
+        fragments = nil
+        connectionInflater = nil
         pipe.discard()
         session?.close()
         session = nil
@@ -90,6 +117,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { pipe.drain(context: context) }
+        // Echo applies backpressure the plain way: stop reading while the peer does not read its echoes.
+        if isEcho { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: context.channel.isWritable) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -123,13 +152,18 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
             return
         }
         guard frame.maskKey != nil else { return fail(.protocolError, reason: "client frames must be masked") }
-        guard frame.reservedBits.isEmpty else { return fail(.protocolError, reason: "reserved bits set without an extension") }
+        // RSV1 means "compressed" on the first frame of a data message once permessage-deflate is agreed; any other
+        // reserved bit, or RSV1 anywhere else, has no meaning here (RFC 6455 section 5.2, RFC 7692 section 6).
+        let compressedStart = frame.rsv1 && deflate != nil && (frame.opcode == .text || frame.opcode == .binary)
+        guard !frame.rsv2, !frame.rsv3, !frame.rsv1 || compressedStart else {
+            return fail(.protocolError, reason: "reserved bits set without an extension")
+        }
 
         switch frame.opcode {
         case .connectionClose:
             receivedClose(frame, context: context)
         case .ping:
-            var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+            var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedPayload)
             pong.maskKey = nil
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .pong:
@@ -137,11 +171,15 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         case .text, .binary:
             guard fragments == nil else { return fail(.protocolError, reason: "new message before the previous one ended") }
             let isText = frame.opcode == .text
+            let data = frame.unmaskedPayload
+            fragmentsAreText = isText
+            fragmentsAreCompressed = compressedStart
+            utf8 = UTF8StreamValidator()
+            guard checkText(data) else { return }
             if frame.fin {
-                complete(frame.unmaskedData, isText: isText)
+                messageEnded(data)
             } else {
-                fragments = frame.unmaskedData
-                fragmentsAreText = isText
+                fragments = data
             }
         case .continuation:
             guard var buffer = fragments else { return fail(.protocolError, reason: "continuation frame without a message") }
@@ -150,21 +188,70 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
                 services.metrics.error(.messageTooLarge)
                 return fail(.messageTooLarge, reason: "message larger than \(maxMessageBytes) bytes")
             }
-            var data = frame.unmaskedData
+            var data = frame.unmaskedPayload
+            guard checkText(data) else { return }
             buffer.writeBuffer(&data)
-            if frame.fin { complete(buffer, isText: fragmentsAreText) } else { fragments = buffer }
+            if frame.fin { messageEnded(buffer) } else { fragments = buffer }
         default:
             fail(.protocolError, reason: "unknown opcode")
         }
     }
 
-    private func complete(_ message: ByteBuffer, isText: Bool) {
-        if isText {
-            guard UTF8Validation.isValid(message.readableBytesView) else {
-                return fail(.invalidPayload, reason: "text frame is not valid UTF-8")
-            }
+    /// Fail-fast UTF-8 check of an uncompressed text frame; false when the connection was failed.
+    private func checkText(_ data: ByteBuffer) -> Bool {
+        guard fragmentsAreText, !fragmentsAreCompressed else { return true }
+        guard data.withUnsafeReadableBytes({ utf8.feed($0) }) else {
+            fail(.invalidPayload, reason: "text frame is not valid UTF-8")
+            return false
         }
+        return true
+    }
+
+    /// The last frame of a message arrived: inflate it if compressed, finish the UTF-8 check, hand it on.
+    private func messageEnded(_ payload: ByteBuffer) {
+        var message = payload
+        if fragmentsAreCompressed {
+            guard let inflated = inflate(payload) else { return }
+            message = inflated
+            if fragmentsAreText {
+                var validator = UTF8StreamValidator()
+                guard message.withUnsafeReadableBytes({ validator.feed($0) }), validator.isComplete else {
+                    return fail(.invalidPayload, reason: "text frame is not valid UTF-8")
+                }
+            }
+        } else if fragmentsAreText {
+            guard utf8.isComplete else { return fail(.invalidPayload, reason: "text frame is not valid UTF-8") }
+        }
+        complete(message, isText: fragmentsAreText)
+    }
+
+    /// Nil when the connection was failed (zip bomb: 1009; not deflate: 1007).
+    private func inflate(_ compressed: ByteBuffer) -> ByteBuffer? {
+        guard let deflate, let loopCodecs else { return nil }
+        do {
+            let inflater: MessageInflater
+            if deflate.clientNoContextTakeover {
+                inflater = try loopCodecs.inflater()
+            } else {
+                if connectionInflater == nil { connectionInflater = try MessageInflater(keepsContext: true) }
+                inflater = connectionInflater!
+            }
+            return try inflater.inflate(compressed, limit: maxMessageBytes, allocator: context?.channel.allocator ?? ByteBufferAllocator())
+        } catch PerMessageDeflate.InflateError.tooLarge {
+            services.metrics.error(.messageTooLarge)
+            fail(.messageTooLarge, reason: "inflated message larger than \(maxMessageBytes) bytes")
+        } catch {
+            fail(.invalidPayload, reason: "compressed message is not valid deflate data")
+        }
+        return nil
+    }
+
+    private func complete(_ message: ByteBuffer, isText: Bool) {
         switch mode {
+        case .echo:
+            guard let context else { return }
+            context.write(wrapOutboundOut(dataFrame(message, opcode: isText ? .text : .binary)), promise: nil)
+            echoNeedsFlush = true
         case .protocolV1:
             guard isText else { return fail(.unsupportedData, reason: "protocol switchboard.v1.json takes text frames only") }
             session?.receive(command: message)
@@ -187,8 +274,16 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if echoNeedsFlush {
+            echoNeedsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
     private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
-        var data = frame.unmaskedData
+        var data = frame.unmaskedPayload
         var reply = CloseCode.normal
         switch data.readableBytes {
         case 0:
@@ -214,7 +309,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     func send(publication: EncodedPublication) -> Bool {
         guard let context, case .open = closeState else { return false }
         let payload = isRaw ? publication.rawData : publication.jsonPush
-        guard pipe.write(WebSocketFrame(fin: true, opcode: .text, data: payload), size: payload.readableBytes, context: context) else {
+        guard pipe.write(dataFrame(payload, opcode: .text), size: payload.readableBytes, context: context) else {
             slowConsumer()
             return false
         }
@@ -222,8 +317,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     func send(message: ByteBuffer) {
-        guard !isRaw, let context, case .open = closeState else { return }
-        if !pipe.write(WebSocketFrame(fin: true, opcode: .text, data: message), size: message.readableBytes, context: context) {
+        guard !isRaw, !isEcho, let context, case .open = closeState else { return }
+        if !pipe.write(dataFrame(message, opcode: .text), size: message.readableBytes, context: context) {
             slowConsumer()
         }
     }
@@ -248,7 +343,9 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         guard let context, case .open = closeState else { return }
         closeState = .closed
         pipe.discard()
-        if !isRaw { context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: Pushes.disconnect(code))), promise: nil) }
+        if !isRaw && !isEcho {
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: Pushes.disconnect(code))), promise: nil)
+        }
         ConnectionClosing.close(context: context, after: wrapOutboundOut(closeFrame(code, reason: code.reason)), timeout: .milliseconds(100))
     }
 
@@ -281,6 +378,18 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         fragments = nil
         pipe.discard()
         ConnectionClosing.close(context: context, after: wrapOutboundOut(closeFrame(code, reason: reason)), timeout: .seconds(1))
+    }
+
+    /// One unfragmented data frame, compressed when deflate was agreed and the message is worth it.
+    ///
+    /// A compression failure (zlib out of memory) sends the message uncompressed: RSV1 is per message.
+    private func dataFrame(_ payload: ByteBuffer, opcode: WebSocketOpcode) -> WebSocketFrame {
+        if let deflate, let loopCodecs, payload.readableBytes >= services.settings.configuration.webSocket.compressionMinBytes,
+            let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(payload, allocator: ByteBufferAllocator())
+        {
+            return WebSocketFrame(fin: true, rsv1: true, opcode: opcode, data: compressed)
+        }
+        return WebSocketFrame(fin: true, opcode: opcode, data: payload)
     }
 
     private func closeFrame(_ code: CloseCode, reason: String) -> WebSocketFrame {
