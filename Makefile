@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run build release test test-swift test-cli format clean
+.PHONY: run build release test test-swift test-cli format clean bench
 
 ## Build (release) and run the hub with development defaults on $(HOST):$(PORT).
 run: release
@@ -19,6 +19,10 @@ build:
 ## Every test: installs what the tests need, runs each runner, ends with "N passed, N failed".
 test:
 	bash scripts/test.sh
+
+## Side-by-side benchmark, Switchboard vs Nchan (needs nginx + libnginx-mod-nchan; ~6 min with RUNS=3): see docs/benchmarks.md.
+bench: release
+	bash Benchmarks/side-by-side.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests

@@ -24,7 +24,7 @@ public struct BenchOptions: Sendable {
     public var duration = 10.0
     /// Bytes of the publication `data` JSON object (sequence number and timestamp included).
     public var payloadBytes = 128
-    /// How long to wait after the last publication for late deliveries.
+    /// After the last publication, stop once no delivery arrived for this long (or after at most 60 s).
     public var drainSeconds = 2.0
     /// Idle time after connecting, before the publish phase, to measure memory and idle CPU.
     public var settleSeconds = 1.0

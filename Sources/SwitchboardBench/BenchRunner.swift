@@ -63,7 +63,9 @@ public enum BenchRunner {
         let drainStart = Date()
         var lastDelivery = Date()
         var deliveredSoFar = try await snapshot(stats).deliveries
-        while Date().timeIntervalSince(drainStart) < options.drainSeconds {
+        // Wait while deliveries still progress (a saturated server can be seconds behind), until drainSeconds pass
+        // with nothing new, and never longer than a minute: late is reported as latency, never-arrived as lost.
+        while Date().timeIntervalSince(lastDelivery) < options.drainSeconds, Date().timeIntervalSince(drainStart) < 60 {
             let accepted = try await loops[0].submit { publisher.accepted }.get()
             let outstanding = try await loops[0].submit { publisher.outstanding }.get()
             let totals = try await DeliveryTotals.collect(stats, accepted: accepted)

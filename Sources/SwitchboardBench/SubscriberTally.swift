@@ -29,6 +29,13 @@ final class SubscriberTally {
         if sequence < highest { outOfOrder += 1 } else { highest = sequence }
     }
 
-    /// Publications of this subscriber's channel that the server accepted but never arrived here.
-    func lost(ofExpected expected: Int) -> Int { max(0, expected - delivered) }
+    /// Publications of this subscriber's channel that the server accepted (sequences below `expected`) but never
+    /// arrived here.
+    func lost(ofExpected expected: Int) -> Int {
+        var received = 0
+        for sequence in 0..<expected where sequence >> 6 < seen.count {
+            if seen[sequence >> 6] & (UInt64(1) << UInt64(sequence & 63)) != 0 { received += 1 }
+        }
+        return expected - received
+    }
 }
