@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run build release test test-swift test-cli conformance format clean
+.PHONY: run build release test test-swift test-cli conformance format clean bench
 
 ## Build (release) and run the hub with development defaults on $(HOST):$(PORT).
 run: release
@@ -23,6 +23,10 @@ test:
 ## Every Autobahn|Testsuite case (517, ~18 min on 2 cores) against the production WebSocket pipeline; see docs/conformance.md.
 conformance:
 	bash scripts/autobahn.sh full
+
+## Side-by-side benchmark, Switchboard vs Nchan (needs nginx + libnginx-mod-nchan; ~6 min with RUNS=3): see docs/benchmarks.md.
+bench: release
+	bash Benchmarks/side-by-side.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests

@@ -1,0 +1,85 @@
+import Histogram
+import NIOCore
+
+/// Counters and the latency histogram of the subscribers on one event loop.
+///
+/// Only touched on `loop` (handlers run there; the runner reads it through `loop.submit`), so the hot path takes no
+/// lock and no atomic; that confinement is why the type may be `@unchecked Sendable`.
+final class LoopStats: @unchecked Sendable {
+    let loop: any EventLoop
+    let expectedSequences: Int
+    var latencyMicros = Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    var tallies: [SubscriberTally] = []
+    var deliveries = 0
+    var established = 0
+    var failed = 0
+    var closedEarly = 0
+    /// Set when the runner ends the run: connections that close from then on were not dropped by the server.
+    var closing = false
+    var failureReasons: [String: Int] = [:]
+
+    init(loop: any EventLoop, expectedSequences: Int) {
+        self.loop = loop
+        self.expectedSequences = expectedSequences
+    }
+
+    /// A new subscriber on this loop; its tally is kept for the final report.
+    func makeTally(channelIndex: Int) -> SubscriberTally {
+        let tally = SubscriberTally(channelIndex: channelIndex, expectedSequences: expectedSequences)
+        tallies.append(tally)
+        return tally
+    }
+
+    @inline(__always)
+    func recordDelivery(_ stamp: (sequence: Int, timestamp: UInt64), tally: SubscriberTally, now: UInt64) {
+        deliveries += 1
+        tally.record(sequence: stamp.sequence)
+        let micros = now > stamp.timestamp ? (now - stamp.timestamp) / 1_000 : 0
+        _ = latencyMicros.record(max(micros, 1))
+    }
+
+    func markEstablished(_ tally: SubscriberTally) {
+        tally.subscribed = true
+        established += 1
+    }
+
+    func recordFailure(_ reason: String) {
+        failed += 1
+        failureReasons[reason, default: 0] += 1
+    }
+
+    /// A copyable summary for the runner (taken on the loop).
+    func snapshot() -> LoopSnapshot {
+        LoopSnapshot(
+            latencyMicros: latencyMicros, deliveries: deliveries, established: established, failed: failed,
+            closedEarly: closedEarly, failureReasons: failureReasons)
+    }
+}
+
+/// A point-in-time copy of one loop's counters.
+struct LoopSnapshot: Sendable {
+    var latencyMicros: Histogram<UInt64>
+    var deliveries: Int
+    var established: Int
+    var failed: Int
+    var closedEarly: Int
+    var failureReasons: [String: Int]
+
+    /// All loops added together.
+    static func merge(_ snapshots: [LoopSnapshot]) -> LoopSnapshot {
+        var total = LoopSnapshot(
+            latencyMicros: Histogram<UInt64>(
+                lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three),
+            deliveries: 0, established: 0, failed: 0, closedEarly: 0, failureReasons: [:])
+        for snapshot in snapshots {
+            total.latencyMicros.add(snapshot.latencyMicros)
+            total.deliveries += snapshot.deliveries
+            total.established += snapshot.established
+            total.failed += snapshot.failed
+            total.closedEarly += snapshot.closedEarly
+            total.failureReasons.merge(snapshot.failureReasons, uniquingKeysWith: +)
+        }
+        return total
+    }
+}
