@@ -91,11 +91,7 @@ import Testing
         let expired = try await TestServer.token("alice", lifetime: .seconds(60), now: Date(timeIntervalSinceNow: -3600))
         let client = try await server.webSocket()
         try await client.send(text: #"{"id":1,"cmd":"connect","token":"\#(expired)"}"#)
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let value, _) = message { closeCode = value }
-        }
-        #expect(closeCode == 4502)
+        #expect(await client.closeCode() == 4502)
         try await server.stop()
     }
 
@@ -194,11 +190,7 @@ import Testing
         clock.advance(by: 120)
         #expect(await client.nextPush("refresh") != nil)
         clock.advance(by: 5)
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let value, _) = message { closeCode = value }
-        }
-        #expect(closeCode == 4502)
+        #expect(await client.closeCode() == 4502)
         try await server.stop()
     }
 }

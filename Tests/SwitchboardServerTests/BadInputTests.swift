@@ -70,11 +70,7 @@ import Testing
         let server = try await TestServer.start { $0.limits.maxMessageBytes = 1024 }
         let client = try await server.webSocket()
         try await client.send(text: #"{"id":1,"cmd":"publish","channel":"big","data":""# + String(repeating: "x", count: 2000) + #""}"#)
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 1009)
+        #expect(await client.closeCode() == 1009)
         try await server.stop()
     }
 
@@ -84,11 +80,7 @@ import Testing
         let part = [UInt8](repeating: UInt8(ascii: "x"), count: 600)
         try await client.sendFrame(opcode: 0x1, payload: part, fin: false)
         try await client.sendFrame(opcode: 0x0, payload: part, fin: true)
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 1009)
+        #expect(await client.closeCode() == 1009)
         try await server.stop()
     }
 
@@ -134,11 +126,7 @@ import Testing
         let server = try await TestServer.start()
         let client = try await server.webSocket()
         try await client.sendFrame(opcode: 0x1, payload: Array(#"{"id":1,"cmd":"ping"}"#.utf8), masked: false)
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 1002)
+        #expect(await client.closeCode() == 1002)
         try await server.stop()
     }
 
@@ -146,11 +134,7 @@ import Testing
         let server = try await TestServer.start()
         let client = try await server.webSocket()
         try await client.sendFrame(opcode: 0x1, payload: [0x7B, 0xC0, 0x80, 0x7D])
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 1007)
+        #expect(await client.closeCode() == 1007)
         try await server.stop()
     }
 
@@ -158,11 +142,7 @@ import Testing
         let server = try await TestServer.start()
         let client = try await server.webSocket()
         try await client.sendFrame(opcode: 0x2, payload: [1, 2, 3])
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 1003)
+        #expect(await client.closeCode() == 1003)
         try await server.stop()
     }
 

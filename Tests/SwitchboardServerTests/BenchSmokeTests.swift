@@ -3,38 +3,9 @@ import Testing
 
 @testable import SwitchboardBench
 
-/// `switchboard bench` against a live server: a short, small run must see every publication exactly once.
+/// `switchboard bench` building blocks. The live smoke run is tests/cli/test_bench_smoke.py: it runs after the Swift
+/// suites, alone, so parallel tests do not starve it.
 @Suite struct BenchSmokeTests {
-    @Test func aShortMixedRunDeliversEveryPublicationExactlyOnceInOrder() async throws {
-        let server = try await TestServer.start()
-        var options = BenchOptions()
-        options.port = server.port
-        options.apiKey = TestServer.apiKey
-        options.webSocketSubscribers = 150
-        options.sseSubscribers = 50
-        options.channels = 2
-        options.publishRate = 50
-        options.duration = 2
-        options.settleSeconds = 0.2
-        options.drainSeconds = 5
-        options.serverPID = getpid()
-        options.progress = false
-
-        let report = try await BenchRunner.run(options) { _ in }
-
-        #expect(report.established == 200)
-        #expect(report.failed == 0)
-        #expect(report.publicationsAccepted == 100)
-        #expect(report.expectedDeliveries == 200 * 50)
-        #expect(report.delivered == report.expectedDeliveries)
-        #expect(report.lost == 0)
-        #expect(report.duplicated == 0)
-        #expect(report.outOfOrder == 0)
-        #expect(report.latencyMillis.samples == UInt64(report.delivered))
-        #expect(report.server?.publishCPUSeconds ?? -1 >= 0)
-        try await server.stop()
-    }
-
     @Test func payloadStampIsFoundAgainInsideAnEnvelope() {
         let data = PayloadStamp.data(sequence: 42, timestamp: 1_700_000_000_123_456_789, size: 128)
         #expect(data.utf8.count == 128)

@@ -26,11 +26,7 @@ import Testing
         let server = try await TestServer.start()
         let client = try await server.webSocket(path: "/raw/ws/room", subprotocols: [])
         try await client.sendFrame(opcode: 0x2, payload: [0xFF])
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 1003)
+        #expect(await client.closeCode() == 1003)
         try await server.stop()
     }
 
@@ -42,11 +38,7 @@ import Testing
         }
         let client = try await server.webSocket(path: "/raw/ws/feed:main", subprotocols: [])
         try await client.send(text: "1")
-        var closeCode: UInt16?
-        while let message = await client.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 1008)
+        #expect(await client.closeCode() == 1008)
         try await server.stop()
     }
 

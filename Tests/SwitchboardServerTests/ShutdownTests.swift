@@ -14,11 +14,7 @@ import Testing
         let advice = await ws.nextPush("disconnect")
         #expect(advice?["code"] as? Int == 4001)
         #expect(advice?["reconnect"] as? Bool == true)
-        var closeCode: UInt16?
-        while let message = await ws.receive() {
-            if case .close(let code, _) = message { closeCode = code }
-        }
-        #expect(closeCode == 4001)
+        #expect(await ws.closeCode() == 4001)
         let sseAdvice = await sse.nextPush("disconnect")
         #expect(sseAdvice?["reconnect"] as? Bool == true)
         #expect(await sse.next() == nil)

@@ -127,6 +127,15 @@ extension WebSocketClient {
         return nil
     }
 
+    /// Reads until the connection ends; the code of the server's close frame, if it sent one.
+    func closeCode() async -> UInt16? {
+        var closeCode: UInt16?
+        while let message = await receive() {
+            if case .close(let code, _) = message { closeCode = code }
+        }
+        return closeCode
+    }
+
     /// The next message with `"push": kind`.
     func nextPush(_ kind: String) async -> [String: Any]? {
         while let text = await receiveText() {

@@ -3,7 +3,7 @@
 ///
 /// Why incremental: RFC 6455 section 8.1 lets an endpoint fail the connection as soon as it sees bytes that can never
 /// become valid UTF-8, so a bad first fragment is refused before the rest of a large message is read (Autobahn 6.4.*).
-/// Same rules as ``UTF8Validation`` (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
+/// RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF. ``UTF8Validation`` is the one-shot form.
 public struct UTF8StreamValidator: Sendable {
     /// Continuation bytes still expected for the current code point.
     private var pending = 0
