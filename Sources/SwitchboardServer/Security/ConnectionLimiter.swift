@@ -14,14 +14,20 @@ final class ConnectionLimiter: Sendable {
 
     init(limits: HubConfiguration.Limits) { self.limits = limits }
 
+    /// Which cap a refused connection hit: the node's (503, try another node) or its address's (429, slow down).
+    enum Refusal {
+        case node(ProtocolError)
+        case address(ProtocolError)
+    }
+
     /// Admits a new connection from `ip`, or names the limit it would exceed.
-    func admit(ip: String) -> ProtocolError? {
+    func admit(ip: String) -> Refusal? {
         counts.withLockedValue { counts in
             if limits.maxConnections > 0 && counts.total >= limits.maxConnections {
-                return ProtocolError(.rateLimited, "server connection limit reached (limits.max_connections)")
+                return .node(ProtocolError(.rateLimited, "server connection limit reached (limits.max_connections)"))
             }
             if limits.maxConnectionsPerIP > 0 && counts.perIP[ip, default: 0] >= limits.maxConnectionsPerIP {
-                return ProtocolError(.rateLimited, "too many connections from this address (limits.max_connections_per_ip)")
+                return .address(ProtocolError(.rateLimited, "too many connections from this address (limits.max_connections_per_ip)"))
             }
             counts.total += 1
             counts.perIP[ip, default: 0] += 1

@@ -52,17 +52,22 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let ip = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        if let error = services.connections.admit(ip: ip) {
-            let status: HTTPResponseStatus = error.reason.contains("max_connections)") ? .serviceUnavailable : .tooManyRequests
+        if let refusal = services.connections.admit(ip: ip) {
+            let (status, error): (HTTPResponseStatus, ProtocolError) =
+                switch refusal {
+                case .node(let error): (.serviceUnavailable, error)
+                case .address(let error): (.tooManyRequests, error)
+                }
             overLimit = Refusal(status: status, error: error, headers: [("retry-after", "1")])
             services.audit.record("limit_hit", ["limit": "connections", "remote": ip, "reason": error.reason])
         } else {
             let connections = services.connections
             context.channel.closeFuture.whenComplete { _ in connections.release(ip: ip) }
         }
-        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-        handshakeTimer = context.eventLoop.scheduleTask(in: services.settings.handshakeTimeout) { [self] in
-            self.handshakeTimedOut(context: loopContext.value)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        handshakeTimer = context.eventLoop.scheduleTask(in: services.settings.handshakeTimeout) {
+            let (router, context) = bound.value
+            router.handshakeTimedOut(context: context)
         }
     }
 
@@ -252,7 +257,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 ),
             ]
             try pipeline.addHandlers(handlers, position: .after(self))
-            try pipeline.removeHandler(self)
+            pipeline.removeHandler(context: context, promise: nil)
             // Bytes the client sent after its request (its first frames) are passed on to the frame decoder.
             pipeline.removeHandler(requestDecoder, promise: nil)
         } catch {
@@ -266,7 +271,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         do {
             let pipeline = context.pipeline.syncOperations
             try pipeline.addHandler(SSESessionHandler(stream: stream, services: services), position: .after(self))
-            try pipeline.removeHandler(self)
+            pipeline.removeHandler(context: context, promise: nil)
             pipeline.removeHandler(requestDecoder, promise: nil)
         } catch {
             logger.error("SSE hand-off failed: \(error)")
@@ -294,7 +299,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             )
             kind.succeed(.http(asyncChannel))
             context.fireChannelRead(wrapInboundOut(.head(head)))
-            try pipeline.removeHandler(self)
+            pipeline.removeHandler(context: context, promise: nil)
         } catch {
             logger.error("HTTP hand-off failed: \(error)")
             context.close(promise: nil)
