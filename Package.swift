@@ -108,6 +108,7 @@ let package = Package(
                 "SwitchboardServer", "SwitchboardClient", "SwitchboardBroker", "SwitchboardCore", "SwitchboardBench",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
