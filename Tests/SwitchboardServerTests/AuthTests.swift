@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardClient
 import SwitchboardCore
+import SwitchboardServer
 import Testing
 
 /// Connection tokens: verified before the upgrade, in the connect command, refreshed in band.
@@ -22,6 +23,17 @@ import Testing
         let refusal = await #expect(throws: HTTPRefusal.self) { try await server.sse(path: "/raw/sse/x?token=\(expired)") }
         #expect(refusal?.status == 401)
         #expect(errorCode(object(refusal?.body)) == 124)
+        try await server.stop()
+    }
+
+    @Test func tokenThatIsNotValidYetIsRefused() async throws {
+        let server = try await TestServer.start()
+        let early = try await TokenMinter(hmacSecret: TestServer.hmacSecret).mint(
+            subject: "alice", lifetime: .seconds(7200), notBefore: Date(timeIntervalSinceNow: 3600)
+        )
+        let refusal = await #expect(throws: HTTPRefusal.self) { try await server.sse(path: "/raw/sse/x?token=\(early)") }
+        #expect(refusal?.status == 401)
+        #expect(errorCode(object(refusal?.body)) == 123)
         try await server.stop()
     }
 

@@ -15,6 +15,13 @@ import Testing
         try await server.stop()
     }
 
+    @Test func sandboxedPagesWithOriginNullAreRefused() async throws {
+        let server = try await TestServer.start()
+        let refusal = await #expect(throws: HTTPRefusal.self) { try await server.webSocket(headers: [("origin", "null")]) }
+        #expect(refusal?.status == 403)
+        try await server.stop()
+    }
+
     @Test func productionAllowsSameOriginAndTheConfiguredList() async throws {
         let server = try await TestServer.start {
             $0.mode = .production
