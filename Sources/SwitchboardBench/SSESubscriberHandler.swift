@@ -6,13 +6,11 @@ final class SSESubscriberHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State { case handshaking, subscribing, subscribed, failed }
-
     private let request: String
     private let confirmedByMessage: Bool
     private let stats: LoopStats
     private let tally: SubscriberTally
-    private var state = State.handshaking
+    private var state = SubscriberState.handshaking
     private var pending = ByteBuffer()
     private var dechunker: ChunkedBodyDecoder?
     private var body = ByteBuffer()
@@ -89,25 +87,15 @@ final class SSESubscriberHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private func fail(context: ChannelHandlerContext, reason: String) {
-        if state != .failed {
-            state = .failed
-            stats.recordFailure(reason)
-        }
-        context.close(promise: nil)
+        state.fail(context: context, reason: reason, stats: stats)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        switch state {
-        case .handshaking, .subscribing: fail(context: context, reason: "closed before subscribing")
-        case .subscribed:
-            state = .failed
-            if !stats.closing { stats.closedEarly += 1 }
-        case .failed: break
-        }
+        state.closed(context: context, stats: stats)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if state != .subscribed { fail(context: context, reason: "\(error)") } else { context.close(promise: nil) }
+        state.errorCaught(context: context, error: error, stats: stats)
     }
 }
 

@@ -8,14 +8,12 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State { case handshaking, subscribing, subscribed, failed }
-
     private let request: String
     private let subscribeCommand: String?
     private let confirmedByMessage: Bool
     private let stats: LoopStats
     private let tally: SubscriberTally
-    private var state = State.handshaking
+    private var state = SubscriberState.handshaking
     private var pending = ByteBuffer()
 
     init(request: String, subscribeCommand: String?, confirmedByMessage: Bool, stats: LoopStats, tally: SubscriberTally) {
@@ -131,24 +129,14 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     private func fail(context: ChannelHandlerContext, reason: String) {
-        if state != .failed {
-            state = .failed
-            stats.recordFailure(reason)
-        }
-        context.close(promise: nil)
+        state.fail(context: context, reason: reason, stats: stats)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        switch state {
-        case .handshaking, .subscribing: fail(context: context, reason: "closed before subscribing")
-        case .subscribed:
-            state = .failed
-            if !stats.closing { stats.closedEarly += 1 }
-        case .failed: break
-        }
+        state.closed(context: context, stats: stats)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if state != .subscribed { fail(context: context, reason: "\(error)") } else { context.close(promise: nil) }
+        state.errorCaught(context: context, error: error, stats: stats)
     }
 }
