@@ -67,7 +67,9 @@ public struct SwitchboardServer: Sendable {
         )
         // Services shut down in reverse order: the drain flag flips before the server starts closing connections.
         return ServiceGroup(
-            configuration: .init(services: [application, DrainFlagService(services: services)], logger: logger)
+            configuration: .init(
+                services: [SessionDrainService(services: services), application, DrainFlagService(services: services)], logger: logger
+            )
         )
     }
 
@@ -89,6 +91,21 @@ private struct BrokerService: Service {
         try await broker.start(sink: hub)
         try? await gracefulShutdown()
         await broker.shutdown()
+    }
+}
+
+/// Shut down last: waits until every handed-off connection has finished its drain (they were told to reconnect when
+/// the server quiesced), bounded by the drain timeout, so the process never exits under a connection still sending its
+/// goodbye.
+private struct SessionDrainService: Service {
+    let services: HubServices
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        let deadline = ContinuousClock.now + services.settings.configuration.drainTimeout + .seconds(1)
+        while services.openSessionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 }
 

@@ -17,6 +17,13 @@ final class HubServices: Sendable {
     private let publishesPerChannel: KeyedRateLimiter
     let apiRequests: KeyedRateLimiter
     private let drainingFlag = NIOLockedValueBox(false)
+    /// Sessions open on handed-off connections. Hummingbird's server stops waiting once their `handle` returned, so
+    /// shutdown waits on this count instead (``SessionDrainService``).
+    private let openSessions = NIOLockedValueBox(0)
+
+    func sessionOpened() { openSessions.withLockedValue { $0 += 1 } }
+    func sessionClosed() { openSessions.withLockedValue { $0 -= 1 } }
+    var openSessionCount: Int { openSessions.withLockedValue { $0 } }
 
     init(broker: any Broker, hub: Hub, metrics: ServerMetrics, settings: ServerSettings, verifier: TokenVerifier, audit: AuditLog) {
         self.verifier = verifier

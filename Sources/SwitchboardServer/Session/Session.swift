@@ -71,6 +71,7 @@ final class Session {
         self.loopHub = loopHub
         self.transport = transport
         loopHub.register(self)
+        services.sessionOpened()
         services.metrics.connectionOpened(kind)
         services.audit.record("connection_opened", ["session": id, "transport": kind.rawValue, "user": identity?.user])
     }
@@ -93,6 +94,7 @@ final class Session {
         loopHub.unregister(self)
         transport = nil
         services.metrics.connectionClosed(kind)
+        services.sessionClosed()
         if let countedUser { services.connections.release(user: countedUser) }
         services.audit.record("connection_closed", ["session": id, "user": user])
     }
