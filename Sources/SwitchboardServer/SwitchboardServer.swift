@@ -48,6 +48,9 @@ public struct SwitchboardServer: Sendable {
         let settings = ServerSettings(configuration)
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat)
+        // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
+        // moments must never skip the fan-out because a service had not started yet.
+        try await broker.start(sink: hub)
         let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let audit = try AuditLog(destination: configuration.auditLog)
         let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier, audit: audit)
@@ -82,13 +85,12 @@ public struct SwitchboardServer: Sendable {
     }
 }
 
-/// Starts the engine before traffic; stops it after the server has drained.
+/// Stops the engine after the server has drained (it was started in `makeService`, before any traffic).
 private struct BrokerService: Service {
     let broker: any Broker
     let hub: Hub
 
     func run() async throws {
-        try await broker.start(sink: hub)
         try? await gracefulShutdown()
         await broker.shutdown()
     }
