@@ -15,6 +15,15 @@ import Testing
         try await server.stop()
     }
 
+    /// A client that only sends garbage is cut off after 16 undecodable commands in a row, told not to reconnect.
+    @Test func persistentMalformedCommandsCloseWith4500() async throws {
+        let server = try await TestServer.start()
+        let client = try await server.webSocket()
+        for _ in 0..<16 { try? await client.send(text: "{not json") }
+        #expect(await client.closeCode() == 4500)
+        try await server.stop()
+    }
+
     @Test func unknownCommandIsRefusedWithItsId() async throws {
         let server = try await TestServer.start()
         let client = try await server.webSocket()
