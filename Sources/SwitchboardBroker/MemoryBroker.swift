@@ -44,8 +44,8 @@ public final class MemoryBroker: Broker {
         let sink = self.sink.withLockedValue { $0 }
         let now = self.now()
         return stream.window.withLockedValue { window in
-            let publication = window.append(request, now: now)
-            sink?.deliver(publication)
+            let (publication, isDuplicate) = window.publish(request, now: now)
+            if !isDuplicate { sink?.deliver(publication) }
             return publication
         }
     }
@@ -80,7 +80,9 @@ public final class MemoryBroker: Broker {
     private func stream(for channel: ChannelName) -> ChannelStream {
         if let existing = existingStream(for: channel) { return existing }
         let policy = self.policy(channel)
-        let fresh = ChannelStream(window: HistoryWindow(epoch: instanceEpoch, capacity: policy.capacity, ttlNanoseconds: policy.ttlNanoseconds))
+        let fresh = ChannelStream(
+            window: HistoryWindow(
+                epoch: instanceEpoch, capacity: policy.capacity, ttlNanoseconds: policy.ttlNanoseconds, idempotency: policy.idempotencyWindow))
         return streams.withLockedValue { streams in
             if let raced = streams[channel] { return raced }
             streams[channel] = fresh

@@ -56,6 +56,7 @@ public struct SwitchboardServer: Sendable {
         let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier, audit: audit)
         let router = Router(context: BasicRequestContext.self)
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)
+        SessionEndpoints(services: services).register(on: router)
         if let webRoot = configuration.webRoot {
             router.add(middleware: FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
         }
@@ -119,5 +120,7 @@ private struct DrainFlagService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         services.startDraining()
+        // Long-poll sessions have no connection to quiesce: tell each to reconnect elsewhere.
+        services.sessions.forEach { session in if session.kind == .poll { session.disconnect(.shutdown) } }
     }
 }

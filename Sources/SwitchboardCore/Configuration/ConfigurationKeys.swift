@@ -235,6 +235,18 @@ extension HubSetting {
             target.sseRetry = try ConfigurationParse.milliseconds(value, atLeast: 0)
         },
         HubSetting(
+            "poll.timeout_ms", env: "SWITCHBOARD_POLL_TIMEOUT_MS", default: "25000",
+            summary: "Longest time in milliseconds a long-poll request waits for messages (also the most a client may ask for with `timeout=`)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.poll.timeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
+            "poll.session_idle_ms", env: "SWITCHBOARD_POLL_SESSION_IDLE_MS", default: "30000",
+            summary: "Milliseconds a long-poll session lives without a poll request before it is closed."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.poll.sessionIdle = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
             "auth.hmac_secret", env: "SWITCHBOARD_AUTH_HMAC_SECRET", default: "",
             summary:
                 "Shared secret verifying HMAC tokens: 32+ bytes for HS256, 48+ also for HS384, 64+ also for HS512; `switchboard token` signs with it."
@@ -329,6 +341,14 @@ extension NamespaceSetting {
             summary: "Whether subscribing needs a token capability or a subscription token for the channel, even when authenticated."
         ) { value, target throws(InvalidConfigurationValue) in
             target.isPrivate = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "idempotency_window_seconds", default: "300",
+            summary:
+                "Seconds a publish's `idempotencyKey` is remembered per channel (at most 10000 keys); a repeat gets the original result. 0 turns it off."
+        ) { value, target throws(InvalidConfigurationValue) in
+            let seconds = try ConfigurationParse.wholeNumber(value, unit: "seconds", in: 0...86_400)
+            target.idempotencyWindow = .seconds(seconds)
         },
     ]
 

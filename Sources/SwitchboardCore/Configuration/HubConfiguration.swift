@@ -121,6 +121,14 @@ public struct HubConfiguration: Sendable, Equatable {
     public var drainTimeout: Duration = .milliseconds(5_000)
     /// Reconnect delay sent to EventSource clients in the SSE `retry:` field.
     public var sseRetry: Duration = .milliseconds(2_000)
+    /// Long-polling: how long a poll waits for messages, and how long a session lives without one.
+    public var poll = Poll()
+
+    public struct Poll: Sendable, Equatable {
+        public var timeout: Duration = .milliseconds(25_000)
+        public var sessionIdle: Duration = .milliseconds(30_000)
+        public init() {}
+    }
     /// Options of channels without a namespace, and the base every namespace inherits from.
     public var channelDefaults: NamespaceOptions
     /// Configured namespaces by name, each already merged over `channelDefaults`.

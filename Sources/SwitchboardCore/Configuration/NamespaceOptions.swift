@@ -15,6 +15,8 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var allowBinary: Bool
     /// Whether subscribing needs a capability or a per-channel subscription token even for authenticated users.
     public var isPrivate: Bool
+    /// How long a publish's idempotency key is remembered per channel; zero turns deduplication off.
+    public var idempotencyWindow: Duration
 
     /// Options with every field given; the defaults are the development-mode ones.
     public init(
@@ -23,7 +25,8 @@ public struct NamespaceOptions: Sendable, Equatable {
         allowClientPublish: Bool = true,
         allowAnonymous: Bool = true,
         allowBinary: Bool = false,
-        isPrivate: Bool = false
+        isPrivate: Bool = false,
+        idempotencyWindow: Duration = .seconds(300)
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
@@ -31,6 +34,7 @@ public struct NamespaceOptions: Sendable, Equatable {
         self.allowAnonymous = allowAnonymous
         self.allowBinary = allowBinary
         self.isPrivate = isPrivate
+        self.idempotencyWindow = idempotencyWindow
     }
 
     /// The built-in options for a mode: production closes client publishing and anonymous access unless configured.
@@ -40,7 +44,7 @@ public struct NamespaceOptions: Sendable, Equatable {
     }
 
     /// The history part, in the form engines take it.
-    public var historyPolicy: HistoryPolicy { HistoryPolicy(capacity: historySize, ttl: historyTTL) }
+    public var historyPolicy: HistoryPolicy { HistoryPolicy(capacity: historySize, ttl: historyTTL, idempotencyRetention: idempotencyWindow) }
 }
 
 /// The options a layer set explicitly; unset fields come from the base they are applied to.
@@ -53,6 +57,7 @@ struct NamespaceOverrides: Sendable, Equatable {
     var allowAnonymous: Bool?
     var allowBinary: Bool?
     var isPrivate: Bool?
+    var idempotencyWindow: Duration?
 
     /// `base` with every explicitly set field replaced.
     func applied(to base: NamespaceOptions) -> NamespaceOptions {
@@ -63,6 +68,7 @@ struct NamespaceOverrides: Sendable, Equatable {
         if let allowAnonymous { options.allowAnonymous = allowAnonymous }
         if let allowBinary { options.allowBinary = allowBinary }
         if let isPrivate { options.isPrivate = isPrivate }
+        if let idempotencyWindow { options.idempotencyWindow = idempotencyWindow }
         return options
     }
 }

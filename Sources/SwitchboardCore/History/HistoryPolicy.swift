@@ -2,15 +2,29 @@
 public struct HistoryPolicy: Sendable, Equatable {
     public var capacity: Int
     public var ttl: Duration?
+    /// How long a publish idempotency key is remembered; zero turns deduplication off.
+    public var idempotencyRetention: Duration
+    /// Idempotency keys remembered per channel at most (the oldest are forgotten first).
+    public var idempotencyCapacity: Int
 
-    public init(capacity: Int, ttl: Duration?) {
+    public init(capacity: Int, ttl: Duration?, idempotencyRetention: Duration = .zero, idempotencyCapacity: Int = 10_000) {
         self.capacity = capacity
         self.ttl = ttl
+        self.idempotencyRetention = idempotencyRetention
+        self.idempotencyCapacity = idempotencyCapacity
+    }
+
+    public var idempotencyWindow: IdempotencyWindow {
+        IdempotencyWindow(retentionNanoseconds: Self.nanoseconds(idempotencyRetention), capacity: idempotencyCapacity)
     }
 
     public var ttlNanoseconds: UInt64? {
         guard let ttl else { return nil }
-        let (seconds, attoseconds) = ttl.components
+        return Self.nanoseconds(ttl)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
         // Saturates: a TTL beyond UInt64 nanoseconds (~584 years; config accepts any Int seconds) means "never expires".
         let (whole, overflow) = UInt64(max(seconds, 0)).multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return .max }

@@ -11,6 +11,7 @@ public struct HistoryWindow: Sendable {
     public let ttlNanoseconds: UInt64?
 
     private var entries: CircularBuffer<Entry>
+    private var idempotency: IdempotencyWindow
 
     private struct Entry: Sendable {
         var publication: Publication
@@ -20,9 +21,14 @@ public struct HistoryWindow: Sendable {
     /// - Parameters:
     ///   - capacity: publications kept (0 keeps none: recovery then works only when nothing was missed).
     ///   - ttlNanoseconds: publications older than this are dropped; nil keeps them until pushed out by capacity.
-    public init(epoch: String, capacity: Int, ttlNanoseconds: UInt64?) {
+    ///   - idempotency: which publish idempotency keys are remembered (default: none).
+    public init(
+        epoch: String, capacity: Int, ttlNanoseconds: UInt64?,
+        idempotency: IdempotencyWindow = IdempotencyWindow(retentionNanoseconds: 0, capacity: 0)
+    ) {
         precondition(capacity >= 0, "history capacity must not be negative")
         self.epoch = epoch
+        self.idempotency = idempotency
         self.capacity = capacity
         self.ttlNanoseconds = ttlNanoseconds
         self.entries = CircularBuffer(initialCapacity: min(max(capacity, 1), 1024))
@@ -32,6 +38,18 @@ public struct HistoryWindow: Sendable {
 
     /// Number of publications currently held.
     public var count: Int { entries.count }
+
+    /// Publishes `request` unless its idempotency key was already used within the idempotency window; then the
+    /// original publication is returned and nothing is appended.
+    public mutating func publish(_ request: PublishRequest, now: UInt64) -> (publication: Publication, isDuplicate: Bool) {
+        if let key = request.idempotencyKey, idempotency.isEnabled {
+            if let original = idempotency.publication(forKey: key, now: now) { return (original, true) }
+            let publication = append(request, now: now)
+            idempotency.remember(publication, key: key, now: now)
+            return (publication, false)
+        }
+        return (append(request, now: now), false)
+    }
 
     /// Assigns the next offset to `request` and keeps it in the window.
     public mutating func append(_ request: PublishRequest, now: UInt64) -> Publication {

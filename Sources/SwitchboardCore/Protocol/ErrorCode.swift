@@ -68,13 +68,15 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let originNotAllowed = ErrorCode(127, "origin_not_allowed")
     /// A rate or connection limit was exceeded; retry later (the reason names the limit).
     public static let rateLimited = ErrorCode(128, "rate_limited")
+    /// An HTTP command or poll named a session that does not exist (never opened, expired or ended).
+    public static let sessionNotFound = ErrorCode(129, "session_not_found")
 
     public static let all: [ErrorCode] = [
         .internalError, .unauthorized, .unknownNamespace, .publishNotAllowed, .unknownCommand, .alreadySubscribed,
         .tooManySubscriptions, .badRequest, .invalidChannel, .notSubscribed, .messageTooLarge, .malformedJSON,
         .invalidData, .unsupportedSubprotocol, .invalidPosition, .binaryNotAllowed, .invalidAPIKey, .tooManyChannels,
         .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed, .subscribeDenied, .invalidToken, .tokenExpired,
-        .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited,
+        .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited, .sessionNotFound,
     ]
 }
 

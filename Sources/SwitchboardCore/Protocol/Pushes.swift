@@ -119,6 +119,14 @@ public enum Pushes {
     }
 
     /// `{"push":"disconnect","code":C,"reason":"…","reconnect":bool}` — sent before the server closes a connection.
+    /// `{"push":"session","session":ID}` — first event of a `/connection/sse` stream: the id its HTTP commands address.
+    public static func session(id: String) -> ByteBuffer {
+        object { writer in
+            writer.key("push"); writer.string("session")
+            writer.key("session"); writer.string(id)
+        }
+    }
+
     public static func disconnect(_ code: CloseCode) -> ByteBuffer {
         var writer = JSONWriter()
         writer.beginObject()

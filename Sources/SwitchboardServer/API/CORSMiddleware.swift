@@ -19,7 +19,7 @@ struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
             extra[.vary] = "Origin"
         }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
-            extra[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+            extra[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
             extra[.accessControlAllowHeaders] = "authorization, content-type, last-event-id"
             extra[.accessControlMaxAge] = "600"
             return Response(status: .noContent, headers: extra)

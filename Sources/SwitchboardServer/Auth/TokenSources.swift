@@ -12,11 +12,18 @@ enum TokenSources {
     static let subprotocolPrefix = "switchboard.token."
 
     static func token(in head: HTTPRequestHead) -> String? {
-        if let authorization = head.headers.first(name: "authorization") {
+        token(
+            authorization: head.headers.first(name: "authorization"), cookieHeaders: head.headers["cookie"],
+            subprotocols: head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init),
+            query: URLParts.split(head.uri).query)
+    }
+
+    static func token(authorization: String?, cookieHeaders: [String], subprotocols: [String] = [], query: [URLParts.QueryItem]) -> String? {
+        if let authorization {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
         }
-        for cookieHeader in head.headers["cookie"] {
+        for cookieHeader in cookieHeaders {
             for pair in cookieHeader.split(separator: ";") {
                 let nameValue = pair.split(separator: "=", maxSplits: 1)
                 if nameValue.count == 2, nameValue[0].trimmingCharacters(in: .whitespaces) == cookieName {
@@ -24,9 +31,9 @@ enum TokenSources {
                 }
             }
         }
-        for offered in head.headers[canonicalForm: "sec-websocket-protocol"] where offered.hasPrefix(subprotocolPrefix) {
+        for offered in subprotocols where offered.hasPrefix(subprotocolPrefix) {
             return String(offered.dropFirst(subprotocolPrefix.count))
         }
-        return URLParts.split(head.uri).query.first { $0.name == "token" }?.value
+        return query.first { $0.name == "token" }?.value
     }
 }

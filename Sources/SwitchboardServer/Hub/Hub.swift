@@ -15,6 +15,7 @@ final class Hub: PublicationSink {
     /// unsubscribe of a channel, so the publish path reads it without contention in the common case.
     private let interest = NIOLockedValueBox<[ChannelName: [Bool]]>([:])
     let metrics: ServerMetrics
+    private let nextPlacement = NIOLockedValueBox(0)
 
     init(loops: [any EventLoop], metrics: ServerMetrics, heartbeat: HeartbeatSettings) {
         self.metrics = metrics
@@ -33,6 +34,15 @@ final class Hub: PublicationSink {
     func loopHub(for loop: any EventLoop) -> LoopHub {
         guard let index = loopIndex[ObjectIdentifier(loop)] else {
             preconditionFailure("connection on an event loop the hub was not built for")
+        }
+        return loopHubs[index]
+    }
+
+    /// A loop for a session that has no connection of its own (long-poll), round robin.
+    func nextLoopHub() -> LoopHub {
+        let index = nextPlacement.withLockedValue { next in
+            defer { next = (next + 1) % loopHubs.count }
+            return next
         }
         return loopHubs[index]
     }

@@ -9,6 +9,10 @@ public enum TransportKind: String, Sendable, CaseIterable {
     case sse
     case rawWebSocket = "raw_websocket"
     case rawSSE = "raw_sse"
+    case poll
+
+    /// Transports whose sessions take commands over HTTP (`POST /connection/{session}/command`).
+    var takesHTTPCommands: Bool { self == .sse || self == .poll }
 }
 
 /// Every metric the server exports, registered in one Prometheus registry per server so that several servers in one
@@ -25,6 +29,8 @@ public final class ServerMetrics: Sendable {
     let bytesOut: CoreMetrics.Counter
     let slowConsumerDisconnects: CoreMetrics.Counter
     let heartbeatTimeouts: CoreMetrics.Counter
+    /// Long-poll requests parked until a message arrives or their timeout passes.
+    let pollsWaiting: CoreMetrics.Meter
     private let errors: [Int: CoreMetrics.Counter]
     private let refusedUpgrades: CoreMetrics.Counter
     /// Largest per-session outbound queue seen, in bytes (the slow-reader bound).
@@ -54,6 +60,7 @@ public final class ServerMetrics: Sendable {
         bytesOut = CoreMetrics.Counter(label: "switchboard_delivered_bytes_total", factory: factory)
         slowConsumerDisconnects = CoreMetrics.Counter(label: "switchboard_slow_consumer_disconnects_total", factory: factory)
         heartbeatTimeouts = CoreMetrics.Counter(label: "switchboard_heartbeat_timeouts_total", factory: factory)
+        pollsWaiting = CoreMetrics.Meter(label: "switchboard_polls_waiting", factory: factory)
         errors = Dictionary(
             uniqueKeysWithValues: ErrorCode.all.map {
                 (

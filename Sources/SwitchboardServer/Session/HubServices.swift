@@ -13,6 +13,8 @@ final class HubServices: Sendable {
     let originPolicy: OriginPolicy
     let connections: ConnectionLimiter
     let audit: AuditLog
+    /// SSE and long-poll sessions, by id, for the HTTP command and poll endpoints.
+    let sessions = SessionRegistry()
     private let publishesPerUser: KeyedRateLimiter
     private let publishesPerChannel: KeyedRateLimiter
     let apiRequests: KeyedRateLimiter

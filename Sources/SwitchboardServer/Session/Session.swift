@@ -13,6 +13,9 @@ final class Session {
     static let maxQueuedCommands = 1024
 
     let id: String
+    /// The secret that HTTP requests name this session by (SSE and long-poll only). Not the client id: that one may
+    /// be shown to other clients (presence), and knowing it must not let anyone send commands as this session.
+    let address: String?
     let kind: TransportKind
     let services: HubServices
     let loopHub: LoopHub
@@ -62,6 +65,7 @@ final class Session {
     ///   (tokens that came with the upgrade are admitted before it).
     init(kind: TransportKind, services: HubServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?, userAdmitted: Bool) {
         self.id = SessionID.make()
+        self.address = kind.takesHTTPCommands ? SessionID.make() + SessionID.make() : nil
         self.identity = identity
         self.countedUser = userAdmitted ? identity?.user : nil
         let rate = services.settings.configuration.limits.commandsPerSecond
@@ -71,6 +75,7 @@ final class Session {
         self.loopHub = loopHub
         self.transport = transport
         loopHub.register(self)
+        if kind.takesHTTPCommands { services.sessions.register(self) }
         services.sessionOpened()
         services.metrics.connectionOpened(kind)
         services.audit.record("connection_opened", ["session": id, "transport": kind.rawValue, "user": identity?.user])
@@ -92,6 +97,7 @@ final class Session {
         subscriptions.removeAll()
         commands.removeAll()
         loopHub.unregister(self)
+        if kind.takesHTTPCommands { services.sessions.unregister(self) }
         transport = nil
         services.metrics.connectionClosed(kind)
         services.sessionClosed()
@@ -339,16 +345,16 @@ final class Session {
             let verifier = services.verifier
             perform({ await verifier.connectionIdentity(token) }) { session, result in
                 defer { session.engineCallFinished() }
-                switch result {
-                case .success(let identity) where identity?.user == session.user:
-                    session.identity = identity
-                    session.refreshRequestedAt = nil
+                let installed = result.flatMap { identity -> Result<Identity?, ProtocolError> in
+                    if let error = session.installRefreshed(identity) { return .failure(error) }
+                    return .success(identity)
+                }
+                switch installed {
+                case .success(let identity):
                     session.send(
                         Pushes.reply(id: id) { writer in
                             if let expires = identity?.expiresAt { writer.key("expires"); writer.int(expires) }
                         })
-                case .success:
-                    session.refuse(id, ProtocolError(.invalidToken, "a refreshed token must be for the same user"))
                 case .failure(let error):
                     session.refuse(id, error)
                 }
@@ -393,6 +399,14 @@ final class Session {
                 session.engineCallFinished()
             }
         }
+    }
+
+    /// Takes a verified refreshed token's identity; refused when it names another user than the session's.
+    func installRefreshed(_ identity: Identity?) -> ProtocolError? {
+        guard identity?.user == user else { return ProtocolError(.invalidToken, "a refreshed token must be for the same user") }
+        self.identity = identity
+        refreshRequestedAt = nil
+        return nil
     }
 
     /// Publishes on behalf of this session's client and hands the result back on the loop.

@@ -65,8 +65,6 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        context.writeAndFlush(
-            wrapOutboundOut(Self.responseHead(retry: services.settings.configuration.sseRetry, allowOrigin: stream.allowOrigin)), promise: nil)
         let session = Session(
             kind: stream.raw ? .rawSSE : .sse,
             services: services,
@@ -76,6 +74,13 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             userAdmitted: true
         )
         self.session = session
+        var head = Self.responseHead(retry: services.settings.configuration.sseRetry, allowOrigin: stream.allowOrigin)
+        if let address = session.address {
+            // The session id is what `POST /connection/{session}/command` addresses: the stream's command channel.
+            var announcement = SSEFraming.dataEvent(Pushes.session(id: address))
+            head.writeBuffer(&announcement)
+        }
+        context.writeAndFlush(wrapOutboundOut(head), promise: nil)
         if stream.invalidResume { services.metrics.error(.invalidPosition) }
         for (channel, since) in zip(stream.channels, stream.since) {
             session.subscribeFromStream(channel, since: since)
@@ -146,7 +151,11 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     func send(publication: EncodedPublication) -> Bool {
-        guard let index = channelIndex[publication.channel] else { return false }
+        guard let index = channelIndex[publication.channel] else {
+            // Subscribed by command: the client tracks that channel's position from the pushes; the `id:` line only
+            // carries the positions of the channels named in the URL, which EventSource resumes on its own.
+            return !stream.raw && write(publication.sseEvent)
+        }
         positions[index] = publication.publication.position
         guard write(idLine()) else { return false }
         return write(stream.raw ? publication.rawSSEEvent : publication.sseEvent)

@@ -44,10 +44,8 @@ struct StreamRoutes {
         }
         if path == "/connection/sse" {
             if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
+            // No channel is fine: the client subscribes with commands over `POST /connection/{session}/command`.
             let names = query.filter { $0.name == "channel" }.map(\.value)
-            guard !names.isEmpty else {
-                return .refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "name at least one channel: ?channel=NAME")))
-            }
             let limit = services.settings.limits.maxSSEChannels
             guard names.count <= limit else {
                 return .refuse(Refusal(status: .badRequest, error: ProtocolError(.tooManyChannels, "at most \(limit) channels per stream")))
