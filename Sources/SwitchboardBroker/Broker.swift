@@ -5,6 +5,8 @@ public import SwitchboardCore
 public protocol PublicationSink: Sendable {
     /// Called once per publication, in order per channel. Must not block: the hub encodes and hands off.
     func deliver(_ publication: Publication)
+    /// Called for presence joins/leaves and signals: for current subscribers only, never stored.
+    func deliver(event: EphemeralEvent)
 }
 
 /// A pub/sub engine: assigns stream positions, keeps history, and fans publications in to the local hub.
@@ -23,6 +25,19 @@ public protocol Broker: Sendable {
 
     /// Up to `limit` held publications after offset `after` (0 = from the oldest held), and the current position.
     func history(channel: ChannelName, after: UInt64, limit: Int) async throws -> (position: StreamPosition, publications: [Publication])
+
+    /// Adds `member` to the channel's presence; true when it was not present yet. With `announce` the sink gets the
+    /// `join` event (namespaces may turn join/leave pushes off).
+    func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool
+
+    /// Removes a client from the channel's presence; with `announce` the sink gets the `leave` event.
+    func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws
+
+    /// A page of the channel's members ordered by client id, after `cursor`.
+    func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage
+
+    /// Delivers an ephemeral event to the channel's subscribers on every node.
+    func signal(_ event: EphemeralEvent) async throws
 
     /// Stops delivering; pending calls may fail afterwards.
     func shutdown() async

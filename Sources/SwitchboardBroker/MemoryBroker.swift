@@ -13,6 +13,8 @@ public final class MemoryBroker: Broker {
     }
 
     private let streams = NIOLockedValueBox<[ChannelName: ChannelStream]>([:])
+    /// Presence per channel; a channel's entry goes when its last member leaves.
+    private let presenceTables = NIOLockedValueBox<[ChannelName: PresenceTable]>([:])
     private let sink = NIOLockedValueBox<(any PublicationSink)?>(nil)
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
     private let now: @Sendable () -> UInt64
@@ -67,6 +69,33 @@ public final class MemoryBroker: Broker {
         return stream.window.withLockedValue { window in
             (window.position, window.read(after: after, limit: limit, now: now))
         }
+    }
+
+    public func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
+        let sink = self.sink.withLockedValue { $0 }
+        return presenceTables.withLockedValue { tables in
+            guard tables[channel, default: PresenceTable()].join(member) else { return false }
+            // Under the lock, so a join and the leave of the same client reach subscribers in that order.
+            if announce { sink?.deliver(event: .presence(.join, channel: channel, member: member)) }
+            return true
+        }
+    }
+
+    public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
+        let sink = self.sink.withLockedValue { $0 }
+        presenceTables.withLockedValue { tables in
+            guard var table = tables[channel], let member = table.leave(client: client) else { return }
+            tables[channel] = table.isEmpty ? nil : table
+            if announce { sink?.deliver(event: .presence(.leave, channel: channel, member: member)) }
+        }
+    }
+
+    public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
+        presenceTables.withLockedValue { tables in (tables[channel] ?? PresenceTable()).page(after: cursor, limit: limit) }
+    }
+
+    public func signal(_ event: EphemeralEvent) async throws {
+        sink.withLockedValue { $0 }?.deliver(event: event)
     }
 
     public func shutdown() async {

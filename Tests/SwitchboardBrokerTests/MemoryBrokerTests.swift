@@ -8,10 +8,17 @@ import Testing
 /// Records every delivered publication, in delivery order.
 private final class RecordingSink: PublicationSink {
     private let box = NIOLockedValueBox<[Publication]>([])
+    private let eventBox = NIOLockedValueBox<[EphemeralEvent]>([])
 
     func deliver(_ publication: Publication) {
         box.withLockedValue { $0.append(publication) }
     }
+
+    func deliver(event: EphemeralEvent) {
+        eventBox.withLockedValue { $0.append(event) }
+    }
+
+    var events: [EphemeralEvent] { eventBox.withLockedValue { $0 } }
 
     var publications: [Publication] { box.withLockedValue { $0 } }
 
@@ -322,5 +329,38 @@ struct MemoryBrokerTests {
         let recovery = try await broker.recover(channel: room, since: first.position, limit: 100)
         #expect(recovery.outcome == .recovered)
         #expect(recovery.publications.map(\.offset) == [2])
+    }
+}
+
+@Suite struct MemoryBrokerPresenceTests {
+    private let channel = try! ChannelName(validating: "room:1")
+
+    private func started() async throws -> (MemoryBroker, RecordingSink) {
+        let broker = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
+        let sink = RecordingSink()
+        try await broker.start(sink: sink)
+        return (broker, sink)
+    }
+
+    @Test func joinsAndLeavesAreAnnouncedInOrder() async throws {
+        let (broker, sink) = try await started()
+        _ = try await broker.presenceJoin(PresenceMember(client: "a", user: "alice", info: nil), channel: channel, announce: true)
+        try await broker.presenceLeave(client: "a", channel: channel, announce: true)
+        #expect(sink.events.map(\.kind) == [.join, .leave])
+        #expect(try await broker.presence(channel: channel, after: nil, limit: 10).counts.clients == 0)
+    }
+
+    @Test func unannouncedChangesStillChangePresence() async throws {
+        let (broker, sink) = try await started()
+        _ = try await broker.presenceJoin(PresenceMember(client: "a", user: nil, info: nil), channel: channel, announce: false)
+        #expect(sink.events.isEmpty)
+        #expect(try await broker.presence(channel: channel, after: nil, limit: 10).members.map(\.client) == ["a"])
+    }
+
+    @Test func signalsGoToTheSinkAndNotToHistory() async throws {
+        let (broker, sink) = try await started()
+        try await broker.signal(.signal(channel: channel, type: "typing", client: "a", user: nil, data: nil))
+        #expect(sink.events.map(\.kind) == [.signal])
+        #expect(try await broker.history(channel: channel, after: 0, limit: 10).publications.isEmpty)
     }
 }

@@ -23,7 +23,7 @@ struct CommandDecoderTests {
     @Test func connectDecodesWithAToken() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"connect","token":"abc.def"}"#)
         #expect(envelope.id == 1)
-        guard case .connect(let token) = envelope.command else {
+        guard case .connect(let token, _) = envelope.command else {
             Issue.record("expected connect, got \(envelope.command.name)")
             return
         }
@@ -32,7 +32,7 @@ struct CommandDecoderTests {
 
     @Test func connectDecodesWithoutAToken() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"connect"}"#)
-        guard case .connect(let token) = envelope.command else {
+        guard case .connect(let token, _) = envelope.command else {
             Issue.record("expected connect, got \(envelope.command.name)")
             return
         }
@@ -179,13 +179,62 @@ struct CommandDecoderTests {
         #expect(try decoded(#"{"id":9007199254740991,"cmd":"ping"}"#).id == 9_007_199_254_740_991)
     }
 
+    @Test func connectKeepsPresenceInfoMinified() throws {
+        guard case .connect(_, let info) = try decoded(#"{"id":1,"cmd":"connect","info":{ "name" : "Al" }}"#).command else {
+            Issue.record("expected connect")
+            return
+        }
+        #expect(info.map { String(buffer: $0) } == #"{"name":"Al"}"#)
+    }
+
+    @Test func oversizedPresenceInfoIsRefused() {
+        let big = String(repeating: "a", count: CommandDecoder.maxInfoBytes)
+        #expect(failure(#"{"id":1,"cmd":"connect","info":"\#(big)"}"#)?.error.code == .badRequest)
+    }
+
+    @Test func presenceDecodesWithCursorAndLimit() throws {
+        guard
+            case .presence(let channel, let cursor, let limit) = try decoded(#"{"id":1,"cmd":"presence","channel":"room:1","cursor":"c9","limit":5}"#)
+                .command
+        else {
+            Issue.record("expected presence")
+            return
+        }
+        #expect(channel.rawValue == "room:1" && cursor == "c9" && limit == 5)
+    }
+
+    @Test func presenceLimitOutOfRangeIsRefused() {
+        #expect(failure(#"{"id":1,"cmd":"presence","channel":"r","limit":0}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"presence","channel":"r","limit":1001}"#)?.error.code == .badRequest)
+    }
+
+    @Test func signalDecodesItsTypeAndData() throws {
+        guard case .signal(_, let type, let data) = try decoded(#"{"id":1,"cmd":"signal","channel":"c","type":"typing","data":[1, 2]}"#).command
+        else {
+            Issue.record("expected signal")
+            return
+        }
+        #expect(type == "typing")
+        #expect(data.map { String(buffer: $0) } == "[1,2]")
+    }
+
+    @Test func signalTypesAreShortNamesAndDataIsSmall() {
+        #expect(failure(#"{"id":1,"cmd":"signal","channel":"c"}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"signal","channel":"c","type":""}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"signal","channel":"c","type":"a b"}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"signal","channel":"c","type":"\#(String(repeating: "t", count: 33))"}"#)?.error.code == .badRequest)
+        let big = String(repeating: "a", count: CommandDecoder.maxSignalDataBytes)
+        #expect(failure(#"{"id":1,"cmd":"signal","channel":"c","type":"t","data":"\#(big)"}"#)?.error.code == .badRequest)
+    }
+
     @Test func commandNamesMatchTheWireNames() {
         let channel = try! ChannelName(validating: "c")
         let commands: [Command] = [
             .connect(token: nil), .subscribe(channel: channel, since: nil), .unsubscribe(channel: channel),
             .publish(channel: channel, data: ByteBuffer(string: "1"), idempotencyKey: nil), .ping, .pong,
+            .presence(channel: channel, cursor: nil, limit: 1), .signal(channel: channel, type: "t", data: nil),
         ]
-        #expect(commands.map(\.name) == ["connect", "subscribe", "unsubscribe", "publish", "ping", "pong"])
+        #expect(commands.map(\.name) == ["connect", "subscribe", "unsubscribe", "publish", "ping", "pong", "presence", "signal"])
     }
 
     // MARK: Malformed commands

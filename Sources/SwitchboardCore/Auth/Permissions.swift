@@ -24,6 +24,17 @@ public enum Permissions {
         return nil
     }
 
+    /// Seeing who is present (snapshots, join/leave pushes, the `presence` command): the namespace must track
+    /// presence; a token with capabilities needs a matching `caps.presence`; otherwise whoever may subscribe may see.
+    public static func presence(_ channel: ChannelName, options: NamespaceOptions, identity: Identity?) -> ProtocolError? {
+        guard options.presence else { return ProtocolError(.presenceNotEnabled, "namespace does not track presence") }
+        if let capabilities = identity?.capabilities {
+            return capabilities.presence.matches(channel)
+                ? nil : ProtocolError(.presenceDenied, "token does not grant seeing presence of \(channel)")
+        }
+        return subscribe(channel, options: options, identity: identity)
+    }
+
     public static func publish(_ channel: ChannelName, options: NamespaceOptions, identity: Identity?) -> ProtocolError? {
         if let capabilities = identity?.capabilities {
             return capabilities.publish.matches(channel)

@@ -350,6 +350,30 @@ extension NamespaceSetting {
             let seconds = try ConfigurationParse.wholeNumber(value, unit: "seconds", in: 0...86_400)
             target.idempotencyWindow = .seconds(seconds)
         },
+        NamespaceSetting(
+            "presence", default: "false",
+            summary: "Whether subscribers are tracked in the channel's presence (snapshot on subscribe, `presence` command, `GET /api/presence`)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.presence = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "join_leave", default: "true",
+            summary: "Whether presence joins and leaves are pushed to subscribers; turn off for very large channels (counts and snapshots remain)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.joinLeave = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "allow_signals", default: "true",
+            summary: "Whether subscribers may send ephemeral signals (typing, cursors) to the channel."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.allowSignals = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "signal_interval_ms", default: "1000",
+            summary: "Shortest time between two signals of one type from one connection on one channel; more are coalesced into the latest."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.signalInterval = try ConfigurationParse.milliseconds(value, atLeast: 0)
+        },
     ]
 
     /// Lookup by option name.

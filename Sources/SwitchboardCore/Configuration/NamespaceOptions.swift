@@ -17,6 +17,15 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var isPrivate: Bool
     /// How long a publish's idempotency key is remembered per channel; zero turns deduplication off.
     public var idempotencyWindow: Duration
+    /// Whether subscribers are tracked in the channel's presence.
+    public var presence: Bool
+    /// Whether presence joins and leaves are pushed to subscribers (turn off for very large channels: counts and
+    /// snapshots stay available).
+    public var joinLeave: Bool
+    /// Whether subscribers may send ephemeral signals (typing, cursors) to the channel.
+    public var allowSignals: Bool
+    /// Shortest time between two signals of one type from one connection on one channel; more are coalesced.
+    public var signalInterval: Duration
 
     /// Options with every field given; the defaults are the development-mode ones.
     public init(
@@ -26,7 +35,11 @@ public struct NamespaceOptions: Sendable, Equatable {
         allowAnonymous: Bool = true,
         allowBinary: Bool = false,
         isPrivate: Bool = false,
-        idempotencyWindow: Duration = .seconds(300)
+        idempotencyWindow: Duration = .seconds(300),
+        presence: Bool = false,
+        joinLeave: Bool = true,
+        allowSignals: Bool = true,
+        signalInterval: Duration = .milliseconds(1000)
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
@@ -35,6 +48,10 @@ public struct NamespaceOptions: Sendable, Equatable {
         self.allowBinary = allowBinary
         self.isPrivate = isPrivate
         self.idempotencyWindow = idempotencyWindow
+        self.presence = presence
+        self.joinLeave = joinLeave
+        self.allowSignals = allowSignals
+        self.signalInterval = signalInterval
     }
 
     /// The built-in options for a mode: production closes client publishing and anonymous access unless configured.
@@ -58,6 +75,10 @@ struct NamespaceOverrides: Sendable, Equatable {
     var allowBinary: Bool?
     var isPrivate: Bool?
     var idempotencyWindow: Duration?
+    var presence: Bool?
+    var joinLeave: Bool?
+    var allowSignals: Bool?
+    var signalInterval: Duration?
 
     /// `base` with every explicitly set field replaced.
     func applied(to base: NamespaceOptions) -> NamespaceOptions {
@@ -69,6 +90,10 @@ struct NamespaceOverrides: Sendable, Equatable {
         if let allowBinary { options.allowBinary = allowBinary }
         if let isPrivate { options.isPrivate = isPrivate }
         if let idempotencyWindow { options.idempotencyWindow = idempotencyWindow }
+        if let presence { options.presence = presence }
+        if let joinLeave { options.joinLeave = joinLeave }
+        if let allowSignals { options.allowSignals = allowSignals }
+        if let signalInterval { options.signalInterval = signalInterval }
         return options
     }
 }

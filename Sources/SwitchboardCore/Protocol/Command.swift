@@ -2,7 +2,8 @@ public import NIOCore
 
 /// A client command of protocol v1 (docs/protocol.md), decoded from one WebSocket text message or HTTP body.
 public enum Command: Sendable {
-    case connect(token: String?)
+    /// `info` is optional JSON shown to others in presence (minified, at most ``CommandDecoder/maxInfoBytes``).
+    case connect(token: String?, info: ByteBuffer? = nil)
     /// `token` is a subscription token, needed for private channels without a capability.
     case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil)
     case unsubscribe(channel: ChannelName)
@@ -13,6 +14,10 @@ public enum Command: Sendable {
     case refresh(token: String)
     /// Answer to a `ping` push; carries no id and gets no reply.
     case pong
+    /// A page of the channel's presence, members after `cursor`.
+    case presence(channel: ChannelName, cursor: String?, limit: Int)
+    /// An ephemeral signal (typing, cursor, seen) to the channel's subscribers; `data` is validated, minified JSON.
+    case signal(channel: ChannelName, type: String, data: ByteBuffer?)
 
     public var name: String {
         switch self {
@@ -23,6 +28,8 @@ public enum Command: Sendable {
         case .ping: "ping"
         case .refresh: "refresh"
         case .pong: "pong"
+        case .presence: "presence"
+        case .signal: "signal"
         }
     }
 }
@@ -41,6 +48,10 @@ public struct CommandDecodingFailure: Error, Sendable {
 
 public enum CommandDecoder {
     public static let maxIdempotencyKeyLength = 128
+    /// Presence info and signal data are small by design: they are copied to every subscriber without history.
+    public static let maxInfoBytes = 1024
+    public static let maxSignalDataBytes = 4096
+    public static let maxSignalTypeLength = 32
 
     /// Decodes one command. Unknown fields are ignored so that newer clients can talk to this server.
     public static func decode(_ text: ByteBuffer) -> Result<CommandEnvelope, CommandDecodingFailure> {
@@ -76,7 +87,14 @@ public enum CommandDecoder {
                 guard let value = JSONScanner.decodeString(rawToken) else { return fail(.badRequest, "token must be a string") }
                 token = value
             }
-            return .success(CommandEnvelope(id: id, command: .connect(token: token)))
+            var info: ByteBuffer?
+            if let rawInfo = fields["info"], JSONScanner.kind(of: rawInfo) != .null {
+                guard let value = try? JSONScanner.validateAndMinify(rawInfo), value.readableBytes <= maxInfoBytes else {
+                    return fail(.badRequest, "info must be JSON of at most \(maxInfoBytes) bytes")
+                }
+                info = value
+            }
+            return .success(CommandEnvelope(id: id, command: .connect(token: token, info: info)))
         case "subscribe":
             let channel: ChannelName
             switch decodeChannel(fields["channel"]) {
@@ -120,6 +138,42 @@ public enum CommandDecoder {
             return .success(CommandEnvelope(id: id, command: .publish(channel: channel, data: data, idempotencyKey: key)))
         case "ping":
             return .success(CommandEnvelope(id: id, command: .ping))
+        case "presence":
+            let channel: ChannelName
+            switch decodeChannel(fields["channel"]) {
+            case .success(let value): channel = value
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+            var cursor: String?
+            if let rawCursor = fields["cursor"], JSONScanner.kind(of: rawCursor) != .null {
+                guard let value = JSONScanner.decodeString(rawCursor) else { return fail(.badRequest, "cursor must be a string") }
+                cursor = value
+            }
+            var limit = 100
+            if let rawLimit = fields["limit"], JSONScanner.kind(of: rawLimit) != .null {
+                guard let value = JSONScanner.decodeInteger(rawLimit), value >= 1, value <= Int64(PresenceTable.maxPageSize) else {
+                    return fail(.badRequest, "limit must be 1–\(PresenceTable.maxPageSize)")
+                }
+                limit = Int(value)
+            }
+            return .success(CommandEnvelope(id: id, command: .presence(channel: channel, cursor: cursor, limit: limit)))
+        case "signal":
+            let channel: ChannelName
+            switch decodeChannel(fields["channel"]) {
+            case .success(let value): channel = value
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+            guard let rawType = fields["type"], let type = JSONScanner.decodeString(rawType), isValidSignalType(type) else {
+                return fail(.badRequest, "type must be 1–\(maxSignalTypeLength) characters of A-Z a-z 0-9 _ - . :")
+            }
+            var data: ByteBuffer?
+            if let rawData = fields["data"], JSONScanner.kind(of: rawData) != .null {
+                guard let value = try? JSONScanner.validateAndMinify(rawData), value.readableBytes <= maxSignalDataBytes else {
+                    return fail(.badRequest, "signal data must be JSON of at most \(maxSignalDataBytes) bytes")
+                }
+                data = value
+            }
+            return .success(CommandEnvelope(id: id, command: .signal(channel: channel, type: type, data: data)))
         case "refresh":
             guard let rawToken = fields["token"], let token = JSONScanner.decodeString(rawToken), !token.isEmpty else {
                 return fail(.badRequest, "refresh needs a token string")
@@ -128,6 +182,17 @@ public enum CommandDecoder {
         default:
             return fail(.unknownCommand, "unknown command \"\(cmd.prefix(64))\"")
         }
+    }
+
+    static func isValidSignalType(_ type: String) -> Bool {
+        !type.isEmpty && type.utf8.count <= maxSignalTypeLength
+            && type.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+                case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ":"): true
+                default: false
+                }
+            }
     }
 
     /// Decodes a `channel` field value.

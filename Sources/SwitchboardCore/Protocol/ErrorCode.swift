@@ -70,13 +70,20 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let rateLimited = ErrorCode(128, "rate_limited")
     /// An HTTP command or poll named a session that does not exist (never opened, expired or ended).
     public static let sessionNotFound = ErrorCode(129, "session_not_found")
+    /// The channel's namespace does not track presence (`presence: false`).
+    public static let presenceNotEnabled = ErrorCode(130, "presence_not_enabled")
+    /// The token's capabilities do not grant seeing the channel's presence.
+    public static let presenceDenied = ErrorCode(131, "presence_denied")
+    /// The namespace does not take signals (`allow_signals: false`).
+    public static let signalsNotAllowed = ErrorCode(132, "signals_not_allowed")
 
     public static let all: [ErrorCode] = [
         .internalError, .unauthorized, .unknownNamespace, .publishNotAllowed, .unknownCommand, .alreadySubscribed,
         .tooManySubscriptions, .badRequest, .invalidChannel, .notSubscribed, .messageTooLarge, .malformedJSON,
         .invalidData, .unsupportedSubprotocol, .invalidPosition, .binaryNotAllowed, .invalidAPIKey, .tooManyChannels,
         .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed, .subscribeDenied, .invalidToken, .tokenExpired,
-        .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited, .sessionNotFound,
+        .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited, .sessionNotFound, .presenceNotEnabled,
+        .presenceDenied, .signalsNotAllowed,
     ]
 }
 

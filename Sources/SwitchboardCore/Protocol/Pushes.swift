@@ -127,6 +127,28 @@ public enum Pushes {
         }
     }
 
+    /// `"client":ID,"user":U,"info":{…}` (user and info only when known).
+    public static func writeMemberFields(_ member: PresenceMember, into writer: inout JSONWriter) {
+        writer.key("client"); writer.string(member.client)
+        if let user = member.user { writer.key("user"); writer.string(user) }
+        if let info = member.info { writer.key("info"); writer.raw(info) }
+    }
+
+    /// `"clients":N,"users":M,"members":[{…}],"next":CURSOR` — a presence snapshot page (`next` only when more follow).
+    public static func writePresencePage(_ page: PresencePage, into writer: inout JSONWriter) {
+        writer.key("clients"); writer.int(Int64(page.counts.clients))
+        writer.key("users"); writer.int(Int64(page.counts.users))
+        writer.key("members")
+        writer.beginArray()
+        for member in page.members {
+            writer.beginObject()
+            writeMemberFields(member, into: &writer)
+            writer.endObject()
+        }
+        writer.endArray()
+        if let next = page.next { writer.key("next"); writer.string(next) }
+    }
+
     public static func disconnect(_ code: CloseCode) -> ByteBuffer {
         var writer = JSONWriter()
         writer.beginObject()

@@ -23,6 +23,7 @@ struct HTTPAPI {
         }
         router.post("/api/publish") { request, context in try await self.publish(request) }
         router.get("/api/history") { request, context in try await self.history(request) }
+        router.get("/api/presence") { request, context in try await self.presence(request) }
         router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
             services.isDraining ? json(#"{"status":"draining"}"#, status: .serviceUnavailable) : json(#"{"status":"ready"}"#)
@@ -123,14 +124,7 @@ struct HTTPAPI {
     private func history(_ request: Request) async throws -> Response {
         try authorize(request)
         let query = request.uri.queryParameters
-        guard let name = query["channel"] else { throw APIError(.badRequest, .badRequest, "channel is required") }
-        let channel: ChannelName
-        do {
-            channel = try ChannelName(validating: String(name))
-        } catch {
-            services.metrics.error(.invalidChannel)
-            throw APIError(.badRequest, .invalidChannel, error.reason)
-        }
+        let channel = try channelParameter(query["channel"].map(String.init))
         if case .failure(let error) = services.options(for: channel) { throw APIError(error) }
         var since: StreamPosition?
         if let text = query["since"] {
@@ -180,7 +174,43 @@ struct HTTPAPI {
         )
     }
 
+    // MARK: presence
+
+    private func presence(_ request: Request) async throws -> Response {
+        try authorize(request)
+        let query = request.uri.queryParameters
+        let channel = try channelParameter(query["channel"].map(String.init))
+        switch services.options(for: channel) {
+        case .failure(let error): throw APIError(error)
+        case .success(let options):
+            guard options.presence else { throw APIError(.badRequest, .presenceNotEnabled, "namespace does not track presence") }
+        }
+        var limit = 100
+        if let text = query["limit"] {
+            guard let value = Int(text), value >= 1, value <= PresenceTable.maxPageSize else {
+                throw APIError(.badRequest, .badRequest, "limit must be 1–\(PresenceTable.maxPageSize)")
+            }
+            limit = value
+        }
+        let page = try await services.broker.presence(channel: channel, after: query["cursor"].map(String.init), limit: limit)
+        return json(
+            Pushes.object { writer in
+                writer.key("channel"); writer.string(channel.rawValue)
+                Pushes.writePresencePage(page, into: &writer)
+            })
+    }
+
     // MARK: helpers
+
+    private func channelParameter(_ name: String?) throws -> ChannelName {
+        guard let name else { throw APIError(.badRequest, .badRequest, "channel is required") }
+        do {
+            return try ChannelName(validating: name)
+        } catch {
+            services.metrics.error(.invalidChannel)
+            throw APIError(.badRequest, .invalidChannel, error.reason)
+        }
+    }
 
     private func authorize(_ request: Request) throws {
         guard let header = request.headers[.authorization] else {

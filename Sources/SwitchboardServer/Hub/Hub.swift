@@ -57,6 +57,16 @@ final class Hub: PublicationSink {
         }
     }
 
+    /// Presence joins/leaves and signals: the push was encoded where the event arose; loops forward the same bytes.
+    func deliver(event: EphemeralEvent) {
+        let loops = interest.withLockedValue { $0[event.channel] }
+        guard let loops else { return }
+        for (index, interested) in loops.enumerated() where interested {
+            let loopHub = loopHubs[index]
+            loopHub.loop.execute { loopHub.deliver(event: event) }
+        }
+    }
+
     func setInterest(_ channel: ChannelName, loop index: Int, _ interested: Bool) {
         let count = loopHubs.count
         interest.withLockedValue { map in

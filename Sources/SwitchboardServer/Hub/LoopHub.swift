@@ -98,6 +98,12 @@ final class LoopHub: @unchecked Sendable {
         }
     }
 
+    func deliver(event: EphemeralEvent) {
+        loop.assertInEventLoop()
+        guard let list = subscribers[event.channel] else { return }
+        for session in list.sessions { session.deliver(event: event) }
+    }
+
     /// Asks for one flush of `session` at the end of this loop tick.
     func scheduleFlush(_ session: Session) {
         needFlush.append(session)

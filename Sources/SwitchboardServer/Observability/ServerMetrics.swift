@@ -31,6 +31,10 @@ public final class ServerMetrics: Sendable {
     let heartbeatTimeouts: CoreMetrics.Counter
     /// Long-poll requests parked until a message arrives or their timeout passes.
     let pollsWaiting: CoreMetrics.Meter
+    /// Signals sent to the engine, and signals held back by the per-type interval (replaced by a newer one or sent
+    /// when the interval ends).
+    let signalsSent: CoreMetrics.Counter
+    let signalsCoalesced: CoreMetrics.Counter
     private let errors: [Int: CoreMetrics.Counter]
     private let refusedUpgrades: CoreMetrics.Counter
     /// Largest per-session outbound queue seen, in bytes (the slow-reader bound).
@@ -61,6 +65,8 @@ public final class ServerMetrics: Sendable {
         slowConsumerDisconnects = CoreMetrics.Counter(label: "switchboard_slow_consumer_disconnects_total", factory: factory)
         heartbeatTimeouts = CoreMetrics.Counter(label: "switchboard_heartbeat_timeouts_total", factory: factory)
         pollsWaiting = CoreMetrics.Meter(label: "switchboard_polls_waiting", factory: factory)
+        signalsSent = CoreMetrics.Counter(label: "switchboard_signals_total", factory: factory)
+        signalsCoalesced = CoreMetrics.Counter(label: "switchboard_signals_coalesced_total", factory: factory)
         errors = Dictionary(
             uniqueKeysWithValues: ErrorCode.all.map {
                 (

@@ -22,6 +22,10 @@ final class Session {
     private(set) var transport: (any SessionTransport)?
     /// Who the client proved to be with a token; nil for an anonymous session.
     private(set) var identity: Identity?
+    /// What the client told others about itself (`connect` command's `info`), shown in presence.
+    private var info: ByteBuffer?
+    /// Signals held back by the per-type interval: the latest of each (channel, type), sent when the interval ends.
+    private var signalGates: [SignalKey: SignalGate] = [:]
     var user: String? { identity?.user }
     /// When the server asked for a token refresh (wall-clock seconds), while waiting for it.
     private var refreshRequestedAt: Int64?
@@ -29,7 +33,18 @@ final class Session {
     private struct Subscription {
         var stream = SubscriptionStream<EncodedPublication>()
         let generation: UInt64
+        /// Whether this session is listed in the channel's presence (left again when the subscription ends).
+        let joinsPresence: Bool
+        /// Whether presence joins and leaves are pushed to this session.
+        let seesPresence: Bool
+        /// Events that arrive before the subscribe reply wait here, so they follow the reply (and its snapshot).
+        var pendingEvents: [EphemeralEvent]? = []
     }
+
+    /// Events buffered per starting subscription at most; they are ephemeral, so the excess is dropped.
+    static let maxPendingEvents = 256
+    /// Presence members listed in a subscribe reply; the `presence` command pages through the rest.
+    static let snapshotPageSize = 100
 
     /// Where a subscription was asked for, so its start is announced the right way.
     private enum SubscribeOrigin {
@@ -93,7 +108,12 @@ final class Session {
     func close() {
         guard !isClosed else { return }
         isClosed = true
-        for channel in subscriptions.keys { loopHub.unsubscribe(self, from: channel) }
+        for (channel, subscription) in subscriptions {
+            loopHub.unsubscribe(self, from: channel)
+            if subscription.joinsPresence { leavePresence(channel) }
+        }
+        for gate in signalGates.values { gate.timer?.cancel() }
+        signalGates.removeAll()
         subscriptions.removeAll()
         commands.removeAll()
         loopHub.unregister(self)
@@ -137,6 +157,20 @@ final class Session {
         guard transport.send(publication: publication) else { return false }
         requestFlush()
         return true
+    }
+
+    /// A presence join/leave or a signal on a subscribed channel.
+    func deliver(event: EphemeralEvent) {
+        guard !isClosed, var subscription = subscriptions[event.channel] else { return }
+        if event.kind != .signal && !subscription.seesPresence { return }
+        if var pending = subscription.pendingEvents {
+            guard pending.count < Self.maxPendingEvents else { return }
+            pending.append(event)
+            subscription.pendingEvents = pending
+            subscriptions[event.channel] = subscription
+            return
+        }
+        send(event.push)
     }
 
     // MARK: heartbeats
@@ -187,7 +221,14 @@ final class Session {
     private func startSubscription(_ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin) {
         nextGeneration += 1
         let generation = nextGeneration
-        subscriptions[channel] = Subscription(generation: generation)
+        let options = (try? services.options(for: channel).get()) ?? NamespaceOptions()
+        let seesPresence = Permissions.presence(channel, options: options, identity: identity) == nil
+        subscriptions[channel] = Subscription(generation: generation, joinsPresence: options.presence, seesPresence: seesPresence)
+        let member = options.presence ? PresenceMember(client: id, user: user, info: info) : nil
+        let announce = options.joinLeave
+        // The snapshot goes in a command's reply; stream subscriptions (SSE URL channels) have no reply to carry it.
+        let wantsSnapshot: Bool
+        if case .command = origin { wantsSnapshot = seesPresence } else { wantsSnapshot = false }
         // Live delivery starts before the history read, so nothing published in between is missed (duplicates are
         // dropped by the subscription stream).
         loopHub.subscribe(self, to: channel)
@@ -196,9 +237,15 @@ final class Session {
         let loop = loopHub.loop
         let session = NIOLoopBound(self, eventLoop: loop)
         Task {
-            let result: Result<Recovery, any Error>
+            let result: Result<SubscriptionStart, any Error>
             do {
-                result = .success(try await broker.recover(channel: channel, since: since, limit: limit))
+                let recovery = try await broker.recover(channel: channel, since: since, limit: limit)
+                var snapshot: PresencePage?
+                if let member {
+                    _ = try await broker.presenceJoin(member, channel: channel, announce: announce)
+                    if wantsSnapshot { snapshot = try await broker.presence(channel: channel, after: nil, limit: Session.snapshotPageSize) }
+                }
+                result = .success(SubscriptionStart(recovery: recovery, presence: snapshot))
             } catch {
                 result = .failure(error)
             }
@@ -208,24 +255,52 @@ final class Session {
         }
     }
 
-    private func finishSubscription(_ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, result: Result<Recovery, any Error>) {
+    private struct SubscriptionStart: Sendable {
+        var recovery: Recovery
+        var presence: PresencePage?
+    }
+
+    private func leavePresence(_ channel: ChannelName) {
+        let broker = services.broker
+        let client = id
+        let announce = (try? services.options(for: channel).get())?.joinLeave ?? true
+        Task { try? await broker.presenceLeave(client: client, channel: channel, announce: announce) }
+    }
+
+    private func finishSubscription(
+        _ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, result: Result<SubscriptionStart, any Error>
+    ) {
         defer { if case .command = origin { engineCallFinished() } }
         guard !isClosed, var subscription = subscriptions[channel], subscription.generation == generation else { return }
         switch result {
         case .failure:
             loopHub.unsubscribe(self, from: channel)
+            if subscription.joinsPresence { leavePresence(channel) }
             subscriptions[channel] = nil
             let error = ProtocolError(.internalError, "engine failed to read history")
             services.metrics.error(error.code)
             if case .command(let id) = origin { send(Pushes.error(id: id, error)) } else { disconnect(.internalError) }
-        case .success(let recovery):
+        case .success(let start):
+            let recovery = start.recovery
             switch origin {
             case .command(let id):
-                send(Pushes.reply(id: id) { Pushes.writeSubscribed(channel: channel, recovery: recovery, into: &$0) })
+                send(
+                    Pushes.reply(id: id) { writer in
+                        Pushes.writeSubscribed(channel: channel, recovery: recovery, into: &writer)
+                        if let page = start.presence {
+                            writer.key("presence")
+                            writer.beginObject()
+                            Pushes.writePresencePage(page, into: &writer)
+                            writer.endObject()
+                        }
+                    })
             case .stream:
                 transport?.subscriptionStarted(channel, recovery: recovery)
                 requestFlush()
             }
+            let waiting = subscription.pendingEvents ?? []
+            subscription.pendingEvents = nil
+            for event in waiting { send(event.push) }
             let history = recovery.publications.map { EncodedPublication($0) }
             let toSend = subscription.stream.completeRecovery(history: history, positionOffset: recovery.position.offset)
             subscriptions[channel] = subscription
@@ -316,7 +391,8 @@ final class Session {
             return
         case .ping:
             send(Pushes.reply(id: id))
-        case .connect(let token):
+        case .connect(let token, let info):
+            if let info { self.info = info }
             guard let token else { return replyConnected(id) }
             awaitingEngine = true
             let verifier = services.verifier
@@ -382,10 +458,11 @@ final class Session {
                 session.startSubscription(channel, since: since, origin: .command(id: id))
             }
         case .unsubscribe(let channel):
-            guard subscriptions.removeValue(forKey: channel) != nil else {
+            guard let subscription = subscriptions.removeValue(forKey: channel) else {
                 return refuse(id, ProtocolError(.notSubscribed, "not subscribed to \(channel)"))
             }
             loopHub.unsubscribe(self, from: channel)
+            if subscription.joinsPresence { leavePresence(channel) }
             send(Pushes.reply(id: id))
         case .publish(let channel, let data, let idempotencyKey):
             awaitingEngine = true
@@ -398,7 +475,98 @@ final class Session {
                 }
                 session.engineCallFinished()
             }
+        case .presence(let channel, let cursor, let limit):
+            let options: NamespaceOptions
+            switch services.options(for: channel) {
+            case .success(let value): options = value
+            case .failure(let error): return refuse(id, error)
+            }
+            if let error = Permissions.presence(channel, options: options, identity: identity) { return refuse(id, error) }
+            awaitingEngine = true
+            let broker = services.broker
+            perform({ try? await broker.presence(channel: channel, after: cursor, limit: limit) }) { session, page in
+                defer { session.engineCallFinished() }
+                guard let page else { return session.refuse(id, ProtocolError(.internalError, "engine failed to read presence")) }
+                session.send(
+                    Pushes.reply(id: id) { writer in
+                        writer.key("channel"); writer.string(channel.rawValue)
+                        Pushes.writePresencePage(page, into: &writer)
+                    })
+            }
+        case .signal(let channel, let type, let data):
+            signal(id: id, channel: channel, type: type, data: data)
         }
+    }
+
+    // MARK: signals
+
+    private struct SignalKey: Hashable {
+        let channel: ChannelName
+        let type: String
+    }
+
+    private struct SignalGate {
+        var lastSent: NIODeadline
+        /// The newest signal that arrived within the interval; it replaces older ones (coalescing).
+        var pending: EphemeralEvent?
+        var timer: Scheduled<Void>?
+    }
+
+    /// Distinct (channel, type) gates kept per session; idle ones are forgotten beyond this.
+    static let maxSignalGates = 256
+
+    private func signal(id: Int64, channel: ChannelName, type: String, data: ByteBuffer?) {
+        let options: NamespaceOptions
+        switch services.options(for: channel) {
+        case .success(let value): options = value
+        case .failure(let error): return refuse(id, error)
+        }
+        guard options.allowSignals else { return refuse(id, ProtocolError(.signalsNotAllowed, "namespace does not take signals")) }
+        guard subscriptions[channel] != nil else {
+            return refuse(id, ProtocolError(.notSubscribed, "subscribe to \(channel) before sending signals to it"))
+        }
+        let event = EphemeralEvent.signal(channel: channel, type: type, client: self.id, user: user, data: data)
+        let key = SignalKey(channel: channel, type: type)
+        let now = NIODeadline.now()
+        let interval = TimeAmount(options.signalInterval)
+        if var gate = signalGates[key], now - gate.lastSent < interval {
+            gate.pending = event
+            if gate.timer == nil {
+                let session = NIOLoopBound(self, eventLoop: loopHub.loop)
+                gate.timer = loopHub.loop.scheduleTask(deadline: gate.lastSent + interval) { session.value.releaseSignal(key) }
+            }
+            signalGates[key] = gate
+            services.metrics.signalsCoalesced.increment()
+            send(
+                Pushes.reply(id: id) {
+                    $0.key("coalesced"); $0.bool(true)
+                })
+            return
+        }
+        if signalGates.count >= Self.maxSignalGates { signalGates = signalGates.filter { $0.value.timer != nil } }
+        signalGates[key] = SignalGate(lastSent: now)
+        // Through the command queue, so one connection's signals reach the engine in the order sent.
+        awaitingEngine = true
+        let broker = services.broker
+        perform({ try? await broker.signal(event) }) { session, _ in
+            session.services.metrics.signalsSent.increment()
+            session.send(Pushes.reply(id: id))
+            session.engineCallFinished()
+        }
+    }
+
+    /// The interval of a gate ended: its newest held-back signal goes out now.
+    private func releaseSignal(_ key: SignalKey) {
+        guard !isClosed, var gate = signalGates[key] else { return }
+        gate.timer = nil
+        if let pending = gate.pending {
+            gate.pending = nil
+            gate.lastSent = .now()
+            let broker = services.broker
+            services.metrics.signalsSent.increment()
+            Task { try? await broker.signal(pending) }
+        }
+        signalGates[key] = gate
     }
 
     /// Takes a verified refreshed token's identity; refused when it names another user than the session's.
