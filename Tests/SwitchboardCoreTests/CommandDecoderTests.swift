@@ -42,7 +42,7 @@ struct CommandDecoderTests {
     @Test func subscribeDecodesWithoutAPosition() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"chat:room"}"#)
         #expect(envelope.id == 2)
-        guard case .subscribe(let channel, let since, _) = envelope.command else {
+        guard case .subscribe(let channel, let since, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -53,7 +53,7 @@ struct CommandDecoderTests {
 
     @Test func subscribeDecodesAPosition() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":{"epoch":"k3f9a","offset":12}}"#)
-        guard case .subscribe(_, let since, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -62,7 +62,7 @@ struct CommandDecoderTests {
 
     @Test func subscribeTreatsANullPositionAsNone() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":null}"#)
-        guard case .subscribe(_, let since, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -82,7 +82,7 @@ struct CommandDecoderTests {
     @Test func publishDecodesWithMinifiedData() throws {
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data": { "text" : "hi there", "n" : [ 1 , 2 ] } }"#)
         #expect(envelope.id == 4)
-        guard case .publish(let channel, let data, let key) = envelope.command else {
+        guard case .publish(let channel, let data, let key, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }
@@ -94,7 +94,7 @@ struct CommandDecoderTests {
     @Test func publishAcceptsAnyJSONValueAsData() throws {
         for (raw, expected) in [(#""text""#, #""text""#), ("42", "42"), ("[ ]", "[]"), ("null", "null"), ("true", "true")] {
             let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":\#(raw)}"#)
-            guard case .publish(_, let data, _) = envelope.command else {
+            guard case .publish(_, let data, _, _, _) = envelope.command else {
                 Issue.record("expected publish, got \(envelope.command.name)")
                 continue
             }
@@ -104,7 +104,7 @@ struct CommandDecoderTests {
 
     @Test func publishDecodesAnIdempotencyKey() throws {
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":1,"idempotencyKey":"order-17"}"#)
-        guard case .publish(_, _, let key) = envelope.command else {
+        guard case .publish(_, _, let key, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }
@@ -113,7 +113,7 @@ struct CommandDecoderTests {
 
     @Test func publishTreatsANullIdempotencyKeyAsNone() throws {
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":1,"idempotencyKey":null}"#)
-        guard case .publish(_, _, let key) = envelope.command else {
+        guard case .publish(_, _, let key, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }
@@ -123,7 +123,7 @@ struct CommandDecoderTests {
     @Test func anIdempotencyKeyOf128BytesIsAccepted() throws {
         let key = String(repeating: "k", count: CommandDecoder.maxIdempotencyKeyLength)
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":1,"idempotencyKey":"\#(key)"}"#)
-        guard case .publish(_, _, let decodedKey) = envelope.command else {
+        guard case .publish(_, _, let decodedKey, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }
@@ -168,7 +168,7 @@ struct CommandDecoderTests {
 
     @Test func escapedStringsAreDecodedBeforeValidation() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"subscr\u0069be","channel":"chat:r\u006fom"}"#)
-        guard case .subscribe(let channel, _, _) = envelope.command else {
+        guard case .subscribe(let channel, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -365,7 +365,7 @@ struct CommandDecoderTests {
 
     @Test func aSinceAtTheLargestOffsetIsAccepted() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":{"offset":9007199254740991,"epoch":"e"}}"#)
-        guard case .subscribe(_, let since, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }

@@ -374,6 +374,19 @@ extension NamespaceSetting {
         ) { value, target throws(InvalidConfigurationValue) in
             target.signalInterval = try ConfigurationParse.milliseconds(value, atLeast: 0)
         },
+        NamespaceSetting(
+            "conflation", default: "false",
+            summary:
+                "Latest value per key: a publication waiting for a slow subscriber is replaced by a newer one with the same `key`; recovery returns the latest per key."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.conflation = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "max_rate", default: "0",
+            summary: "Default pushes per second per subscription, 0…1000 (0: unlimited); a subscribe's `maxRate` overrides it."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.maxRate = try ConfigurationParse.count(value, in: 0...1000)
+        },
     ]
 
     /// Lookup by option name.

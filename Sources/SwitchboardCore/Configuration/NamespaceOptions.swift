@@ -26,6 +26,10 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var allowSignals: Bool
     /// Shortest time between two signals of one type from one connection on one channel; more are coalesced.
     public var signalInterval: Duration
+    /// Latest value per key: a waiting publication is replaced by a newer one with the same `key`.
+    public var conflation: Bool
+    /// Default pushes per second per subscription (0: unlimited); `subscribe`'s `maxRate` overrides it.
+    public var maxRate: Int
 
     /// Options with every field given; the defaults are the development-mode ones.
     public init(
@@ -39,7 +43,9 @@ public struct NamespaceOptions: Sendable, Equatable {
         presence: Bool = false,
         joinLeave: Bool = true,
         allowSignals: Bool = true,
-        signalInterval: Duration = .milliseconds(1000)
+        signalInterval: Duration = .milliseconds(1000),
+        conflation: Bool = false,
+        maxRate: Int = 0
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
@@ -52,6 +58,8 @@ public struct NamespaceOptions: Sendable, Equatable {
         self.joinLeave = joinLeave
         self.allowSignals = allowSignals
         self.signalInterval = signalInterval
+        self.conflation = conflation
+        self.maxRate = maxRate
     }
 
     /// The built-in options for a mode: production closes client publishing and anonymous access unless configured.
@@ -79,6 +87,8 @@ struct NamespaceOverrides: Sendable, Equatable {
     var joinLeave: Bool?
     var allowSignals: Bool?
     var signalInterval: Duration?
+    var conflation: Bool?
+    var maxRate: Int?
 
     /// `base` with every explicitly set field replaced.
     func applied(to base: NamespaceOptions) -> NamespaceOptions {
@@ -94,6 +104,8 @@ struct NamespaceOverrides: Sendable, Equatable {
         if let joinLeave { options.joinLeave = joinLeave }
         if let allowSignals { options.allowSignals = allowSignals }
         if let signalInterval { options.signalInterval = signalInterval }
+        if let conflation { options.conflation = conflation }
+        if let maxRate { options.maxRate = maxRate }
         return options
     }
 }

@@ -57,7 +57,7 @@ public struct HistoryWindow: Sendable {
         topOffset += 1
         let publication = Publication(
             channel: request.channel, epoch: epoch, offset: topOffset, data: request.data,
-            sender: request.sender, idempotencyKey: request.idempotencyKey
+            sender: request.sender, idempotencyKey: request.idempotencyKey, key: request.key, highPriority: request.highPriority
         )
         if capacity > 0 {
             if entries.count == capacity { entries.removeFirst() }

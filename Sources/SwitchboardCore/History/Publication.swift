@@ -11,14 +11,24 @@ public struct Publication: Sendable {
     /// User id of the publisher, attached by the server (never taken from the client's payload).
     public var sender: String?
     public var idempotencyKey: String?
+    /// The publisher's "latest value per key" key (e.g. a ticker symbol); conflating namespaces replace older
+    /// unsent publications with the same key. The hub never looks into `data` for it.
+    public var key: String?
+    /// High-priority publications overtake other channels' publications in a backed-up queue.
+    public var highPriority: Bool
 
-    public init(channel: ChannelName, epoch: String, offset: UInt64, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil) {
+    public init(
+        channel: ChannelName, epoch: String, offset: UInt64, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil,
+        key: String? = nil, highPriority: Bool = false
+    ) {
         self.channel = channel
         self.epoch = epoch
         self.offset = offset
         self.data = data
         self.sender = sender
         self.idempotencyKey = idempotencyKey
+        self.key = key
+        self.highPriority = highPriority
     }
 
     public var position: StreamPosition { StreamPosition(epoch: epoch, offset: offset) }
@@ -30,11 +40,17 @@ public struct PublishRequest: Sendable {
     public var data: ByteBuffer
     public var sender: String?
     public var idempotencyKey: String?
+    public var key: String?
+    public var highPriority: Bool
 
-    public init(channel: ChannelName, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil) {
+    public init(
+        channel: ChannelName, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil, key: String? = nil, highPriority: Bool = false
+    ) {
         self.channel = channel
         self.data = data
         self.sender = sender
         self.idempotencyKey = idempotencyKey
+        self.key = key
+        self.highPriority = highPriority
     }
 }

@@ -5,10 +5,11 @@ public enum Command: Sendable {
     /// `info` is optional JSON shown to others in presence (minified, at most ``CommandDecoder/maxInfoBytes``).
     case connect(token: String?, info: ByteBuffer? = nil)
     /// `token` is a subscription token, needed for private channels without a capability.
-    case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil)
+    /// `maxRate` caps pushes per second for this subscription (conflating or holding in between).
+    case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil, maxRate: Int? = nil)
     case unsubscribe(channel: ChannelName)
     /// `data` is validated and minified JSON.
-    case publish(channel: ChannelName, data: ByteBuffer, idempotencyKey: String?)
+    case publish(channel: ChannelName, data: ByteBuffer, idempotencyKey: String?, key: String? = nil, highPriority: Bool = false)
     case ping
     /// A new connection token for this session, sent before or after the server's `refresh` push.
     case refresh(token: String)
@@ -48,6 +49,8 @@ public struct CommandDecodingFailure: Error, Sendable {
 
 public enum CommandDecoder {
     public static let maxIdempotencyKeyLength = 128
+    public static let maxConflationKeyLength = 128
+    public static let maxRateLimit = 1000
     /// Presence info and signal data are small by design: they are copied to every subscriber without history.
     public static let maxInfoBytes = 1024
     public static let maxSignalDataBytes = 4096
@@ -113,7 +116,14 @@ public enum CommandDecoder {
                 guard let value = JSONScanner.decodeString(rawToken) else { return fail(.badRequest, "token must be a string") }
                 token = value
             }
-            return .success(CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since, token: token)))
+            var maxRate: Int?
+            if let rawRate = fields["maxRate"], JSONScanner.kind(of: rawRate) != .null {
+                guard let value = JSONScanner.decodeInteger(rawRate), value >= 1, value <= Int64(maxRateLimit) else {
+                    return fail(.badRequest, "maxRate must be 1–\(maxRateLimit) pushes per second")
+                }
+                maxRate = Int(value)
+            }
+            return .success(CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since, token: token, maxRate: maxRate)))
         case "unsubscribe":
             switch decodeChannel(fields["channel"]) {
             case .success(let channel): return .success(CommandEnvelope(id: id, command: .unsubscribe(channel: channel)))
@@ -133,9 +143,17 @@ public enum CommandDecoder {
                 }
                 key = value
             }
+            let metadata: PublishMetadata
+            switch decodePublishMetadata(fields) {
+            case .success(let value): metadata = value
+            case .failure(let error): return fail(error.code, error.reason)
+            }
             // The whole command was validated above; minifying here is the one pass over data.
             guard let data = try? JSONScanner.validateAndMinify(rawData) else { return fail(.invalidData, "data is not valid JSON") }
-            return .success(CommandEnvelope(id: id, command: .publish(channel: channel, data: data, idempotencyKey: key)))
+            return .success(
+                CommandEnvelope(
+                    id: id,
+                    command: .publish(channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority)))
         case "ping":
             return .success(CommandEnvelope(id: id, command: .ping))
         case "presence":
@@ -182,6 +200,31 @@ public enum CommandDecoder {
         default:
             return fail(.unknownCommand, "unknown command \"\(cmd.prefix(64))\"")
         }
+    }
+
+    public struct PublishMetadata: Sendable {
+        public var key: String?
+        public var highPriority = false
+    }
+
+    /// The optional `key` (conflation) and `priority` (`"high"` or `"normal"`) of a publish, from the command or an
+    /// HTTP API body.
+    public static func decodePublishMetadata(_ fields: [String: ByteBuffer]) -> Result<PublishMetadata, ProtocolError> {
+        var metadata = PublishMetadata()
+        if let rawKey = fields["key"], JSONScanner.kind(of: rawKey) != .null {
+            guard let value = JSONScanner.decodeString(rawKey), !value.isEmpty, value.utf8.count <= maxConflationKeyLength else {
+                return .failure(ProtocolError(.badRequest, "key must be a string of 1–\(maxConflationKeyLength) bytes"))
+            }
+            metadata.key = value
+        }
+        if let rawPriority = fields["priority"], JSONScanner.kind(of: rawPriority) != .null {
+            switch JSONScanner.decodeString(rawPriority) {
+            case "high": metadata.highPriority = true
+            case "normal": metadata.highPriority = false
+            default: return .failure(ProtocolError(.badRequest, "priority must be \"high\" or \"normal\""))
+            }
+        }
+        return .success(metadata)
     }
 
     static func isValidSignalType(_ type: String) -> Bool {

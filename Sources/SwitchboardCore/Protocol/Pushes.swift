@@ -13,8 +13,18 @@ public enum Pushes {
         writer.key("offset"); writer.uint(publication.offset)
         writer.key("data"); writer.raw(publication.data)
         if let sender = publication.sender { writer.key("sender"); writer.string(sender) }
+        if let key = publication.key { writer.key("key"); writer.string(key) }
         writer.endObject()
         return writer.buffer
+    }
+
+    /// `{"push":"conflated","channel":C}` — the next publication of C follows publications skipped on purpose
+    /// (replaced by newer ones with the same key, or held back by the subscription's max rate).
+    public static func conflated(channel: ChannelName) -> ByteBuffer {
+        object { writer in
+            writer.key("push"); writer.string("conflated")
+            writer.key("channel"); writer.string(channel.rawValue)
+        }
     }
 
     /// A JSON object whose members `members` writes.

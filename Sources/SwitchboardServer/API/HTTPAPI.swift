@@ -115,7 +115,13 @@ struct HTTPAPI {
             }
             key = value
         }
-        return await services.publish(PublishRequest(channel: channel, data: data, idempotencyKey: key), client: nil)
+        let metadata: CommandDecoder.PublishMetadata
+        switch CommandDecoder.decodePublishMetadata(fields) {
+        case .success(let value): metadata = value
+        case .failure(let error): return .failure(APIError(error))
+        }
+        let request = PublishRequest(channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority)
+        return await services.publish(request, client: nil)
             .mapError { APIError($0) }
     }
 

@@ -22,6 +22,11 @@ final class EncodedPublication: Sendable, StreamItem {
         self.rawSSEEvent = SSEFraming.dataEvent(publication.data, allocator: allocator)
     }
 
+    /// How an outbound queue may treat this publication while it waits.
+    func queueTag(conflates: Bool) -> QueueTag {
+        QueueTag(channel: publication.channel, conflationKey: conflates ? publication.key : nil, highPriority: publication.highPriority)
+    }
+
     var streamOffset: UInt64 { publication.offset }
     var channel: ChannelName { publication.channel }
     /// Raw WebSocket payload: the published data itself.

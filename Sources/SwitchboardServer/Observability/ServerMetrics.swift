@@ -35,6 +35,8 @@ public final class ServerMetrics: Sendable {
     /// when the interval ends).
     let signalsSent: CoreMetrics.Counter
     let signalsCoalesced: CoreMetrics.Counter
+    /// Publications skipped on purpose: replaced in a waiting queue or held by a max rate and replaced.
+    let conflated: CoreMetrics.Counter
     private let errors: [Int: CoreMetrics.Counter]
     private let refusedUpgrades: CoreMetrics.Counter
     /// Largest per-session outbound queue seen, in bytes (the slow-reader bound).
@@ -67,6 +69,7 @@ public final class ServerMetrics: Sendable {
         pollsWaiting = CoreMetrics.Meter(label: "switchboard_polls_waiting", factory: factory)
         signalsSent = CoreMetrics.Counter(label: "switchboard_signals_total", factory: factory)
         signalsCoalesced = CoreMetrics.Counter(label: "switchboard_signals_coalesced_total", factory: factory)
+        conflated = CoreMetrics.Counter(label: "switchboard_conflated_total", factory: factory)
         errors = Dictionary(
             uniqueKeysWithValues: ErrorCode.all.map {
                 (

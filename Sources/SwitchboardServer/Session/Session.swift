@@ -39,6 +39,11 @@ final class Session {
         let seesPresence: Bool
         /// Events that arrive before the subscribe reply wait here, so they follow the reply (and its snapshot).
         var pendingEvents: [EphemeralEvent]? = []
+        /// The namespace conflates: waiting publications with the same key are replaced by the newest.
+        let conflates: Bool
+        /// The subscription's max rate, when it has one; its timer releases held publications.
+        var pacer: SubscriptionPacer<EncodedPublication>?
+        var pacerTimer: Scheduled<Void>?
     }
 
     /// Events buffered per starting subscription at most; they are ephemeral, so the excess is dropped.
@@ -110,6 +115,7 @@ final class Session {
         isClosed = true
         for (channel, subscription) in subscriptions {
             loopHub.unsubscribe(self, from: channel)
+            subscription.pacerTimer?.cancel()
             if subscription.joinsPresence { leavePresence(channel) }
         }
         for gate in signalGates.values { gate.timer?.cancel() }
@@ -149,12 +155,61 @@ final class Session {
         let item = subscription.stream.receive(publication)
         subscriptions[publication.channel] = subscription
         guard let item else { return false }
-        return write(item)
+        return pace(item) == .written
     }
 
-    private func write(_ publication: EncodedPublication) -> Bool {
+    private enum PaceOutcome {
+        case written, held, failed
+    }
+
+    /// Sends a publication now, or holds it when the subscription's max rate says so.
+    private func pace(_ publication: EncodedPublication) -> PaceOutcome {
+        let channel = publication.channel
+        guard var subscription = subscriptions[channel] else { return .failed }
+        guard subscription.pacer != nil else { return write(publication, conflates: subscription.conflates) ? .written : .failed }
+        let key = subscription.conflates ? publication.publication.key : nil
+        let now = MonotonicTime.nanoseconds()
+        switch subscription.pacer!.offer(publication, key: key, now: now) {
+        case .send:
+            subscriptions[channel] = subscription
+            return write(publication, conflates: subscription.conflates) ? .written : .failed
+        case .held(let releaseAt):
+            if subscription.pacerTimer == nil {
+                let session = NIOLoopBound(self, eventLoop: loopHub.loop)
+                let generation = subscription.generation
+                subscription.pacerTimer = loopHub.loop.scheduleTask(in: .nanoseconds(Int64(releaseAt - min(now, releaseAt)))) {
+                    session.value.releaseHeld(channel, generation: generation)
+                }
+            }
+            subscriptions[channel] = subscription
+            return .held
+        case nil:
+            subscriptions[channel] = subscription
+            services.metrics.slowConsumerDisconnects.increment()
+            disconnect(.slowConsumer)
+            return .failed
+        }
+    }
+
+    /// A max-rate slot opened: the held publications go out, after a `conflated` notice if some were replaced.
+    private func releaseHeld(_ channel: ChannelName, generation: UInt64) {
+        guard !isClosed, var subscription = subscriptions[channel], subscription.generation == generation else { return }
+        subscription.pacerTimer = nil
+        let released = subscription.pacer?.release(now: MonotonicTime.nanoseconds())
+        subscriptions[channel] = subscription
+        guard let released else { return }
+        if released.skipped {
+            services.metrics.conflated.increment()
+            send(Pushes.conflated(channel: channel))
+        }
+        for publication in released.items {
+            guard write(publication, conflates: subscription.conflates) else { break }
+        }
+    }
+
+    private func write(_ publication: EncodedPublication, conflates: Bool) -> Bool {
         guard let transport else { return false }
-        guard transport.send(publication: publication) else { return false }
+        guard transport.send(publication: publication, conflates: conflates) else { return false }
         requestFlush()
         return true
     }
@@ -218,12 +273,17 @@ final class Session {
         startSubscription(channel, since: since, origin: .stream)
     }
 
-    private func startSubscription(_ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin) {
+    private func startSubscription(_ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin, maxRate: Int? = nil) {
         nextGeneration += 1
         let generation = nextGeneration
         let options = (try? services.options(for: channel).get()) ?? NamespaceOptions()
         let seesPresence = Permissions.presence(channel, options: options, identity: identity) == nil
-        subscriptions[channel] = Subscription(generation: generation, joinsPresence: options.presence, seesPresence: seesPresence)
+        var subscription = Subscription(
+            generation: generation, joinsPresence: options.presence, seesPresence: seesPresence, conflates: options.conflation)
+        if let rate = maxRate ?? (options.maxRate > 0 ? options.maxRate : nil) {
+            subscription.pacer = SubscriptionPacer(maxRate: rate, maxHeld: services.settings.limits.outboundQueueMessages)
+        }
+        subscriptions[channel] = subscription
         let member = options.presence ? PresenceMember(client: id, user: user, info: info) : nil
         let announce = options.joinLeave
         // The snapshot goes in a command's reply; stream subscriptions (SSE URL channels) have no reply to carry it.
@@ -301,11 +361,18 @@ final class Session {
             let waiting = subscription.pendingEvents ?? []
             subscription.pendingEvents = nil
             for event in waiting { send(event.push) }
-            let history = recovery.publications.map { EncodedPublication($0) }
+            var missed = recovery.publications
+            if subscription.conflates {
+                // A conflating channel recovers the latest value per key, not every intermediate one.
+                let latest = Conflation.latestPerKey(missed)
+                if latest.count < missed.count { send(Pushes.conflated(channel: channel)) }
+                missed = latest
+            }
+            let history = missed.map { EncodedPublication($0) }
             let toSend = subscription.stream.completeRecovery(history: history, positionOffset: recovery.position.offset)
             subscriptions[channel] = subscription
             for publication in toSend {
-                guard write(publication) else { break }
+                guard pace(publication) != .failed else { break }
             }
         }
     }
@@ -435,7 +502,7 @@ final class Session {
                     session.refuse(id, error)
                 }
             }
-        case .subscribe(let channel, let since, let token):
+        case .subscribe(let channel, let since, let token, let maxRate):
             if subscriptions[channel] != nil { return refuse(id, ProtocolError(.alreadySubscribed, "already subscribed to \(channel)")) }
             let limit = services.settings.configuration.limits.maxSubscriptionsPerConnection
             guard subscriptions.count < limit else {
@@ -444,7 +511,7 @@ final class Session {
             guard let token else {
                 if let error = services.checkSubscribe(channel, identity: identity) { return refuse(id, error) }
                 awaitingEngine = true
-                return startSubscription(channel, since: since, origin: .command(id: id))
+                return startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate)
             }
             awaitingEngine = true
             let verifier = services.verifier
@@ -455,18 +522,21 @@ final class Session {
                     session.engineCallFinished()
                     return
                 }
-                session.startSubscription(channel, since: since, origin: .command(id: id))
+                session.startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate)
             }
         case .unsubscribe(let channel):
             guard let subscription = subscriptions.removeValue(forKey: channel) else {
                 return refuse(id, ProtocolError(.notSubscribed, "not subscribed to \(channel)"))
             }
             loopHub.unsubscribe(self, from: channel)
+            subscription.pacerTimer?.cancel()
             if subscription.joinsPresence { leavePresence(channel) }
             send(Pushes.reply(id: id))
-        case .publish(let channel, let data, let idempotencyKey):
+        case .publish(let channel, let data, let idempotencyKey, let key, let highPriority):
             awaitingEngine = true
-            publish(PublishRequest(channel: channel, data: data, sender: user, idempotencyKey: idempotencyKey)) { session, result in
+            let request = PublishRequest(
+                channel: channel, data: data, sender: user, idempotencyKey: idempotencyKey, key: key, highPriority: highPriority)
+            publish(request) { session, result in
                 switch result {
                 case .success(let publication):
                     session.send(Pushes.reply(id: id) { PublishReply.write(publication, into: &$0) })

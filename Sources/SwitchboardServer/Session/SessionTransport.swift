@@ -7,7 +7,8 @@ import SwitchboardCore
 /// Every method writes without flushing; the loop hub flushes once per tick.
 protocol SessionTransport: AnyObject {
     /// Queues a publication push. False when the outbound queue overflowed: the transport is closing the connection.
-    func send(publication: EncodedPublication) -> Bool
+    /// `conflates`: the channel's namespace replaces waiting publications by newer ones with the same key.
+    func send(publication: EncodedPublication, conflates: Bool) -> Bool
     /// Queues a protocol message (reply or push). Transports without a command protocol may drop it.
     func send(message: ByteBuffer)
     /// A subscription that was not started by a command (SSE, raw endpoints) has its starting position.

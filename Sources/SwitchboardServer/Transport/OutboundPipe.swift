@@ -15,11 +15,17 @@ final class OutboundPipe<Out> {
         self.metrics = metrics
     }
 
+    /// Makes the message announcing that a channel's next publication follows a conflation gap (nil: nothing to
+    /// announce, e.g. on raw endpoints).
+    var gapNotice: ((ChannelName) -> (message: Out, size: Int)?)?
+
     var isEmpty: Bool { queue.isEmpty }
     var queuedBytes: Int { queue.bytes }
 
     /// Writes or queues `message`; false when the queue is full (nothing was queued).
-    func write(_ message: Out, size: Int, context: ChannelHandlerContext) -> Bool {
+    /// - Parameter tag: how the queue may treat a publication while it waits (conflation, priority); only evaluated
+    ///   when the message has to wait.
+    func write(_ message: Out, size: Int, context: ChannelHandlerContext, tag: @autoclosure () -> QueueTag? = nil) -> Bool {
         if queue.isEmpty {
             // NIO counts unflushed bytes towards the watermark. In a burst, push them to the socket before deciding
             // the peer is slow: only what the kernel will not take may pile up here (as NIO's BackPressureHandler does).
@@ -30,7 +36,9 @@ final class OutboundPipe<Out> {
                 return true
             }
         }
-        guard queue.append(message, size: size) else { return false }
+        let conflatedBefore = queue.conflatedCount
+        guard queue.append(message, size: size, tag: tag()) else { return false }
+        if queue.conflatedCount != conflatedBefore { metrics.conflated.increment() }
         metrics.observeQueue(bytes: queue.bytes)
         return true
     }
@@ -43,8 +51,11 @@ final class OutboundPipe<Out> {
 
     /// Moves queued messages to the socket while it stays writable, then flushes.
     func drain(context: ChannelHandlerContext) {
-        while context.channel.isWritable, let message = queue.popFirst() {
-            context.write(NIOAny(message), promise: nil)
+        while context.channel.isWritable, let next = queue.popNext() {
+            if let channel = next.afterGap, let notice = gapNotice?(channel) {
+                context.write(NIOAny(notice.message), promise: nil)
+            }
+            context.write(NIOAny(next.element), promise: nil)
             wroteSinceFlush = true
         }
         flush(context: context)

@@ -138,7 +138,7 @@ final class PollTransport: SessionTransport {
         return true
     }
 
-    func send(publication: EncodedPublication) -> Bool {
+    func send(publication: EncodedPublication, conflates: Bool) -> Bool {
         enqueue(publication.jsonPush)
     }
 

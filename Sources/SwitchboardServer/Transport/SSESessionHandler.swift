@@ -65,6 +65,12 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if !stream.raw {
+            pipe.gapNotice = { channel in
+                let event = SSEFraming.dataEvent(Pushes.conflated(channel: channel))
+                return (event, event.readableBytes)
+            }
+        }
         let session = Session(
             kind: stream.raw ? .rawSSE : .sse,
             services: services,
@@ -136,9 +142,9 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
 
     // MARK: outbound (SessionTransport)
 
-    private func write(_ buffer: ByteBuffer) -> Bool {
+    private func write(_ buffer: ByteBuffer, tag: @autoclosure () -> QueueTag? = nil) -> Bool {
         guard let context, !closing else { return false }
-        guard pipe.write(buffer, size: buffer.readableBytes, context: context) else {
+        guard pipe.write(buffer, size: buffer.readableBytes, context: context, tag: tag()) else {
             services.metrics.slowConsumerDisconnects.increment()
             disconnect(.slowConsumer)
             return false
@@ -150,15 +156,18 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
         SSEFraming.idLine(SSEEventID.encode(positions), allocator: context?.channel.allocator ?? ByteBufferAllocator())
     }
 
-    func send(publication: EncodedPublication) -> Bool {
+    func send(publication: EncodedPublication, conflates: Bool) -> Bool {
         guard let index = channelIndex[publication.channel] else {
             // Subscribed by command: the client tracks that channel's position from the pushes; the `id:` line only
             // carries the positions of the channels named in the URL, which EventSource resumes on its own.
-            return !stream.raw && write(publication.sseEvent)
+            return !stream.raw && write(publication.sseEvent, tag: publication.queueTag(conflates: conflates))
         }
         positions[index] = publication.publication.position
-        guard write(idLine()) else { return false }
-        return write(stream.raw ? publication.rawSSEEvent : publication.sseEvent)
+        // One buffer per event, so a waiting event and its id line are conflated or reordered as one.
+        var event = idLine()
+        var body = stream.raw ? publication.rawSSEEvent : publication.sseEvent
+        event.writeBuffer(&body)
+        return write(event, tag: publication.queueTag(conflates: conflates))
     }
 
     func send(message: ByteBuffer) {

@@ -81,6 +81,12 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if deflate != nil { loopCodecs = DeflateLoopCodecs.current }
+        if !isRaw {
+            pipe.gapNotice = { [unowned self] channel in
+                let notice = Pushes.conflated(channel: channel)
+                return (self.dataFrame(notice, opcode: .text), notice.readableBytes)
+            }
+        }
         // The echo endpoint has no session: no commands, no subscriptions, no heartbeat.
         if isEcho { return }
         let session = Session(
@@ -306,10 +312,13 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     // MARK: outbound (SessionTransport)
 
-    func send(publication: EncodedPublication) -> Bool {
+    func send(publication: EncodedPublication, conflates: Bool) -> Bool {
         guard let context, case .open = closeState else { return false }
         let payload = isRaw ? publication.rawData : publication.jsonPush
-        guard pipe.write(dataFrame(payload, opcode: .text), size: payload.readableBytes, context: context) else {
+        guard
+            pipe.write(
+                dataFrame(payload, opcode: .text), size: payload.readableBytes, context: context, tag: publication.queueTag(conflates: conflates))
+        else {
             slowConsumer()
             return false
         }
