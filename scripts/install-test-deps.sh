@@ -12,3 +12,5 @@ fi
 python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
 # The permessage-deflate tests use an independent client implementation.
 python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets
+# The MessagePack codecs are checked against an independent implementation (tests/msgpack_vectors).
+python3 -c "import msgpack" 2>/dev/null || python3 -m pip install -q msgpack
