@@ -107,7 +107,7 @@ import Testing
         #expect(refusal?.status == 400)
         let body = object(refusal?.body)
         #expect((body?["error"] as? [String: Any])?["code"] as? Int == 113)
-        #expect(body?["supported"] as? [String] == ["switchboard.v1.json"])
+        #expect(body?["supported"] as? [String] == ["switchboard.v1.json", "switchboard.v1.msgpack"])
         try await server.stop()
     }
 

@@ -27,6 +27,26 @@ public enum Pushes {
         }
     }
 
+    /// The publication push in MessagePack (`switchboard.v1.msgpack`): the same members as ``publication(_:allocator:)``,
+    /// with `data` transcoded once and `{"$binary":…}` objects back as `bin`.
+    public static func messagePackPublication(_ publication: Publication) -> ByteBuffer {
+        var writer = MessagePackWriter(capacity: publication.data.readableBytes + 96)
+        writer.mapHeader(count: 5 + (publication.sender == nil ? 0 : 1) + (publication.key == nil ? 0 : 1))
+        writer.string("push"); writer.string("publication")
+        writer.string("channel"); writer.string(publication.channel.rawValue)
+        writer.string("epoch"); writer.string(publication.epoch)
+        writer.string("offset"); writer.uint(publication.offset)
+        writer.string("data")
+        if let data = try? MessagePackValue(parsingJSON: publication.data) {
+            data.restoringBinary().write(to: &writer)
+        } else {
+            writer.nilValue()  // unreachable: data was validated JSON when published
+        }
+        if let sender = publication.sender { writer.string("sender"); writer.string(sender) }
+        if let key = publication.key { writer.string("key"); writer.string(key) }
+        return writer.buffer
+    }
+
     /// A JSON object whose members `members` writes.
     public static func object(_ members: (inout JSONWriter) -> Void) -> ByteBuffer {
         var writer = JSONWriter()

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardCore
 
@@ -13,6 +14,18 @@ final class EncodedPublication: Sendable, StreamItem {
     let sseEvent: ByteBuffer
     /// `data: <data>\n\n`: the body of an SSE event on `/raw/sse/{channel}`.
     let rawSSEEvent: ByteBuffer
+    /// The MessagePack push, made by the first MessagePack subscriber that needs it and shared by the rest: a
+    /// publication is transcoded at most once, and never when nobody speaks MessagePack.
+    private let messagePack = NIOLockedValueBox<ByteBuffer?>(nil)
+
+    var messagePackPush: ByteBuffer {
+        messagePack.withLockedValue { cached in
+            if let cached { return cached }
+            let encoded = Pushes.messagePackPublication(publication)
+            cached = encoded
+            return encoded
+        }
+    }
 
     init(_ publication: Publication, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.publication = publication

@@ -417,6 +417,15 @@ final class Session {
         }
     }
 
+    /// A command that could not even be turned into JSON (a broken MessagePack frame): refused like malformed JSON.
+    func receive(undecodableCommand reason: String) {
+        guard !isClosed else { return }
+        services.metrics.error(.malformedJSON)
+        send(Pushes.error(id: nil, ProtocolError(.malformedJSON, reason)))
+        malformedInARow += 1
+        if malformedInARow >= Self.maxConsecutiveMalformedCommands { disconnect(.badProtocol) }
+    }
+
     /// Publishes a raw endpoint's message in arrival order; refusals are counted, not answered (there is no reply).
     func receive(rawPublish request: PublishRequest) {
         guard !isClosed else { return }
@@ -695,7 +704,9 @@ enum PublishReply {
 enum ProtocolVersion {
     static let current = "1"
     static let jsonSubprotocol = "switchboard.v1.json"
-    static let supportedSubprotocols = [jsonSubprotocol]
+    /// The same commands, replies and pushes as MessagePack maps in binary frames.
+    static let messagePackSubprotocol = "switchboard.v1.msgpack"
+    static let supportedSubprotocols = [jsonSubprotocol, messagePackSubprotocol]
 }
 
 enum SessionID {

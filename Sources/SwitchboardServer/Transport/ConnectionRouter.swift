@@ -253,7 +253,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 WebSocketFrameEncoder(),
                 WebSocketProtocolErrorHandler(),
                 WebSocketSessionHandler(
-                    mode: mode, services: services, identity: identity, deflate: PerMessageDeflate.agreement(in: acceptHeaders)
+                    mode: mode, services: services, identity: identity, deflate: PerMessageDeflate.agreement(in: acceptHeaders),
+                    messagePack: acceptHeaders.contains { $0.0 == "sec-websocket-protocol" && $0.1 == ProtocolVersion.messagePackSubprotocol }
                 ),
             ]
             try pipeline.addHandlers(handlers, position: .after(self))

@@ -52,9 +52,12 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private var closeTimer: Scheduled<Void>?
 
     private let identity: Identity?
+    /// `switchboard.v1.msgpack`: commands arrive and replies and pushes leave as MessagePack in binary frames.
+    private let messagePack: Bool
 
-    init(mode: Mode, services: HubServices, identity: Identity?, deflate: PerMessageDeflateAgreement? = nil) {
+    init(mode: Mode, services: HubServices, identity: Identity?, deflate: PerMessageDeflateAgreement? = nil, messagePack: Bool = false) {
         self.identity = identity
+        self.messagePack = messagePack
         self.mode = mode
         self.services = services
         self.deflate = deflate
@@ -83,8 +86,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         if deflate != nil { loopCodecs = DeflateLoopCodecs.current }
         if !isRaw {
             pipe.gapNotice = { [unowned self] channel in
-                let notice = Pushes.conflated(channel: channel)
-                return (self.dataFrame(notice, opcode: .text), notice.readableBytes)
+                let notice = self.encoded(Pushes.conflated(channel: channel))
+                return (self.dataFrame(notice, opcode: self.messageOpcode), notice.readableBytes)
             }
         }
         // The echo endpoint has no session: no commands, no subscriptions, no heartbeat.
@@ -258,6 +261,13 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
             guard let context else { return }
             context.write(wrapOutboundOut(dataFrame(message, opcode: isText ? .text : .binary)), promise: nil)
             echoNeedsFlush = true
+        case .protocolV1 where messagePack:
+            guard !isText else { return fail(.unsupportedData, reason: "protocol switchboard.v1.msgpack takes binary frames only") }
+            do {
+                session?.receive(command: try MessagePackTranscoder.json(fromMessagePack: message))
+            } catch {
+                session?.receive(undecodableCommand: "command is not a MessagePack map: \(error)")
+            }
         case .protocolV1:
             guard isText else { return fail(.unsupportedData, reason: "protocol switchboard.v1.json takes text frames only") }
             session?.receive(command: message)
@@ -314,10 +324,11 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func send(publication: EncodedPublication, conflates: Bool) -> Bool {
         guard let context, case .open = closeState else { return false }
-        let payload = isRaw ? publication.rawData : publication.jsonPush
+        let payload = isRaw ? publication.rawData : messagePack ? publication.messagePackPush : publication.jsonPush
         guard
             pipe.write(
-                dataFrame(payload, opcode: .text), size: payload.readableBytes, context: context, tag: publication.queueTag(conflates: conflates))
+                dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context,
+                tag: publication.queueTag(conflates: conflates))
         else {
             slowConsumer()
             return false
@@ -327,7 +338,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func send(message: ByteBuffer) {
         guard !isRaw, !isEcho, let context, case .open = closeState else { return }
-        if !pipe.write(dataFrame(message, opcode: .text), size: message.readableBytes, context: context) {
+        let message = encoded(message)
+        if !pipe.write(dataFrame(message, opcode: messageOpcode), size: message.readableBytes, context: context) {
             slowConsumer()
         }
     }
@@ -353,7 +365,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         closeState = .closed
         pipe.discard()
         if !isRaw && !isEcho {
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: Pushes.disconnect(code))), promise: nil)
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: messageOpcode, data: encoded(Pushes.disconnect(code)))), promise: nil)
         }
         ConnectionClosing.close(context: context, after: wrapOutboundOut(closeFrame(code, reason: code.reason)), timeout: .milliseconds(100))
     }
@@ -392,6 +404,15 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     /// One unfragmented data frame, compressed when deflate was agreed and the message is worth it.
     ///
     /// A compression failure (zlib out of memory) sends the message uncompressed: RSV1 is per message.
+    /// Protocol messages are built as JSON; a MessagePack session gets each one transcoded (publications are
+    /// transcoded once per publication instead, see ``EncodedPublication/messagePackPush``).
+    private func encoded(_ json: ByteBuffer) -> ByteBuffer {
+        guard messagePack else { return json }
+        return (try? MessagePackTranscoder.messagePack(fromJSON: json)) ?? json
+    }
+
+    private var messageOpcode: WebSocketOpcode { messagePack ? .binary : .text }
+
     private func dataFrame(_ payload: ByteBuffer, opcode: WebSocketOpcode) -> WebSocketFrame {
         if let deflate, let loopCodecs, payload.readableBytes >= services.settings.configuration.webSocket.compressionMinBytes,
             let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(payload, allocator: ByteBufferAllocator())
