@@ -93,6 +93,51 @@ import Testing
         try await server.stop()
     }
 
+    /// A message that is started and then trickled forever (each frame counts as heartbeat traffic) is cut off.
+    @Test func aFragmentedMessageThatNeverEndsClosesWith1008() async throws {
+        let server = try await TestServer.start { $0.limits.messageTimeout = .milliseconds(200) }
+        let client = try await server.webSocket()
+        try await client.sendFrame(opcode: 0x1, payload: Array(#"{"id":1,"#.utf8), fin: false)
+        // Trickle until the server gives up on the message (a write then fails, or the close frame is waiting).
+        for _ in 0..<1000 {
+            guard (try? await client.sendFrame(opcode: 0x0, payload: [UInt8(ascii: " ")], fin: false)) != nil else { break }
+            if try await server.metric("switchboard_connections{transport=\"websocket\"}") == 0 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await client.closeCode() == 1008)
+        try await server.stop()
+    }
+
+    @Test func aFragmentedMessageThatEndsInTimeIsAccepted() async throws {
+        let server = try await TestServer.start { $0.limits.messageTimeout = .seconds(30) }
+        let client = try await server.webSocket()
+        try await client.sendFrame(opcode: 0x1, payload: Array(#"{"id":1,"#.utf8), fin: false)
+        try await client.sendFrame(opcode: 0x0, payload: Array(#""cmd":"ping"}"#.utf8), fin: true)
+        let reply = object(await client.receiveText())
+        #expect(reply?["id"] as? Int == 1)
+        await client.connection.close()
+        try await server.stop()
+    }
+
+    static let headerFloods = [
+        "x-flood: " + String(repeating: "h", count: 200_000) + "\r\n",
+        String(repeating: "x-many: header\r\n", count: 20_000),
+    ]
+
+    @Test(arguments: headerFloods)
+    func aHeaderFloodGets400AndTheServerKeepsServing(headers: String) async throws {
+        let server = try await TestServer.start()
+        let connection = try await ByteConnection.connect(host: "127.0.0.1", port: server.port)
+        var reader = connection.reader()
+        // The server may answer and close before reading everything: a failed write is part of the answer.
+        try? await connection.write("GET /healthz HTTP/1.1\r\nhost: x\r\n" + headers + "\r\n")
+        let response = String(decoding: await reader.readToEnd().readableBytesView, as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 400"))
+        #expect(response.contains(#""code":107"#))
+        #expect(try await server.http("GET", "/healthz", apiKey: nil).status == 200)
+        try await server.stop()
+    }
+
     @Test func oversizedHTTPBodyIsRefusedWith413() async throws {
         let server = try await TestServer.start { $0.limits.maxMessageBytes = 1024 }
         let response = try await server.http("POST", "/api/publish", body: #"{"channel":"x","data":""# + String(repeating: "y", count: 4000) + #""}"#)

@@ -123,6 +123,12 @@ extension HubSetting {
             target.limits.handshakeTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
         },
         HubSetting(
+            "limits.message_timeout_ms", env: "SWITCHBOARD_LIMITS_MESSAGE_TIMEOUT_MS", default: "10000",
+            summary: "Milliseconds a fragmented WebSocket message has from its first frame to its last; over it the connection is closed with 1008."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.messageTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
             "limits.outbound_queue_bytes", env: "SWITCHBOARD_LIMITS_OUTBOUND_QUEUE_BYTES", default: "1048576",
             summary: "Bytes queued per session before its subscriber is treated as a slow consumer."
         ) { value, target throws(InvalidConfigurationValue) in

@@ -19,6 +19,8 @@ public struct HubConfiguration: Sendable, Equatable {
         public var maxSSEChannels = 16
         /// Time a new connection has to send its complete first request or upgrade.
         public var handshakeTimeout: Duration = .milliseconds(10_000)
+        /// Time a fragmented WebSocket message has from its first frame to its last.
+        public var messageTimeout: Duration = .milliseconds(10_000)
         /// Bytes queued for one session before its subscriber counts as a slow consumer.
         public var outboundQueueBytes = 1_048_576
         /// Messages queued for one session before its subscriber counts as a slow consumer.

@@ -50,6 +50,9 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private var echoNeedsFlush = false
     private var closeState = CloseState.open
     private var closeTimer: Scheduled<Void>?
+    /// Running while a fragmented message is incomplete: a message must end within `limits.message_timeout_ms`, or a
+    /// client could hold its buffer forever with a trickle of continuation frames (each counts as heartbeat traffic).
+    private var messageTimer: Scheduled<Void>?
 
     private let identity: Identity?
     /// `switchboard.v1.msgpack`: commands arrive and replies and pushes leave as MessagePack in binary frames.
@@ -116,6 +119,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private func finish() {
         closeState = .closed
         closeTimer?.cancel()
+        messageTimer?.cancel()
+        messageTimer = nil
         closeTimer = nil
         fragments = nil
         connectionInflater = nil
@@ -189,6 +194,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
                 messageEnded(data)
             } else {
                 fragments = data
+                startMessageTimer(context: context)
             }
         case .continuation:
             guard var buffer = fragments else { return fail(.protocolError, reason: "continuation frame without a message") }
@@ -200,7 +206,13 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
             var data = frame.unmaskedPayload
             guard checkText(data) else { return }
             buffer.writeBuffer(&data)
-            if frame.fin { messageEnded(buffer) } else { fragments = buffer }
+            if frame.fin {
+                messageTimer?.cancel()
+                messageTimer = nil
+                messageEnded(buffer)
+            } else {
+                fragments = buffer
+            }
         default:
             fail(.protocolError, reason: "unknown opcode")
         }
@@ -393,7 +405,17 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         }
     }
 
+    private func startMessageTimer(context: ChannelHandlerContext) {
+        let limit = TimeAmount(services.settings.limits.messageTimeout)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        messageTimer = context.eventLoop.scheduleTask(in: limit) {
+            handler.value.fail(.policyViolation, reason: "message not completed within limits.message_timeout_ms")
+        }
+    }
+
     private func fail(_ code: CloseCode, reason: String) {
+        messageTimer?.cancel()
+        messageTimer = nil
         guard let context, case .open = closeState else { return }
         closeState = .closed
         fragments = nil
@@ -401,9 +423,6 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         ConnectionClosing.close(context: context, after: wrapOutboundOut(closeFrame(code, reason: reason)), timeout: .seconds(1))
     }
 
-    /// One unfragmented data frame, compressed when deflate was agreed and the message is worth it.
-    ///
-    /// A compression failure (zlib out of memory) sends the message uncompressed: RSV1 is per message.
     /// Protocol messages are built as JSON; a MessagePack session gets each one transcoded (publications are
     /// transcoded once per publication instead, see ``EncodedPublication/messagePackPush``).
     private func encoded(_ json: ByteBuffer) -> ByteBuffer {
@@ -413,6 +432,9 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     private var messageOpcode: WebSocketOpcode { messagePack ? .binary : .text }
 
+    /// One unfragmented data frame, compressed when deflate was agreed and the message is worth it.
+    ///
+    /// A compression failure (zlib out of memory) sends the message uncompressed: RSV1 is per message.
     private func dataFrame(_ payload: ByteBuffer, opcode: WebSocketOpcode) -> WebSocketFrame {
         if let deflate, let loopCodecs, payload.readableBytes >= services.settings.configuration.webSocket.compressionMinBytes,
             let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(payload, allocator: ByteBufferAllocator())
