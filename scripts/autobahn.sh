@@ -64,6 +64,7 @@ mkdir -p "$out"
 "$binary" serve --host 127.0.0.1 --port "$port" \
     --set testing.echo_endpoint=true \
     --set limits.max_message_bytes=16777216 \
+    --set limits.message_timeout_ms=120000 \
     --set limits.outbound_queue_bytes=67108864 \
     >"$out/server.log" 2>&1 &
 server=$!
