@@ -17,7 +17,10 @@ public protocol Broker: Sendable {
     /// Starts delivering publications to `sink`. Called once, before any publish.
     func start(sink: any PublicationSink) async throws
 
-    /// Assigns the next position on the channel, keeps the publication in history and delivers it to the sink.
+    /// Assigns the next position on the channel, keeps the publication in history and delivers it to the sink. A
+    /// publication that asks for receipts gets its receipt record (recipients: the users present on the channel,
+    /// the publisher excluded) before any subscriber can see it; records live as long as the publication stays in
+    /// the channel's history.
     func publish(_ request: PublishRequest) async throws -> Publication
 
     /// What a subscriber that last saw `since` is owed (see ``HistoryWindow/recover(since:limit:now:)``).
@@ -35,6 +38,13 @@ public protocol Broker: Sendable {
 
     /// A page of the channel's members ordered by client id, after `cursor`.
     func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage
+
+    /// Records a recipient's acknowledgement; when it changes the record, the publisher's sessions get a `receipt`
+    /// event. False when no record exists (no receipts asked, or the publication left the history).
+    func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool
+
+    /// The receipt record of a publication, nil when there is none.
+    func receipts(channel: ChannelName, offset: UInt64) async throws -> ReceiptRecord?
 
     /// Delivers an ephemeral event to the channel's subscribers on every node.
     func signal(_ event: EphemeralEvent) async throws

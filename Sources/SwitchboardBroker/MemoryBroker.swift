@@ -9,7 +9,17 @@ public import SwitchboardCore
 public final class MemoryBroker: Broker {
     private final class ChannelStream: Sendable {
         let window: NIOLockedValueBox<HistoryWindow>
+        /// Receipt records by offset, pruned as publications leave the window.
+        let receipts = NIOLockedValueBox<[UInt64: ReceiptRecord]>([:])
         init(window: HistoryWindow) { self.window = NIOLockedValueBox(window) }
+
+        /// Drops records of publications the window no longer holds.
+        func pruneReceipts() {
+            let oldest = window.withLockedValue { $0.oldestOffset } ?? .max
+            receipts.withLockedValue { records in
+                if records.keys.contains(where: { $0 < oldest }) { records = records.filter { $0.key >= oldest } }
+            }
+        }
     }
 
     private let streams = NIOLockedValueBox<[ChannelName: ChannelStream]>([:])
@@ -45,11 +55,20 @@ public final class MemoryBroker: Broker {
         let stream = self.stream(for: request.channel)
         let sink = self.sink.withLockedValue { $0 }
         let now = self.now()
-        return stream.window.withLockedValue { window in
+        let recipients = request.receipts ? presenceTables.withLockedValue { $0[request.channel]?.users ?? [] } : []
+        let maxRecipients = request.receipts ? policy(request.channel).receiptsMaxRecipients : 0
+        let publication = stream.window.withLockedValue { window in
             let (publication, isDuplicate) = window.publish(request, now: now)
-            if !isDuplicate { sink?.deliver(publication) }
+            guard !isDuplicate else { return publication }
+            if request.receipts {
+                let record = ReceiptRecord(publisher: publication.sender, recipients: recipients, maxRecipients: maxRecipients)
+                stream.receipts.withLockedValue { $0[publication.offset] = record }
+            }
+            sink?.deliver(publication)
             return publication
         }
+        if request.receipts { stream.pruneReceipts() }
+        return publication
     }
 
     public func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
@@ -92,6 +111,27 @@ public final class MemoryBroker: Broker {
 
     public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
         presenceTables.withLockedValue { tables in (tables[channel] ?? PresenceTable()).page(after: cursor, limit: limit) }
+    }
+
+    public func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool {
+        guard let stream = existingStream(for: channel) else { return false }
+        stream.pruneReceipts()
+        let sink = self.sink.withLockedValue { $0 }
+        return stream.receipts.withLockedValue { records in
+            guard var record = records[offset] else { return false }
+            let change = record.acknowledge(user: user, status: status)
+            records[offset] = record
+            if let change, let publisher = record.publisher {
+                sink?.deliver(event: .receipt(channel: channel, offset: offset, user: user, status: change, publisher: publisher))
+            }
+            return true
+        }
+    }
+
+    public func receipts(channel: ChannelName, offset: UInt64) async throws -> ReceiptRecord? {
+        guard let stream = existingStream(for: channel) else { return nil }
+        stream.pruneReceipts()
+        return stream.receipts.withLockedValue { $0[offset] }
     }
 
     public func signal(_ event: EphemeralEvent) async throws {

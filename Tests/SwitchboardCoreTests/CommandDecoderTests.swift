@@ -82,7 +82,7 @@ struct CommandDecoderTests {
     @Test func publishDecodesWithMinifiedData() throws {
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data": { "text" : "hi there", "n" : [ 1 , 2 ] } }"#)
         #expect(envelope.id == 4)
-        guard case .publish(let channel, let data, let key, _, _) = envelope.command else {
+        guard case .publish(let channel, let data, let key, _, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }
@@ -94,7 +94,7 @@ struct CommandDecoderTests {
     @Test func publishAcceptsAnyJSONValueAsData() throws {
         for (raw, expected) in [(#""text""#, #""text""#), ("42", "42"), ("[ ]", "[]"), ("null", "null"), ("true", "true")] {
             let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":\#(raw)}"#)
-            guard case .publish(_, let data, _, _, _) = envelope.command else {
+            guard case .publish(_, let data, _, _, _, _) = envelope.command else {
                 Issue.record("expected publish, got \(envelope.command.name)")
                 continue
             }
@@ -104,7 +104,7 @@ struct CommandDecoderTests {
 
     @Test func publishDecodesAnIdempotencyKey() throws {
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":1,"idempotencyKey":"order-17"}"#)
-        guard case .publish(_, _, let key, _, _) = envelope.command else {
+        guard case .publish(_, _, let key, _, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }
@@ -113,7 +113,7 @@ struct CommandDecoderTests {
 
     @Test func publishTreatsANullIdempotencyKeyAsNone() throws {
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":1,"idempotencyKey":null}"#)
-        guard case .publish(_, _, let key, _, _) = envelope.command else {
+        guard case .publish(_, _, let key, _, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }
@@ -123,7 +123,7 @@ struct CommandDecoderTests {
     @Test func anIdempotencyKeyOf128BytesIsAccepted() throws {
         let key = String(repeating: "k", count: CommandDecoder.maxIdempotencyKeyLength)
         let envelope = try decoded(#"{"id":4,"cmd":"publish","channel":"c","data":1,"idempotencyKey":"\#(key)"}"#)
-        guard case .publish(_, _, let decodedKey, _, _) = envelope.command else {
+        guard case .publish(_, _, let decodedKey, _, _, _) = envelope.command else {
             Issue.record("expected publish, got \(envelope.command.name)")
             return
         }

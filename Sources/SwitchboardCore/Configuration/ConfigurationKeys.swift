@@ -393,6 +393,18 @@ extension NamespaceSetting {
         ) { value, target throws(InvalidConfigurationValue) in
             target.maxRate = try ConfigurationParse.count(value, in: 0...1000)
         },
+        NamespaceSetting(
+            "receipts", default: "false",
+            summary: "Whether publications may ask for delivery and read receipts (subscribers are then tracked as recipients)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.receipts = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "receipts_max_recipients", default: "1000",
+            summary: "Recipients named per publication at most, 0…100000; beyond it only delivered/read counts are kept."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.receiptsMaxRecipients = try ConfigurationParse.count(value, in: 0...100_000)
+        },
     ]
 
     /// Lookup by option name.

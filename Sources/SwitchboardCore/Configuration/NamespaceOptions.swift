@@ -30,6 +30,10 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var conflation: Bool
     /// Default pushes per second per subscription (0: unlimited); `subscribe`'s `maxRate` overrides it.
     public var maxRate: Int
+    /// Publications may ask for delivery and read receipts; subscribers are tracked so recipients are known.
+    public var receipts: Bool
+    /// Recipients named per publication at most; beyond it only counts are kept.
+    public var receiptsMaxRecipients: Int
 
     /// Options with every field given; the defaults are the development-mode ones.
     public init(
@@ -45,8 +49,12 @@ public struct NamespaceOptions: Sendable, Equatable {
         allowSignals: Bool = true,
         signalInterval: Duration = .milliseconds(1000),
         conflation: Bool = false,
-        maxRate: Int = 0
+        maxRate: Int = 0,
+        receipts: Bool = false,
+        receiptsMaxRecipients: Int = 1000
     ) {
+        self.receipts = receipts
+        self.receiptsMaxRecipients = receiptsMaxRecipients
         self.historySize = historySize
         self.historyTTL = historyTTL
         self.allowClientPublish = allowClientPublish
@@ -69,7 +77,11 @@ public struct NamespaceOptions: Sendable, Equatable {
     }
 
     /// The history part, in the form engines take it.
-    public var historyPolicy: HistoryPolicy { HistoryPolicy(capacity: historySize, ttl: historyTTL, idempotencyRetention: idempotencyWindow) }
+    public var historyPolicy: HistoryPolicy {
+        var policy = HistoryPolicy(capacity: historySize, ttl: historyTTL, idempotencyRetention: idempotencyWindow)
+        policy.receiptsMaxRecipients = receiptsMaxRecipients
+        return policy
+    }
 }
 
 /// The options a layer set explicitly; unset fields come from the base they are applied to.
@@ -89,6 +101,8 @@ struct NamespaceOverrides: Sendable, Equatable {
     var signalInterval: Duration?
     var conflation: Bool?
     var maxRate: Int?
+    var receipts: Bool?
+    var receiptsMaxRecipients: Int?
 
     /// `base` with every explicitly set field replaced.
     func applied(to base: NamespaceOptions) -> NamespaceOptions {
@@ -106,6 +120,8 @@ struct NamespaceOverrides: Sendable, Equatable {
         if let signalInterval { options.signalInterval = signalInterval }
         if let conflation { options.conflation = conflation }
         if let maxRate { options.maxRate = maxRate }
+        if let receipts { options.receipts = receipts }
+        if let receiptsMaxRecipients { options.receiptsMaxRecipients = receiptsMaxRecipients }
         return options
     }
 }

@@ -6,6 +6,8 @@ public struct HistoryPolicy: Sendable, Equatable {
     public var idempotencyRetention: Duration
     /// Idempotency keys remembered per channel at most (the oldest are forgotten first).
     public var idempotencyCapacity: Int
+    /// Recipients named per receipt record at most (the namespace's `receipts_max_recipients`).
+    public var receiptsMaxRecipients: Int = 1000
 
     public init(capacity: Int, ttl: Duration?, idempotencyRetention: Duration = .zero, idempotencyCapacity: Int = 10_000) {
         self.capacity = capacity

@@ -36,6 +36,9 @@ public struct HistoryWindow: Sendable {
 
     public var position: StreamPosition { StreamPosition(epoch: epoch, offset: topOffset) }
 
+    /// Offset of the oldest publication held, nil when none is.
+    public var oldestOffset: UInt64? { entries.first?.publication.offset }
+
     /// Number of publications currently held.
     public var count: Int { entries.count }
 
@@ -57,7 +60,8 @@ public struct HistoryWindow: Sendable {
         topOffset += 1
         let publication = Publication(
             channel: request.channel, epoch: epoch, offset: topOffset, data: request.data,
-            sender: request.sender, idempotencyKey: request.idempotencyKey, key: request.key, highPriority: request.highPriority
+            sender: request.sender, idempotencyKey: request.idempotencyKey, key: request.key, highPriority: request.highPriority,
+            receipts: request.receipts
         )
         if capacity > 0 {
             if entries.count == capacity { entries.removeFirst() }

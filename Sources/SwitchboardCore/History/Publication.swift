@@ -16,11 +16,14 @@ public struct Publication: Sendable {
     public var key: String?
     /// High-priority publications overtake other channels' publications in a backed-up queue.
     public var highPriority: Bool
+    /// The publisher asked for delivery and read receipts; subscribers' clients acknowledge it.
+    public var receipts: Bool
 
     public init(
         channel: ChannelName, epoch: String, offset: UInt64, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil,
-        key: String? = nil, highPriority: Bool = false
+        key: String? = nil, highPriority: Bool = false, receipts: Bool = false
     ) {
+        self.receipts = receipts
         self.channel = channel
         self.epoch = epoch
         self.offset = offset
@@ -42,10 +45,13 @@ public struct PublishRequest: Sendable {
     public var idempotencyKey: String?
     public var key: String?
     public var highPriority: Bool
+    public var receipts: Bool
 
     public init(
-        channel: ChannelName, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil, key: String? = nil, highPriority: Bool = false
+        channel: ChannelName, data: ByteBuffer, sender: String? = nil, idempotencyKey: String? = nil, key: String? = nil, highPriority: Bool = false,
+        receipts: Bool = false
     ) {
+        self.receipts = receipts
         self.channel = channel
         self.data = data
         self.sender = sender

@@ -50,6 +50,9 @@ public struct PresenceTable: Sendable {
 
     public init() {}
 
+    /// The distinct users present (anonymous connections are not users).
+    public var users: Set<String> { Set(connectionsPerUser.keys) }
+
     public var counts: PresenceCounts { PresenceCounts(clients: members.count, users: connectionsPerUser.count) }
     public var isEmpty: Bool { members.isEmpty }
 

@@ -9,7 +9,8 @@ public enum Command: Sendable {
     case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil, maxRate: Int? = nil)
     case unsubscribe(channel: ChannelName)
     /// `data` is validated and minified JSON.
-    case publish(channel: ChannelName, data: ByteBuffer, idempotencyKey: String?, key: String? = nil, highPriority: Bool = false)
+    case publish(
+        channel: ChannelName, data: ByteBuffer, idempotencyKey: String?, key: String? = nil, highPriority: Bool = false, receipts: Bool = false)
     case ping
     /// A new connection token for this session, sent before or after the server's `refresh` push.
     case refresh(token: String)
@@ -19,6 +20,10 @@ public enum Command: Sendable {
     case presence(channel: ChannelName, cursor: String?, limit: Int)
     /// An ephemeral signal (typing, cursor, seen) to the channel's subscribers; `data` is validated, minified JSON.
     case signal(channel: ChannelName, type: String, data: ByteBuffer?)
+    /// The client got (or its user read) the publication at `offset`, which asked for receipts.
+    case ack(channel: ChannelName, offset: UInt64, status: ReceiptRecord.Status)
+    /// The publisher asks for the receipts of its publication at `offset`.
+    case receipts(channel: ChannelName, offset: UInt64)
 
     public var name: String {
         switch self {
@@ -31,6 +36,8 @@ public enum Command: Sendable {
         case .pong: "pong"
         case .presence: "presence"
         case .signal: "signal"
+        case .ack: "ack"
+        case .receipts: "receipts"
         }
     }
 }
@@ -153,7 +160,9 @@ public enum CommandDecoder {
             return .success(
                 CommandEnvelope(
                     id: id,
-                    command: .publish(channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority)))
+                    command: .publish(
+                        channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority,
+                        receipts: metadata.receipts)))
         case "ping":
             return .success(CommandEnvelope(id: id, command: .ping))
         case "presence":
@@ -175,6 +184,26 @@ public enum CommandDecoder {
                 limit = Int(value)
             }
             return .success(CommandEnvelope(id: id, command: .presence(channel: channel, cursor: cursor, limit: limit)))
+        case "ack", "receipts":
+            let channel: ChannelName
+            switch decodeChannel(fields["channel"]) {
+            case .success(let value): channel = value
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+            guard let rawOffset = fields["offset"], let offset = JSONScanner.decodeInteger(rawOffset), offset >= 1,
+                offset <= Int64(StreamPosition.maxOffset)
+            else {
+                return fail(.badRequest, "offset must be a positive integer")
+            }
+            if cmd == "receipts" { return .success(CommandEnvelope(id: id, command: .receipts(channel: channel, offset: UInt64(offset)))) }
+            var status = ReceiptRecord.Status.delivered
+            if let rawStatus = fields["status"], JSONScanner.kind(of: rawStatus) != .null {
+                guard let text = JSONScanner.decodeString(rawStatus), let value = ReceiptRecord.Status(rawValue: text) else {
+                    return fail(.badRequest, "status must be \"delivered\" or \"read\"")
+                }
+                status = value
+            }
+            return .success(CommandEnvelope(id: id, command: .ack(channel: channel, offset: UInt64(offset), status: status)))
         case "signal":
             let channel: ChannelName
             switch decodeChannel(fields["channel"]) {
@@ -205,6 +234,7 @@ public enum CommandDecoder {
     public struct PublishMetadata: Sendable {
         public var key: String?
         public var highPriority = false
+        public var receipts = false
     }
 
     /// The optional `key` (conflation) and `priority` (`"high"` or `"normal"`) of a publish, from the command or an
@@ -223,6 +253,10 @@ public enum CommandDecoder {
             case "normal": metadata.highPriority = false
             default: return .failure(ProtocolError(.badRequest, "priority must be \"high\" or \"normal\""))
             }
+        }
+        if let rawReceipts = fields["receipts"], JSONScanner.kind(of: rawReceipts) != .null {
+            guard JSONScanner.kind(of: rawReceipts) == .bool else { return .failure(ProtocolError(.badRequest, "receipts must be true or false")) }
+            metadata.receipts = rawReceipts.readableBytesView.first == UInt8(ascii: "t")
         }
         return .success(metadata)
     }

@@ -6,18 +6,36 @@ public import NIOCore
 /// The push is encoded once where the event arises; every subscriber gets the same bytes.
 public struct EphemeralEvent: Sendable {
     public enum Kind: String, Sendable {
-        case join, leave, signal
+        case join, leave, signal, receipt
     }
 
     public var channel: ChannelName
     public var kind: Kind
     /// The JSON push, e.g. `{"push":"join","channel":…,"client":…,"user":…}`.
     public var push: ByteBuffer
+    /// Only this user's sessions get the event (receipts go to the publisher); nil: every subscriber.
+    public var targetUser: String?
 
-    public init(channel: ChannelName, kind: Kind, push: ByteBuffer) {
+    public init(channel: ChannelName, kind: Kind, push: ByteBuffer, targetUser: String? = nil) {
         self.channel = channel
         self.kind = kind
         self.push = push
+        self.targetUser = targetUser
+    }
+
+    /// `{"push":"receipt","channel":C,"offset":O,"user":U,"status":"delivered"|"read"}` for the publisher's sessions.
+    public static func receipt(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status, publisher: String)
+        -> EphemeralEvent
+    {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("push"); writer.string("receipt")
+        writer.key("channel"); writer.string(channel.rawValue)
+        writer.key("offset"); writer.uint(offset)
+        writer.key("user"); writer.string(user)
+        writer.key("status"); writer.string(status.rawValue)
+        writer.endObject()
+        return EphemeralEvent(channel: channel, kind: .receipt, push: writer.buffer, targetUser: publisher)
     }
 
     /// `{"push":"join"|"leave","channel":C,"client":ID,"user":U,"info":{…}}` (`user`/`info` only when known).

@@ -76,6 +76,12 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let presenceDenied = ErrorCode(131, "presence_denied")
     /// The namespace does not take signals (`allow_signals: false`).
     public static let signalsNotAllowed = ErrorCode(132, "signals_not_allowed")
+    /// A publish asked for receipts, or an `ack`/`receipts` command came, on a namespace without `receipts: true`.
+    public static let receiptsNotEnabled = ErrorCode(133, "receipts_not_enabled")
+    /// No receipt record for that offset: it did not ask for receipts, or it left the channel's history.
+    public static let receiptNotFound = ErrorCode(134, "receipt_not_found")
+    /// Only the publisher may read a publication's receipts.
+    public static let receiptsDenied = ErrorCode(135, "receipts_denied")
 
     public static let all: [ErrorCode] = [
         .internalError, .unauthorized, .unknownNamespace, .publishNotAllowed, .unknownCommand, .alreadySubscribed,
@@ -83,7 +89,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .invalidData, .unsupportedSubprotocol, .invalidPosition, .binaryNotAllowed, .invalidAPIKey, .tooManyChannels,
         .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed, .subscribeDenied, .invalidToken, .tokenExpired,
         .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited, .sessionNotFound, .presenceNotEnabled,
-        .presenceDenied, .signalsNotAllowed,
+        .presenceDenied, .signalsNotAllowed, .receiptsNotEnabled, .receiptNotFound, .receiptsDenied,
     ]
 }
 

@@ -14,6 +14,7 @@ public enum Pushes {
         writer.key("data"); writer.raw(publication.data)
         if let sender = publication.sender { writer.key("sender"); writer.string(sender) }
         if let key = publication.key { writer.key("key"); writer.string(key) }
+        if publication.receipts { writer.key("receipts"); writer.bool(true) }
         writer.endObject()
         return writer.buffer
     }
@@ -31,7 +32,7 @@ public enum Pushes {
     /// with `data` transcoded once and `{"$binary":…}` objects back as `bin`.
     public static func messagePackPublication(_ publication: Publication) -> ByteBuffer {
         var writer = MessagePackWriter(capacity: publication.data.readableBytes + 96)
-        writer.mapHeader(count: 5 + (publication.sender == nil ? 0 : 1) + (publication.key == nil ? 0 : 1))
+        writer.mapHeader(count: 5 + (publication.sender == nil ? 0 : 1) + (publication.key == nil ? 0 : 1) + (publication.receipts ? 1 : 0))
         writer.string("push"); writer.string("publication")
         writer.string("channel"); writer.string(publication.channel.rawValue)
         writer.string("epoch"); writer.string(publication.epoch)
@@ -44,7 +45,28 @@ public enum Pushes {
         }
         if let sender = publication.sender { writer.string("sender"); writer.string(sender) }
         if let key = publication.key { writer.string("key"); writer.string(key) }
+        if publication.receipts { writer.string("receipts"); writer.bool(true) }
         return writer.buffer
+    }
+
+    /// `"offset":O,"recipients":[{"user":U,"delivered":B,"read":B}],"delivered":N,"read":N,"total":N` (+ `"truncated":true`).
+    public static func writeReceipts(_ record: ReceiptRecord, offset: UInt64, into writer: inout JSONWriter) {
+        writer.key("offset"); writer.uint(offset)
+        writer.key("recipients")
+        writer.beginArray()
+        for (user, state) in record.recipients.sorted(by: { $0.key < $1.key }) {
+            writer.beginObject()
+            writer.key("user"); writer.string(user)
+            writer.key("delivered"); writer.bool(state.delivered)
+            writer.key("read"); writer.bool(state.read)
+            writer.endObject()
+        }
+        writer.endArray()
+        let counts = record.counts
+        writer.key("total"); writer.int(Int64(counts.recipients))
+        writer.key("delivered"); writer.int(Int64(counts.delivered))
+        writer.key("read"); writer.int(Int64(counts.read))
+        if record.truncated { writer.key("truncated"); writer.bool(true) }
     }
 
     /// A JSON object whose members `members` writes.

@@ -24,6 +24,7 @@ struct HTTPAPI {
         router.post("/api/publish") { request, context in try await self.publish(request) }
         router.get("/api/history") { request, context in try await self.history(request) }
         router.get("/api/presence") { request, context in try await self.presence(request) }
+        router.get("/api/receipts") { request, context in try await self.receipts(request) }
         router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
             services.isDraining ? json(#"{"status":"draining"}"#, status: .serviceUnavailable) : json(#"{"status":"ready"}"#)
@@ -120,7 +121,8 @@ struct HTTPAPI {
         case .success(let value): metadata = value
         case .failure(let error): return .failure(APIError(error))
         }
-        let request = PublishRequest(channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority)
+        let request = PublishRequest(
+            channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority, receipts: metadata.receipts)
         return await services.publish(request, client: nil)
             .mapError { APIError($0) }
     }
@@ -203,6 +205,30 @@ struct HTTPAPI {
             Pushes.object { writer in
                 writer.key("channel"); writer.string(channel.rawValue)
                 Pushes.writePresencePage(page, into: &writer)
+            })
+    }
+
+    // MARK: receipts
+
+    private func receipts(_ request: Request) async throws -> Response {
+        try authorize(request)
+        let query = request.uri.queryParameters
+        let channel = try channelParameter(query["channel"].map(String.init))
+        switch services.options(for: channel) {
+        case .failure(let error): throw APIError(error)
+        case .success(let options):
+            guard options.receipts else { throw APIError(.badRequest, .receiptsNotEnabled, "namespace does not keep receipts") }
+        }
+        guard let text = query["offset"], let offset = UInt64(text), offset >= 1 else {
+            throw APIError(.badRequest, .badRequest, "offset must be a positive integer")
+        }
+        guard let record = try await services.broker.receipts(channel: channel, offset: offset) else {
+            throw APIError(.notFound, .receiptNotFound, Session.noReceipt(channel, offset).reason)
+        }
+        return json(
+            Pushes.object { writer in
+                writer.key("channel"); writer.string(channel.rawValue)
+                Pushes.writeReceipts(record, offset: offset, into: &writer)
             })
     }
 

@@ -37,6 +37,8 @@ public final class ServerMetrics: Sendable {
     let signalsCoalesced: CoreMetrics.Counter
     /// Publications skipped on purpose: replaced in a waiting queue or held by a max rate and replaced.
     let conflated: CoreMetrics.Counter
+    /// Receipt acknowledgements recorded (delivered and read).
+    let receiptAcks: CoreMetrics.Counter
     private let errors: [Int: CoreMetrics.Counter]
     private let refusedUpgrades: CoreMetrics.Counter
     /// Largest per-session outbound queue seen, in bytes (the slow-reader bound).
@@ -70,6 +72,7 @@ public final class ServerMetrics: Sendable {
         signalsSent = CoreMetrics.Counter(label: "switchboard_signals_total", factory: factory)
         signalsCoalesced = CoreMetrics.Counter(label: "switchboard_signals_coalesced_total", factory: factory)
         conflated = CoreMetrics.Counter(label: "switchboard_conflated_total", factory: factory)
+        receiptAcks = CoreMetrics.Counter(label: "switchboard_receipt_acks_total", factory: factory)
         errors = Dictionary(
             uniqueKeysWithValues: ErrorCode.all.map {
                 (

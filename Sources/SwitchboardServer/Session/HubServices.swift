@@ -70,6 +70,10 @@ final class HubServices: Sendable {
             metrics.error(error.code)
             return .failure(error)
         case .success(let options):
+            if request.receipts && !options.receipts {
+                metrics.error(.receiptsNotEnabled)
+                return .failure(ProtocolError(.receiptsNotEnabled, "namespace does not keep receipts"))
+            }
             if let client {
                 if let error = Permissions.publish(request.channel, options: options, identity: client.identity) {
                     metrics.error(error.code)

@@ -217,7 +217,11 @@ final class Session {
     /// A presence join/leave or a signal on a subscribed channel.
     func deliver(event: EphemeralEvent) {
         guard !isClosed, var subscription = subscriptions[event.channel] else { return }
-        if event.kind != .signal && !subscription.seesPresence { return }
+        if let target = event.targetUser {
+            guard target == user else { return }
+        } else if event.kind != .signal && !subscription.seesPresence {
+            return
+        }
         if var pending = subscription.pendingEvents {
             guard pending.count < Self.maxPendingEvents else { return }
             pending.append(event)
@@ -278,14 +282,16 @@ final class Session {
         let generation = nextGeneration
         let options = (try? services.options(for: channel).get()) ?? NamespaceOptions()
         let seesPresence = Permissions.presence(channel, options: options, identity: identity) == nil
+        // Receipts need to know who is subscribed, so receipt namespaces track membership like presence does.
+        let joinsPresence = options.presence || options.receipts
         var subscription = Subscription(
-            generation: generation, joinsPresence: options.presence, seesPresence: seesPresence, conflates: options.conflation)
+            generation: generation, joinsPresence: joinsPresence, seesPresence: seesPresence, conflates: options.conflation)
         if let rate = maxRate ?? (options.maxRate > 0 ? options.maxRate : nil) {
             subscription.pacer = SubscriptionPacer(maxRate: rate, maxHeld: services.settings.limits.outboundQueueMessages)
         }
         subscriptions[channel] = subscription
-        let member = options.presence ? PresenceMember(client: id, user: user, info: info) : nil
-        let announce = options.joinLeave
+        let member = joinsPresence ? PresenceMember(client: id, user: user, info: info) : nil
+        let announce = options.presence && options.joinLeave
         // The snapshot goes in a command's reply; stream subscriptions (SSE URL channels) have no reply to carry it.
         let wantsSnapshot: Bool
         if case .command = origin { wantsSnapshot = seesPresence } else { wantsSnapshot = false }
@@ -323,7 +329,8 @@ final class Session {
     private func leavePresence(_ channel: ChannelName) {
         let broker = services.broker
         let client = id
-        let announce = (try? services.options(for: channel).get())?.joinLeave ?? true
+        let options = try? services.options(for: channel).get()
+        let announce = (options?.presence ?? false) && (options?.joinLeave ?? true)
         Task { try? await broker.presenceLeave(client: client, channel: channel, announce: announce) }
     }
 
@@ -541,10 +548,10 @@ final class Session {
             subscription.pacerTimer?.cancel()
             if subscription.joinsPresence { leavePresence(channel) }
             send(Pushes.reply(id: id))
-        case .publish(let channel, let data, let idempotencyKey, let key, let highPriority):
+        case .publish(let channel, let data, let idempotencyKey, let key, let highPriority, let receipts):
             awaitingEngine = true
             let request = PublishRequest(
-                channel: channel, data: data, sender: user, idempotencyKey: idempotencyKey, key: key, highPriority: highPriority)
+                channel: channel, data: data, sender: user, idempotencyKey: idempotencyKey, key: key, highPriority: highPriority, receipts: receipts)
             publish(request) { session, result in
                 switch result {
                 case .success(let publication):
@@ -574,7 +581,45 @@ final class Session {
             }
         case .signal(let channel, let type, let data):
             signal(id: id, channel: channel, type: type, data: data)
+        case .ack(let channel, let offset, let status):
+            guard let user else { return refuse(id, ProtocolError(.unauthorized, "receipts are per user: connect with a token")) }
+            if let error = receiptsRefusal(channel) { return refuse(id, error) }
+            awaitingEngine = true
+            let broker = services.broker
+            perform({ try? await broker.acknowledge(channel: channel, offset: offset, user: user, status: status) }) { session, found in
+                defer { session.engineCallFinished() }
+                guard found == true else { return session.refuse(id, Self.noReceipt(channel, offset)) }
+                session.services.metrics.receiptAcks.increment()
+                session.send(Pushes.reply(id: id))
+            }
+        case .receipts(let channel, let offset):
+            if let error = receiptsRefusal(channel) { return refuse(id, error) }
+            awaitingEngine = true
+            let broker = services.broker
+            perform({ try? await broker.receipts(channel: channel, offset: offset) }) { session, found in
+                defer { session.engineCallFinished() }
+                guard let record = found ?? nil else { return session.refuse(id, Self.noReceipt(channel, offset)) }
+                guard record.publisher != nil, record.publisher == session.user else {
+                    return session.refuse(id, ProtocolError(.receiptsDenied, "only the publisher may read these receipts"))
+                }
+                session.send(
+                    Pushes.reply(id: id) { writer in
+                        writer.key("channel"); writer.string(channel.rawValue)
+                        Pushes.writeReceipts(record, offset: offset, into: &writer)
+                    })
+            }
         }
+    }
+
+    private func receiptsRefusal(_ channel: ChannelName) -> ProtocolError? {
+        switch services.options(for: channel) {
+        case .failure(let error): return error
+        case .success(let options): return options.receipts ? nil : ProtocolError(.receiptsNotEnabled, "namespace does not keep receipts")
+        }
+    }
+
+    static func noReceipt(_ channel: ChannelName, _ offset: UInt64) -> ProtocolError {
+        ProtocolError(.receiptNotFound, "no receipts for \(channel) offset \(offset): none were asked, or it left the history")
     }
 
     // MARK: signals
