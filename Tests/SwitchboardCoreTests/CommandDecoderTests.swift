@@ -23,7 +23,7 @@ struct CommandDecoderTests {
     @Test func connectDecodesWithAToken() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"connect","token":"abc.def"}"#)
         #expect(envelope.id == 1)
-        guard case .connect(let token, _) = envelope.command else {
+        guard case .connect(let token, _, _) = envelope.command else {
             Issue.record("expected connect, got \(envelope.command.name)")
             return
         }
@@ -32,7 +32,7 @@ struct CommandDecoderTests {
 
     @Test func connectDecodesWithoutAToken() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"connect"}"#)
-        guard case .connect(let token, _) = envelope.command else {
+        guard case .connect(let token, _, _) = envelope.command else {
             Issue.record("expected connect, got \(envelope.command.name)")
             return
         }
@@ -180,7 +180,7 @@ struct CommandDecoderTests {
     }
 
     @Test func connectKeepsPresenceInfoMinified() throws {
-        guard case .connect(_, let info) = try decoded(#"{"id":1,"cmd":"connect","info":{ "name" : "Al" }}"#).command else {
+        guard case .connect(_, let info, _) = try decoded(#"{"id":1,"cmd":"connect","info":{ "name" : "Al" }}"#).command else {
             Issue.record("expected connect")
             return
         }

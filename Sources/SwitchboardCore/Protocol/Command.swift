@@ -3,7 +3,8 @@ public import NIOCore
 /// A client command of protocol v1 (docs/protocol.md), decoded from one WebSocket text message or HTTP body.
 public enum Command: Sendable {
     /// `info` is optional JSON shown to others in presence (minified, at most ``CommandDecoder/maxInfoBytes``).
-    case connect(token: String?, info: ByteBuffer? = nil)
+    /// `batch`: the client unpacks several messages from one WebSocket frame.
+    case connect(token: String?, info: ByteBuffer? = nil, batch: Bool = false)
     /// `token` is a subscription token, needed for private channels without a capability.
     /// `maxRate` caps pushes per second for this subscription (conflating or holding in between).
     case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil, maxRate: Int? = nil)
@@ -104,7 +105,12 @@ public enum CommandDecoder {
                 }
                 info = value
             }
-            return .success(CommandEnvelope(id: id, command: .connect(token: token, info: info)))
+            var batch = false
+            if let rawBatch = fields["batch"], JSONScanner.kind(of: rawBatch) != .null {
+                guard JSONScanner.kind(of: rawBatch) == .bool else { return fail(.badRequest, "batch must be true or false") }
+                batch = rawBatch.readableBytesView.first == UInt8(ascii: "t")
+            }
+            return .success(CommandEnvelope(id: id, command: .connect(token: token, info: info, batch: batch)))
         case "subscribe":
             let channel: ChannelName
             switch decodeChannel(fields["channel"]) {

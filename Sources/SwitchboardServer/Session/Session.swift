@@ -474,8 +474,9 @@ final class Session {
             return
         case .ping:
             send(Pushes.reply(id: id))
-        case .connect(let token, let info):
+        case .connect(let token, let info, let batch):
             if let info { self.info = info }
+            transport?.setBatching(batch)
             guard let token else { return replyConnected(id) }
             awaitingEngine = true
             let verifier = services.verifier

@@ -20,4 +20,11 @@ protocol SessionTransport: AnyObject {
     func flush()
     /// Tells the peer why, then closes.
     func disconnect(_ code: CloseCode)
+    /// The client can unpack several messages from one frame (`connect`'s `batch`).
+    func setBatching(_ enabled: Bool)
+}
+
+extension SessionTransport {
+    /// Transports whose writes are already batched (SSE bytes, poll responses) ignore the request.
+    func setBatching(_ enabled: Bool) {}
 }

@@ -57,6 +57,12 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private let identity: Identity?
     /// `switchboard.v1.msgpack`: commands arrive and replies and pushes leave as MessagePack in binary frames.
     private let messagePack: Bool
+    /// Batching (the client asked with `connect`'s `batch`): the messages of one loop tick leave as one frame.
+    private var batching = false
+    private var batch: [ByteBuffer] = []
+    private var batchBytes = 0
+    /// A batch frame is closed once it reaches this size; the next message starts a new one.
+    static let maxBatchBytes = 64 * 1024
 
     init(mode: Mode, services: HubServices, identity: Identity?, deflate: PerMessageDeflateAgreement? = nil, messagePack: Bool = false) {
         self.identity = identity
@@ -124,7 +130,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         closeTimer = nil
         fragments = nil
         connectionInflater = nil
-        pipe.discard()
+        discardOutbound()
         session?.close()
         session = nil
     }
@@ -335,13 +341,9 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     // MARK: outbound (SessionTransport)
 
     func send(publication: EncodedPublication, conflates: Bool) -> Bool {
-        guard let context, case .open = closeState else { return false }
+        guard case .open = closeState else { return false }
         let payload = isRaw ? publication.rawData : messagePack ? publication.messagePackPush : publication.jsonPush
-        guard
-            pipe.write(
-                dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context,
-                tag: publication.queueTag(conflates: conflates))
-        else {
+        guard emit(payload, tag: publication.queueTag(conflates: conflates)) else {
             slowConsumer()
             return false
         }
@@ -349,11 +351,53 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     func send(message: ByteBuffer) {
-        guard !isRaw, !isEcho, let context, case .open = closeState else { return }
-        let message = encoded(message)
-        if !pipe.write(dataFrame(message, opcode: messageOpcode), size: message.readableBytes, context: context) {
-            slowConsumer()
+        guard !isRaw, !isEcho, case .open = closeState else { return }
+        if !emit(encoded(message), tag: nil) { slowConsumer() }
+    }
+
+    func setBatching(_ enabled: Bool) {
+        batching = enabled && !isRaw && !isEcho
+    }
+
+    /// Writes one message: into this tick's batch while the socket keeps up, else as its own frame (a waiting
+    /// frame can still be conflated or overtaken by priority).
+    private func emit(_ payload: ByteBuffer, tag: @autoclosure () -> QueueTag?) -> Bool {
+        guard let context else { return false }
+        if batching && pipe.isEmpty && context.channel.isWritable {
+            if batchBytes + payload.readableBytes > Self.maxBatchBytes, !writeBatch() { return false }
+            batch.append(payload)
+            batchBytes += payload.readableBytes + 1
+            return true
         }
+        // Whatever is batched goes first, so order is kept when the socket stops keeping up mid-tick.
+        guard writeBatch() else { return false }
+        return pipe.write(dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context, tag: tag())
+    }
+
+    /// Sends this tick's batch as one frame: JSON messages separated by a newline (minified JSON has none inside),
+    /// MessagePack values back to back (each is self-delimiting). A batch of one is sent as it is, without a copy.
+    private func writeBatch() -> Bool {
+        guard !batch.isEmpty, let context else { return true }
+        defer {
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
+        var payload = batch[0]
+        if batch.count > 1 {
+            payload = context.channel.allocator.buffer(capacity: batchBytes)
+            for (index, var part) in batch.enumerated() {
+                if index > 0 && !messagePack { payload.writeInteger(UInt8(ascii: "\n")) }
+                payload.writeBuffer(&part)
+            }
+            services.metrics.batchedMessages.increment(by: batch.count)
+        }
+        return pipe.write(dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context)
+    }
+
+    private func discardOutbound() {
+        batch.removeAll()
+        batchBytes = 0
+        pipe.discard()
     }
 
     func subscriptionStarted(_ channel: ChannelName, recovery: Recovery) {}
@@ -368,6 +412,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func flush() {
         guard let context else { return }
+        if !writeBatch() { return slowConsumer() }
         pipe.flush(context: context)
     }
 
@@ -375,7 +420,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     func disconnect(_ code: CloseCode) {
         guard let context, case .open = closeState else { return }
         closeState = .closed
-        pipe.discard()
+        discardOutbound()
         if !isRaw && !isEcho {
             context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: messageOpcode, data: encoded(Pushes.disconnect(code)))), promise: nil)
         }
@@ -394,7 +439,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         if !isRaw { send(message: Pushes.disconnect(code)) }
         guard case .open = closeState else { return }  // the advice may have overflowed the queue
         closeState = .closeSent
-        if !pipe.write(closeFrame(code, reason: code.reason), size: 0, context: context) {
+        if !writeBatch() || !pipe.write(closeFrame(code, reason: code.reason), size: 0, context: context) {
             context.close(promise: nil)
             return
         }
@@ -419,7 +464,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         guard let context, case .open = closeState else { return }
         closeState = .closed
         fragments = nil
-        pipe.discard()
+        discardOutbound()
         ConnectionClosing.close(context: context, after: wrapOutboundOut(closeFrame(code, reason: reason)), timeout: .seconds(1))
     }
 
