@@ -47,7 +47,7 @@ enum HTTP2Connection {
             }
         }
         try sync.addHandler(management)
-        try sync.addHandler(PeerCloseCloser())
+        try sync.addHandler(HTTP2ConnectionCloser(shutdownBound: services.settings.drainTimeout + .seconds(1)))
         return streams
     }
 
@@ -66,15 +66,50 @@ enum HTTP2Connection {
     }
 }
 
-/// Closes an HTTP/2 connection when the peer has closed its side (TLS close_notify or FIN; half-closure is on):
-/// HTTP/2 cannot go on one-way, and without this the peer's TLS shutdown waits for its timeout.
-private final class PeerCloseCloser: ChannelInboundHandler {
+/// Ends an HTTP/2 connection where its management handler may not: when the peer closed its side (TLS close_notify
+/// or FIN; half-closure is on, HTTP/2 cannot go on one-way, and without this the peer's TLS shutdown waits for its
+/// timeout), and during graceful shutdown once its last stream has ended. NIO's handler closes only after the peer
+/// acknowledged a PING sent with the first GOAWAY; in about one shutdown in ten that never completed here and SIGTERM
+/// waited forever (`TLSTests.gracefulShutdownEndsSSEStreamsOverHTTP2`). A hard bound (drain timeout + 1 s) covers
+/// streams that never end.
+private final class HTTP2ConnectionCloser: ChannelInboundHandler {
     typealias InboundIn = Any
+    private let shutdownBound: TimeAmount
+    private var openStreams: Set<HTTP2StreamID> = []
+    private var quiescing = false
+    private var shutdownTimer: Scheduled<Void>?
+
+    init(shutdownBound: TimeAmount) { self.shutdownBound = shutdownBound }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
+        switch event {
+        case let event as ChannelEvent where event == .inputClosed:
             context.close(promise: nil)
+        case let created as NIOHTTP2StreamCreatedEvent:
+            openStreams.insert(created.streamID)
+        case let closed as StreamClosedEvent:
+            openStreams.remove(closed.streamID)
+            closeIfDrained(context: context)
+        case is ChannelShouldQuiesceEvent where !quiescing:
+            quiescing = true
+            let channel = context.channel
+            shutdownTimer = context.eventLoop.scheduleTask(in: shutdownBound) { channel.close(promise: nil) }
+            closeIfDrained(context: context)
+        default:
+            break
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        shutdownTimer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    private func closeIfDrained(context: ChannelHandlerContext) {
+        guard quiescing, openStreams.isEmpty else { return }
+        // One loop tick later, so the frames that ended the last stream (and the GOAWAY) are flushed first.
+        let channel = context.channel
+        context.eventLoop.execute { channel.close(promise: nil) }
     }
 }
