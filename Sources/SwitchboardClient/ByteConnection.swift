@@ -1,5 +1,6 @@
 public import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A TCP connection whose received bytes arrive as an `AsyncStream`, the base of the HTTP, WebSocket and SSE clients.
 ///
@@ -13,21 +14,29 @@ public final class ByteConnection: Sendable {
         self.stream = stream
     }
 
-    public static func connect(host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws
-        -> ByteConnection
-    {
+    /// - Parameter tls: speak TLS (offering HTTP/1.1 in ALPN) when set; the bytes read and written are then the
+    ///   plaintext inside it.
+    public static func connect(
+        host: String, port: Int, tls: ClientTLS? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ByteConnection {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         let channel = try await ClientBootstrap(group: group)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(offering: ["http/1.1"])) }
                     try channel.pipeline.syncOperations.addHandler(ForwardingHandler(continuation: continuation))
                 }
             }
             .connect(host: host, port: port)
             .get()
         return ByteConnection(channel: channel, stream: stream)
+    }
+
+    /// Wraps a channel whose received bytes some other handler yields to `stream` (an HTTP/2 stream's body).
+    static func wrapping(_ channel: any Channel, stream: AsyncStream<ByteBuffer>) -> ByteConnection {
+        ByteConnection(channel: channel, stream: stream)
     }
 
     /// A reader over the received bytes. Make one per connection and use it from one task.

@@ -10,9 +10,10 @@ public enum HTTPClient {
     }
 
     public static func request(
-        _ method: String, host: String, port: Int, path: String, headers: [(String, String)] = [], body: ByteBuffer? = nil
+        _ method: String, host: String, port: Int, path: String, headers: [(String, String)] = [], body: ByteBuffer? = nil,
+        tls: ClientTLS? = nil
     ) async throws -> Response {
-        let connection = try await ByteConnection.connect(host: host, port: port)
+        let connection = try await ByteConnection.connect(host: host, port: port, tls: tls)
         var reader = connection.reader()
         var request = "\(method) \(path) HTTP/1.1\r\nhost: \(host):\(port)\r\nconnection: close\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }

@@ -20,17 +20,17 @@ public final class SSEClient {
     /// Comment lines seen (heartbeats).
     public private(set) var comments = 0
 
-    private init(connection: ByteConnection, head: HTTPResponseHead, reader: ByteReader) {
+    init(connection: ByteConnection, head: HTTPResponseHead, reader: ByteReader) {
         self.connection = connection
         self.head = head
         self.reader = reader
     }
 
     /// Opens the stream; throws ``HTTPRefusal`` with the server's status and body when it does not answer 200.
-    public static func connect(host: String, port: Int, path: String, lastEventID: String? = nil, headers: [(String, String)] = []) async throws
-        -> SSEClient
-    {
-        let connection = try await ByteConnection.connect(host: host, port: port)
+    public static func connect(
+        host: String, port: Int, path: String, lastEventID: String? = nil, headers: [(String, String)] = [], tls: ClientTLS? = nil
+    ) async throws -> SSEClient {
+        let connection = try await ByteConnection.connect(host: host, port: port, tls: tls)
         var reader = connection.reader()
         var request = "GET \(path) HTTP/1.1\r\nhost: \(host):\(port)\r\naccept: text/event-stream\r\n"
         if let lastEventID { request += "last-event-id: \(lastEventID)\r\n" }
@@ -88,6 +88,17 @@ public final class SSEClient {
             }
         }
         return nil
+    }
+
+    /// Reads until the next comment line (a heartbeat), skipping events; false when the stream ends first.
+    public func nextComment() async -> Bool {
+        while let lineBytes = await reader.read(until: "\n") {
+            if lineBytes.readableBytesView.first == UInt8(ascii: ":") {
+                comments += 1
+                return true
+            }
+        }
+        return false
     }
 
     public func close() async {

@@ -32,9 +32,10 @@ public final class WebSocketClient {
 
     /// Connects and upgrades; throws ``HTTPRefusal`` with the server's status and body when it refuses.
     public static func connect(
-        host: String, port: Int, path: String, subprotocols: [String] = ["switchboard.v1.json"], headers: [(String, String)] = []
+        host: String, port: Int, path: String, subprotocols: [String] = ["switchboard.v1.json"], headers: [(String, String)] = [],
+        tls: ClientTLS? = nil
     ) async throws -> WebSocketClient {
-        let connection = try await ByteConnection.connect(host: host, port: port)
+        let connection = try await ByteConnection.connect(host: host, port: port, tls: tls)
         var reader = connection.reader()
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         var request = "GET \(path) HTTP/1.1\r\nhost: \(host):\(port)\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"

@@ -18,16 +18,21 @@ public struct SwitchboardServer: Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let tokenClock: @Sendable () -> Int64
+    private let tls: TLSCredentials?
 
     /// - Parameters:
     ///   - configuration: resolved configuration; `apiKey` must be set (the CLI generates one when none is configured).
     ///   - broker: the engine; the in-memory engine when nil.
     ///   - tokenClock: Unix seconds used for token expiry; injectable so tests need not wait for tokens to expire.
+    ///   - tls: credentials to serve TLS with (e.g. a development certificate made in memory); when nil, the
+    ///     `server.tls_cert` / `server.tls_key` files are used if configured.
     public init(
         configuration: HubConfiguration, apiKey: String, broker: (any Broker)? = nil, logger: Logger,
-        tokenClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        tokenClock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+        tls: TLSCredentials? = nil
     ) {
         self.tokenClock = tokenClock
+        self.tls = tls
         self.configuration = configuration
         self.apiKey = apiKey
         self.logger = logger
@@ -46,6 +51,7 @@ public struct SwitchboardServer: Sendable {
     /// - Throws: ``ServerSetupError`` when a configured key file cannot be used.
     public func makeService(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some Service {
         let settings = ServerSettings(configuration)
+        let sslContext = try (tls ?? TLSCredentials.configured(by: configuration))?.makeContext()
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat)
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
@@ -62,7 +68,10 @@ public struct SwitchboardServer: Sendable {
         }
         let application = Application(
             router: router,
-            server: HTTPServerBuilder { responder in SwitchboardChildChannel(responder: responder, services: services) },
+            server: HTTPServerBuilder { responder in
+                guard let sslContext else { return SwitchboardChildChannel(responder: responder, services: services) }
+                return SecureChildChannel(responder: responder, services: services, sslContext: sslContext)
+            },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
             services: [BrokerService(broker: broker, hub: hub)],
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },

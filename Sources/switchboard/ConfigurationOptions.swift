@@ -17,6 +17,12 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .long, help: "Directory of static files served at / (server.web_root).")
     var webRoot: String?
 
+    @Option(name: .long, help: "PEM certificate chain: serve https:// and wss:// (server.tls_cert; needs --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "PEM private key of --tls-cert (server.tls_key).")
+    var tlsKey: String?
+
     @Flag(name: .long, help: "Production mode: no anonymous access or client publishing unless configured.")
     var production = false
 
@@ -39,6 +45,8 @@ struct ConfigurationOptions: ParsableArguments {
         if let host { flags.append("server.host=\(host)") }
         if let port { flags.append("server.port=\(port)") }
         if let webRoot { flags.append("server.web_root=\(webRoot)") }
+        if let tlsCert { flags.append("server.tls_cert=\(tlsCert)") }
+        if let tlsKey { flags.append("server.tls_key=\(tlsKey)") }
         layers.append(try ConfigurationLayer.commandLine(flags + assignments, source: "command line"))
         return try ConfigurationResolver.resolve(layers)
     }

@@ -17,16 +17,20 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var settings: ConfigurationOptions
 
+    @Flag(name: .long, help: "Serve TLS with a self-signed certificate made in memory at start (development mode only).")
+    var tlsSelfSigned = false
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     func run() async throws {
         let configuration = try settings.resolveOrExit()
+        let selfSigned = try selfSignedCredentials(configuration)
         let generatedKey = configuration.apiKey == nil
         let apiKey = configuration.apiKey ?? APIKeys.generate()
         var logger = Logger(label: "switchboard")
         logger.logLevel = logLevel
-        let server = SwitchboardServer(configuration: configuration, apiKey: apiKey, logger: logger)
+        let server = SwitchboardServer(configuration: configuration, apiKey: apiKey, logger: logger, tls: selfSigned)
         do {
             try await run(server, configuration: configuration, apiKey: apiKey, generatedKey: generatedKey)
         } catch let error as ServerSetupError {
@@ -35,9 +39,24 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    /// A throwaway certificate for `--tls-self-signed`; refused in production, where clients must be able to trust it.
+    private func selfSignedCredentials(_ configuration: HubConfiguration) throws -> TLSCredentials? {
+        guard tlsSelfSigned else { return nil }
+        guard configuration.mode == .development else {
+            throw ValidationError("--tls-self-signed is for development mode; in production use --tls-cert and --tls-key")
+        }
+        guard configuration.tlsCertificateFile == nil, configuration.tlsKeyFile == nil else {
+            throw ValidationError("--tls-self-signed and --tls-cert/--tls-key exclude each other")
+        }
+        return try TLSCredentials(DevelopmentCertificate.generate(hosts: DevelopmentCertificate.defaultHosts + [configuration.host]))
+    }
+
     private func run(_ server: SwitchboardServer, configuration: HubConfiguration, apiKey: String, generatedKey: Bool) async throws {
         try await server.run { port in
-            Output.line(Banner.text(configuration: configuration, port: port, apiKey: apiKey, generatedKey: generatedKey))
+            Output.line(
+                Banner.text(
+                    configuration: configuration, port: port, apiKey: apiKey, generatedKey: generatedKey,
+                    secure: tlsSelfSigned || configuration.tlsCertificateFile != nil))
         }
     }
 }
@@ -53,8 +72,9 @@ enum APIKeys {
 }
 
 enum Banner {
-    static func text(configuration: HubConfiguration, port: Int, apiKey: String, generatedKey: Bool) -> String {
-        let base = "http://\(configuration.host):\(port)"
+    static func text(configuration: HubConfiguration, port: Int, apiKey: String, generatedKey: Bool, secure: Bool = false) -> String {
+        let base = "\(secure ? "https" : "http")://\(configuration.host):\(port)"
+        let ws = secure ? "wss" : "ws"
         var lines = ["Switchboard \(SwitchboardVersion.current) listening on \(base)"]
         switch configuration.mode {
         case .development:
@@ -62,8 +82,8 @@ enum Banner {
         case .production:
             lines.append("  mode: production")
         }
-        lines.append("  WebSocket: ws://\(configuration.host):\(port)/connection/websocket   SSE: \(base)/connection/sse?channel=NAME")
-        lines.append("  raw: ws://\(configuration.host):\(port)/raw/ws/NAME   \(base)/raw/sse/NAME")
+        lines.append("  WebSocket: \(ws)://\(configuration.host):\(port)/connection/websocket   SSE: \(base)/connection/sse?channel=NAME")
+        lines.append("  raw: \(ws)://\(configuration.host):\(port)/raw/ws/NAME   \(base)/raw/sse/NAME")
         lines.append(generatedKey ? "  API key (generated; set SWITCHBOARD_API_KEY to keep one): \(apiKey)" : "  API key: from configuration")
         if let webRoot = configuration.webRoot { lines.append("  serving \(webRoot) at \(base)/") }
         return lines.joined(separator: "\n")

@@ -93,6 +93,18 @@ extension HubSetting {
             target.webRoot = value.isEmpty ? nil : value
         },
         HubSetting(
+            "server.tls_cert", env: "SWITCHBOARD_TLS_CERT", flag: "--tls-cert", default: "",
+            summary: "PEM file with the TLS certificate chain (leaf first); set with `server.tls_key` to serve https:// and wss:// only."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.tlsCertificateFile = value.isEmpty ? nil : value
+        },
+        HubSetting(
+            "server.tls_key", env: "SWITCHBOARD_TLS_KEY", flag: "--tls-key", default: "",
+            summary: "PEM file with the private key of `server.tls_cert`."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.tlsKeyFile = value.isEmpty ? nil : value
+        },
+        HubSetting(
             "api.key", env: "SWITCHBOARD_API_KEY", default: "",
             summary: "Key for the publish/admin API, at least 16 printable characters; empty generates one at start and prints it."
         ) { value, target throws(InvalidConfigurationValue) in

@@ -113,6 +113,10 @@ public struct HubConfiguration: Sendable, Equatable {
     public var port = 8_080
     /// Directory of static files to serve; nil serves none.
     public var webRoot: String?
+    /// PEM certificate chain for TLS; with ``tlsKeyFile`` the server speaks only TLS (HTTP/1.1 and HTTP/2 via ALPN).
+    public var tlsCertificateFile: String?
+    /// PEM private key of ``tlsCertificateFile``.
+    public var tlsKeyFile: String?
     /// Key for the publish/admin API; nil means the server generates a random one at start and prints it.
     public var apiKey: String?
     public var limits = Limits()

@@ -34,8 +34,17 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         case done
     }
 
+    /// What the router reads from: a connection's bytes (plain or TLS), or one stream of an HTTP/2 connection.
+    enum Wire {
+        /// HTTP/1.1 on the connection itself; `secure` when under TLS (request scheme `https`).
+        case http1(requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>, secure: Bool)
+        /// One HTTP/2 stream. The connection was counted against the connection limits once, when HTTP/2 was
+        /// negotiated; `overLimit` is its answer, given to every stream.
+        case http2Stream(overLimit: Refusal?)
+    }
+
     private let services: HubServices
-    private let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
+    private let wire: Wire
     private let kind: EventLoopPromise<ConnectionKind>
     private let logger: Logger
     private var state = State.awaitingHead
@@ -43,32 +52,41 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// Set when the connection is over a connection limit: its first request is answered with this refusal.
     private var overLimit: Refusal?
 
-    init(services: HubServices, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>, kind: EventLoopPromise<ConnectionKind>, logger: Logger) {
+    init(services: HubServices, wire: Wire, kind: EventLoopPromise<ConnectionKind>, logger: Logger) {
         self.services = services
-        self.requestDecoder = requestDecoder
+        self.wire = wire
         self.kind = kind
         self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let ip = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        if let refusal = services.connections.admit(ip: ip) {
-            let (status, error): (HTTPResponseStatus, ProtocolError) =
-                switch refusal {
-                case .node(let error): (.serviceUnavailable, error)
-                case .address(let error): (.tooManyRequests, error)
-                }
-            overLimit = Refusal(status: status, error: error, headers: [("retry-after", "1")])
-            services.audit.record("limit_hit", ["limit": "connections", "remote": ip, "reason": error.reason])
-        } else {
-            let connections = services.connections
-            context.channel.closeFuture.whenComplete { _ in connections.release(ip: ip) }
+        switch wire {
+        case .http1: overLimit = Self.admitConnection(context.channel, services: services)
+        case .http2Stream(let refusal): overLimit = refusal
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         handshakeTimer = context.eventLoop.scheduleTask(in: services.settings.handshakeTimeout) {
             let (router, context) = bound.value
             router.handshakeTimedOut(context: context)
         }
+    }
+
+    /// Counts a TCP connection against the node and per-IP limits until it closes; the refusal to give its requests
+    /// when it is over a limit.
+    static func admitConnection(_ channel: any Channel, services: HubServices) -> Refusal? {
+        let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+        guard let refusal = services.connections.admit(ip: ip) else {
+            let connections = services.connections
+            channel.closeFuture.whenComplete { _ in connections.release(ip: ip) }
+            return nil
+        }
+        let (status, error): (HTTPResponseStatus, ProtocolError) =
+            switch refusal {
+            case .node(let error): (.serviceUnavailable, error)
+            case .address(let error): (.tooManyRequests, error)
+            }
+        services.audit.record("limit_hit", ["limit": "connections", "remote": ip, "reason": error.reason])
+        return Refusal(status: status, error: error, headers: [("retry-after", "1")])
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -100,7 +118,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 verify(token, context: context)
                 return
             }
-            let decision = StreamRoutes(services: services).decide(head)
+            let decision = fitWire(StreamRoutes(services: services).decide(head))
             if case .http = decision {
                 handToHTTP(context: context, head: head)
             } else {
@@ -182,7 +200,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             if quiescing {
                 decision = .refuse(Refusal(status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry")))
             } else {
-                decision = admitUser(identity, StreamRoutes(services: services, identity: identity).decide(head), context: context)
+                decision = admitUser(identity, fitWire(StreamRoutes(services: services, identity: identity).decide(head)), context: context)
             }
         }
         if endReceived {
@@ -192,6 +210,17 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             state = .awaitingEnd(decision)
         }
+    }
+
+    /// WebSocket runs over HTTP/1.1 only: extended CONNECT over HTTP/2 (RFC 8441) is not offered, so browsers open
+    /// their WebSocket connections with HTTP/1.1 (ALPN), and an HTTP/2 request for one gets a clear refusal.
+    private func fitWire(_ decision: RouteDecision) -> RouteDecision {
+        guard case .http2Stream = wire, case .webSocket = decision else { return decision }
+        return .refuse(
+            Refusal(
+                status: .upgradeRequired,
+                error: ProtocolError(.upgradeRequired, "WebSocket needs HTTP/1.1 here: this server does not support RFC 8441")
+            ))
     }
 
     /// Counts the user of a stream that is about to be handed off against the per-user limit (the session releases it).
@@ -235,6 +264,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: hand-offs
 
     private func setWatermarks(context: ChannelHandlerContext) {
+        // HTTP/2 streams take their watermarks from the connection's stream configuration (`HTTP2Connection`); setting
+        // the option on a stream channel traps.
+        if case .http2Stream = wire { return }
         let high = services.settings.limits.writeBufferHighWaterBytes
         let low = services.settings.limits.writeBufferLowWaterBytes
         try? context.channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: low, high: high))
@@ -260,7 +292,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             try pipeline.addHandlers(handlers, position: .after(self))
             pipeline.removeHandler(context: context, promise: nil)
             // Bytes the client sent after its request (its first frames) are passed on to the frame decoder.
-            pipeline.removeHandler(requestDecoder, promise: nil)
+            if case .http1(let requestDecoder, _) = wire { pipeline.removeHandler(requestDecoder, promise: nil) }
         } catch {
             logger.error("WebSocket hand-off failed: \(error)")
             context.close(promise: nil)
@@ -271,9 +303,10 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         setWatermarks(context: context)
         do {
             let pipeline = context.pipeline.syncOperations
+            try prepareForResponseBytes(context: context)
             try pipeline.addHandler(SSESessionHandler(stream: stream, services: services), position: .after(self))
             pipeline.removeHandler(context: context, promise: nil)
-            pipeline.removeHandler(requestDecoder, promise: nil)
+            if case .http1(let requestDecoder, _) = wire { pipeline.removeHandler(requestDecoder, promise: nil) }
         } catch {
             logger.error("SSE hand-off failed: \(error)")
             context.close(promise: nil)
@@ -285,15 +318,24 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         handshakeTimer?.cancel()
         do {
             let pipeline = context.pipeline.syncOperations
-            try pipeline.addHandlers(
-                [
-                    HTTPResponseEncoder(),
-                    StreamRedirectCloser(),
-                    HTTP1ToHTTPServerCodec(secure: false),
-                    HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
-                ],
-                position: .after(self)
-            )
+            switch wire {
+            case .http1(_, let secure):
+                try pipeline.addHandlers(
+                    [
+                        HTTPResponseEncoder(),
+                        StreamRedirectCloser(),
+                        HTTP1ToHTTPServerCodec(secure: secure),
+                        HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
+                    ],
+                    position: .after(self)
+                )
+            case .http2Stream:
+                // One request per stream: no keep-alive redirects; the stream codec already speaks HTTP/1 parts.
+                try pipeline.addHandlers(
+                    [HTTP1ToHTTPServerCodec(secure: true), HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger)],
+                    position: .after(self)
+                )
+            }
             let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                 wrappingChannelSynchronously: context.channel,
                 configuration: .init(isOutboundHalfClosureEnabled: true)
@@ -305,6 +347,12 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             logger.error("HTTP hand-off failed: \(error)")
             context.close(promise: nil)
         }
+    }
+
+    /// Refusals and SSE write an HTTP/1.1 response as bytes; on an HTTP/2 stream an adapter turns them into frames.
+    private func prepareForResponseBytes(context: ChannelHandlerContext) throws {
+        guard case .http2Stream = wire else { return }
+        try context.pipeline.syncOperations.addHandler(HTTP2StreamResponseWriter(), position: .before(self))
     }
 
     /// Answers with a JSON reason and closes: the one place pre-upgrade refusals are written.
@@ -325,6 +373,12 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         var response = context.channel.allocator.buffer(capacity: head.utf8.count + body.readableBytes)
         response.writeString(head)
         response.writeImmutableBuffer(body)
+        do {
+            try prepareForResponseBytes(context: context)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
         ConnectionClosing.close(context: context, after: NIOAny(response), timeout: .seconds(1))
     }
 }
@@ -338,13 +392,16 @@ struct SwitchboardChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let services: HubServices
+    /// Whether the connection runs under TLS (``SecureChildChannel`` sets it up this way after ALPN chose HTTP/1.1).
+    var secure = false
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let kind = channel.eventLoop.makePromise(of: ConnectionKind.self)
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             try channel.pipeline.syncOperations.addHandler(decoder)
-            try channel.pipeline.syncOperations.addHandler(ConnectionRouter(services: services, requestDecoder: decoder, kind: kind, logger: logger))
+            try channel.pipeline.syncOperations.addHandler(
+                ConnectionRouter(services: services, wire: .http1(requestDecoder: decoder, secure: secure), kind: kind, logger: logger))
             return Value(channel: channel, kind: kind.futureResult)
         }
     }
