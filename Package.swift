@@ -127,7 +127,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-            ]
+            ],
+            // Key files read by path at test time, not bundled.
+            exclude: ["Fixtures"]
         ),
     ]
 )
