@@ -272,18 +272,22 @@ export class SwitchboardClient {
   /** Drops the connection but keeps subscriptions and queued publishes; `connect()` resumes from the positions. */
   disconnect(): void {
     if (!this.running) return;
+    this.halt();
+    this.setState({ status: 'disconnected', transport: null, reason: 'disconnected by the application' });
+  }
+
+  private halt(): void {
     this.running = false;
     this.generation++;
     this.dropLink();
     this.cancelTimers();
     this.detachEnvironment();
-    this.setState({ status: 'disconnected', transport: null, reason: 'disconnected by the application' });
   }
 
   /** Ends the client for good: no socket, request, timer or listener is left behind. Pending publishes reject. */
   close(): void {
     if (this.closed) return;
-    this.disconnect();
+    this.halt();
     this.closed = true;
     const queued = this.publishQueue;
     this.publishQueue = [];

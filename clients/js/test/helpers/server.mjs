@@ -1,0 +1,119 @@
+// Starts a real Switchboard server for a test. The binary is $SWITCHBOARD_BIN, else <repo>/.build/debug/switchboard.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+export const API_KEY = 'js-client-tests-api-key-0123456789';
+export const HMAC_SECRET = 'js-client-tests-hmac-secret-0123456789abcdef';
+
+/** Rate limits off: the tests publish and reconnect far faster than any real client should. */
+const TEST_SETTINGS = [
+  'limits.commands_per_second=0',
+  'limits.publishes_per_second_per_user=0',
+  'limits.publishes_per_second_per_channel=0',
+  `auth.hmac_secret=${HMAC_SECRET}`,
+  'shutdown.drain_timeout_ms=200',
+];
+
+export function serverBinary() {
+  const binary = process.env.SWITCHBOARD_BIN || path.join(repoRoot, '.build/debug/switchboard');
+  if (!existsSync(binary)) {
+    throw new Error(`switchboard binary not found at ${binary}: build it or set SWITCHBOARD_BIN`);
+  }
+  return binary;
+}
+
+/**
+ * The server refuses unknown SWITCHBOARD_* variables ("unknown environment variable"), and SWITCHBOARD_BIN is one
+ * the tests use themselves; none of the caller's SWITCHBOARD_* settings should leak into a test server anyway.
+ */
+function serverEnvironment() {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SWITCHBOARD_')));
+}
+
+export async function startServer({ port = 0, settings = [] } = {}) {
+  const args = ['serve', '--port', String(port)];
+  for (const setting of [...TEST_SETTINGS, ...settings]) args.push('--set', setting);
+  const child = spawn(serverBinary(), args, {
+    env: { ...serverEnvironment(), SWITCHBOARD_API_KEY: API_KEY },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 15 s:\n${output}`)), 15000);
+    const onData = (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk) => (output += chunk));
+    exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${output}`));
+    });
+  });
+  const server = {
+    url,
+    port: Number(new URL(url).port),
+    process: child,
+    /** Publishes through the HTTP API, as an application backend does. */
+    async publish(channel, data, idempotencyKey) {
+      const response = await fetch(`${url}/api/publish`, {
+        method: 'POST',
+        headers: { authorization: `apikey ${API_KEY}` },
+        body: JSON.stringify({ channel, data, ...(idempotencyKey ? { idempotencyKey } : {}) }),
+      });
+      const body = await response.json();
+      if (response.status !== 200) throw new Error(`publish failed: ${response.status} ${JSON.stringify(body)}`);
+      return body;
+    },
+    async history(channel, limit = 1000) {
+      const response = await fetch(`${url}/api/history?channel=${encodeURIComponent(channel)}&limit=${limit}`, {
+        headers: { authorization: `apikey ${API_KEY}` },
+      });
+      return response.json();
+    },
+    async metrics() {
+      return (await fetch(`${url}/metrics`)).text();
+    },
+    /** Stops the server (SIGTERM: graceful drain, clients get 4001) and waits for the process to exit. */
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  return server;
+}
+
+/** Whether the server has the long-poll and SSE command endpoints (a feature probe: older builds answer 404). */
+export async function hasSessionEndpoints(server) {
+  const response = await fetch(`${server.url}/connection/poll`, { method: 'POST' });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 200 && body.session) {
+    await fetch(`${server.url}/connection/poll/${body.session}`, { method: 'DELETE' }).catch(() => {});
+    return true;
+  }
+  return false;
+}
+
+function base64url(value) {
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+}
+
+/** An HS256 connection token signed with the test secret. `expiresIn` in seconds may be negative (within leeway). */
+export function mintToken({ sub = 'alice', expiresIn = 3600, caps, extra = {} } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = base64url({ alg: 'HS256', typ: 'JWT' });
+  const payload = base64url({ sub, iat: now, exp: now + expiresIn, ...(caps ? { caps } : {}), ...extra });
+  const signature = createHmac('sha256', HMAC_SECRET).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${signature}`;
+}
