@@ -36,7 +36,7 @@ import { pollTransport } from './transports/poll.js';
 
 export type ConnectionState =
   | { status: 'connecting'; transport: TransportName; attempt: number }
-  | { status: 'connected'; transport: TransportName; clientId: string }
+  | { status: 'connected'; transport: TransportName; clientId: string; user?: string }
   | { status: 'reconnecting'; transport: TransportName; attempt: number; nextRetryMs: number; reason: string }
   | { status: 'disconnected'; transport: TransportName | null; reason: string; code?: number };
 
@@ -135,6 +135,8 @@ export interface ClientStats {
   duplicatesDropped: number;
   gapsSeen: number;
   resets: number;
+  /** In-band token refreshes the server accepted. */
+  refreshes: number;
 }
 
 type ClientEvent = 'state' | 'error' | 'reset';
@@ -199,7 +201,14 @@ export class SwitchboardClient {
   private readonly instanceId: string;
   private probe: Transport | null = null;
   private environmentAttached = false;
-  private readonly statsCounters = { connects: 0, transportSwitches: 0, resets: 0, droppedEntries: 0, gapsOfDropped: 0 };
+  private readonly statsCounters = {
+    connects: 0,
+    transportSwitches: 0,
+    resets: 0,
+    refreshes: 0,
+    droppedEntries: 0,
+    gapsOfDropped: 0,
+  };
 
   private readonly reconnectTimer: TimerSlot;
   private readonly openTimer: TimerSlot;
@@ -256,6 +265,7 @@ export class SwitchboardClient {
       duplicatesDropped: duplicatesDropped + this.statsCounters.droppedEntries,
       gapsSeen,
       resets: this.statsCounters.resets,
+      refreshes: this.statsCounters.refreshes,
     };
   }
 
@@ -367,6 +377,12 @@ export class SwitchboardClient {
         resolve,
         reject,
       };
+      const state = this.currentState;
+      if (!this.running && state.status === 'disconnected' && state.code !== undefined) {
+        // The server said not to come back (protocol §6): queueing would hold this publish forever.
+        reject(new ClientClosedError(`disconnected: ${state.reason} (${state.code})`));
+        return;
+      }
       const link = this.link;
       if (link?.connected && this.publishQueue.length === 0) {
         this.sendPublish(link, item);
@@ -454,7 +470,12 @@ export class SwitchboardClient {
     this.openTimer.cancel();
     this.failuresOnTransport = 0;
     this.statsCounters.connects++;
-    this.setState({ status: 'connected', transport: link.transportName, clientId: link.clientId });
+    this.setState({
+      status: 'connected',
+      transport: link.transportName,
+      clientId: link.clientId,
+      ...(typeof result.user === 'string' ? { user: result.user } : {}),
+    });
     this.stableTimer.arm(this.options.stableAfterMs ?? 10000, () => {
       this.attempt = 0;
     });
@@ -759,6 +780,7 @@ export class SwitchboardClient {
             this.emit('error', new SwitchboardError(reply.error));
             return;
           }
+          this.statsCounters.refreshes++;
           if (link === this.link) this.scheduleProactiveRefresh(reply.result?.expires);
         },
         onLost: () => {},

@@ -1,0 +1,2 @@
+export { FakeServer, FakeConnection, type FakeServerOptions } from './fakeServer.js';
+export { FakeTimers, flushMicrotasks } from './fakeTimers.js';
