@@ -7,7 +7,8 @@
 // Programmatic:  const proxy = await startLinkFault({ target: 'http://127.0.0.1:8080' }); proxy.url; proxy.cut();
 // Command line:  node tools/linkfault/linkfault.mjs --target http://127.0.0.1:8080 [--port 0] [--control-port 0]
 //   prints "linkfault listening on http://127.0.0.1:P control http://127.0.0.1:C"; the control port takes
-//   POST /cut, /offline?on=1|0, /websocket?refuse=1|0, /buffer?on=1|0, /latency?ms=N, /target?url=U; GET /stats.
+//   POST /cut, /offline?on=1|0, /websocket?refuse=1|0, /buffer?on=1|0, /stall?on=1|0, /latency?ms=N,
+//   /target?url=U; GET /stats.
 
 import net from 'node:net';
 import http from 'node:http';
@@ -19,7 +20,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
   if (!target) throw new Error('startLinkFault needs a target URL');
   let upstream = new URL(target);
   const sockets = new Set();
-  const settings = { offline: false, refuseWebSocket: false, bufferStreams: false, latencyMs: 0 };
+  const settings = { offline: false, refuseWebSocket: false, bufferStreams: false, latencyMs: 0, stalled: false };
   const stats = { connections: 0, refusedUpgrades: 0, refusedOffline: 0, bufferedStreams: 0, cuts: 0, open: 0 };
 
   const track = (socket) => {
@@ -86,7 +87,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
     client.on('close', () => {
       if (!clientEnded) kill(server);
     });
-    const toServer = delayedWriter(server, () => settings.latencyMs);
+    const toServer = delayedWriter(server, () => settings.latencyMs, () => settings.stalled);
     toServer.write(firstBytes);
     client.on('data', (chunk) => toServer.write(chunk));
     client.on('end', () => {
@@ -95,7 +96,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
     });
     client.resume();
 
-    const toClient = delayedWriter(client, () => settings.latencyMs);
+    const toClient = delayedWriter(client, () => settings.latencyMs, () => settings.stalled);
     let responseHead = Buffer.alloc(0);
     let decided = false;
     let holding = false;
@@ -151,6 +152,10 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
     bufferStreams(on = true) {
       settings.bufferStreams = Boolean(on);
     },
+    /** Stalled: connections stay open but no byte gets through either way (a dead link nobody closed). */
+    setStalled(on) {
+      settings.stalled = Boolean(on);
+    },
     setLatency(ms) {
       settings.latencyMs = Math.max(0, Number(ms) || 0);
     },
@@ -167,7 +172,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
 }
 
 /** Writes chunks to `socket` after the current latency, never reordering them. */
-function delayedWriter(socket, latencyMs) {
+function delayedWriter(socket, latencyMs, stalled) {
   const queue = [];
   let timer = null;
   let ending = false;
@@ -184,6 +189,7 @@ function delayedWriter(socket, latencyMs) {
   };
   return {
     write(chunk) {
+      if (stalled()) return; // a black hole: the bytes vanish and nobody is told
       const delay = latencyMs();
       if (delay === 0 && queue.length === 0) {
         if (!socket.destroyed) socket.write(chunk);
@@ -213,6 +219,7 @@ export async function startControlServer(proxy, { port = 0, host = '127.0.0.1' }
     else if (url.pathname === '/offline') proxy.setOffline(flag('on'));
     else if (url.pathname === '/websocket') proxy.refuseWebSocket(flag('refuse'));
     else if (url.pathname === '/buffer') proxy.bufferStreams(flag('on'));
+    else if (url.pathname === '/stall') proxy.setStalled(flag('on'));
     else if (url.pathname === '/latency') proxy.setLatency(Number(url.searchParams.get('ms') ?? 0));
     else if (url.pathname === '/target') proxy.setTarget(String(url.searchParams.get('url')));
     else ok = false;
