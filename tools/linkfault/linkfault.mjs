@@ -68,7 +68,9 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
         );
         return;
       }
-      connectUpstream(client, head);
+      // One request per connection: the proxy only reads the first request and response heads, so keep-alive
+      // reuse would let later responses slip past the faults (many real proxies behave the same way).
+      connectUpstream(client, withConnectionClose(head, end));
     };
     client.on('data', onHeadData);
   });
@@ -110,7 +112,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
         const headText = responseHead.subarray(0, end === -1 ? responseHead.length : end).toString('latin1');
         holding = settings.bufferStreams && /^content-type:\s*text\/event-stream/im.test(headText);
         if (holding) stats.bufferedStreams++;
-        chunk = responseHead;
+        chunk = end === -1 || /^HTTP\/1\.\d 101/.test(headText) ? responseHead : withConnectionClose(responseHead, end);
       }
       if (holding) held.push(chunk);
       else toClient.write(chunk);
@@ -169,6 +171,15 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
     },
   };
   return proxy;
+}
+
+/** The message head (ending at `end`, the index of its blank line) with its Connection header set to `close`. */
+function withConnectionClose(message, end) {
+  const headText = message.subarray(0, end).toString('latin1');
+  if (/^upgrade:/im.test(headText)) return message;
+  const lines = headText.split('\r\n').filter((line, index) => index === 0 || !/^(connection|keep-alive):/i.test(line));
+  lines.push('Connection: close');
+  return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), message.subarray(end)]);
 }
 
 /** Writes chunks to `socket` after the current latency, never reordering them. */

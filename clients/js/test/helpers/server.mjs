@@ -17,6 +17,8 @@ const TEST_SETTINGS = [
   'limits.publishes_per_second_per_channel=0',
   `auth.hmac_secret=${HMAC_SECRET}`,
   'shutdown.drain_timeout_ms=200',
+  // Deep history, so that a client kept away for seconds by the fault loops still recovers instead of resetting.
+  'channel_defaults.history_size=100000',
 ];
 
 export function serverBinary() {
