@@ -94,7 +94,10 @@ export function transportSuite(transport) {
     t.diagnostic(`${transport}: ${FORCED_DISCONNECTS} cuts, ${published} publications: ${JSON.stringify(verdict)}`);
     assert.deepEqual({ ...verdict, received: undefined }, { lost: 0, duplicated: 0, outOfOrder: 0, received: undefined });
     assert.equal(collector.resets.length, 0);
-    assert.ok(client.stats.connects >= FORCED_DISCONNECTS + 1);
+    t.diagnostic(`${transport}: ${client.stats.connects} sessions`);
+    // A cut poll request is retried on the same session with the same ack (the server resends what was not
+    // confirmed), so long-polling survives most cuts without a new session; the other transports reconnect.
+    if (transport !== 'poll') assert.ok(client.stats.connects >= FORCED_DISCONNECTS + 1);
     client.close();
   });
 
