@@ -421,3 +421,68 @@ test('1,000 subscribe/unsubscribe cycles leave no subscription, listener or time
   client.close();
   assert.equal(timers.pending, 0);
 });
+
+test('unsubscribing and subscribing again while the first subscribe is in flight delivers each publication once', async () => {
+  const channel = collect();
+  const { server, timers, client } = setup();
+  await timers.advance(0);
+  const first = client.subscribe('news', {});
+  first.unsubscribe(); // its subscribe is still on the wire; the unsubscribe follows it in order
+  client.subscribe('news', channel);
+  await timers.advance(0);
+  server.publish('news', 1);
+  await timers.advance(0);
+  assert.deepEqual(channel.received, [1]);
+  assert.equal(server.subscriberCount('news'), 1);
+  assert.deepEqual(server.received.filter((r) => r.command.channel === 'news').map((r) => r.command.cmd), ['subscribe', 'unsubscribe', 'subscribe']);
+  client.close();
+});
+
+test('a listener that throws does not stop delivery to the other listeners; the error is reported', async () => {
+  const errors = [];
+  const healthy = collect();
+  const { server, timers, client } = setup();
+  client.on('error', (error) => errors.push(error));
+  client.subscribe('news', { onPublication: () => { throw new Error('app bug'); } });
+  client.subscribe('news', healthy);
+  await timers.advance(0);
+  server.publish('news', 1);
+  server.publish('news', 2);
+  await timers.advance(0);
+  assert.deepEqual(healthy.received, [1, 2]);
+  assert.equal(errors.length, 2);
+  assert.match(errors[0].message, /app bug/);
+  client.close();
+});
+
+test('debug mode reports lifecycle events and frame summaries to the given logger', async () => {
+  const lines = [];
+  const { timers, client } = setup({ debug: (event, details) => lines.push(`${event} ${JSON.stringify(details ?? '')}`) });
+  client.subscribe('news', {});
+  await timers.advance(0);
+  client.close();
+  const text = lines.join('\n');
+  for (const expected of ['state', 'opening', 'send', 'recv', '"cmd\\":\\"subscribe']) assert.ok(text.includes(expected), expected);
+});
+
+test('a subscription refused by the server fails with the server error and is not retried on reconnect', async () => {
+  const server = new FakeServer();
+  const original = server.handle.bind(server);
+  server.handle = (connection, command) =>
+    command.cmd === 'subscribe'
+      ? (server.received.push({ transport: connection.name, command }),
+        connection.deliver({ id: command.id, error: { code: 122, name: 'subscribe_denied', reason: 'token does not grant subscribing to secret' } }))
+      : original(connection, command);
+  const errors = [];
+  const states = [];
+  const { timers, client } = setup({ server, backoff: { initialMs: 10 } });
+  client.subscribe('secret', { onError: (error) => errors.push(error), onState: (state) => states.push(state) });
+  await timers.advance(0);
+  server.disconnectAll();
+  await timers.advance(100);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 122);
+  assert.deepEqual(states, ['failed']);
+  assert.equal(server.received.filter((r) => r.command.cmd === 'subscribe').length, 1);
+  client.close();
+});
