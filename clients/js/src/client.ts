@@ -172,7 +172,21 @@ const BUILT_IN_TRANSPORTS: Record<string, TransportFactory> = {
   poll: pollTransport,
 };
 
-export class SwitchboardClient {
+/** What every client offers, whether it holds the connection itself or shares one across tabs. */
+export interface SwitchboardClientLike {
+  readonly state: ConnectionState;
+  readonly stats: ClientStats;
+  connect(): void;
+  disconnect(): void;
+  close(): void;
+  on(event: 'state', listener: (state: ConnectionState) => void): () => void;
+  on(event: 'error', listener: (error: unknown) => void): () => void;
+  on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
+  subscribe(channel: string, options?: SubscribeOptions): Subscription;
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
+}
+
+export class SwitchboardClient implements SwitchboardClientLike {
   private readonly options: ClientOptions;
   private readonly timers: Timers;
   private readonly log: Logger;
@@ -880,9 +894,6 @@ export class SwitchboardClient {
   }
 }
 
-export function createClient(options: ClientOptions): SwitchboardClient {
-  return new SwitchboardClient(options);
-}
 
 function defaultEnvironment(): ClientEnvironment | null {
   const scope = globalThis as unknown as Partial<ClientEnvironment> & { document?: ClientEnvironment['document'] };

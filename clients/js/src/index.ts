@@ -1,6 +1,8 @@
+export { createClient, type CreateClientOptions } from './create.js';
+export { TabClient, type TabLocks, type TabChannel, type CrossTabOptions } from './crossTab.js';
 export {
-  createClient,
   SwitchboardClient,
+  type SwitchboardClientLike,
   PublishQueueFullError,
   ClientClosedError,
   type ClientOptions,
