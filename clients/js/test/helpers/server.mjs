@@ -37,6 +37,12 @@ function serverEnvironment() {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SWITCHBOARD_')));
 }
 
+/** Servers still running when the test process exits (a failed test that never reached stop()) are killed with it. */
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startServer({ port = 0, settings = [] } = {}) {
   const args = ['serve', '--port', String(port)];
   for (const setting of [...TEST_SETTINGS, ...settings]) args.push('--set', setting);
@@ -44,8 +50,14 @@ export async function startServer({ port = 0, settings = [] } = {}) {
     env: { ...serverEnvironment(), SWITCHBOARD_API_KEY: API_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
   let output = '';
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 15 s:\n${output}`)), 15000);
     const onData = (chunk) => {
