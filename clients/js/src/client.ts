@@ -767,7 +767,12 @@ export class SwitchboardClient implements SwitchboardClientLike {
   private scheduleProactiveRefresh(expires: unknown): void {
     if (!this.options.getToken || typeof expires !== 'number') return;
     if (this.options.proactiveRefresh === false) return;
-    const remaining = expires * 1000 - this.timers.now();
+    let remaining = expires * 1000 - this.timers.now();
+    // `expires` is on the issuer's clock. When this device's clock disagrees so much that the token looks expired
+    // or longer-lived than it is, trust the token's own lifetime (exp - iat) instead: a skewed clock must not turn
+    // into a refresh every second.
+    const lifetime = tokenLifetimeMs(this.token);
+    if (lifetime !== null && (remaining <= 0 || remaining > lifetime)) remaining = lifetime;
     const ahead = this.options.refreshBeforeExpiryMs ?? 15000;
     // Short-lived tokens are refreshed half-way, so a token that lives less than `ahead` does not loop at once.
     const delay = remaining > 2 * ahead ? remaining - ahead : remaining / 2;
@@ -809,10 +814,15 @@ export class SwitchboardClient implements SwitchboardClientLike {
 
   // ---- transport upgrade probing ----
 
-  private scheduleUpgradeProbe(): void {
+  /**
+   * The first probe after connecting on a fallback transport comes early: when the server itself was down, every
+   * transport failed and the client may have fallen back for no network reason, so it should not sit on long-polling
+   * for a whole probe period. A truly blocked transport costs one failed probe.
+   */
+  private scheduleUpgradeProbe(first = true): void {
     const every = this.options.upgradeProbeMs ?? 60000;
     if (this.transportIndex === 0 || every <= 0) return;
-    this.probeTimer.arm(every, () => this.runProbe(0));
+    this.probeTimer.arm(first ? Math.min(every, 2000) : every, () => this.runProbe(0));
   }
 
   /** Opens a preferred transport on the side; if it opens, the client moves over (positions make that lossless). */
@@ -820,7 +830,7 @@ export class SwitchboardClient implements SwitchboardClientLike {
     const link = this.link;
     if (!link?.connected) return;
     if (index >= this.transportIndex) {
-      this.scheduleUpgradeProbe();
+      this.scheduleUpgradeProbe(false);
       return;
     }
     const factory = this.transports[index];
@@ -894,6 +904,21 @@ export class SwitchboardClient implements SwitchboardClientLike {
   }
 }
 
+
+/** exp - iat of a JWT, in ms, when both claims can be read; the signature is the server's business, not ours. */
+export function tokenLifetimeMs(token: string | null | undefined): number | null {
+  if (!token) return null;
+  const payload = token.split('.')[1];
+  if (!payload) return null;
+  try {
+    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4))) as { exp?: unknown; iat?: unknown };
+    if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || claims.exp <= claims.iat) return null;
+    return (claims.exp - claims.iat) * 1000;
+  } catch {
+    return null;
+  }
+}
 
 function defaultEnvironment(): ClientEnvironment | null {
   const scope = globalThis as unknown as Partial<ClientEnvironment> & { document?: ClientEnvironment['document'] };

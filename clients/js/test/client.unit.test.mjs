@@ -486,3 +486,35 @@ test('a subscription refused by the server fails with the server error and is no
   assert.equal(server.received.filter((r) => r.command.cmd === 'subscribe').length, 1);
   client.close();
 });
+
+test('a device clock far ahead of the issuer does not turn proactive refresh into a loop', async () => {
+  let calls = 0;
+  const jwt = (claims) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+  const timersStart = 1_700_000_000_000;
+  // The issuer's clock is two hours behind this device: by the device clock the token expired an hour ago.
+  const issuedAt = timersStart / 1000 - 7200;
+  const server = new FakeServer({ verifyToken: () => ({ user: 'alice', expires: issuedAt + 3600 }) });
+  const { timers, client } = setup({
+    server,
+    heartbeatGraceMs: 1e9, // the fake server sends no heartbeats; keep this one connection for the whole hour
+    getToken: () => (++calls, jwt({ sub: 'alice', iat: issuedAt, exp: issuedAt + 3600 })),
+  });
+  await timers.advance(0);
+  await timers.advance(60_000);
+  assert.equal(calls, 1, 'no refresh within the first minute of a one-hour token');
+  await timers.advance(3600_000 - 15_000 - 60_000);
+  assert.equal(calls, 2, 'refreshed 15 s before the end of its lifetime');
+  client.close();
+});
+
+test('after connecting on a fallback transport the first upgrade probe comes early', async () => {
+  const server = new FakeServer();
+  server.refusing.add('websocket');
+  const { timers, client } = setup({ server, transports: ['websocket', 'sse'], backoff: { initialMs: 10, maxMs: 10 }, upgradeProbeMs: 60_000 });
+  await timers.advance(1000);
+  assert.equal(client.state.transport, 'sse');
+  server.refusing.delete('websocket'); // e.g. the server was down, not the network
+  await timers.advance(2000);
+  assert.equal(client.state.transport, 'websocket');
+  client.close();
+});
