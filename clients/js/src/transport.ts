@@ -57,3 +57,12 @@ export function httpBase(url: string): string {
 export function wsBase(url: string): string {
   return httpBase(url).replace(/^http(s?):\/\//i, 'ws$1://');
 }
+
+/**
+ * The fetch to use, callable as a plain function. Browsers throw "Illegal invocation" when `window.fetch` is called
+ * as a method of anything but `window`, which is what storing it on an object and calling it from there does.
+ */
+export function fetchFunction(context: TransportContext): typeof fetch {
+  const impl = context.fetch ?? globalThis.fetch;
+  return (input, init) => impl.call(globalThis, input, init);
+}

@@ -9,12 +9,15 @@ import { FakeTimers, flushMicrotasks } from '../dist/testing.mjs';
 /** A fetch whose every request waits until the test answers it. */
 function scriptedFetch() {
   const requests = [];
-  const fetch = (url, init = {}) =>
-    new Promise((resolve, reject) => {
+  // Like a browser's window.fetch: calling it as a method of another object throws "Illegal invocation".
+  const fetch = function (url, init = {}) {
+    if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+    return new Promise((resolve, reject) => {
       const request = { url: String(url), method: init.method ?? 'GET', body: init.body, resolve, reject };
       init.signal?.addEventListener('abort', () => reject(new Error('aborted')));
       requests.push(request);
     });
+  };
   const answer = (request, status, body) =>
     request.resolve(new Response(typeof body === 'string' ? body : JSON.stringify(body), { status }));
   const next = async (predicate = () => true) => {

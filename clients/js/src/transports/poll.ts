@@ -5,7 +5,7 @@
 
 import type { Command, ServerMessage } from '../protocol.js';
 import type { Transport, TransportContext, TransportFactory, TransportHandlers } from '../transport.js';
-import { httpBase } from '../transport.js';
+import { fetchFunction, httpBase } from '../transport.js';
 import { CommandPoster, parseError } from './commandPoster.js';
 import { TimerSlot } from '../timers.js';
 
@@ -27,13 +27,12 @@ class PollTransport implements Transport {
   private currentPoll: AbortController | null = null;
 
   constructor(private readonly context: TransportContext) {
+    this.fetchImpl = fetchFunction(context);
     this.pollDeadline = new TimerSlot(context.timers);
     this.retryTimer = new TimerSlot(context.timers);
   }
 
-  private get fetchImpl(): typeof fetch {
-    return this.context.fetch ?? globalThis.fetch;
-  }
+  private readonly fetchImpl: typeof fetch;
 
   open(handlers: TransportHandlers): void {
     this.handlers = handlers;

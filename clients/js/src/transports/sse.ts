@@ -5,7 +5,7 @@
 
 import type { Command, ServerMessage } from '../protocol.js';
 import type { Transport, TransportContext, TransportFactory, TransportHandlers } from '../transport.js';
-import { httpBase } from '../transport.js';
+import { fetchFunction, httpBase } from '../transport.js';
 import { CommandPoster, parseError } from './commandPoster.js';
 import { SseParser } from './sseParser.js';
 import { summarize } from '../log.js';
@@ -37,7 +37,7 @@ class SseTransport implements Transport {
   }
 
   private async run(): Promise<void> {
-    const fetchImpl = this.context.fetch ?? globalThis.fetch;
+    const fetchImpl = fetchFunction(this.context);
     const base = httpBase(this.context.baseUrl);
     try {
       const response = await fetchImpl(`${base}/connection/sse`, {
