@@ -43,6 +43,7 @@ export interface CrossTabOptions {
 
 type TabMessage =
   | { type: 'leader'; tab: string }
+  | { type: 'hello'; tab: string }
   | { type: 'sync'; tab: string; channels: Array<{ channel: string; since: StreamPosition | null; token: string | null }> }
   | { type: 'subscribe'; tab: string; channel: string; since: StreamPosition | null; token: string | null }
   | { type: 'unsubscribe'; tab: string; channel: string }
@@ -108,6 +109,8 @@ export class TabClient implements SwitchboardClientLike {
     const name = `switchboard:${options.url}`;
     this.bus = options.openChannel ? options.openChannel(name) : new (scope.BroadcastChannel as new (name: string) => TabChannel)(name);
     this.bus.onmessage = (event) => this.onBusMessage(event.data as TabMessage);
+    // A tab that opens after the leader connected learns the connection state from the leader's answer.
+    this.bus.postMessage({ type: 'hello', tab: this.tab });
     const locks = options.locks ?? (scope.navigator?.locks as TabLocks);
     void locks
       .request(name, () => {
@@ -267,6 +270,9 @@ export class TabClient implements SwitchboardClientLike {
     const inner = this.inner;
     if (!inner) return;
     switch (message.type) {
+      case 'hello':
+        this.broadcast({ type: 'state', state: inner.state });
+        break;
       case 'sync':
         for (const item of message.channels) this.lead({ type: 'subscribe', tab: message.tab, ...item });
         break;

@@ -122,3 +122,20 @@ test('the shared server subscription ends when the last tab that wanted it leave
     closeAll();
   }
 });
+
+test('a tab opened after the shared connection is up reports it connected and receives publications', async () => {
+  const { server, tabs, open, closeAll } = openTabs(1);
+  try {
+    await waitFor(() => tabs[0].state.status === 'connected', { message: 'first tab connected' });
+    const late = open();
+    const copy = collect();
+    late.subscribe('news', copy);
+    await waitFor(() => late.state.status === 'connected', { message: 'late tab connected' });
+    await waitFor(() => server.subscriberCount('news') === 1, { message: 'subscribed' });
+    server.publish('news', 1);
+    await waitFor(() => copy.received.length === 1, { message: 'publication in the late tab' });
+    assert.equal(server.connections.size, 1);
+  } finally {
+    closeAll();
+  }
+});
