@@ -17,7 +17,10 @@ import {
 } from './protocol.js';
 import {
   ChannelEntry,
+  type PresenceMember,
+  type PresenceState,
   type Publication,
+  type Signal,
   type ResetEvent,
   type SubscriptionListener,
   type SubscriptionState,
@@ -49,6 +52,26 @@ export interface PublishResult {
 export interface PublishOptions {
   /** Defaults to a key generated per publish; pass your own to deduplicate across page loads. */
   idempotencyKey?: string;
+  /** Conflation key: on a conflating namespace a slow subscriber gets only the latest publication per key (§4.9). */
+  key?: string;
+  /** `high`: ahead of other channels' waiting publications in a backed-up queue (§4.9). */
+  priority?: 'high';
+}
+
+export interface PresencePage {
+  channel: string;
+  clients: number;
+  users: number;
+  members: PresenceMember[];
+  /** Cursor of the next page, when more members follow. */
+  next?: string;
+}
+
+export class NotConnectedError extends Error {
+  constructor(what: string) {
+    super(`${what} needs a connection (it is not queued while offline)`);
+    this.name = 'NotConnectedError';
+  }
 }
 
 export interface SubscribeOptions extends SubscriptionListener {
@@ -56,6 +79,8 @@ export interface SubscribeOptions extends SubscriptionListener {
   since?: StreamPosition | null;
   /** A subscription token for a private channel (docs/security.md §1.6). */
   token?: string | null;
+  /** At most this many pushes per second for this channel (server-side rate, §4.9). Applies to the first listener. */
+  maxRate?: number;
 }
 
 export interface Subscription {
@@ -63,6 +88,8 @@ export interface Subscription {
   readonly state: SubscriptionState;
   /** The last publication seen on this channel, shared by all its listeners. */
   readonly position: StreamPosition | null;
+  /** Presence of a presence channel (null otherwise, or before the snapshot). */
+  readonly presence: PresenceState | null;
   unsubscribe(): void;
 }
 
@@ -81,6 +108,8 @@ export interface ClientEnvironment {
 export interface ClientOptions {
   /** Server base URL, e.g. `https://rt.example.com` (`wss://` works too). */
   url: string;
+  /** Shown to others in presence (`connect` command's `info`, at most 1024 bytes of JSON). */
+  info?: unknown;
   /** A fixed connection token. Use `getToken` for tokens that expire. */
   token?: string | null;
   /** Called before connecting when no valid token is held, before expiry, and when the server asks for a refresh. */
@@ -151,6 +180,8 @@ interface QueuedPublish {
   channel: string;
   data: unknown;
   idempotencyKey: string;
+  key?: string;
+  priority?: 'high';
   resolve(result: PublishResult): void;
   reject(error: Error): void;
 }
@@ -186,7 +217,13 @@ export interface SwitchboardClientLike {
   publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
 }
 
-export class SwitchboardClient implements SwitchboardClientLike {
+/** Presence and signals, offered by the client that holds the connection. */
+export interface PresenceAndSignals {
+  signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }>;
+  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage>;
+}
+
+export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSignals {
   private readonly options: ClientOptions;
   private readonly timers: Timers;
   private readonly log: Logger;
@@ -353,8 +390,11 @@ export class SwitchboardClient implements SwitchboardClientLike {
         options.onReset?.(reset);
       },
       onError: options.onError,
+      onPresence: options.onPresence,
+      onSignal: options.onSignal,
     };
     entry.listeners.add(listener);
+    if (fresh && typeof options.maxRate === 'number') entry.maxRate = options.maxRate;
     if (fresh) {
       const link = this.link;
       if (link?.connected) this.sendSubscribe(link, entry);
@@ -372,6 +412,9 @@ export class SwitchboardClient implements SwitchboardClientLike {
       get position() {
         return owner.position ? { ...owner.position } : null;
       },
+      get presence() {
+        return owner.presence;
+      },
       unsubscribe: () => {
         if (released) return;
         released = true;
@@ -388,6 +431,8 @@ export class SwitchboardClient implements SwitchboardClientLike {
         channel,
         data,
         idempotencyKey: options.idempotencyKey ?? `${this.instanceId}-${++this.publishCounter}`,
+        ...(options.key !== undefined ? { key: options.key } : {}),
+        ...(options.priority !== undefined ? { priority: options.priority } : {}),
         resolve,
         reject,
       };
@@ -408,6 +453,52 @@ export class SwitchboardClient implements SwitchboardClientLike {
         return;
       }
       this.publishQueue.push(item);
+    });
+  }
+
+  /** Sends an ephemeral signal to the channel's subscribers (you must be subscribed). Not queued while offline. */
+  signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }> {
+    return this.request('signal', { cmd: 'signal', channel, type, ...(data !== undefined ? { data } : {}) }).then((result) => ({
+      coalesced: result.coalesced === true,
+    }));
+  }
+
+  /** One page of a presence channel's members (the subscription's `presence` keeps the whole list current). */
+  presence(channel: string, options: { cursor?: string; limit?: number } = {}): Promise<PresencePage> {
+    const command: Command = { cmd: 'presence', channel };
+    if (options.cursor !== undefined) command.cursor = options.cursor;
+    if (options.limit !== undefined) command.limit = options.limit;
+    return this.request('presence', command).then((result) => ({
+      channel: String(result.channel ?? channel),
+      clients: Number(result.clients ?? 0),
+      users: Number(result.users ?? 0),
+      members: (Array.isArray(result.members) ? result.members : []) as PresenceMember[],
+      ...(typeof result.next === 'string' ? { next: result.next } : {}),
+    }));
+  }
+
+  /** A command that only makes sense on a live connection: answered, refused, or failed if the link drops. */
+  private request(what: string, command: Command): Promise<Record<string, unknown>> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    const link = this.link;
+    if (!link?.connected) return Promise.reject(new NotConnectedError(what));
+    return new Promise((resolve, reject) => {
+      this.sendCommand(link, command, {
+        onReply: (reply) => (reply.error ? reject(new SwitchboardError(reply.error)) : resolve(reply.result ?? {})),
+        onLost: () => reject(new NotConnectedError(what)),
+      });
+    });
+  }
+
+  private fetchPresencePages(link: Link, entry: ChannelEntry, cursor: string): void {
+    this.sendCommand(link, { cmd: 'presence', channel: entry.channel, cursor, limit: 1000 }, {
+      onReply: (reply) => {
+        if (reply.error || this.channels.get(entry.channel) !== entry || link !== this.link) return;
+        const page = reply.result ?? {};
+        entry.applyPresencePage(page, false);
+        if (typeof page.next === 'string') this.fetchPresencePages(link, entry, page.next);
+      },
+      onLost: () => {},
     });
   }
 
@@ -453,7 +544,10 @@ export class SwitchboardClient implements SwitchboardClientLike {
     transport.open({
       onOpen: () => {
         if (link !== this.link) return;
-        this.sendCommand(link, token ? { cmd: 'connect', token } : { cmd: 'connect' }, {
+        const connect: Command = { cmd: 'connect' };
+        if (token) connect.token = token;
+        if (this.options.info !== undefined) connect.info = this.options.info;
+        this.sendCommand(link, connect, {
           onReply: (reply) => this.onConnectReply(link, reply),
           onLost: () => {},
         });
@@ -648,9 +742,25 @@ export class SwitchboardClient implements SwitchboardClientLike {
           offset: Number(push.offset),
           data: push.data,
           ...(typeof push.sender === 'string' ? { sender: push.sender } : {}),
+          ...(typeof push.key === 'string' ? { key: push.key } : {}),
         } as Publication);
         break;
       }
+      case 'conflated':
+        this.channels.get(String(push.channel))?.announceSkip();
+        break;
+      case 'join':
+      case 'leave':
+        this.channels.get(String(push.channel))?.applyJoinLeave(push.push, memberOf(push));
+        break;
+      case 'signal':
+        this.channels.get(String(push.channel))?.applySignal({
+          channel: String(push.channel),
+          type: String(push.type),
+          ...memberOf(push),
+          ...(push.data !== undefined ? { data: push.data } : {}),
+        });
+        break;
       case 'ping':
         this.sendRaw(link, { cmd: 'pong' });
         break;
@@ -694,6 +804,7 @@ export class SwitchboardClient implements SwitchboardClientLike {
     const command: Command = { cmd: 'subscribe', channel: entry.channel };
     if (since) command.since = since;
     if (entry.subscriptionToken) command.token = entry.subscriptionToken;
+    if (entry.maxRate !== undefined) command.maxRate = entry.maxRate;
     this.sendCommand(link, command, {
       onReply: (reply) => {
         if (this.channels.get(entry.channel) !== entry) return; // released meanwhile; its unsubscribe follows
@@ -712,6 +823,11 @@ export class SwitchboardClient implements SwitchboardClientLike {
           });
         }
         entry.applySubscribed(result, since);
+        const snapshot = result.presence as { next?: unknown } | undefined;
+        if (snapshot && typeof snapshot === 'object') {
+          entry.applyPresencePage(snapshot, true);
+          if (typeof snapshot.next === 'string') this.fetchPresencePages(link, entry, snapshot.next);
+        }
       },
       onLost: () => {},
     });
@@ -740,7 +856,14 @@ export class SwitchboardClient implements SwitchboardClientLike {
   private sendPublish(link: Link, item: QueuedPublish): void {
     this.sendCommand(
       link,
-      { cmd: 'publish', channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey },
+      {
+        cmd: 'publish',
+        channel: item.channel,
+        data: item.data,
+        idempotencyKey: item.idempotencyKey,
+        ...(item.key !== undefined ? { key: item.key } : {}),
+        ...(item.priority !== undefined ? { priority: item.priority } : {}),
+      },
       {
         onReply: (reply) => {
           if (reply.error) item.reject(new SwitchboardError(reply.error));
@@ -904,6 +1027,14 @@ export class SwitchboardClient implements SwitchboardClientLike {
   }
 }
 
+
+function memberOf(push: Record<string, unknown>): PresenceMember & { client: string } {
+  return {
+    client: String(push.client),
+    ...(typeof push.user === 'string' ? { user: push.user } : {}),
+    ...(push.info !== undefined ? { info: push.info } : {}),
+  };
+}
 
 /** exp - iat of a JWT, in ms, when both claims can be read; the signature is the server's business, not ours. */
 export function tokenLifetimeMs(token: string | null | undefined): number | null {

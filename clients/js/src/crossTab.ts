@@ -21,7 +21,7 @@ import {
   type SwitchboardClientLike,
 } from './client.js';
 import { SwitchboardError, type StreamPosition } from './protocol.js';
-import type { Publication, ResetEvent, SubscriptionListener, SubscriptionState } from './subscriptions.js';
+import type { PresenceState, Publication, ResetEvent, Signal, SubscriptionListener, SubscriptionState } from './subscriptions.js';
 import { makeLogger, type Logger } from './log.js';
 
 /** The subset of `navigator.locks` used for the election. */
@@ -51,6 +51,8 @@ type TabMessage =
   | { type: 'bye'; tab: string }
   | { type: 'state'; state: ConnectionState }
   | { type: 'publication'; publication: Publication }
+  | { type: 'presence'; channel: string; presence: PresenceState }
+  | { type: 'signal'; signal: Signal }
   | { type: 'reset'; reset: ResetEvent }
   | { type: 'subscriptionState'; channel: string; state: SubscriptionState }
   | { type: 'subscriptionError'; channel: string; error: { code: number; name: string; reason: string } }
@@ -62,6 +64,7 @@ interface TabEntry {
   position: StreamPosition | null;
   state: SubscriptionState;
   token: string | null;
+  presence: PresenceState | null;
 }
 
 interface WaitingPublish {
@@ -163,7 +166,7 @@ export class TabClient implements SwitchboardClientLike {
     let entry = this.entries.get(channel);
     const fresh = !entry;
     if (!entry) {
-      entry = { channel, listeners: new Set(), position: options.since ?? null, state: 'subscribing', token: options.token ?? null };
+      entry = { channel, listeners: new Set(), position: options.since ?? null, state: 'subscribing', token: options.token ?? null, presence: null };
       this.entries.set(channel, entry);
     }
     const listener: SubscriptionListener = {
@@ -171,6 +174,8 @@ export class TabClient implements SwitchboardClientLike {
       onState: options.onState,
       onReset: options.onReset,
       onError: options.onError,
+      onPresence: options.onPresence,
+      onSignal: options.onSignal,
     };
     entry.listeners.add(listener);
     if (fresh) this.send({ type: 'subscribe', tab: this.tab, channel, since: entry.position, token: entry.token });
@@ -183,6 +188,9 @@ export class TabClient implements SwitchboardClientLike {
       },
       get position() {
         return owner.position ? { ...owner.position } : null;
+      },
+      get presence() {
+        return owner.presence;
       },
       unsubscribe: () => {
         if (released) return;
@@ -281,6 +289,8 @@ export class TabClient implements SwitchboardClientLike {
         if (existing) {
           existing.tabs.add(message.tab);
           this.broadcast({ type: 'subscriptionState', channel: message.channel, state: existing.subscription.state });
+          const presence = existing.subscription.presence;
+          if (presence) this.broadcast({ type: 'presence', channel: message.channel, presence });
           break;
         }
         const channel = message.channel;
@@ -289,6 +299,8 @@ export class TabClient implements SwitchboardClientLike {
           token: message.token,
           onPublication: (publication) => this.broadcast({ type: 'publication', publication }),
           onReset: (reset) => this.broadcast({ type: 'reset', reset }),
+          onPresence: (presence) => this.broadcast({ type: 'presence', channel, presence }),
+          onSignal: (signal) => this.broadcast({ type: 'signal', signal }),
           onState: (state) => this.broadcast({ type: 'subscriptionState', channel, state }),
           onError: (error) =>
             this.broadcast({ type: 'subscriptionError', channel, error: { code: error.code, name: error.errorName, reason: error.reason } }),
@@ -346,6 +358,18 @@ export class TabClient implements SwitchboardClientLike {
       case 'publication':
         this.deliver(message.publication);
         break;
+      case 'presence': {
+        const entry = this.entries.get(message.channel);
+        if (!entry) break;
+        entry.presence = message.presence;
+        for (const listener of [...entry.listeners]) this.call(() => listener.onPresence?.(message.presence));
+        break;
+      }
+      case 'signal': {
+        const entry = this.entries.get(message.signal.channel);
+        for (const listener of [...(entry?.listeners ?? [])]) this.call(() => listener.onSignal?.(message.signal));
+        break;
+      }
       case 'reset': {
         const entry = this.entries.get(message.reset.channel);
         if (!entry) break;

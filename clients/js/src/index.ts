@@ -5,6 +5,9 @@ export {
   type SwitchboardClientLike,
   PublishQueueFullError,
   ClientClosedError,
+  NotConnectedError,
+  type PresenceAndSignals,
+  type PresencePage,
   type ClientOptions,
   type ClientEnvironment,
   type ClientStats,
@@ -14,7 +17,15 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './client.js';
-export type { Publication, ResetEvent, SubscriptionListener, SubscriptionState } from './subscriptions.js';
+export type {
+  Publication,
+  ResetEvent,
+  SubscriptionListener,
+  SubscriptionState,
+  PresenceMember,
+  PresenceState,
+  Signal,
+} from './subscriptions.js';
 export {
   SwitchboardError,
   ErrorCode,

@@ -3,7 +3,16 @@ export type Logger = (event: string, details?: unknown) => void;
 export const silentLogger: Logger = () => {};
 
 export function makeLogger(debug: boolean | Logger | undefined): Logger {
-  if (typeof debug === 'function') return debug;
+  if (typeof debug === 'function') {
+    // A logger that throws is an application bug; it must not break the connection it is watching.
+    return (event, details) => {
+      try {
+        debug(event, details);
+      } catch {
+        // ignored on purpose
+      }
+    };
+  }
   if (!debug) return silentLogger;
   return (event, details) => {
     if (details === undefined) console.debug(`[switchboard] ${event}`);

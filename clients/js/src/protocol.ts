@@ -8,7 +8,7 @@ export interface StreamPosition {
 
 export interface Command {
   id?: number;
-  cmd: 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'ping' | 'pong' | 'refresh';
+  cmd: 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'ping' | 'pong' | 'refresh' | 'presence' | 'signal';
   [field: string]: unknown;
 }
 

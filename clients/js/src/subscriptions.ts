@@ -14,6 +14,34 @@ export interface Publication {
   offset: number;
   data: unknown;
   sender?: string;
+  /** The publisher's conflation key (protocol.md §4.9), when it gave one. */
+  key?: string;
+}
+
+/** One connection present on a channel (protocol.md §4.7). */
+export interface PresenceMember {
+  client: string;
+  user?: string;
+  info?: unknown;
+}
+
+export interface PresenceState {
+  /** Connections present. */
+  clients: number;
+  /** Distinct users among them (anonymous connections are not users). */
+  users: number;
+  members: PresenceMember[];
+  /** False while member pages are still being fetched. */
+  complete: boolean;
+}
+
+/** An ephemeral signal (typing, cursor, "seen"): never stored, never recovered (protocol.md §4.8). */
+export interface Signal {
+  channel: string;
+  type: string;
+  client: string;
+  user?: string;
+  data?: unknown;
 }
 
 export interface ResetEvent {
@@ -31,6 +59,9 @@ export interface SubscriptionListener {
   /** Missed publications could not be recovered: reload the state by other means, then continue live. */
   onReset?(reset: ResetEvent): void;
   onError?(error: SwitchboardError): void;
+  /** Presence channels: the member list and counts, after the snapshot and after every join or leave. */
+  onPresence?(presence: PresenceState): void;
+  onSignal?(signal: Signal): void;
 }
 
 /** Errors after which a later attempt may succeed; any other refusal stands until the app subscribes anew. */
@@ -43,8 +74,14 @@ export class ChannelEntry {
   /** Whether the current link holds (or is acquiring) the server subscription. */
   serverState: 'none' | 'pending' | 'active' = 'none';
   retryOnReconnect = true;
+  maxRate: number | undefined;
   duplicatesDropped = 0;
   gapsSeen = 0;
+  /** The server announced a conflation skip: the next offset jump is expected (protocol.md §4.9). */
+  private skipAnnounced = false;
+  private members: Map<string, PresenceMember> | null = null;
+  private presenceCounts = { clients: 0, users: 0 };
+  private presenceComplete = false;
 
   constructor(
     readonly channel: string,
@@ -102,7 +139,7 @@ export class ChannelEntry {
         this.log('duplicate dropped', { channel: this.channel, offset: publication.offset });
         return;
       }
-      if (publication.offset > position.offset + 1) {
+      if (publication.offset > position.offset + 1 && !this.skipAnnounced) {
         this.gapsSeen++;
         this.log('gap seen (server broke its recovery contract)', {
           channel: this.channel,
@@ -111,8 +148,56 @@ export class ChannelEntry {
         });
       }
     }
+    this.skipAnnounced = false;
     this.position = { epoch: publication.epoch, offset: publication.offset };
     for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(publication));
+  }
+
+  announceSkip(): void {
+    this.skipAnnounced = true;
+  }
+
+  get presence(): PresenceState | null {
+    if (!this.members) return null;
+    const members = [...this.members.values()];
+    if (!this.presenceComplete) return { ...this.presenceCounts, members, complete: false };
+    const users = new Set(members.filter((member) => member.user).map((member) => member.user));
+    return { clients: members.length, users: users.size, members, complete: true };
+  }
+
+  /** A snapshot (subscribe reply) replaces what was known; later pages (`presence` command) add to it. */
+  applyPresencePage(page: { clients?: unknown; users?: unknown; members?: unknown; next?: unknown }, first: boolean): void {
+    if (first || !this.members) this.members = new Map();
+    for (const member of Array.isArray(page.members) ? (page.members as PresenceMember[]) : []) {
+      this.members.set(member.client, member);
+    }
+    this.presenceCounts = { clients: Number(page.clients ?? this.members.size), users: Number(page.users ?? 0) };
+    this.presenceComplete = typeof page.next !== 'string';
+    this.notifyPresence();
+  }
+
+  /** Joins and leaves converge on the exact list: a known join or an unknown leave changes nothing (§4.7). */
+  applyJoinLeave(kind: 'join' | 'leave', member: PresenceMember): void {
+    if (!this.members) return;
+    if (kind === 'join') {
+      if (this.members.has(member.client)) return;
+      this.members.set(member.client, member);
+      this.presenceCounts.clients++;
+    } else {
+      if (!this.members.delete(member.client)) return;
+      this.presenceCounts.clients = Math.max(0, this.presenceCounts.clients - 1);
+    }
+    this.notifyPresence();
+  }
+
+  applySignal(signal: Signal): void {
+    for (const listener of [...this.listeners]) this.call(() => listener.onSignal?.(signal));
+  }
+
+  private notifyPresence(): void {
+    const presence = this.presence;
+    if (!presence) return;
+    for (const listener of [...this.listeners]) this.call(() => listener.onPresence?.(presence));
   }
 
   private call(callback: () => void): void {

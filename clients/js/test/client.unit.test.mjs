@@ -518,3 +518,60 @@ test('after connecting on a fallback transport the first upgrade probe comes ear
   assert.equal(client.state.transport, 'websocket');
   client.close();
 });
+
+test('an offset jump announced by a conflated push is not counted as a gap', async () => {
+  const channel = collect();
+  const { server, timers, client } = setup();
+  client.subscribe('ticker', channel);
+  await timers.advance(0);
+  const connection = [...server.connections][0];
+  const publication = (offset) => ({ push: 'publication', channel: 'ticker', epoch: server.epoch, offset, data: offset, key: 'EURUSD' });
+  connection.deliver(publication(1));
+  connection.deliver({ push: 'conflated', channel: 'ticker' });
+  connection.deliver(publication(5));
+  connection.deliver(publication(9)); // unannounced: a gap
+  await timers.advance(0);
+  assert.deepEqual(channel.received, [1, 5, 9]);
+  assert.equal(client.stats.gapsSeen, 1);
+  client.close();
+});
+
+test('presence: the snapshot, then joins and leaves, keep the member list exact across a reconnect', async () => {
+  const server = new FakeServer({ presence: true });
+  const alice = setup({ server, info: { name: 'Alice' }, backoff: { initialMs: 10 } });
+  const bob = setup({ server, info: { name: 'Bob' } });
+  const names = (subscription) => subscription.presence.members.map((member) => member.info.name).sort().join(',');
+  const mine = alice.client.subscribe('room', {});
+  await alice.timers.advance(0);
+  assert.equal(names(mine), 'Alice');
+  const theirs = bob.client.subscribe('room', {});
+  await bob.timers.advance(0);
+  assert.equal(names(mine), 'Alice,Bob');
+  assert.equal(names(theirs), 'Alice,Bob');
+  server.disconnectAll(); // both drop; both come back and resubscribe
+  await alice.timers.advance(100);
+  await bob.timers.advance(1000);
+  await alice.timers.advance(0);
+  assert.equal(names(mine), 'Alice,Bob');
+  assert.equal(mine.presence.clients, 2);
+  theirs.unsubscribe();
+  await bob.timers.advance(0);
+  assert.equal(names(mine), 'Alice');
+  alice.client.close();
+  bob.client.close();
+});
+
+test('signals go to every subscriber of the channel, and are refused while offline', async () => {
+  const { timers, client } = setup();
+  const signals = [];
+  client.subscribe('room', { onSignal: (signal) => signals.push(signal) });
+  await timers.advance(0);
+  const sent = client.signal('room', 'typing', { on: true });
+  await timers.advance(0);
+  assert.deepEqual(await sent, { coalesced: false });
+  assert.equal(signals.length, 1);
+  assert.deepEqual({ type: signals[0].type, data: signals[0].data }, { type: 'typing', data: { on: true } });
+  client.disconnect();
+  await assert.rejects(client.signal('room', 'typing'), (error) => error.name === 'NotConnectedError');
+  client.close();
+});

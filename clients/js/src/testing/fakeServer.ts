@@ -24,6 +24,8 @@ interface Stream {
 export interface FakeServerOptions {
   historySize?: number;
   pingIntervalMs?: number;
+  /** Track presence on every channel: snapshot in the subscribe reply, join/leave pushes (protocol.md §4.7). */
+  presence?: boolean;
   /** Decides a token: return an error body to refuse it, or the user id. Default: every token is user `token`'s text. */
   verifyToken?: (token: string) => ErrorBody | { user: string; expires?: number };
 }
@@ -42,7 +44,12 @@ export class FakeServer {
   readonly options: Required<Omit<FakeServerOptions, 'verifyToken'>> & Pick<FakeServerOptions, 'verifyToken'>;
 
   constructor(options: FakeServerOptions = {}) {
-    this.options = { historySize: options.historySize ?? 1000, pingIntervalMs: options.pingIntervalMs ?? 25000, verifyToken: options.verifyToken };
+    this.options = {
+      historySize: options.historySize ?? 1000,
+      pingIntervalMs: options.pingIntervalMs ?? 25000,
+      presence: options.presence ?? false,
+      verifyToken: options.verifyToken,
+    };
     this.epoch = `fake${this.epochCounter}`;
   }
 
@@ -97,6 +104,26 @@ export class FakeServer {
     return stream;
   }
 
+  private member(connection: FakeConnection): Record<string, unknown> {
+    return {
+      client: connection.clientId,
+      ...(connection.user ? { user: connection.user } : {}),
+      ...(connection.info !== undefined ? { info: connection.info } : {}),
+    };
+  }
+
+  private presenceSnapshot(channel: string): Record<string, unknown> {
+    const present = [...this.connections].filter((connection) => connection.subscriptions.has(channel));
+    const users = new Set(present.map((connection) => connection.user).filter(Boolean));
+    return { clients: present.length, users: users.size, members: present.map((connection) => this.member(connection)) };
+  }
+
+  /** @internal */
+  presenceEvent(kind: 'join' | 'leave', channel: string, subject: FakeConnection): void {
+    const push: ServerMessage = { push: kind, channel, ...this.member(subject) };
+    for (const connection of this.connections) if (connection.subscriptions.has(channel)) connection.deliver(push);
+  }
+
   private publicationPush(channel: string, publication: StoredPublication): ServerMessage {
     return {
       push: 'publication',
@@ -136,6 +163,7 @@ export class FakeServer {
           return;
         }
         connection.user = user;
+        connection.info = command.info;
         reply({
           client: connection.clientId,
           version: '1',
@@ -150,25 +178,49 @@ export class FakeServer {
         const stream = this.stream(channel);
         const since = command.since as { epoch: string; offset: number } | null | undefined;
         connection.subscriptions.add(channel);
+        const presence = this.options.presence ? { presence: this.presenceSnapshot(channel) } : {};
+        const joined = () => this.options.presence && this.presenceEvent('join', channel, connection);
         if (!since) {
-          reply({ channel, epoch: this.epoch, offset: stream.offset });
+          reply({ channel, epoch: this.epoch, offset: stream.offset, ...presence });
+          joined();
           return;
         }
-        const reset = (reason: string) =>
-          reply({ channel, epoch: this.epoch, offset: stream.offset, recovered: false, reason });
+        const reset = (reason: string) => {
+          reply({ channel, epoch: this.epoch, offset: stream.offset, recovered: false, reason, ...presence });
+          joined();
+        };
         if (since.epoch !== this.epoch) return reset('epoch changed: history was lost');
         if (since.offset > stream.offset) return reset('position is ahead of the stream');
         const missed = stream.history.filter((publication) => publication.offset > since.offset);
         if (since.offset < stream.offset && (missed.length === 0 || missed[0].offset !== since.offset + 1)) {
           return reset('missed publications are older than the history window');
         }
-        reply({ channel, epoch: this.epoch, offset: stream.offset, recovered: true });
+        reply({ channel, epoch: this.epoch, offset: stream.offset, recovered: true, ...presence });
         for (const publication of missed) connection.deliver(this.publicationPush(channel, publication));
+        joined();
         return;
       }
       case 'unsubscribe':
         if (!connection.subscriptions.delete(channel)) return fail(109, 'not_subscribed', `not subscribed to ${channel}`);
         reply({});
+        if (this.options.presence) this.presenceEvent('leave', channel, connection);
+        return;
+      case 'signal': {
+        if (!connection.subscriptions.has(channel)) return fail(109, 'not_subscribed', `not subscribed to ${channel}`);
+        reply({});
+        const signal: ServerMessage = {
+          push: 'signal',
+          channel,
+          type: String(command.type),
+          client: connection.clientId,
+          ...(connection.user ? { user: connection.user } : {}),
+          ...(command.data !== undefined ? { data: command.data } : {}),
+        };
+        for (const other of this.connections) if (other.subscriptions.has(channel)) other.deliver(signal);
+        return;
+      }
+      case 'presence':
+        reply({ channel, ...this.presenceSnapshot(channel) });
         return;
       case 'publish': {
         const key = typeof command.idempotencyKey === 'string' ? command.idempotencyKey : undefined;
@@ -193,6 +245,7 @@ export class FakeConnection implements Transport {
   readonly subscriptions = new Set<string>();
   readonly clientId = `fakeclient${++connectionCounter}`;
   user: string | undefined;
+  info: unknown;
   private handlers: TransportHandlers | null = null;
   private ended = false;
 
@@ -220,8 +273,15 @@ export class FakeConnection implements Transport {
   }
 
   close(): void {
+    if (!this.ended) this.leaveAll();
     this.ended = true;
+  }
+
+  /** A connection that goes away leaves the presence of every channel it was subscribed to. */
+  private leaveAll(): void {
     this.server.connections.delete(this);
+    if (!this.server.options.presence) return;
+    for (const channel of this.subscriptions) this.server.presenceEvent('leave', channel, this);
   }
 
   /** @internal */
@@ -238,7 +298,7 @@ export class FakeConnection implements Transport {
   end(code: number, reason: string): void {
     if (this.ended) return;
     if (code >= 4000) this.deliver({ push: 'disconnect', code, reason, reconnect: code < 4500 });
-    this.server.connections.delete(this);
+    this.leaveAll();
     void Promise.resolve().then(() => Promise.resolve()).then(() => {
       if (this.ended) return;
       this.ended = true;

@@ -1,6 +1,7 @@
 // Starts a real Switchboard server for a test. The binary is $SWITCHBOARD_BIN, else <repo>/.build/debug/switchboard.
 
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
@@ -81,7 +82,7 @@ export async function startServer({ port = 0, settings = [] } = {}) {
     process: child,
     /** Publishes through the HTTP API, as an application backend does. */
     async publish(channel, data, idempotencyKey) {
-      const response = await fetch(`${url}/api/publish`, {
+      const response = await request(`${url}/api/publish`, {
         method: 'POST',
         headers: { authorization: `apikey ${API_KEY}` },
         body: JSON.stringify({ channel, data, ...(idempotencyKey ? { idempotencyKey } : {}) }),
@@ -91,13 +92,13 @@ export async function startServer({ port = 0, settings = [] } = {}) {
       return body;
     },
     async history(channel, limit = 1000) {
-      const response = await fetch(`${url}/api/history?channel=${encodeURIComponent(channel)}&limit=${limit}`, {
+      const response = await request(`${url}/api/history?channel=${encodeURIComponent(channel)}&limit=${limit}`, {
         headers: { authorization: `apikey ${API_KEY}` },
       });
       return response.json();
     },
     async metrics() {
-      return (await fetch(`${url}/metrics`)).text();
+      return (await request(`${url}/metrics`)).text();
     },
     /** Stops the server (SIGTERM: graceful drain, clients get 4001) and waits for the process to exit. */
     async stop(signal = 'SIGTERM') {
@@ -108,12 +109,37 @@ export async function startServer({ port = 0, settings = [] } = {}) {
   return server;
 }
 
+/**
+ * HTTP from the test itself, on a fresh connection each time (no keep-alive pool). Node's fetch pools connections
+ * per origin, and Node's WebSocket reuses idle pooled connections for its upgrade, which this server answers with a
+ * 307 (stream endpoints are served only on the first request of a connection, protocol.md §1). Keeping the test's
+ * own requests out of that pool keeps them from breaking the WebSocket clients under test.
+ */
+export function request(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const outgoing = http.request(url, { method, headers, agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode,
+          text: async () => text,
+          json: async () => JSON.parse(text),
+        }),
+      );
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
 /** Whether the server has the long-poll and SSE command endpoints (a feature probe: older builds answer 404). */
 export async function hasSessionEndpoints(server) {
-  const response = await fetch(`${server.url}/connection/poll`, { method: 'POST' });
+  const response = await request(`${server.url}/connection/poll`, { method: 'POST' });
   const body = await response.json().catch(() => ({}));
   if (response.status === 200 && body.session) {
-    await fetch(`${server.url}/connection/poll/${body.session}`, { method: 'DELETE' }).catch(() => {});
+    await request(`${server.url}/connection/poll/${body.session}`, { method: 'DELETE' }).catch(() => {});
     return true;
   }
   return false;
