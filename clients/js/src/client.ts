@@ -410,7 +410,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
         return released ? 'unsubscribed' : owner.state;
       },
       get position() {
-        return owner.position ? { ...owner.position } : null;
+        return owner.position; // frozen, and the same object until the next publication
       },
       get presence() {
         return owner.presence;

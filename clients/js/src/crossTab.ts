@@ -166,7 +166,7 @@ export class TabClient implements SwitchboardClientLike {
     let entry = this.entries.get(channel);
     const fresh = !entry;
     if (!entry) {
-      entry = { channel, listeners: new Set(), position: options.since ?? null, state: 'subscribing', token: options.token ?? null, presence: null };
+      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null };
       this.entries.set(channel, entry);
     }
     const listener: SubscriptionListener = {
@@ -187,7 +187,7 @@ export class TabClient implements SwitchboardClientLike {
         return released ? 'unsubscribed' : owner.state;
       },
       get position() {
-        return owner.position ? { ...owner.position } : null;
+        return owner.position; // frozen, and the same object until the next publication
       },
       get presence() {
         return owner.presence;
@@ -373,7 +373,7 @@ export class TabClient implements SwitchboardClientLike {
       case 'reset': {
         const entry = this.entries.get(message.reset.channel);
         if (!entry) break;
-        entry.position = { epoch: message.reset.epoch, offset: message.reset.offset };
+        entry.position = Object.freeze({ epoch: message.reset.epoch, offset: message.reset.offset });
         this.localCounters.resets++;
         this.emit('reset', message.reset);
         for (const listener of [...entry.listeners]) this.call(() => listener.onReset?.(message.reset));
@@ -429,7 +429,7 @@ export class TabClient implements SwitchboardClientLike {
         for (const listener of [...entry.listeners]) this.call(() => listener.onReset?.(reset));
       }
     }
-    entry.position = { epoch: publication.epoch, offset: publication.offset };
+    entry.position = Object.freeze({ epoch: publication.epoch, offset: publication.offset });
     for (const listener of [...entry.listeners]) this.call(() => listener.onPublication?.(publication));
   }
 

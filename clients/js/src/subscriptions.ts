@@ -90,7 +90,7 @@ export class ChannelEntry {
     private readonly log: Logger,
     private readonly reportListenerError: (error: unknown) => void,
   ) {
-    this.position = since ? { epoch: since.epoch, offset: since.offset } : null;
+    this.position = since ? Object.freeze({ epoch: since.epoch, offset: since.offset }) : null;
   }
 
   get wantsServerSubscription(): boolean {
@@ -106,7 +106,7 @@ export class ChannelEntry {
   /** The subscribe reply. `sentSince` is the position the command carried, if any. */
   applySubscribed(result: Record<string, unknown>, sentSince: StreamPosition | null): void {
     this.serverState = 'active';
-    const current = { epoch: String(result.epoch), offset: Number(result.offset) };
+    const current = Object.freeze({ epoch: String(result.epoch), offset: Number(result.offset) });
     if (sentSince && result.recovered === false) {
       this.position = current;
       const reset: ResetEvent = { channel: this.channel, ...current, reason: String(result.reason ?? '') };
@@ -149,7 +149,7 @@ export class ChannelEntry {
       }
     }
     this.skipAnnounced = false;
-    this.position = { epoch: publication.epoch, offset: publication.offset };
+    this.position = Object.freeze({ epoch: publication.epoch, offset: publication.offset });
     for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(publication));
   }
 
@@ -157,12 +157,22 @@ export class ChannelEntry {
     this.skipAnnounced = true;
   }
 
+  /**
+   * The same object until presence changes, so that UI stores (React's useSyncExternalStore) can compare snapshots
+   * by identity.
+   */
   get presence(): PresenceState | null {
+    return this.presenceSnapshot;
+  }
+
+  private presenceSnapshot: PresenceState | null = null;
+
+  private computePresence(): PresenceState | null {
     if (!this.members) return null;
     const members = [...this.members.values()];
-    if (!this.presenceComplete) return { ...this.presenceCounts, members, complete: false };
+    if (!this.presenceComplete) return Object.freeze({ ...this.presenceCounts, members, complete: false });
     const users = new Set(members.filter((member) => member.user).map((member) => member.user));
-    return { clients: members.length, users: users.size, members, complete: true };
+    return Object.freeze({ clients: members.length, users: users.size, members, complete: true });
   }
 
   /** A snapshot (subscribe reply) replaces what was known; later pages (`presence` command) add to it. */
@@ -195,7 +205,8 @@ export class ChannelEntry {
   }
 
   private notifyPresence(): void {
-    const presence = this.presence;
+    this.presenceSnapshot = this.computePresence();
+    const presence = this.presenceSnapshot;
     if (!presence) return;
     for (const listener of [...this.listeners]) this.call(() => listener.onPresence?.(presence));
   }

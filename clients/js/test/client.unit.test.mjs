@@ -575,3 +575,22 @@ test('signals go to every subscriber of the channel, and are refused while offli
   await assert.rejects(client.signal('room', 'typing'), (error) => error.name === 'NotConnectedError');
   client.close();
 });
+
+test('position and presence snapshots keep their identity until they change (safe for useSyncExternalStore)', async () => {
+  const server = new FakeServer({ presence: true });
+  const { timers, client } = setup({ server });
+  const subscription = client.subscribe('room', {});
+  await timers.advance(0);
+  const position = subscription.position;
+  const presence = subscription.presence;
+  assert.ok(presence);
+  assert.equal(subscription.position, position);
+  assert.equal(subscription.presence, presence);
+  assert.ok(Object.isFrozen(position) && Object.isFrozen(presence));
+  server.publish('room', 1);
+  await timers.advance(0);
+  assert.notEqual(subscription.position, position);
+  assert.equal(subscription.position.offset, 1);
+  assert.equal(subscription.presence, presence);
+  client.close();
+});
