@@ -3,7 +3,7 @@
 // fallback. Time, randomness, the environment's online/visibility events and the transports are injected, so all
 // of it runs against fake timers and a fake transport in tests.
 
-import { Backoff, type BackoffOptions } from './backoff.js';
+import { Backoff } from './backoff.js';
 import { makeLogger, summarize, type Logger } from './log.js';
 import {
   adviceForCloseCode,
@@ -13,160 +13,36 @@ import {
   type Command,
   type Reply,
   type ServerMessage,
-  type StreamPosition,
 } from './protocol.js';
 import {
   ChannelEntry,
   type PresenceMember,
-  type PresenceState,
   type Publication,
-  type Signal,
   type ResetEvent,
   type SubscriptionListener,
-  type SubscriptionState,
 } from './subscriptions.js';
 import { realTimers, TimerSlot, type Timers } from './timers.js';
+import type { Transport, TransportCloseEvent, TransportContext, TransportFactory, TransportName } from './transport.js';
+import { ClientClosedError, NotConnectedError, PublishQueueFullError } from './errors.js';
+import { refreshDelayMs } from './tokens.js';
+import { PublishQueue, type QueuedPublish } from './publishQueue.js';
+import { BUILT_IN_TRANSPORTS } from './transports/index.js';
 import type {
-  Transport,
-  TransportCloseEvent,
-  TransportContext,
-  TransportFactory,
-  TransportName,
-} from './transport.js';
-import { websocketTransport } from './transports/websocket.js';
-import { sseTransport } from './transports/sse.js';
-import { pollTransport } from './transports/poll.js';
+  ClientEnvironment,
+  ClientOptions,
+  ClientStats,
+  ConnectionState,
+  PresenceAndSignals,
+  PresencePage,
+  PublishOptions,
+  PublishResult,
+  SubscribeOptions,
+  Subscription,
+  SwitchboardClientLike,
+} from './types.js';
 
-export type ConnectionState =
-  | { status: 'connecting'; transport: TransportName; attempt: number }
-  | { status: 'connected'; transport: TransportName; clientId: string; user?: string }
-  | { status: 'reconnecting'; transport: TransportName; attempt: number; nextRetryMs: number; reason: string }
-  | { status: 'disconnected'; transport: TransportName | null; reason: string; code?: number };
-
-export interface PublishResult {
-  channel: string;
-  epoch: string;
-  offset: number;
-}
-
-export interface PublishOptions {
-  /** Defaults to a key generated per publish; pass your own to deduplicate across page loads. */
-  idempotencyKey?: string;
-  /** Conflation key: on a conflating namespace a slow subscriber gets only the latest publication per key (§4.9). */
-  key?: string;
-  /** `high`: ahead of other channels' waiting publications in a backed-up queue (§4.9). */
-  priority?: 'high';
-}
-
-export interface PresencePage {
-  channel: string;
-  clients: number;
-  users: number;
-  members: PresenceMember[];
-  /** Cursor of the next page, when more members follow. */
-  next?: string;
-}
-
-export class NotConnectedError extends Error {
-  constructor(what: string) {
-    super(`${what} needs a connection (it is not queued while offline)`);
-    this.name = 'NotConnectedError';
-  }
-}
-
-export interface SubscribeOptions extends SubscriptionListener {
-  /** Resume after this position (the last publication the app already has). Applies to the channel's first listener. */
-  since?: StreamPosition | null;
-  /** A subscription token for a private channel (docs/security.md §1.6). */
-  token?: string | null;
-  /** At most this many pushes per second for this channel (server-side rate, §4.9). Applies to the first listener. */
-  maxRate?: number;
-}
-
-export interface Subscription {
-  readonly channel: string;
-  readonly state: SubscriptionState;
-  /** The last publication seen on this channel, shared by all its listeners. */
-  readonly position: StreamPosition | null;
-  /** Presence of a presence channel (null otherwise, or before the snapshot). */
-  readonly presence: PresenceState | null;
-  unsubscribe(): void;
-}
-
-/** The subset of `window`/`document` the client listens to; injectable for tests. */
-export interface ClientEnvironment {
-  addEventListener(type: string, listener: () => void): void;
-  removeEventListener(type: string, listener: () => void): void;
-  /** `document`-like: `visibilitychange` is listened to on it when given. */
-  document?: {
-    visibilityState?: string;
-    addEventListener(type: string, listener: () => void): void;
-    removeEventListener(type: string, listener: () => void): void;
-  } | null;
-}
-
-export interface ClientOptions {
-  /** Server base URL, e.g. `https://rt.example.com` (`wss://` works too). */
-  url: string;
-  /** Shown to others in presence (`connect` command's `info`, at most 1024 bytes of JSON). */
-  info?: unknown;
-  /** A fixed connection token. Use `getToken` for tokens that expire. */
-  token?: string | null;
-  /** Called before connecting when no valid token is held, before expiry, and when the server asks for a refresh. */
-  getToken?: () => Promise<string | null> | string | null;
-  /** Transports in order of preference (default websocket, sse, poll). Custom factories plug in here. */
-  transports?: Array<TransportName | TransportFactory>;
-  autoConnect?: boolean;
-  backoff?: BackoffOptions;
-  /** A connection that lasted this long resets the backoff attempt count. */
-  stableAfterMs?: number;
-  /** Time from starting an attempt to the `connect` reply before the attempt counts as failed. */
-  openTimeoutMs?: number;
-  /** Added to the server's heartbeat interval: silence longer than both means the link is dead. */
-  heartbeatGraceMs?: number;
-  /** Connection failures in a row on one transport before the next one is tried. */
-  fallbackAfterFailures?: number;
-  /** While on a fallback transport, how often to probe the preferred ones (0 disables). */
-  upgradeProbeMs?: number;
-  /** Publishes held while disconnected; one more is refused with `PublishQueueFullError`. */
-  maxQueuedPublishes?: number;
-  /** Refresh the token this long before it expires (when the connect reply gives `expires`). */
-  refreshBeforeExpiryMs?: number;
-  /** Refresh only when the server asks (`refresh` push), never ahead of expiry. */
-  proactiveRefresh?: boolean;
-  pollTimeoutMs?: number;
-  debug?: boolean | Logger;
-  timers?: Timers;
-  random?: () => number;
-  /** `null` disables online/visibility handling; default is the browser's `window` when there is one. */
-  environment?: ClientEnvironment | null;
-  fetch?: typeof fetch;
-  WebSocket?: typeof WebSocket;
-}
-
-export class PublishQueueFullError extends Error {
-  constructor(limit: number) {
-    super(`publish queue is full (${limit} publishes waiting for a connection)`);
-    this.name = 'PublishQueueFullError';
-  }
-}
-
-export class ClientClosedError extends Error {
-  constructor(reason = 'client closed') {
-    super(reason);
-    this.name = 'ClientClosedError';
-  }
-}
-
-export interface ClientStats {
-  connects: number;
-  transportSwitches: number;
-  duplicatesDropped: number;
-  gapsSeen: number;
-  resets: number;
-  /** In-band token refreshes the server accepted. */
-  refreshes: number;
-}
+export * from './types.js';
+export { ClientClosedError, NotConnectedError, PublishQueueFullError } from './errors.js';
 
 type ClientEvent = 'state' | 'error' | 'reset';
 
@@ -174,16 +50,6 @@ interface PendingCommand {
   onReply(reply: Reply): void;
   /** The link ended before the reply arrived. */
   onLost(): void;
-}
-
-interface QueuedPublish {
-  channel: string;
-  data: unknown;
-  idempotencyKey: string;
-  key?: string;
-  priority?: 'high';
-  resolve(result: PublishResult): void;
-  reject(error: Error): void;
 }
 
 /** Everything that belongs to one transport connection; dropped as a whole when it ends. */
@@ -197,31 +63,6 @@ class Link {
   constructor(readonly transport: Transport, readonly transportName: TransportName) {}
 }
 
-const BUILT_IN_TRANSPORTS: Record<string, TransportFactory> = {
-  websocket: websocketTransport,
-  sse: sseTransport,
-  poll: pollTransport,
-};
-
-/** What every client offers, whether it holds the connection itself or shares one across tabs. */
-export interface SwitchboardClientLike {
-  readonly state: ConnectionState;
-  readonly stats: ClientStats;
-  connect(): void;
-  disconnect(): void;
-  close(): void;
-  on(event: 'state', listener: (state: ConnectionState) => void): () => void;
-  on(event: 'error', listener: (error: unknown) => void): () => void;
-  on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
-  subscribe(channel: string, options?: SubscribeOptions): Subscription;
-  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
-}
-
-/** Presence and signals, offered by the client that holds the connection. */
-export interface PresenceAndSignals {
-  signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }>;
-  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage>;
-}
 
 export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSignals {
   private readonly options: ClientOptions;
@@ -235,7 +76,9 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   private currentState: ConnectionState;
   private link: Link | null = null;
   private readonly channels = new Map<string, ChannelEntry>();
-  private publishQueue: QueuedPublish[] = [];
+  private readonly publishQueue = new PublishQueue();
+  /** Collects the publishes of a link being dropped (see dropLink). */
+  private lostPublishes: QueuedPublish[] | null = null;
   private readonly listeners = new Map<ClientEvent, Set<(value: unknown) => void>>();
 
   private token: string | null | undefined;
@@ -350,9 +193,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     if (this.closed) return;
     this.halt();
     this.closed = true;
-    const queued = this.publishQueue;
-    this.publishQueue = [];
-    for (const item of queued) item.reject(new ClientClosedError());
+    this.publishQueue.rejectAll(new ClientClosedError());
     for (const entry of this.channels.values()) {
       entry.setState('unsubscribed');
       entry.listeners.clear();
@@ -443,16 +284,12 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
         return;
       }
       const link = this.link;
-      if (link?.connected && this.publishQueue.length === 0) {
+      if (link?.connected && this.publishQueue.isEmpty) {
         this.sendPublish(link, item);
         return;
       }
       const limit = this.options.maxQueuedPublishes ?? 1000;
-      if (this.publishQueue.length >= limit) {
-        reject(new PublishQueueFullError(limit));
-        return;
-      }
-      this.publishQueue.push(item);
+      if (!this.publishQueue.offer(item, limit)) reject(new PublishQueueFullError(limit));
     });
   }
 
@@ -592,9 +429,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     for (const entry of this.channels.values()) {
       if (entry.wantsServerSubscription) this.sendSubscribe(link, entry);
     }
-    const queued = this.publishQueue;
-    this.publishQueue = [];
-    for (const item of queued) this.sendPublish(link, item);
+    for (const item of this.publishQueue.takeAll()) this.sendPublish(link, item);
     this.scheduleUpgradeProbe();
   }
 
@@ -653,9 +488,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     this.running = false;
     this.generation++;
     this.detachEnvironment();
-    const queued = this.publishQueue;
-    this.publishQueue = [];
-    for (const item of queued) item.reject(new ClientClosedError(`disconnected: ${reason} (${code})`));
+    this.publishQueue.rejectAll(new ClientClosedError(`disconnected: ${reason} (${code})`));
     this.setState({ status: 'disconnected', transport: null, reason, code });
   }
 
@@ -667,10 +500,12 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     link.transport.close();
     const pending = [...link.pending.values()];
     link.pending.clear();
-    const lostPublishesBefore = this.publishQueue;
-    this.publishQueue = [];
+    // In-flight publishes go back ahead of the ones still queued, in the order they were sent.
+    const lost: QueuedPublish[] = [];
+    this.lostPublishes = lost;
     for (const command of pending) command.onLost();
-    this.publishQueue.push(...lostPublishesBefore);
+    this.lostPublishes = null;
+    this.publishQueue.putBack(lost);
     for (const entry of this.channels.values()) {
       entry.serverState = 'none';
       if (entry.state === 'subscribed') entry.setState('subscribing');
@@ -873,7 +708,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
           }
         },
         // Ambiguous: the server may have stored it. It is resent with the same key, which the server deduplicates.
-        onLost: () => this.publishQueue.push(item),
+        onLost: () => this.lostPublishes?.push(item),
       },
     );
   }
@@ -890,16 +725,8 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   private scheduleProactiveRefresh(expires: unknown): void {
     if (!this.options.getToken || typeof expires !== 'number') return;
     if (this.options.proactiveRefresh === false) return;
-    let remaining = expires * 1000 - this.timers.now();
-    // `expires` is on the issuer's clock. When this device's clock disagrees so much that the token looks expired
-    // or longer-lived than it is, trust the token's own lifetime (exp - iat) instead: a skewed clock must not turn
-    // into a refresh every second.
-    const lifetime = tokenLifetimeMs(this.token);
-    if (lifetime !== null && (remaining <= 0 || remaining > lifetime)) remaining = lifetime;
-    const ahead = this.options.refreshBeforeExpiryMs ?? 15000;
-    // Short-lived tokens are refreshed half-way, so a token that lives less than `ahead` does not loop at once.
-    const delay = remaining > 2 * ahead ? remaining - ahead : remaining / 2;
-    this.refreshTimer.arm(Math.max(1000, delay), () => void this.refreshToken());
+    const delay = refreshDelayMs(expires, this.timers.now(), this.token, this.options.refreshBeforeExpiryMs ?? 15000);
+    this.refreshTimer.arm(delay, () => void this.refreshToken());
   }
 
   private async refreshToken(): Promise<void> {
@@ -1034,21 +861,6 @@ function memberOf(push: Record<string, unknown>): PresenceMember & { client: str
     ...(typeof push.user === 'string' ? { user: push.user } : {}),
     ...(push.info !== undefined ? { info: push.info } : {}),
   };
-}
-
-/** exp - iat of a JWT, in ms, when both claims can be read; the signature is the server's business, not ours. */
-export function tokenLifetimeMs(token: string | null | undefined): number | null {
-  if (!token) return null;
-  const payload = token.split('.')[1];
-  if (!payload) return null;
-  try {
-    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const claims = JSON.parse(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4))) as { exp?: unknown; iat?: unknown };
-    if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || claims.exp <= claims.iat) return null;
-    return (claims.exp - claims.iat) * 1000;
-  } catch {
-    return null;
-  }
 }
 
 function defaultEnvironment(): ClientEnvironment | null {
