@@ -1,0 +1,15 @@
+import { SwitchboardClient, type ClientOptions, type SwitchboardClientLike } from './client.js';
+import { TabClient, crossTabAvailable, type CrossTabOptions } from './crossTab.js';
+
+export interface CreateClientOptions extends ClientOptions, CrossTabOptions {
+  /**
+   * Share one connection among the tabs of this origin (leader election with a Web Lock, BroadcastChannel between
+   * tabs). Off by default until it has been proven in real browsers; ignored where those APIs are missing.
+   */
+  shareAcrossTabs?: boolean;
+}
+
+export function createClient(options: CreateClientOptions): SwitchboardClientLike {
+  if (options.shareAcrossTabs && crossTabAvailable(options)) return new TabClient(options);
+  return new SwitchboardClient(options);
+}

@@ -1,0 +1,27 @@
+export type Logger = (event: string, details?: unknown) => void;
+
+export const silentLogger: Logger = () => {};
+
+export function makeLogger(debug: boolean | Logger | undefined): Logger {
+  if (typeof debug === 'function') {
+    // A logger that throws is an application bug; it must not break the connection it is watching.
+    return (event, details) => {
+      try {
+        debug(event, details);
+      } catch {
+        // ignored on purpose
+      }
+    };
+  }
+  if (!debug) return silentLogger;
+  return (event, details) => {
+    if (details === undefined) console.debug(`[switchboard] ${event}`);
+    else console.debug(`[switchboard] ${event}`, details);
+  };
+}
+
+/** A short summary of a frame for debug logs: never the whole payload, which may be large or private. */
+export function summarize(message: unknown): string {
+  const text = JSON.stringify(message) ?? String(message);
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}

@@ -1,0 +1,222 @@
+// One server subscription per channel, shared by any number of listeners. The entry owns the channel's stream
+// position: every publication moves it, and a resubscribe after any reconnect or transport switch sends it as
+// `since`, which is what makes recovery exact (protocol.md §3).
+
+import type { ErrorBody, StreamPosition } from './protocol.js';
+import { SwitchboardError } from './protocol.js';
+import type { Logger } from './log.js';
+
+export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed' | 'failed';
+
+export interface Publication {
+  channel: string;
+  epoch: string;
+  offset: number;
+  data: unknown;
+  sender?: string;
+  /** The publisher's conflation key (protocol.md §4.9), when it gave one. */
+  key?: string;
+}
+
+/** One connection present on a channel (protocol.md §4.7). */
+export interface PresenceMember {
+  client: string;
+  user?: string;
+  info?: unknown;
+}
+
+export interface PresenceState {
+  /** Connections present. */
+  clients: number;
+  /** Distinct users among them (anonymous connections are not users). */
+  users: number;
+  members: PresenceMember[];
+  /** False while member pages are still being fetched. */
+  complete: boolean;
+}
+
+/** An ephemeral signal (typing, cursor, "seen"): never stored, never recovered (protocol.md §4.8). */
+export interface Signal {
+  channel: string;
+  type: string;
+  client: string;
+  user?: string;
+  data?: unknown;
+}
+
+export interface ResetEvent {
+  channel: string;
+  /** The stream's current position; live publications continue after it. */
+  epoch: string;
+  offset: number;
+  /** The server's reset reason (protocol.md §3), e.g. `epoch changed: history was lost`. */
+  reason: string;
+}
+
+export interface SubscriptionListener {
+  onPublication?(publication: Publication): void;
+  onState?(state: SubscriptionState): void;
+  /** Missed publications could not be recovered: reload the state by other means, then continue live. */
+  onReset?(reset: ResetEvent): void;
+  onError?(error: SwitchboardError): void;
+  /** Presence channels: the member list and counts, after the snapshot and after every join or leave. */
+  onPresence?(presence: PresenceState): void;
+  onSignal?(signal: Signal): void;
+}
+
+/** Errors after which a later attempt may succeed; any other refusal stands until the app subscribes anew. */
+const TRANSIENT_SUBSCRIBE_ERRORS = new Set([100, 128]);
+
+export class ChannelEntry {
+  readonly listeners = new Set<SubscriptionListener>();
+  state: SubscriptionState = 'subscribing';
+  position: StreamPosition | null;
+  /** Whether the current link holds (or is acquiring) the server subscription. */
+  serverState: 'none' | 'pending' | 'active' = 'none';
+  retryOnReconnect = true;
+  maxRate: number | undefined;
+  duplicatesDropped = 0;
+  gapsSeen = 0;
+  /** The server announced a conflation skip: the next offset jump is expected (protocol.md §4.9). */
+  private skipAnnounced = false;
+  private members: Map<string, PresenceMember> | null = null;
+  private presenceCounts = { clients: 0, users: 0 };
+  private presenceComplete = false;
+
+  constructor(
+    readonly channel: string,
+    since: StreamPosition | null,
+    readonly subscriptionToken: string | null,
+    private readonly log: Logger,
+    private readonly reportListenerError: (error: unknown) => void,
+  ) {
+    this.position = since ? Object.freeze({ epoch: since.epoch, offset: since.offset }) : null;
+  }
+
+  get wantsServerSubscription(): boolean {
+    return this.listeners.size > 0 && (this.state !== 'failed' || this.retryOnReconnect);
+  }
+
+  setState(state: SubscriptionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of [...this.listeners]) this.call(() => listener.onState?.(state));
+  }
+
+  /** The subscribe reply. `sentSince` is the position the command carried, if any. */
+  applySubscribed(result: Record<string, unknown>, sentSince: StreamPosition | null): void {
+    this.serverState = 'active';
+    const current = Object.freeze({ epoch: String(result.epoch), offset: Number(result.offset) });
+    if (sentSince && result.recovered === false) {
+      this.position = current;
+      const reset: ResetEvent = { channel: this.channel, ...current, reason: String(result.reason ?? '') };
+      this.log('reset', reset);
+      this.setState('subscribed');
+      for (const listener of [...this.listeners]) this.call(() => listener.onReset?.(reset));
+      return;
+    }
+    // Recovered: the missed publications follow this reply and advance the position one by one from `since`.
+    if (!sentSince) this.position = current;
+    this.setState('subscribed');
+  }
+
+  applyError(error: ErrorBody): void {
+    this.serverState = 'none';
+    this.retryOnReconnect = TRANSIENT_SUBSCRIBE_ERRORS.has(error.code);
+    this.setState('failed');
+    const failure = new SwitchboardError(error);
+    for (const listener of [...this.listeners]) this.call(() => listener.onError?.(failure));
+  }
+
+  applyPublication(publication: Publication): void {
+    // Publications before the subscribe reply belong to an earlier subscription of this channel; the server never
+    // sends live ones ahead of the reply (protocol.md §4.3).
+    if (this.serverState !== 'active') return;
+    const position = this.position;
+    if (position && position.epoch === publication.epoch) {
+      if (publication.offset <= position.offset) {
+        this.duplicatesDropped++;
+        this.log('duplicate dropped', { channel: this.channel, offset: publication.offset });
+        return;
+      }
+      if (publication.offset > position.offset + 1 && !this.skipAnnounced) {
+        this.gapsSeen++;
+        this.log('gap seen (server broke its recovery contract)', {
+          channel: this.channel,
+          expected: position.offset + 1,
+          got: publication.offset,
+        });
+      }
+    }
+    this.skipAnnounced = false;
+    this.position = Object.freeze({ epoch: publication.epoch, offset: publication.offset });
+    for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(publication));
+  }
+
+  announceSkip(): void {
+    this.skipAnnounced = true;
+  }
+
+  /**
+   * The same object until presence changes, so that UI stores (React's useSyncExternalStore) can compare snapshots
+   * by identity.
+   */
+  get presence(): PresenceState | null {
+    return this.presenceSnapshot;
+  }
+
+  private presenceSnapshot: PresenceState | null = null;
+
+  private computePresence(): PresenceState | null {
+    if (!this.members) return null;
+    const members = [...this.members.values()];
+    if (!this.presenceComplete) return Object.freeze({ ...this.presenceCounts, members, complete: false });
+    const users = new Set(members.filter((member) => member.user).map((member) => member.user));
+    return Object.freeze({ clients: members.length, users: users.size, members, complete: true });
+  }
+
+  /** A snapshot (subscribe reply) replaces what was known; later pages (`presence` command) add to it. */
+  applyPresencePage(page: { clients?: unknown; users?: unknown; members?: unknown; next?: unknown }, first: boolean): void {
+    if (first || !this.members) this.members = new Map();
+    for (const member of Array.isArray(page.members) ? (page.members as PresenceMember[]) : []) {
+      this.members.set(member.client, member);
+    }
+    this.presenceCounts = { clients: Number(page.clients ?? this.members.size), users: Number(page.users ?? 0) };
+    this.presenceComplete = typeof page.next !== 'string';
+    this.notifyPresence();
+  }
+
+  /** Joins and leaves converge on the exact list: a known join or an unknown leave changes nothing (§4.7). */
+  applyJoinLeave(kind: 'join' | 'leave', member: PresenceMember): void {
+    if (!this.members) return;
+    if (kind === 'join') {
+      if (this.members.has(member.client)) return;
+      this.members.set(member.client, member);
+      this.presenceCounts.clients++;
+    } else {
+      if (!this.members.delete(member.client)) return;
+      this.presenceCounts.clients = Math.max(0, this.presenceCounts.clients - 1);
+    }
+    this.notifyPresence();
+  }
+
+  applySignal(signal: Signal): void {
+    for (const listener of [...this.listeners]) this.call(() => listener.onSignal?.(signal));
+  }
+
+  private notifyPresence(): void {
+    this.presenceSnapshot = this.computePresence();
+    const presence = this.presenceSnapshot;
+    if (!presence) return;
+    for (const listener of [...this.listeners]) this.call(() => listener.onPresence?.(presence));
+  }
+
+  private call(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      // An application callback that throws must not break delivery to the others or the client's own state.
+      this.reportListenerError(error);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+// The client's public types: options, connection state, subscriptions, publishing, presence.
+
+import type { BackoffOptions } from './backoff.js';
+import type { Logger } from './log.js';
+import type { StreamPosition } from './protocol.js';
+import type { PresenceMember, PresenceState, ResetEvent, SubscriptionListener, SubscriptionState } from './subscriptions.js';
+import type { Timers } from './timers.js';
+import type { TransportFactory, TransportName } from './transport.js';
+
+export type ConnectionState =
+  | { status: 'connecting'; transport: TransportName; attempt: number }
+  | { status: 'connected'; transport: TransportName; clientId: string; user?: string }
+  | { status: 'reconnecting'; transport: TransportName; attempt: number; nextRetryMs: number; reason: string }
+  | { status: 'disconnected'; transport: TransportName | null; reason: string; code?: number };
+
+export interface PublishResult {
+  channel: string;
+  epoch: string;
+  offset: number;
+}
+
+export interface PublishOptions {
+  /** Defaults to a key generated per publish; pass your own to deduplicate across page loads. */
+  idempotencyKey?: string;
+  /** Conflation key: on a conflating namespace a slow subscriber gets only the latest publication per key (§4.9). */
+  key?: string;
+  /** `high`: ahead of other channels' waiting publications in a backed-up queue (§4.9). */
+  priority?: 'high';
+}
+
+export interface PresencePage {
+  channel: string;
+  clients: number;
+  users: number;
+  members: PresenceMember[];
+  /** Cursor of the next page, when more members follow. */
+  next?: string;
+}
+
+
+export interface SubscribeOptions extends SubscriptionListener {
+  /** Resume after this position (the last publication the app already has). Applies to the channel's first listener. */
+  since?: StreamPosition | null;
+  /** A subscription token for a private channel (docs/security.md §1.6). */
+  token?: string | null;
+  /** At most this many pushes per second for this channel (server-side rate, §4.9). Applies to the first listener. */
+  maxRate?: number;
+}
+
+export interface Subscription {
+  readonly channel: string;
+  readonly state: SubscriptionState;
+  /** The last publication seen on this channel, shared by all its listeners. */
+  readonly position: StreamPosition | null;
+  /** Presence of a presence channel (null otherwise, or before the snapshot). */
+  readonly presence: PresenceState | null;
+  unsubscribe(): void;
+}
+
+/** The subset of `window`/`document` the client listens to; injectable for tests. */
+export interface ClientEnvironment {
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+  /** `document`-like: `visibilitychange` is listened to on it when given. */
+  document?: {
+    visibilityState?: string;
+    addEventListener(type: string, listener: () => void): void;
+    removeEventListener(type: string, listener: () => void): void;
+  } | null;
+}
+
+export interface ClientOptions {
+  /** Server base URL, e.g. `https://rt.example.com` (`wss://` works too). */
+  url: string;
+  /** Shown to others in presence (`connect` command's `info`, at most 1024 bytes of JSON). */
+  info?: unknown;
+  /** A fixed connection token. Use `getToken` for tokens that expire. */
+  token?: string | null;
+  /** Called before connecting when no valid token is held, before expiry, and when the server asks for a refresh. */
+  getToken?: () => Promise<string | null> | string | null;
+  /** Transports in order of preference (default websocket, sse, poll). Custom factories plug in here. */
+  transports?: Array<TransportName | TransportFactory>;
+  autoConnect?: boolean;
+  backoff?: BackoffOptions;
+  /** A connection that lasted this long resets the backoff attempt count. */
+  stableAfterMs?: number;
+  /** Time from starting an attempt to the `connect` reply before the attempt counts as failed. */
+  openTimeoutMs?: number;
+  /** Added to the server's heartbeat interval: silence longer than both means the link is dead. */
+  heartbeatGraceMs?: number;
+  /** Connection failures in a row on one transport before the next one is tried. */
+  fallbackAfterFailures?: number;
+  /** While on a fallback transport, how often to probe the preferred ones (0 disables). */
+  upgradeProbeMs?: number;
+  /** Publishes held while disconnected; one more is refused with `PublishQueueFullError`. */
+  maxQueuedPublishes?: number;
+  /** Refresh the token this long before it expires (when the connect reply gives `expires`). */
+  refreshBeforeExpiryMs?: number;
+  /** Refresh only when the server asks (`refresh` push), never ahead of expiry. */
+  proactiveRefresh?: boolean;
+  pollTimeoutMs?: number;
+  debug?: boolean | Logger;
+  timers?: Timers;
+  random?: () => number;
+  /** `null` disables online/visibility handling; default is the browser's `window` when there is one. */
+  environment?: ClientEnvironment | null;
+  fetch?: typeof fetch;
+  WebSocket?: typeof WebSocket;
+}
+
+
+
+export interface ClientStats {
+  connects: number;
+  transportSwitches: number;
+  duplicatesDropped: number;
+  gapsSeen: number;
+  resets: number;
+  /** In-band token refreshes the server accepted. */
+  refreshes: number;
+}
+
+/** What every client offers, whether it holds the connection itself or shares one across tabs. */
+export interface SwitchboardClientLike {
+  readonly state: ConnectionState;
+  readonly stats: ClientStats;
+  connect(): void;
+  disconnect(): void;
+  close(): void;
+  on(event: 'state', listener: (state: ConnectionState) => void): () => void;
+  on(event: 'error', listener: (error: unknown) => void): () => void;
+  on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
+  subscribe(channel: string, options?: SubscribeOptions): Subscription;
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
+}
+
+/** Presence and signals, offered by the client that holds the connection. */
+export interface PresenceAndSignals {
+  signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }>;
+  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage>;
+}

@@ -1,0 +1,100 @@
+// Presence (snapshot, joins and leaves, paging) and signals against a real server.
+
+import test, { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClient, NotConnectedError } from '../dist/switchboard.mjs';
+import { startServer } from './helpers/server.mjs';
+import { startLinkFault } from '../../../tools/linkfault/linkfault.mjs';
+import { waitFor, waitForState, isConnected } from './helpers/wait.mjs';
+
+let server;
+let proxy;
+const clients = [];
+
+before(async () => {
+  server = await startServer({ settings: ['namespaces.room.presence=true', 'namespaces.room.signal_interval_ms=0'] });
+  proxy = await startLinkFault({ target: server.url });
+});
+
+after(async () => {
+  for (const client of clients) client.close();
+  await proxy?.close();
+  await server?.stop();
+});
+
+// SSE and poll clients go through the proxy (one request per connection): in Node, their pooled fetch connections
+// would otherwise be reused by the WebSocket clients of this process for their upgrades, which the server refuses
+// with a 307 (see helpers/server.mjs). Browsers always open WebSockets on new connections.
+const open = (options = {}) => {
+  const viaProxy = options.transports && !options.transports.includes('websocket');
+  const client = createClient({ url: viaProxy ? proxy.url : server.url, environment: null, ...options });
+  clients.push(client);
+  return client;
+};
+
+for (const transport of ['websocket', 'sse', 'poll']) {
+  test(`${transport}: a subscriber sees the member list with infos, kept exact by joins and leaves`, async () => {
+    const channel = `room:${transport}`;
+    const alice = open({ transports: [transport], info: { name: 'Alice' } });
+    const watched = [];
+    const subscription = alice.subscribe(channel, { onPresence: (presence) => watched.push(presence) });
+    await waitFor(() => subscription.presence?.clients === 1, { message: 'own presence' });
+    const bob = open({ transports: ['websocket'], info: { name: 'Bob' } });
+    bob.subscribe(channel, {});
+    await waitFor(() => subscription.presence?.clients === 2, { message: 'Bob joined' });
+    const names = subscription.presence.members.map((member) => member.info.name).sort();
+    assert.deepEqual(names, ['Alice', 'Bob']);
+    assert.equal(subscription.presence.complete, true);
+    bob.close();
+    await waitFor(() => subscription.presence?.clients === 1, { message: 'Bob left' });
+    assert.equal(subscription.presence.members[0].info.name, 'Alice');
+    assert.ok(watched.length >= 3);
+    alice.close();
+  });
+}
+
+test('signals reach every subscriber of the channel, the sender included, with the sender client id', async () => {
+  const alice = open();
+  const bob = open();
+  const seenByAlice = [];
+  const seenByBob = [];
+  const a = alice.subscribe('room:signals', { onSignal: (signal) => seenByAlice.push(signal) });
+  const b = bob.subscribe('room:signals', { onSignal: (signal) => seenByBob.push(signal) });
+  await waitFor(() => a.state === 'subscribed' && b.state === 'subscribed', { message: 'both subscribed' });
+  const answer = await alice.signal('room:signals', 'typing', { on: true });
+  assert.equal(answer.coalesced, false);
+  await waitFor(() => seenByAlice.length === 1 && seenByBob.length === 1, { message: 'the signal on both sides' });
+  assert.equal(seenByBob[0].type, 'typing');
+  assert.deepEqual(seenByBob[0].data, { on: true });
+  assert.equal(seenByBob[0].client, alice.state.clientId);
+  alice.close();
+  bob.close();
+});
+
+test('a signal is not queued while offline: it rejects with NotConnectedError', async () => {
+  const client = open({ autoConnect: false });
+  await assert.rejects(client.signal('room:x', 'typing'), NotConnectedError);
+  client.close();
+});
+
+test('a presence channel larger than one snapshot page is completed with presence commands', async () => {
+  const crowd = [];
+  for (let i = 0; i < 104; i++) crowd.push(open({ info: { i } }));
+  try {
+    const subscriptions = crowd.map((client) => client.subscribe('room:crowd', {}));
+    await waitFor(() => subscriptions.every((s) => s.state === 'subscribed'), { timeout: 20000, message: 'crowd subscribed' });
+    const watcher = open();
+    const subscription = watcher.subscribe('room:crowd', {});
+    await waitFor(() => subscription.presence?.complete && subscription.presence.clients === 105, {
+      timeout: 10000,
+      message: 'the whole member list',
+    });
+    assert.equal(subscription.presence.members.length, 105);
+    const page = await watcher.presence('room:crowd', { limit: 10 });
+    assert.equal(page.members.length, 10);
+    assert.equal(typeof page.next, 'string');
+    watcher.close();
+  } finally {
+    for (const client of crowd) client.close();
+  }
+});
