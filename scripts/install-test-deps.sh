@@ -4,6 +4,15 @@ set -euo pipefail
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c "import pytest" 2>/dev/null || need_apt+=(python3-pytest)
+# The browser client (clients/js) is built and tested with Debian's Node packages; no npm registry is used.
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v esbuild >/dev/null || need_apt+=(esbuild)
+command -v tsc >/dev/null || need_apt+=(node-typescript)
+[ -d /usr/share/nodejs/jsdom ] || need_apt+=(node-jsdom)
+[ -d /usr/share/nodejs/react ] || need_apt+=(node-react node-react-dom node-react-test-renderer)
+# Real-browser tests drive Debian's Chromium.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
