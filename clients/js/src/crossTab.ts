@@ -133,7 +133,7 @@ export class TabClient implements SwitchboardClientLike {
   }
 
   get stats(): ClientStats {
-    const base = this.inner?.stats ?? { connects: 0, transportSwitches: 0, duplicatesDropped: 0, gapsSeen: 0, resets: 0, refreshes: 0 };
+    const base = this.inner?.stats ?? { connects: 0, transportSwitches: 0, duplicatesDropped: 0, gapsSeen: 0, resets: 0, refreshes: 0, acksSent: 0, acksDropped: 0 };
     return {
       ...base,
       duplicatesDropped: this.localCounters.duplicatesDropped,

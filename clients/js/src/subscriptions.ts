@@ -16,6 +16,16 @@ export interface Publication {
   sender?: string;
   /** The publisher's conflation key (protocol.md §4.9), when it gave one. */
   key?: string;
+  /** The publisher asked for receipts: the client has acknowledged delivery by itself; `markRead` marks it read. */
+  receipts?: boolean;
+}
+
+/** A recipient acknowledged one of your publications (protocol.md §4.11). */
+export interface Receipt {
+  channel: string;
+  offset: number;
+  user: string;
+  status: 'delivered' | 'read';
 }
 
 /** One connection present on a channel (protocol.md §4.7). */
@@ -62,6 +72,8 @@ export interface SubscriptionListener {
   /** Presence channels: the member list and counts, after the snapshot and after every join or leave. */
   onPresence?(presence: PresenceState): void;
   onSignal?(signal: Signal): void;
+  /** Receipts of your own publications on this channel that asked for them (`publish(…, {receipts: true})`). */
+  onReceipt?(receipt: Receipt): void;
 }
 
 /** Errors after which a later attempt may succeed; any other refusal stands until the app subscribes anew. */
@@ -128,16 +140,17 @@ export class ChannelEntry {
     for (const listener of [...this.listeners]) this.call(() => listener.onError?.(failure));
   }
 
-  applyPublication(publication: Publication): void {
+  /** Returns whether the publication was handed to the listeners (false for a duplicate or a stale one). */
+  applyPublication(publication: Publication): boolean {
     // Publications before the subscribe reply belong to an earlier subscription of this channel; the server never
     // sends live ones ahead of the reply (protocol.md §4.3).
-    if (this.serverState !== 'active') return;
+    if (this.serverState !== 'active') return false;
     const position = this.position;
     if (position && position.epoch === publication.epoch) {
       if (publication.offset <= position.offset) {
         this.duplicatesDropped++;
         this.log('duplicate dropped', { channel: this.channel, offset: publication.offset });
-        return;
+        return false;
       }
       if (publication.offset > position.offset + 1 && !this.skipAnnounced) {
         this.gapsSeen++;
@@ -151,6 +164,7 @@ export class ChannelEntry {
     this.skipAnnounced = false;
     this.position = Object.freeze({ epoch: publication.epoch, offset: publication.offset });
     for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(publication));
+    return true;
   }
 
   announceSkip(): void {
@@ -202,6 +216,10 @@ export class ChannelEntry {
 
   applySignal(signal: Signal): void {
     for (const listener of [...this.listeners]) this.call(() => listener.onSignal?.(signal));
+  }
+
+  applyReceipt(receipt: Receipt): void {
+    for (const listener of [...this.listeners]) this.call(() => listener.onReceipt?.(receipt));
   }
 
   private notifyPresence(): void {

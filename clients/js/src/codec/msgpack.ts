@@ -78,6 +78,17 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): MessageP
   return value;
 }
 
+/**
+ * Decodes values written back to back (a batched frame, protocol.md §4.12): each MessagePack value is self-delimiting,
+ * so the frame is read value after value until it is used up.
+ */
+export function decodeSequence(bytes: Uint8Array, options: DecodeOptions = {}): MessagePackValue[] {
+  const decoder = new Decoder(bytes, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const values: MessagePackValue[] = [];
+  while (decoder.offset < bytes.length) values.push(decoder.value(0));
+  return values;
+}
+
 class Encoder {
   private bytes = new Uint8Array(256);
   private view = new DataView(this.bytes.buffer);
