@@ -151,7 +151,7 @@ export interface ClientStats {
 }
 
 /** What every client offers, whether it holds the connection itself or shares one across tabs. */
-export interface SwitchboardClientLike {
+export interface SwitchboardClientLike extends PresenceAndSignals {
   readonly state: ConnectionState;
   readonly stats: ClientStats;
   connect(): void;
