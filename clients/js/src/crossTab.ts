@@ -48,10 +48,10 @@ export interface CrossTabOptions {
 type TabMessage =
   | { type: 'leader'; tab: string }
   | { type: 'hello'; tab: string }
-  | { type: 'sync'; tab: string; channels: Array<{ channel: string; since: StreamPosition | null; token: string | null }> }
-  | { type: 'subscribe'; tab: string; channel: string; since: StreamPosition | null; token: string | null }
+  | { type: 'sync'; tab: string; channels: Array<{ channel: string; since: StreamPosition | null; token: string | null; maxRate?: number }> }
+  | { type: 'subscribe'; tab: string; channel: string; since: StreamPosition | null; token: string | null; maxRate?: number }
   | { type: 'unsubscribe'; tab: string; channel: string }
-  | { type: 'publish'; tab: string; request: number; channel: string; data: unknown; idempotencyKey: string }
+  | { type: 'publish'; tab: string; request: number; channel: string; data: unknown; idempotencyKey: string; options: RelayedPublishOptions }
   | { type: 'bye'; tab: string }
   | { type: 'state'; state: ConnectionState }
   | { type: 'publication'; publication: Publication }
@@ -82,13 +82,18 @@ interface TabEntry {
   state: SubscriptionState;
   token: string | null;
   presence: PresenceState | null;
+  maxRate?: number;
 }
+
+/** Publish options the leader applies for a tab (the idempotency key travels on its own). */
+type RelayedPublishOptions = Pick<PublishOptions, 'key' | 'priority' | 'receipts'>;
 
 interface WaitingPublish {
   request: number;
   channel: string;
   data: unknown;
   idempotencyKey: string;
+  options: RelayedPublishOptions;
   resolve(result: PublishResult): void;
   reject(error: Error): void;
 }
@@ -184,7 +189,7 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
     let entry = this.entries.get(channel);
     const fresh = !entry;
     if (!entry) {
-      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null };
+      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) };
       this.entries.set(channel, entry);
     }
     const listener: SubscriptionListener = {
@@ -197,7 +202,7 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
       onReceipt: options.onReceipt,
     };
     entry.listeners.add(listener);
-    if (fresh) this.send({ type: 'subscribe', tab: this.tab, channel, since: entry.position, token: entry.token });
+    if (fresh) this.send({ type: 'subscribe', tab: this.tab, channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
     const owner = entry;
     let released = false;
     return {
@@ -230,8 +235,13 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
     return new Promise((resolve, reject) => {
       const request = this.nextRequest++;
       const idempotencyKey = options.idempotencyKey ?? `${this.tab}-${++this.publishCounter}`;
-      this.waiting.set(request, { request, channel, data, idempotencyKey, resolve, reject });
-      this.send({ type: 'publish', tab: this.tab, request, channel, data, idempotencyKey });
+      const relayed: RelayedPublishOptions = {
+        ...(options.key !== undefined ? { key: options.key } : {}),
+        ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...(options.receipts ? { receipts: true } : {}),
+      };
+      this.waiting.set(request, { request, channel, data, idempotencyKey, options: relayed, resolve, reject });
+      this.send({ type: 'publish', tab: this.tab, request, channel, data, idempotencyKey, options: relayed });
     });
   }
 
@@ -312,9 +322,9 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
     this.inner = inner;
     inner.on('state', (state) => this.broadcast({ type: 'state', state }));
     inner.on('error', (error) => this.emit('error', error));
-    for (const entry of this.entries.values()) this.lead({ type: 'subscribe', tab: this.tab, channel: entry.channel, since: entry.position, token: entry.token });
+    for (const entry of this.entries.values()) this.lead({ type: 'subscribe', tab: this.tab, channel: entry.channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
     for (const item of this.waiting.values()) {
-      this.lead({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey });
+      this.lead({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey, options: item.options });
     }
     this.retryCallsAfterHandOver((message) => this.lead(message));
     this.bus.postMessage({ type: 'leader', tab: this.tab });
@@ -345,6 +355,7 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
         const subscription = inner.subscribe(channel, {
           since: message.since,
           token: message.token,
+          ...(message.maxRate !== undefined ? { maxRate: message.maxRate } : {}),
           onPublication: (publication) => this.broadcast({ type: 'publication', publication }),
           onReset: (reset) => this.broadcast({ type: 'reset', reset }),
           onPresence: (presence) => this.broadcast({ type: 'presence', channel, presence }),
@@ -385,7 +396,7 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
         break;
       case 'publish':
         inner
-          .publish(message.channel, message.data, { idempotencyKey: message.idempotencyKey })
+          .publish(message.channel, message.data, { ...message.options, idempotencyKey: message.idempotencyKey })
           .then(
             (result) => ({ type: 'published', tab: message.tab, request: message.request, result }) as TabMessage,
             (error: Error & { code?: number }) =>
@@ -428,10 +439,10 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
     switch (message.type) {
       case 'leader': {
         // A new leader: tell it what this tab needs, and re-send publishes it may not have completed.
-        const channels = [...this.entries.values()].map((entry) => ({ channel: entry.channel, since: entry.position, token: entry.token }));
+        const channels = [...this.entries.values()].map((entry) => ({ channel: entry.channel, since: entry.position, token: entry.token, maxRate: entry.maxRate }));
         this.bus.postMessage({ type: 'sync', tab: this.tab, channels });
         for (const item of this.waiting.values()) {
-          this.bus.postMessage({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey });
+          this.bus.postMessage({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey, options: item.options });
         }
         this.retryCallsAfterHandOver((call) => this.bus.postMessage(call));
         break;
@@ -521,7 +532,8 @@ export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
         this.localCounters.duplicatesDropped++;
         return;
       }
-      if (publication.offset > position.offset + 1) {
+      // A skip the server announced (conflation) is intended; any other jump is a hand-over gap.
+      if (publication.offset > position.offset + 1 && !publication.afterSkip) {
         // Only possible across a hand-over when this tab lagged the tab whose position the new leader used. Never
         // silent: the app is told to reload, as for any reset.
         this.localCounters.gapsSeen++;

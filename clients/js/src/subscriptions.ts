@@ -18,6 +18,8 @@ export interface Publication {
   key?: string;
   /** The publisher asked for receipts: the client has acknowledged delivery by itself; `markRead` marks it read. */
   receipts?: boolean;
+  /** The server skipped older publications of this channel on purpose before this one (conflation, §4.9). */
+  afterSkip?: boolean;
 }
 
 /** A recipient acknowledged one of your publications (protocol.md §4.11). */
@@ -161,9 +163,11 @@ export class ChannelEntry {
         });
       }
     }
+    if (this.skipAnnounced) publication = { ...publication, afterSkip: true };
     this.skipAnnounced = false;
     this.position = Object.freeze({ epoch: publication.epoch, offset: publication.offset });
-    for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(publication));
+    const delivered = publication;
+    for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(delivered));
     return true;
   }
 
