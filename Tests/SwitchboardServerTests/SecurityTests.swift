@@ -126,10 +126,15 @@ import Testing
 
     @Test func apiRequestRateIsLimitedWith429() async throws {
         let server = try await TestServer.start { $0.limits.apiRequestsPerSecond = 2 }
-        var statuses: [Int] = []
-        for value in 1...8 { statuses.append(try await server.http("POST", "/api/publish", body: #"{"channel":"x","data":\#(value)}"#).status) }
+        // All at once, so a slow (loaded) machine cannot refill the bucket between them.
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for value in 1...8 {
+                group.addTask { try await server.http("POST", "/api/publish", body: #"{"channel":"x","data":\#(value)}"#).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
         #expect(statuses.contains(429))
-        #expect(statuses.first == 200)
+        #expect(statuses.contains(200))
         try await server.stop()
     }
 

@@ -27,7 +27,8 @@ public struct ConfigurationLayer: Sendable {
     public static func environment(_ env: [String: String]) throws(ConfigurationError) -> ConfigurationLayer {
         var layer = ConfigurationLayer(source: "environment", values: [])
         // Sorted, so the first error reported does not depend on dictionary order.
-        for (name, value) in env.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWITCHBOARD_") && name != configPathVariable && !toolingVariables.contains(name) {
+        for (name, value) in env.sorted(by: { $0.key < $1.key })
+        where name.hasPrefix("SWITCHBOARD_") && name != configPathVariable && !toolingVariables.contains(name) {
             guard let key = ConfigurationKey.keyByEnvName[name] else {
                 throw ConfigurationError(source: layer.source, key: name, reason: unknownVariableReason(name))
             }

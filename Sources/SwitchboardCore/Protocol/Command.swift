@@ -90,6 +90,12 @@ public enum CommandDecoder {
         }
         if cmd == "pong" { return .success(CommandEnvelope(id: id, command: .pong)) }
         guard id != nil else { return fail(.badRequest, "id is required") }
+        // Most commands name a channel: decoded once, refused the same way by each of them.
+        let channelField = decodeChannel(fields["channel"])
+        func failChannel() -> Result<CommandEnvelope, CommandDecodingFailure> {
+            guard case .failure(let error) = channelField else { preconditionFailure("only called when the channel was refused") }
+            return fail(error.code, error.reason)
+        }
 
         switch cmd {
         case "connect":
@@ -112,11 +118,7 @@ public enum CommandDecoder {
             }
             return .success(CommandEnvelope(id: id, command: .connect(token: token, info: info, batch: batch)))
         case "subscribe":
-            let channel: ChannelName
-            switch decodeChannel(fields["channel"]) {
-            case .success(let value): channel = value
-            case .failure(let error): return fail(error.code, error.reason)
-            }
+            guard case .success(let channel) = channelField else { return failChannel() }
             var since: StreamPosition?
             if let rawSince = fields["since"], JSONScanner.kind(of: rawSince) != .null {
                 guard let position = decodePosition(rawSince) else {
@@ -138,16 +140,10 @@ public enum CommandDecoder {
             }
             return .success(CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since, token: token, maxRate: maxRate)))
         case "unsubscribe":
-            switch decodeChannel(fields["channel"]) {
-            case .success(let channel): return .success(CommandEnvelope(id: id, command: .unsubscribe(channel: channel)))
-            case .failure(let error): return fail(error.code, error.reason)
-            }
+            guard case .success(let channel) = channelField else { return failChannel() }
+            return .success(CommandEnvelope(id: id, command: .unsubscribe(channel: channel)))
         case "publish":
-            let channel: ChannelName
-            switch decodeChannel(fields["channel"]) {
-            case .success(let value): channel = value
-            case .failure(let error): return fail(error.code, error.reason)
-            }
+            guard case .success(let channel) = channelField else { return failChannel() }
             guard let rawData = fields["data"] else { return fail(.badRequest, "data is required") }
             var key: String?
             if let rawKey = fields["idempotencyKey"], JSONScanner.kind(of: rawKey) != .null {
@@ -172,11 +168,7 @@ public enum CommandDecoder {
         case "ping":
             return .success(CommandEnvelope(id: id, command: .ping))
         case "presence":
-            let channel: ChannelName
-            switch decodeChannel(fields["channel"]) {
-            case .success(let value): channel = value
-            case .failure(let error): return fail(error.code, error.reason)
-            }
+            guard case .success(let channel) = channelField else { return failChannel() }
             var cursor: String?
             if let rawCursor = fields["cursor"], JSONScanner.kind(of: rawCursor) != .null {
                 guard let value = JSONScanner.decodeString(rawCursor) else { return fail(.badRequest, "cursor must be a string") }
@@ -191,11 +183,7 @@ public enum CommandDecoder {
             }
             return .success(CommandEnvelope(id: id, command: .presence(channel: channel, cursor: cursor, limit: limit)))
         case "ack", "receipts":
-            let channel: ChannelName
-            switch decodeChannel(fields["channel"]) {
-            case .success(let value): channel = value
-            case .failure(let error): return fail(error.code, error.reason)
-            }
+            guard case .success(let channel) = channelField else { return failChannel() }
             guard let rawOffset = fields["offset"], let offset = JSONScanner.decodeInteger(rawOffset), offset >= 1,
                 offset <= Int64(StreamPosition.maxOffset)
             else {
@@ -211,11 +199,7 @@ public enum CommandDecoder {
             }
             return .success(CommandEnvelope(id: id, command: .ack(channel: channel, offset: UInt64(offset), status: status)))
         case "signal":
-            let channel: ChannelName
-            switch decodeChannel(fields["channel"]) {
-            case .success(let value): channel = value
-            case .failure(let error): return fail(error.code, error.reason)
-            }
+            guard case .success(let channel) = channelField else { return failChannel() }
             guard let rawType = fields["type"], let type = JSONScanner.decodeString(rawType), isValidSignalType(type) else {
                 return fail(.badRequest, "type must be 1–\(maxSignalTypeLength) characters of A-Z a-z 0-9 _ - . :")
             }

@@ -41,14 +41,7 @@ struct HTTPAPI {
 
     private func publish(_ request: Request) async throws -> Response {
         try authorize(request)
-        let limit = services.settings.limits.maxMessageBytes
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            services.metrics.error(.messageTooLarge)
-            throw APIError(.contentTooLarge, .messageTooLarge, "body larger than \(limit) bytes (limits.max_message_bytes)")
-        }
+        let body = try await request.collectBody(services: services)
         let members: [JSONMember]
         do {
             members = try JSONScanner.objectMembers(body)
@@ -188,11 +181,7 @@ struct HTTPAPI {
         try authorize(request)
         let query = request.uri.queryParameters
         let channel = try channelParameter(query["channel"].map(String.init))
-        switch services.options(for: channel) {
-        case .failure(let error): throw APIError(error)
-        case .success(let options):
-            guard options.presence else { throw APIError(.badRequest, .presenceNotEnabled, "namespace does not track presence") }
-        }
+        try requireOption(channel, \.presence, else: ProtocolError(.presenceNotEnabled, "namespace does not track presence"))
         var limit = 100
         if let text = query["limit"] {
             guard let value = Int(text), value >= 1, value <= PresenceTable.maxPageSize else {
@@ -214,11 +203,7 @@ struct HTTPAPI {
         try authorize(request)
         let query = request.uri.queryParameters
         let channel = try channelParameter(query["channel"].map(String.init))
-        switch services.options(for: channel) {
-        case .failure(let error): throw APIError(error)
-        case .success(let options):
-            guard options.receipts else { throw APIError(.badRequest, .receiptsNotEnabled, "namespace does not keep receipts") }
-        }
+        try requireOption(channel, \.receipts, else: ProtocolError(.receiptsNotEnabled, "namespace does not keep receipts"))
         guard let text = query["offset"], let offset = UInt64(text), offset >= 1 else {
             throw APIError(.badRequest, .badRequest, "offset must be a positive integer")
         }
@@ -233,6 +218,15 @@ struct HTTPAPI {
     }
 
     // MARK: helpers
+
+    /// Refuses with `refusal` (400) unless the channel's namespace is served and has `option` on.
+    private func requireOption(_ channel: ChannelName, _ option: KeyPath<NamespaceOptions, Bool>, else refusal: ProtocolError) throws {
+        switch services.options(for: channel) {
+        case .failure(let error): throw APIError(error)
+        case .success(let options):
+            guard options[keyPath: option] else { throw APIError(.badRequest, refusal.code, refusal.reason) }
+        }
+    }
 
     private func channelParameter(_ name: String?) throws -> ChannelName {
         guard let name else { throw APIError(.badRequest, .badRequest, "channel is required") }
@@ -283,5 +277,18 @@ enum ConstantTime {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
         }
         return difference == 0
+    }
+}
+
+extension Request {
+    /// The whole body, at most `limits.max_message_bytes` (else `413` `110`).
+    func collectBody(services: HubServices) async throws -> ByteBuffer {
+        let limit = services.settings.limits.maxMessageBytes
+        do {
+            return try await body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            services.metrics.error(.messageTooLarge)
+            throw APIError(.contentTooLarge, .messageTooLarge, "body larger than \(limit) bytes (limits.max_message_bytes)")
+        }
     }
 }

@@ -85,14 +85,7 @@ struct SessionEndpoints {
     // MARK: commands
 
     private func commands(_ request: Request, session id: String) async throws -> Response {
-        let limit = services.settings.limits.maxMessageBytes
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            services.metrics.error(.messageTooLarge)
-            throw APIError(.contentTooLarge, .messageTooLarge, "body larger than \(limit) bytes (limits.max_message_bytes)")
-        }
+        let body = try await request.collectBody(services: services)
         let commands: [ByteBuffer]
         switch JSONScanner.kind(of: body) {
         case .object:
@@ -119,7 +112,7 @@ struct SessionEndpoints {
     /// `POST /connection/refresh` with `{"session":ID,"token":JWT}`: installs a fresh token on an SSE or long-poll
     /// session and answers with its expiry, for clients that prefer a direct answer to the `refresh` command.
     private func refresh(_ request: Request) async throws -> Response {
-        let body = try await request.body.collect(upTo: services.settings.limits.maxMessageBytes)
+        let body = try await request.collectBody(services: services)
         var fields: [String: ByteBuffer] = [:]
         for member in (try? JSONScanner.objectMembers(body)) ?? [] { fields[member.key] = member.value }
         guard let id = fields["session"].flatMap(JSONScanner.decodeString), let token = fields["token"].flatMap(JSONScanner.decodeString),

@@ -39,6 +39,8 @@ public final class ServerMetrics: Sendable {
     let conflated: CoreMetrics.Counter
     /// Receipt acknowledgements recorded (delivered and read).
     let receiptAcks: CoreMetrics.Counter
+    /// Waiting publications moved ahead of other channels' because their channel got a high-priority one.
+    let prioritized: CoreMetrics.Counter
     /// Messages sent inside multi-message WebSocket frames (batching).
     let batchedMessages: CoreMetrics.Counter
     private let errors: [Int: CoreMetrics.Counter]
@@ -75,6 +77,7 @@ public final class ServerMetrics: Sendable {
         signalsCoalesced = CoreMetrics.Counter(label: "switchboard_signals_coalesced_total", factory: factory)
         conflated = CoreMetrics.Counter(label: "switchboard_conflated_total", factory: factory)
         receiptAcks = CoreMetrics.Counter(label: "switchboard_receipt_acks_total", factory: factory)
+        prioritized = CoreMetrics.Counter(label: "switchboard_prioritized_total", factory: factory)
         batchedMessages = CoreMetrics.Counter(label: "switchboard_batched_messages_total", factory: factory)
         errors = Dictionary(
             uniqueKeysWithValues: ErrorCode.all.map {

@@ -36,9 +36,10 @@ final class OutboundPipe<Out> {
                 return true
             }
         }
-        let conflatedBefore = queue.conflatedCount
+        let (conflatedBefore, promotedBefore) = (queue.conflatedCount, queue.promotedCount)
         guard queue.append(message, size: size, tag: tag()) else { return false }
         if queue.conflatedCount != conflatedBefore { metrics.conflated.increment() }
+        if queue.promotedCount != promotedBefore { metrics.prioritized.increment(by: queue.promotedCount - promotedBefore) }
         metrics.observeQueue(bytes: queue.bytes)
         return true
     }

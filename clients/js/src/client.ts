@@ -7,6 +7,7 @@ import { Backoff } from './backoff.js';
 import { makeLogger, summarize, type Logger } from './log.js';
 import {
   adviceForCloseCode,
+  ErrorCode,
   isReply,
   isTokenError,
   SwitchboardError,
@@ -18,6 +19,7 @@ import {
   ChannelEntry,
   type PresenceMember,
   type Publication,
+  type Receipt,
   type ResetEvent,
   type SubscriptionListener,
 } from './subscriptions.js';
@@ -26,6 +28,7 @@ import type { Transport, TransportCloseEvent, TransportContext, TransportFactory
 import { ClientClosedError, NotConnectedError, PublishQueueFullError } from './errors.js';
 import { refreshDelayMs } from './tokens.js';
 import { PublishQueue, type QueuedPublish } from './publishQueue.js';
+import { AckQueue, type AckStatus, type PendingAck } from './acks.js';
 import { BUILT_IN_TRANSPORTS } from './transports/index.js';
 import type {
   ClientEnvironment,
@@ -36,6 +39,7 @@ import type {
   PresencePage,
   PublishOptions,
   PublishResult,
+  ReceiptRecord,
   SubscribeOptions,
   Subscription,
   SwitchboardClientLike,
@@ -57,6 +61,8 @@ class Link {
   readonly pending = new Map<number, PendingCommand>();
   connected = false;
   clientId = '';
+  /** The session's user (the token's `sub`); acknowledging receipts needs one. */
+  user: string | undefined;
   pingIntervalMs = 25000;
   disconnect: { code: number; reason: string } | null = null;
   outbox: Command[] = [];
@@ -77,6 +83,9 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   private link: Link | null = null;
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly publishQueue = new PublishQueue();
+  private readonly ackQueue: AckQueue;
+  /** Acks sent on the current link and not answered yet; they go back to the queue if the link drops. */
+  private lostAcks: PendingAck[] | null = null;
   /** Collects the publishes of a link being dropped (see dropLink). */
   private lostPublishes: QueuedPublish[] | null = null;
   private readonly listeners = new Map<ClientEvent, Set<(value: unknown) => void>>();
@@ -100,6 +109,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     transportSwitches: 0,
     resets: 0,
     refreshes: 0,
+    acksSent: 0,
     droppedEntries: 0,
     gapsOfDropped: 0,
   };
@@ -111,6 +121,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   private readonly refreshTimer: TimerSlot;
   private readonly probeTimer: TimerSlot;
   private readonly probeOpenTimer: TimerSlot;
+  private readonly ackRetryTimer: TimerSlot;
 
   constructor(options: ClientOptions) {
     this.options = options;
@@ -137,6 +148,8 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     this.refreshTimer = slot();
     this.probeTimer = slot();
     this.probeOpenTimer = slot();
+    this.ackRetryTimer = slot();
+    this.ackQueue = new AckQueue(options.maxQueuedAcks ?? 10000);
     if (options.autoConnect ?? true) this.connect();
   }
 
@@ -160,6 +173,8 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
       gapsSeen,
       resets: this.statsCounters.resets,
       refreshes: this.statsCounters.refreshes,
+      acksSent: this.statsCounters.acksSent,
+      acksDropped: this.ackQueue.dropped,
     };
   }
 
@@ -194,6 +209,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     this.halt();
     this.closed = true;
     this.publishQueue.rejectAll(new ClientClosedError());
+    this.ackQueue.rejectAll(new ClientClosedError());
     for (const entry of this.channels.values()) {
       entry.setState('unsubscribed');
       entry.listeners.clear();
@@ -233,6 +249,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
       onError: options.onError,
       onPresence: options.onPresence,
       onSignal: options.onSignal,
+      onReceipt: options.onReceipt,
     };
     entry.listeners.add(listener);
     if (fresh && typeof options.maxRate === 'number') entry.maxRate = options.maxRate;
@@ -274,6 +291,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
         idempotencyKey: options.idempotencyKey ?? `${this.instanceId}-${++this.publishCounter}`,
         ...(options.key !== undefined ? { key: options.key } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...(options.receipts ? { receipts: true } : {}),
         resolve,
         reject,
       };
@@ -312,6 +330,71 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
       members: (Array.isArray(result.members) ? result.members : []) as PresenceMember[],
       ...(typeof result.next === 'string' ? { next: result.next } : {}),
     }));
+  }
+
+  /**
+   * Marks a publication read for its publisher (protocol.md §4.11). Queued like a publish while offline and sent
+   * again if the link drops before the answer (the server ignores repeats); resolves once the server recorded it,
+   * rejects with its refusal (`134`: no receipts were asked, or the publication left the history).
+   */
+  markRead(channel: string, offset: number): Promise<void> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    const state = this.currentState;
+    if (!this.running && state.status === 'disconnected' && state.code !== undefined) {
+      return Promise.reject(new ClientClosedError(`disconnected: ${state.reason} (${state.code})`));
+    }
+    return new Promise<void>((resolve, reject) => this.queueAck(channel, offset, 'read', { resolve, reject }));
+  }
+
+  /** The receipt record of one of your publications (only its publisher may ask). Needs a connection. */
+  receipts(channel: string, offset: number): Promise<ReceiptRecord> {
+    return this.request('receipts', { cmd: 'receipts', channel, offset }).then((result) => ({
+      channel: String(result.channel ?? channel),
+      offset: Number(result.offset ?? offset),
+      recipients: (Array.isArray(result.recipients) ? result.recipients : []) as ReceiptRecord['recipients'],
+      total: Number(result.total ?? 0),
+      delivered: Number(result.delivered ?? 0),
+      read: Number(result.read ?? 0),
+      truncated: result.truncated === true,
+    }));
+  }
+
+  private queueAck(channel: string, offset: number, status: AckStatus, waiter?: { resolve(): void; reject(error: Error): void }): void {
+    this.ackQueue.add({ channel, offset, status, waiters: waiter ? [waiter] : [] });
+    const link = this.link;
+    if (link?.connected) this.flushAcks(link);
+  }
+
+  private flushAcks(link: Link): void {
+    for (const ack of this.ackQueue.takeAll()) this.sendAck(link, ack);
+  }
+
+  private sendAck(link: Link, ack: PendingAck): void {
+    const command: Command = { cmd: 'ack', channel: ack.channel, offset: ack.offset };
+    if (ack.status === 'read') command.status = 'read';
+    this.sendCommand(link, command, {
+      onReply: (reply) => {
+        if (!reply.error) {
+          this.statsCounters.acksSent++;
+          for (const waiter of ack.waiters) waiter.resolve();
+          return;
+        }
+        if (reply.error.code === ErrorCode.rateLimited || reply.error.code === ErrorCode.internalError) {
+          // Worth another try: back into the queue, sent again a second later (or on the next connect).
+          this.ackQueue.add(ack);
+          this.ackRetryTimer.arm(1000, () => {
+            if (this.link?.connected) this.flushAcks(this.link);
+          });
+          return;
+        }
+        // 134 (the publication left the history, or asked no receipts), 101 (anonymous): final.
+        this.log('ack refused', { channel: ack.channel, offset: ack.offset, error: reply.error });
+        const error = new SwitchboardError(reply.error);
+        for (const waiter of ack.waiters) waiter.reject(error);
+      },
+      // The server may or may not have recorded it; repeating an ack changes nothing, so send it again.
+      onLost: () => this.lostAcks?.push(ack),
+    });
   }
 
   /** A command that only makes sense on a live connection: answered, refused, or failed if the link drops. */
@@ -384,6 +467,8 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
         const connect: Command = { cmd: 'connect' };
         if (token) connect.token = token;
         if (this.options.info !== undefined) connect.info = this.options.info;
+        // Harmless on SSE and long-poll, which deliver one message per event or a list anyway.
+        if (this.options.batchFrames ?? true) connect.batch = true;
         this.sendCommand(link, connect, {
           onReply: (reply) => this.onConnectReply(link, reply),
           onLost: () => {},
@@ -411,6 +496,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     const result = reply.result ?? {};
     link.connected = true;
     link.clientId = String(result.client ?? '');
+    link.user = typeof result.user === 'string' ? result.user : undefined;
     if (typeof result.ping === 'number' && result.ping > 0) link.pingIntervalMs = result.ping;
     this.openTimer.cancel();
     this.failuresOnTransport = 0;
@@ -430,6 +516,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
       if (entry.wantsServerSubscription) this.sendSubscribe(link, entry);
     }
     for (const item of this.publishQueue.takeAll()) this.sendPublish(link, item);
+    this.flushAcks(link);
     this.scheduleUpgradeProbe();
   }
 
@@ -502,10 +589,14 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     link.pending.clear();
     // In-flight publishes go back ahead of the ones still queued, in the order they were sent.
     const lost: QueuedPublish[] = [];
+    const lostAcks: PendingAck[] = [];
     this.lostPublishes = lost;
+    this.lostAcks = lostAcks;
     for (const command of pending) command.onLost();
     this.lostPublishes = null;
+    this.lostAcks = null;
     this.publishQueue.putBack(lost);
+    for (const ack of lostAcks) this.ackQueue.add(ack);
     for (const entry of this.channels.values()) {
       entry.serverState = 'none';
       if (entry.state === 'subscribed') entry.setState('subscribing');
@@ -521,6 +612,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     this.refreshTimer.cancel();
     this.probeTimer.cancel();
     this.probeOpenTimer.cancel();
+    this.ackRetryTimer.cancel();
   }
 
   private armWatchdog(link: Link): void {
@@ -571,16 +663,31 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     switch (push.push) {
       case 'publication': {
         const entry = this.channels.get(String(push.channel));
-        entry?.applyPublication({
+        const publication: Publication = {
           channel: String(push.channel),
           epoch: String(push.epoch),
           offset: Number(push.offset),
           data: push.data,
           ...(typeof push.sender === 'string' ? { sender: push.sender } : {}),
           ...(typeof push.key === 'string' ? { key: push.key } : {}),
-        } as Publication);
+          ...(push.receipts === true ? { receipts: true } : {}),
+        };
+        const delivered = entry?.applyPublication(publication) ?? false;
+        // Delivery receipts are automatic, live or recovered alike. The publisher is not a recipient, and an
+        // anonymous session cannot acknowledge (101).
+        if (delivered && publication.receipts && link.user !== undefined && publication.sender !== link.user) {
+          this.queueAck(publication.channel, publication.offset, 'delivered');
+        }
         break;
       }
+      case 'receipt':
+        this.channels.get(String(push.channel))?.applyReceipt({
+          channel: String(push.channel),
+          offset: Number(push.offset),
+          user: String(push.user),
+          status: push.status === 'read' ? 'read' : 'delivered',
+        } as Receipt);
+        break;
       case 'conflated':
         this.channels.get(String(push.channel))?.announceSkip();
         break;
@@ -698,6 +805,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
         idempotencyKey: item.idempotencyKey,
         ...(item.key !== undefined ? { key: item.key } : {}),
         ...(item.priority !== undefined ? { priority: item.priority } : {}),
+        ...(item.receipts ? { receipts: true } : {}),
       },
       {
         onReply: (reply) => {
@@ -830,6 +938,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
       timers: this.timers,
       log: this.log,
       pollTimeoutMs: this.options.pollTimeoutMs ?? 25000,
+      format: this.options.format ?? 'json',
       fetch: this.options.fetch,
       WebSocket: this.options.WebSocket,
     };

@@ -9,6 +9,7 @@
 
 import {
   ClientClosedError,
+  NotConnectedError,
   PublishQueueFullError,
   SwitchboardClient,
   type ClientOptions,
@@ -16,12 +17,15 @@ import {
   type ConnectionState,
   type PublishOptions,
   type PublishResult,
+  type PresenceAndSignals,
+  type PresencePage,
+  type ReceiptRecord,
   type SubscribeOptions,
   type Subscription,
   type SwitchboardClientLike,
 } from './client.js';
 import { SwitchboardError, type StreamPosition } from './protocol.js';
-import type { PresenceState, Publication, ResetEvent, Signal, SubscriptionListener, SubscriptionState } from './subscriptions.js';
+import type { PresenceState, Publication, Receipt, ResetEvent, Signal, SubscriptionListener, SubscriptionState } from './subscriptions.js';
 import { makeLogger, type Logger } from './log.js';
 
 /** The subset of `navigator.locks` used for the election. */
@@ -44,10 +48,10 @@ export interface CrossTabOptions {
 type TabMessage =
   | { type: 'leader'; tab: string }
   | { type: 'hello'; tab: string }
-  | { type: 'sync'; tab: string; channels: Array<{ channel: string; since: StreamPosition | null; token: string | null }> }
-  | { type: 'subscribe'; tab: string; channel: string; since: StreamPosition | null; token: string | null }
+  | { type: 'sync'; tab: string; channels: Array<{ channel: string; since: StreamPosition | null; token: string | null; maxRate?: number }> }
+  | { type: 'subscribe'; tab: string; channel: string; since: StreamPosition | null; token: string | null; maxRate?: number }
   | { type: 'unsubscribe'; tab: string; channel: string }
-  | { type: 'publish'; tab: string; request: number; channel: string; data: unknown; idempotencyKey: string }
+  | { type: 'publish'; tab: string; request: number; channel: string; data: unknown; idempotencyKey: string; options: RelayedPublishOptions }
   | { type: 'bye'; tab: string }
   | { type: 'state'; state: ConnectionState }
   | { type: 'publication'; publication: Publication }
@@ -56,7 +60,20 @@ type TabMessage =
   | { type: 'reset'; reset: ResetEvent }
   | { type: 'subscriptionState'; channel: string; state: SubscriptionState }
   | { type: 'subscriptionError'; channel: string; error: { code: number; name: string; reason: string } }
-  | { type: 'published'; tab: string; request: number; result?: PublishResult; error?: { code?: number; name: string; message: string } };
+  | { type: 'published'; tab: string; request: number; result?: PublishResult; error?: { code?: number; name: string; message: string } }
+  | { type: 'receipt'; receipt: Receipt }
+  | { type: 'call'; tab: string; request: number; method: RelayedMethod; args: unknown[] }
+  | { type: 'answered'; tab: string; request: number; result?: unknown; error?: { code?: number; name: string; message: string } };
+
+/** Client methods a follower tab runs through the leader. */
+type RelayedMethod = 'signal' | 'presence' | 'markRead' | 'receipts';
+
+interface WaitingCall {
+  method: RelayedMethod;
+  args: unknown[];
+  resolve(result: unknown): void;
+  reject(error: Error): void;
+}
 
 interface TabEntry {
   channel: string;
@@ -65,13 +82,18 @@ interface TabEntry {
   state: SubscriptionState;
   token: string | null;
   presence: PresenceState | null;
+  maxRate?: number;
 }
+
+/** Publish options the leader applies for a tab (the idempotency key travels on its own). */
+type RelayedPublishOptions = Pick<PublishOptions, 'key' | 'priority' | 'receipts'>;
 
 interface WaitingPublish {
   request: number;
   channel: string;
   data: unknown;
   idempotencyKey: string;
+  options: RelayedPublishOptions;
   resolve(result: PublishResult): void;
   reject(error: Error): void;
 }
@@ -87,12 +109,13 @@ export function crossTabAvailable(options: CrossTabOptions): boolean {
   return Boolean((options.locks ?? scope.navigator?.locks) && (options.openChannel ?? scope.BroadcastChannel));
 }
 
-export class TabClient implements SwitchboardClientLike {
+export class TabClient implements SwitchboardClientLike, PresenceAndSignals {
   private readonly tab = randomTabId();
   private readonly log: Logger;
   private readonly bus: TabChannel;
   private readonly entries = new Map<string, TabEntry>();
   private readonly waiting = new Map<number, WaitingPublish>();
+  private readonly waitingCalls = new Map<number, WaitingCall>();
   private readonly listeners = new Map<string, Set<(value: unknown) => void>>();
   private nextRequest = 1;
   private publishCounter = 0;
@@ -133,7 +156,7 @@ export class TabClient implements SwitchboardClientLike {
   }
 
   get stats(): ClientStats {
-    const base = this.inner?.stats ?? { connects: 0, transportSwitches: 0, duplicatesDropped: 0, gapsSeen: 0, resets: 0, refreshes: 0 };
+    const base = this.inner?.stats ?? { connects: 0, transportSwitches: 0, duplicatesDropped: 0, gapsSeen: 0, resets: 0, refreshes: 0, acksSent: 0, acksDropped: 0 };
     return {
       ...base,
       duplicatesDropped: this.localCounters.duplicatesDropped,
@@ -166,7 +189,7 @@ export class TabClient implements SwitchboardClientLike {
     let entry = this.entries.get(channel);
     const fresh = !entry;
     if (!entry) {
-      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null };
+      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) };
       this.entries.set(channel, entry);
     }
     const listener: SubscriptionListener = {
@@ -176,9 +199,10 @@ export class TabClient implements SwitchboardClientLike {
       onError: options.onError,
       onPresence: options.onPresence,
       onSignal: options.onSignal,
+      onReceipt: options.onReceipt,
     };
     entry.listeners.add(listener);
-    if (fresh) this.send({ type: 'subscribe', tab: this.tab, channel, since: entry.position, token: entry.token });
+    if (fresh) this.send({ type: 'subscribe', tab: this.tab, channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
     const owner = entry;
     let released = false;
     return {
@@ -211,8 +235,39 @@ export class TabClient implements SwitchboardClientLike {
     return new Promise((resolve, reject) => {
       const request = this.nextRequest++;
       const idempotencyKey = options.idempotencyKey ?? `${this.tab}-${++this.publishCounter}`;
-      this.waiting.set(request, { request, channel, data, idempotencyKey, resolve, reject });
-      this.send({ type: 'publish', tab: this.tab, request, channel, data, idempotencyKey });
+      const relayed: RelayedPublishOptions = {
+        ...(options.key !== undefined ? { key: options.key } : {}),
+        ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...(options.receipts ? { receipts: true } : {}),
+      };
+      this.waiting.set(request, { request, channel, data, idempotencyKey, options: relayed, resolve, reject });
+      this.send({ type: 'publish', tab: this.tab, request, channel, data, idempotencyKey, options: relayed });
+    });
+  }
+
+  signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }> {
+    return this.relay('signal', [channel, type, data]) as Promise<{ coalesced: boolean }>;
+  }
+
+  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage> {
+    return this.relay('presence', [channel, options]) as Promise<PresencePage>;
+  }
+
+  markRead(channel: string, offset: number): Promise<void> {
+    return this.relay('markRead', [channel, offset]) as Promise<void>;
+  }
+
+  receipts(channel: string, offset: number): Promise<ReceiptRecord> {
+    return this.relay('receipts', [channel, offset]) as Promise<ReceiptRecord>;
+  }
+
+  /** Runs a client method in the leader tab, which holds the connection. */
+  private relay(method: RelayedMethod, args: unknown[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    return new Promise((resolve, reject) => {
+      const request = this.nextRequest++;
+      this.waitingCalls.set(request, { method, args, resolve, reject });
+      this.send({ type: 'call', tab: this.tab, request, method, args });
     });
   }
 
@@ -221,6 +276,8 @@ export class TabClient implements SwitchboardClientLike {
     this.closed = true;
     for (const item of this.waiting.values()) item.reject(new ClientClosedError());
     this.waiting.clear();
+    for (const item of this.waitingCalls.values()) item.reject(new ClientClosedError());
+    this.waitingCalls.clear();
     for (const entry of this.entries.values()) for (const listener of entry.listeners) this.call(() => listener.onState?.('unsubscribed'));
     this.entries.clear();
     if (this.inner) {
@@ -265,10 +322,11 @@ export class TabClient implements SwitchboardClientLike {
     this.inner = inner;
     inner.on('state', (state) => this.broadcast({ type: 'state', state }));
     inner.on('error', (error) => this.emit('error', error));
-    for (const entry of this.entries.values()) this.lead({ type: 'subscribe', tab: this.tab, channel: entry.channel, since: entry.position, token: entry.token });
+    for (const entry of this.entries.values()) this.lead({ type: 'subscribe', tab: this.tab, channel: entry.channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
     for (const item of this.waiting.values()) {
-      this.lead({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey });
+      this.lead({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey, options: item.options });
     }
+    this.retryCallsAfterHandOver((message) => this.lead(message));
     this.bus.postMessage({ type: 'leader', tab: this.tab });
     this.follow({ type: 'state', state: inner.state });
   }
@@ -297,10 +355,12 @@ export class TabClient implements SwitchboardClientLike {
         const subscription = inner.subscribe(channel, {
           since: message.since,
           token: message.token,
+          ...(message.maxRate !== undefined ? { maxRate: message.maxRate } : {}),
           onPublication: (publication) => this.broadcast({ type: 'publication', publication }),
           onReset: (reset) => this.broadcast({ type: 'reset', reset }),
           onPresence: (presence) => this.broadcast({ type: 'presence', channel, presence }),
           onSignal: (signal) => this.broadcast({ type: 'signal', signal }),
+          onReceipt: (receipt) => this.broadcast({ type: 'receipt', receipt }),
           onState: (state) => this.broadcast({ type: 'subscriptionState', channel, state }),
           onError: (error) =>
             this.broadcast({ type: 'subscriptionError', channel, error: { code: error.code, name: error.errorName, reason: error.reason } }),
@@ -311,12 +371,32 @@ export class TabClient implements SwitchboardClientLike {
       case 'unsubscribe':
         this.dropTabFrom(message.tab, message.channel);
         break;
+      case 'call': {
+        const method = inner[message.method] as (...args: unknown[]) => Promise<unknown>;
+        method
+          .apply(inner, message.args)
+          .then(
+            (result) => ({ type: 'answered', tab: message.tab, request: message.request, result }) as TabMessage,
+            (error: Error & { code?: number; reason?: string; errorName?: string }) =>
+              ({
+                type: 'answered',
+                tab: message.tab,
+                request: message.request,
+                error: { code: error.code, name: error.errorName ?? error.name, message: error.reason ?? error.message },
+              }) as TabMessage,
+          )
+          .then((answer) => {
+            if (this.abdicating && (answer as { error?: { name: string } }).error?.name === 'ClientClosedError') return;
+            this.broadcast(answer);
+          });
+        break;
+      }
       case 'bye':
         for (const channel of [...this.shared.keys()]) this.dropTabFrom(message.tab, channel);
         break;
       case 'publish':
         inner
-          .publish(message.channel, message.data, { idempotencyKey: message.idempotencyKey })
+          .publish(message.channel, message.data, { ...message.options, idempotencyKey: message.idempotencyKey })
           .then(
             (result) => ({ type: 'published', tab: message.tab, request: message.request, result }) as TabMessage,
             (error: Error & { code?: number }) =>
@@ -332,6 +412,21 @@ export class TabClient implements SwitchboardClientLike {
     }
   }
 
+  /**
+   * A new leader: read marks are queued work and are sent to it again (acks are idempotent on the server); signals and
+   * queries were for the old connection and fail like they do when the connection drops.
+   */
+  private retryCallsAfterHandOver(send: (message: TabMessage) => void): void {
+    for (const [request, item] of [...this.waitingCalls]) {
+      if (item.method === 'markRead') {
+        send({ type: 'call', tab: this.tab, request, method: item.method, args: item.args });
+      } else {
+        this.waitingCalls.delete(request);
+        item.reject(new NotConnectedError(item.method));
+      }
+    }
+  }
+
   private dropTabFrom(tab: string, channel: string): void {
     const shared = this.shared.get(channel);
     if (!shared || !shared.tabs.delete(tab) || shared.tabs.size > 0) return;
@@ -344,11 +439,29 @@ export class TabClient implements SwitchboardClientLike {
     switch (message.type) {
       case 'leader': {
         // A new leader: tell it what this tab needs, and re-send publishes it may not have completed.
-        const channels = [...this.entries.values()].map((entry) => ({ channel: entry.channel, since: entry.position, token: entry.token }));
+        const channels = [...this.entries.values()].map((entry) => ({ channel: entry.channel, since: entry.position, token: entry.token, maxRate: entry.maxRate }));
         this.bus.postMessage({ type: 'sync', tab: this.tab, channels });
         for (const item of this.waiting.values()) {
-          this.bus.postMessage({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey });
+          this.bus.postMessage({ type: 'publish', tab: this.tab, request: item.request, channel: item.channel, data: item.data, idempotencyKey: item.idempotencyKey, options: item.options });
         }
+        this.retryCallsAfterHandOver((call) => this.bus.postMessage(call));
+        break;
+      }
+      case 'receipt': {
+        const entry = this.entries.get(message.receipt.channel);
+        for (const listener of [...(entry?.listeners ?? [])]) this.call(() => listener.onReceipt?.(message.receipt));
+        break;
+      }
+      case 'answered': {
+        if (message.tab !== this.tab) break;
+        const item = this.waitingCalls.get(message.request);
+        if (!item) break;
+        this.waitingCalls.delete(message.request);
+        if (!message.error) item.resolve(message.result);
+        else if (message.error.code !== undefined) {
+          item.reject(new SwitchboardError({ code: message.error.code, name: message.error.name, reason: message.error.message }));
+        } else if (message.error.name === 'NotConnectedError') item.reject(new NotConnectedError(item.method));
+        else item.reject(new ClientClosedError(message.error.message));
         break;
       }
       case 'state':
@@ -419,7 +532,8 @@ export class TabClient implements SwitchboardClientLike {
         this.localCounters.duplicatesDropped++;
         return;
       }
-      if (publication.offset > position.offset + 1) {
+      // A skip the server announced (conflation) is intended; any other jump is a hand-over gap.
+      if (publication.offset > position.offset + 1 && !publication.afterSkip) {
         // Only possible across a hand-over when this tab lagged the tab whose position the new leader used. Never
         // silent: the app is told to reload, as for any reset.
         this.localCounters.gapsSeen++;

@@ -14,6 +14,7 @@ export {
   type ConnectionState,
   type PublishOptions,
   type PublishResult,
+  type ReceiptRecord,
   type SubscribeOptions,
   type Subscription,
 } from './client.js';
@@ -25,6 +26,7 @@ export type {
   PresenceMember,
   PresenceState,
   Signal,
+  Receipt,
 } from './subscriptions.js';
 export {
   SwitchboardError,
@@ -45,6 +47,8 @@ export type {
   TransportCloseEvent,
   TransportName,
 } from './transport.js';
+export { TypingIndicator, typingIndicator, type Typist, type TypingOptions, type TypingClient } from './typing.js';
+export { toJson, binaryOf, toBase64, fromBase64, type WireFormat } from './wire.js';
 export { websocketTransport } from './transports/websocket.js';
 export { sseTransport } from './transports/sse.js';
 export { pollTransport } from './transports/poll.js';

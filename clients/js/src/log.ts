@@ -22,6 +22,15 @@ export function makeLogger(debug: boolean | Logger | undefined): Logger {
 
 /** A short summary of a frame for debug logs: never the whole payload, which may be large or private. */
 export function summarize(message: unknown): string {
-  const text = JSON.stringify(message) ?? String(message);
+  let text: string;
+  try {
+    // MessagePack data may hold bigints (JSON.stringify throws on them) and bytes (shown as their length).
+    text =
+      JSON.stringify(message, (_key, value) =>
+        typeof value === 'bigint' ? `${value}n` : value instanceof Uint8Array ? `<${value.length} bytes>` : value,
+      ) ?? String(message);
+  } catch {
+    text = String(message);
+  }
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }

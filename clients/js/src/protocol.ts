@@ -8,7 +8,18 @@ export interface StreamPosition {
 
 export interface Command {
   id?: number;
-  cmd: 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'ping' | 'pong' | 'refresh' | 'presence' | 'signal';
+  cmd:
+    | 'connect'
+    | 'subscribe'
+    | 'unsubscribe'
+    | 'publish'
+    | 'ping'
+    | 'pong'
+    | 'refresh'
+    | 'presence'
+    | 'signal'
+    | 'ack'
+    | 'receipts';
   [field: string]: unknown;
 }
 
@@ -46,6 +57,7 @@ export const ErrorCode = {
   tokenReused: 126,
   rateLimited: 128,
   sessionNotFound: 129,
+  receiptNotFound: 134,
 } as const;
 
 /** An error the server answered (or the client synthesised in the same shape). */

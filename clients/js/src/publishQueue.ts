@@ -11,6 +11,7 @@ export interface QueuedPublish {
   idempotencyKey: string;
   key?: string;
   priority?: 'high';
+  receipts?: boolean;
   resolve(result: PublishResult): void;
   reject(error: Error): void;
 }

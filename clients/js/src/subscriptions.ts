@@ -16,6 +16,18 @@ export interface Publication {
   sender?: string;
   /** The publisher's conflation key (protocol.md §4.9), when it gave one. */
   key?: string;
+  /** The publisher asked for receipts: the client has acknowledged delivery by itself; `markRead` marks it read. */
+  receipts?: boolean;
+  /** The server skipped older publications of this channel on purpose before this one (conflation, §4.9). */
+  afterSkip?: boolean;
+}
+
+/** A recipient acknowledged one of your publications (protocol.md §4.11). */
+export interface Receipt {
+  channel: string;
+  offset: number;
+  user: string;
+  status: 'delivered' | 'read';
 }
 
 /** One connection present on a channel (protocol.md §4.7). */
@@ -62,6 +74,8 @@ export interface SubscriptionListener {
   /** Presence channels: the member list and counts, after the snapshot and after every join or leave. */
   onPresence?(presence: PresenceState): void;
   onSignal?(signal: Signal): void;
+  /** Receipts of your own publications on this channel that asked for them (`publish(…, {receipts: true})`). */
+  onReceipt?(receipt: Receipt): void;
 }
 
 /** Errors after which a later attempt may succeed; any other refusal stands until the app subscribes anew. */
@@ -128,16 +142,17 @@ export class ChannelEntry {
     for (const listener of [...this.listeners]) this.call(() => listener.onError?.(failure));
   }
 
-  applyPublication(publication: Publication): void {
+  /** Returns whether the publication was handed to the listeners (false for a duplicate or a stale one). */
+  applyPublication(publication: Publication): boolean {
     // Publications before the subscribe reply belong to an earlier subscription of this channel; the server never
     // sends live ones ahead of the reply (protocol.md §4.3).
-    if (this.serverState !== 'active') return;
+    if (this.serverState !== 'active') return false;
     const position = this.position;
     if (position && position.epoch === publication.epoch) {
       if (publication.offset <= position.offset) {
         this.duplicatesDropped++;
         this.log('duplicate dropped', { channel: this.channel, offset: publication.offset });
-        return;
+        return false;
       }
       if (publication.offset > position.offset + 1 && !this.skipAnnounced) {
         this.gapsSeen++;
@@ -148,9 +163,12 @@ export class ChannelEntry {
         });
       }
     }
+    if (this.skipAnnounced) publication = { ...publication, afterSkip: true };
     this.skipAnnounced = false;
     this.position = Object.freeze({ epoch: publication.epoch, offset: publication.offset });
-    for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(publication));
+    const delivered = publication;
+    for (const listener of [...this.listeners]) this.call(() => listener.onPublication?.(delivered));
+    return true;
   }
 
   announceSkip(): void {
@@ -202,6 +220,10 @@ export class ChannelEntry {
 
   applySignal(signal: Signal): void {
     for (const listener of [...this.listeners]) this.call(() => listener.onSignal?.(signal));
+  }
+
+  applyReceipt(receipt: Receipt): void {
+    for (const listener of [...this.listeners]) this.call(() => listener.onReceipt?.(receipt));
   }
 
   private notifyPresence(): void {

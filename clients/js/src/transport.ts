@@ -5,6 +5,7 @@
 import type { Command, ServerMessage } from './protocol.js';
 import type { Timers } from './timers.js';
 import type { Logger } from './log.js';
+import type { WireFormat } from './wire.js';
 
 export type TransportName = 'websocket' | 'sse' | 'poll' | string;
 
@@ -41,6 +42,8 @@ export interface TransportContext {
   log: Logger;
   /** How long a long-poll request may wait on the server (sent as `timeout=`), in ms. */
   pollTimeoutMs: number;
+  /** Wire format asked for (`msgpack`: WebSocket only; SSE and long-poll always speak JSON). Default `json`. */
+  format?: WireFormat;
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
 }

@@ -26,6 +26,23 @@ export interface PublishOptions {
   key?: string;
   /** `high`: ahead of other channels' waiting publications in a backed-up queue (§4.9). */
   priority?: 'high';
+  /**
+   * Ask for delivery and read receipts (namespace with `receipts: true`, §4.11): recipients' clients acknowledge, and
+   * the publisher's subscriptions to the channel get `onReceipt`; `client.receipts(channel, offset)` gives the record.
+   */
+  receipts?: boolean;
+}
+
+/** Who received and read a publication that asked for receipts (the `receipts` command, protocol.md §4.11). */
+export interface ReceiptRecord {
+  channel: string;
+  offset: number;
+  /** Per recipient user; empty when `truncated` (beyond the namespace's `receipts_max_recipients`). */
+  recipients: Array<{ user: string; delivered: boolean; read: boolean }>;
+  total: number;
+  delivered: number;
+  read: number;
+  truncated: boolean;
 }
 
 export interface PresencePage {
@@ -72,6 +89,15 @@ export interface ClientEnvironment {
 export interface ClientOptions {
   /** Server base URL, e.g. `https://rt.example.com` (`wss://` works too). */
   url: string;
+  /**
+   * Wire format of the WebSocket transport: `msgpack` uses the `switchboard.v1.msgpack` subprotocol (binary frames,
+   * Uint8Array data end to end). SSE and long-poll always speak JSON, where binary data is `{"$binary":"<base64>"}`.
+   */
+  format?: 'json' | 'msgpack';
+  /** Ask the server to put several messages in one WebSocket frame (`batch: true` in `connect`, §4.12). Default true. */
+  batchFrames?: boolean;
+  /** Receipt acknowledgements held while disconnected; beyond it the oldest are dropped (counted in stats). */
+  maxQueuedAcks?: number;
   /** Shown to others in presence (`connect` command's `info`, at most 1024 bytes of JSON). */
   info?: unknown;
   /** A fixed connection token. Use `getToken` for tokens that expire. */
@@ -118,10 +144,14 @@ export interface ClientStats {
   resets: number;
   /** In-band token refreshes the server accepted. */
   refreshes: number;
+  /** Receipt acknowledgements (delivered or read) the server accepted. */
+  acksSent: number;
+  /** Acknowledgements given up: the oldest ones beyond `maxQueuedAcks`. */
+  acksDropped: number;
 }
 
 /** What every client offers, whether it holds the connection itself or shares one across tabs. */
-export interface SwitchboardClientLike {
+export interface SwitchboardClientLike extends PresenceAndSignals {
   readonly state: ConnectionState;
   readonly stats: ClientStats;
   connect(): void;
@@ -134,8 +164,12 @@ export interface SwitchboardClientLike {
   publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
 }
 
-/** Presence and signals, offered by the client that holds the connection. */
+/** Presence, signals and receipts: offered by every client (a shared tab client relays them to the leader tab). */
 export interface PresenceAndSignals {
   signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }>;
   presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage>;
+  /** Marks a received publication read (§4.11). Queued while offline; resolves once the server recorded it. */
+  markRead(channel: string, offset: number): Promise<void>;
+  /** The receipt record of your own publication (the publisher only). Needs a connection. */
+  receipts(channel: string, offset: number): Promise<ReceiptRecord>;
 }

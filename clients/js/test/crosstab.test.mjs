@@ -139,3 +139,42 @@ test('a tab opened after the shared connection is up reports it connected and re
     closeAll();
   }
 });
+
+test('a follower tab signals, pages presence, marks read and reads receipts through the leader', async () => {
+  const server = new FakeServer({ presence: true });
+  const locks = new FakeLocks();
+  const url = `http://fake-${++run}`;
+  const tabs = [0, 1].map(() =>
+    createClient({ url, token: 'bob', transports: [server.transport('websocket')], shareAcrossTabs: true, locks, environment: null }),
+  );
+  const alice = createClient({ url: 'http://fake-alice', token: 'alice', transports: [server.transport('websocket')], environment: null });
+  try {
+    await waitFor(() => tabs.every((tab) => tab.state.status === 'connected'), { message: 'tabs connected' });
+    const follower = tabs.find((tab) => !tab.isLeader);
+    const signals = [];
+    const receipts = [];
+    const followerSubscription = follower.subscribe('dm:1', { onSignal: (signal) => signals.push(signal), onReceipt: (receipt) => receipts.push(receipt) });
+    const aliceSubscription = alice.subscribe('dm:1', {});
+    await waitFor(() => followerSubscription.state === 'subscribed' && aliceSubscription.state === 'subscribed', { message: 'subscribed' });
+
+    assert.deepEqual(await follower.signal('dm:1', 'typing', { typing: true }), { coalesced: false });
+    await waitFor(() => signals.length === 1, { message: 'the signal back in the follower' });
+    const page = await follower.presence('dm:1');
+    assert.equal(page.clients, 2);
+
+    const fromAlice = await alice.publish('dm:1', 'read me', { receipts: true });
+    await follower.markRead('dm:1', fromAlice.offset);
+    const acks = server.received.filter(({ command }) => command.cmd === 'ack').map(({ command }) => command.status ?? 'delivered');
+    assert.deepEqual(acks, ['delivered', 'read']);
+
+    const fromFollower = await follower.publish('dm:1', 'mine', { receipts: true });
+    await alice.markRead('dm:1', fromFollower.offset);
+    await waitFor(() => receipts.length === 2, { message: 'receipts relayed to the follower' });
+    const record = await follower.receipts('dm:1', fromFollower.offset);
+    assert.deepEqual(record.recipients, [{ user: 'alice', delivered: true, read: true }]);
+    await assert.rejects(follower.markRead('dm:1', 999), { code: 134 });
+  } finally {
+    tabs.forEach((tab) => tab.close());
+    alice.close();
+  }
+});

@@ -57,9 +57,13 @@ const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 const MAX_LENGTH = 0xffffffff;
 
-const textEncoder = new TextEncoder();
+// Created on first use, not when the module loads: the client bundle includes this codec, and loading the bundle
+// must not require TextEncoder in an environment that never speaks MessagePack.
+let sharedEncoder: TextEncoder | null = null;
+let sharedDecoder: TextDecoder | null = null;
+const textEncoder = (): TextEncoder => (sharedEncoder ??= new TextEncoder());
 // fatal: invalid UTF-8 must be refused, not silently replaced with U+FFFD.
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const textDecoder = (): TextDecoder => (sharedDecoder ??= new TextDecoder('utf-8', { fatal: true }));
 
 /** Encodes `value` (see the mapping at the top of this file); throws a TypeError or RangeError naming the bad part. */
 export function encode(value: unknown, maxDepth: number = DEFAULT_MAX_DEPTH): Uint8Array {
@@ -76,6 +80,17 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): MessageP
   const trailing = bytes.length - decoder.offset;
   if (trailing > 0) throw new MessagePackError(decoder.offset, `${trailing} trailing bytes after the value`);
   return value;
+}
+
+/**
+ * Decodes values written back to back (a batched frame, protocol.md §4.12): each MessagePack value is self-delimiting,
+ * so the frame is read value after value until it is used up.
+ */
+export function decodeSequence(bytes: Uint8Array, options: DecodeOptions = {}): MessagePackValue[] {
+  const decoder = new Decoder(bytes, options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const values: MessagePackValue[] = [];
+  while (decoder.offset < bytes.length) values.push(decoder.value(0));
+  return values;
 }
 
 class Encoder {
@@ -162,7 +177,7 @@ class Encoder {
 
   private string(value: string): void {
     // Lone surrogates (not valid Unicode) become U+FFFD, as the server does with lone \u escapes in JSON.
-    const utf8 = textEncoder.encode(value);
+    const utf8 = textEncoder().encode(value);
     if (utf8.length < 32) {
       this.byte(0xa0 | utf8.length);
     } else {
@@ -353,7 +368,7 @@ class Decoder {
   private string(length: number, start: number): string {
     const contents = this.view.byteLength - this.offset >= length ? this.range(length) : this.missing(length, 'string', start);
     try {
-      return textDecoder.decode(contents);
+      return textDecoder().decode(contents);
     } catch {
       throw new MessagePackError(start, 'invalid UTF-8 in string');
     }

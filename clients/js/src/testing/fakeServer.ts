@@ -1,5 +1,6 @@
 // An in-memory Switchboard server behind the Transport interface, for tests without a network: it answers the v1
-// commands (connect, subscribe with recovery, unsubscribe, publish with idempotency keys, ping, refresh), keeps
+// commands (connect, subscribe with recovery, unsubscribe, publish with idempotency keys and receipts, ack, receipts,
+// signal, presence, ping, refresh), keeps
 // per-channel streams with a bounded history, and lets the test cut connections, refuse transports, restart with
 // lost history, send server pushes and hold back messages. The React testing kit builds on it.
 //
@@ -13,6 +14,8 @@ interface StoredPublication {
   offset: number;
   data: unknown;
   sender?: string;
+  /** Per recipient user: delivered/read, when the publication asked for receipts. */
+  receipts?: Map<string, { delivered: boolean; read: boolean }>;
 }
 
 interface Stream {
@@ -59,13 +62,24 @@ export class FakeServer {
   }
 
   /** Publishes as the HTTP API does. */
-  publish(channel: string, data: unknown, idempotencyKey?: string, sender?: string): { epoch: string; offset: number } {
+  publish(
+    channel: string,
+    data: unknown,
+    idempotencyKey?: string,
+    sender?: string,
+    receipts = false,
+  ): { epoch: string; offset: number } {
     const stream = this.stream(channel);
     if (idempotencyKey !== undefined && stream.keys.has(idempotencyKey)) {
       return { epoch: this.epoch, offset: stream.keys.get(idempotencyKey) as number };
     }
     stream.offset++;
-    const publication: StoredPublication = { offset: stream.offset, data, ...(sender ? { sender } : {}) };
+    const publication: StoredPublication = {
+      offset: stream.offset,
+      data,
+      ...(sender ? { sender } : {}),
+      ...(receipts ? { receipts: new Map() } : {}),
+    };
     stream.history.push(publication);
     if (stream.history.length > this.options.historySize) stream.history.shift();
     if (idempotencyKey !== undefined) stream.keys.set(idempotencyKey, stream.offset);
@@ -132,6 +146,7 @@ export class FakeServer {
       offset: publication.offset,
       data: publication.data,
       ...(publication.sender ? { sender: publication.sender } : {}),
+      ...(publication.receipts ? { receipts: true } : {}),
     };
   }
 
@@ -222,9 +237,45 @@ export class FakeServer {
       case 'presence':
         reply({ channel, ...this.presenceSnapshot(channel) });
         return;
+      case 'ack': {
+        if (!connection.user) return fail(101, 'unauthorized', 'receipts are per user: connect with a token');
+        const record = this.stream(channel).history.find((publication) => publication.offset === command.offset)?.receipts;
+        if (!record) return fail(134, 'receipt_not_found', 'no receipts for this publication');
+        const status = command.status === 'read' ? 'read' : 'delivered';
+        const previous = record.get(connection.user) ?? { delivered: false, read: false };
+        const next = { delivered: true, read: previous.read || status === 'read' };
+        record.set(connection.user, next);
+        reply({});
+        const publication = this.stream(channel).history.find((item) => item.offset === command.offset) as StoredPublication;
+        const changes: Array<'delivered' | 'read'> = [];
+        if (!previous.delivered) changes.push('delivered');
+        if (next.read && !previous.read) changes.push('read');
+        for (const change of changes) {
+          const push: ServerMessage = { push: 'receipt', channel, offset: publication.offset, user: connection.user, status: change };
+          for (const other of this.connections) {
+            if (other.user === publication.sender && other.subscriptions.has(channel)) other.deliver(push);
+          }
+        }
+        return;
+      }
+      case 'receipts': {
+        const publication = this.stream(channel).history.find((item) => item.offset === command.offset);
+        if (!publication?.receipts) return fail(134, 'receipt_not_found', 'no receipts for this publication');
+        if (publication.sender !== connection.user) return fail(135, 'receipts_denied', 'only the publisher may read receipts');
+        const recipients = [...publication.receipts].map(([user, state]) => ({ user, ...state }));
+        reply({
+          channel,
+          offset: publication.offset,
+          recipients,
+          total: recipients.length,
+          delivered: recipients.filter((recipient) => recipient.delivered).length,
+          read: recipients.filter((recipient) => recipient.read).length,
+        });
+        return;
+      }
       case 'publish': {
         const key = typeof command.idempotencyKey === 'string' ? command.idempotencyKey : undefined;
-        const position = this.publish(channel, command.data, key, connection.user);
+        const position = this.publish(channel, command.data, key, connection.user, command.receipts === true);
         reply({ channel, epoch: position.epoch, offset: position.offset });
         return;
       }

@@ -4,6 +4,7 @@
 
 import type { Command, Reply } from '../protocol.js';
 import type { Logger } from '../log.js';
+import { toJson } from '../wire.js';
 
 export interface CommandPosterEvents {
   /** A command the server refused as a whole request (413, 400) gets an error reply made from the response. */
@@ -42,11 +43,24 @@ export class CommandPoster {
       const batch = this.queue;
       this.queue = [];
       this.inFlight = true;
+      let requestBody: string;
+      try {
+        requestBody = toJson(batch.length === 1 ? batch[0] : batch);
+      } catch (error) {
+        // Data JSON cannot carry (a cycle, a BigInt): those commands fail, the session does not.
+        for (const command of batch) {
+          if (typeof command.id === 'number') {
+            this.events.onSyntheticReply({ id: command.id, error: { code: 112, name: 'invalid_data', reason: String(error) } });
+          }
+        }
+        this.inFlight = false;
+        continue;
+      }
       try {
         const response = await this.fetchImpl(this.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(batch.length === 1 ? batch[0] : batch),
+          body: requestBody,
           signal: this.abort.signal,
           credentials: 'include',
         });

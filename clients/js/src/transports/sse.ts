@@ -9,6 +9,7 @@ import { fetchFunction, httpBase } from '../transport.js';
 import { CommandPoster, parseError } from './commandPoster.js';
 import { SseParser } from './sseParser.js';
 import { summarize } from '../log.js';
+import { parseJsonMessages } from '../wire.js';
 
 class SseTransport implements Transport {
   readonly name = 'sse';
@@ -72,13 +73,20 @@ class SseTransport implements Transport {
 
   private onEvent(data: string, base: string, fetchImpl: typeof fetch): void {
     if (this.closed) return;
-    let message: ServerMessage;
+    let messages: ServerMessage[];
     try {
-      message = JSON.parse(data) as ServerMessage;
+      messages = parseJsonMessages(data);
     } catch {
       this.context.log('sse: unparseable event', summarize(data));
       return;
     }
+    for (const message of messages) {
+      if (this.closed) return;
+      this.onMessage(message, base, fetchImpl);
+    }
+  }
+
+  private onMessage(message: ServerMessage, base: string, fetchImpl: typeof fetch): void {
     const push = (message as { push?: string }).push;
     if (push === 'session' && !this.poster) {
       const session = String((message as { session?: unknown }).session);
