@@ -1,0 +1,326 @@
+// Chat demo: rooms, optimistic send, delivery and read receipts, typing indicators, presence, offline queue and a
+// reconnect banner — the bindings' hooks plus the client for what the hooks do not cover yet (receipt pushes).
+//
+// Users: with a connection token in the page address (chat.html#token=JWT, minted by `switchboard token --sub alice`
+// on a server with auth.hmac_secret) the user is the token's `sub` and receipts are the server's (protocol.md §4.11):
+// the client acknowledges delivery itself, the page marks messages read while it is visible. Without a token the
+// chat runs anonymously (the server has no token endpoint): the server cannot attribute receipts to anonymous
+// sessions, so the page falls back to "seen" marks sent as signals (§4.8), shown the same way.
+import { StrictMode, useEffect, useMemo, useRef, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import {
+  SwitchboardProvider,
+  useChannel,
+  useConnectionState,
+  usePresence,
+  usePublish,
+  useSignal,
+  useSwitchboardClient,
+  useTyping,
+} from '@switchboard/react';
+import { ConnectionBanner, Header, HUB_URL } from './common.jsx';
+
+const ROOMS = ['lobby', 'random', 'dev'];
+/** Identifies this tab's messages (a user may chat from several tabs). */
+const TAB = typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : String(Math.random()).slice(2);
+const newId = () => (typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+
+function tokenFromAddress() {
+  return new URLSearchParams(location.hash.slice(1)).get('token');
+}
+
+function subOf(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).sub || null;
+  } catch {
+    return null;
+  }
+}
+
+function App() {
+  const token = useMemo(tokenFromAddress, []);
+  const user = token ? subOf(token) : null;
+  const params = new URLSearchParams(location.search);
+  const [name, setName] = useState(() => user ?? params.get('name') ?? sessionStorage.getItem('chat-name'));
+  const [draft, setDraft] = useState(() => `guest-${Math.floor(Math.random() * 9000 + 1000)}`);
+  if (!name) {
+    return (
+      <>
+        <Header title="Chat" hint="pick a name to join" />
+        <main>
+          <form
+            className="card row"
+            onSubmit={(event) => {
+              event.preventDefault();
+              if (!draft.trim()) return;
+              sessionStorage.setItem('chat-name', draft.trim());
+              setName(draft.trim());
+            }}
+          >
+            <label>
+              Your name <input type="text" value={draft} onChange={(event) => setDraft(event.target.value)} data-testid="name" />
+            </label>
+            <button type="submit">Join</button>
+            <span className="muted">
+              Anonymous: receipts are "seen" marks between tabs. With a token (<code>chat.html#token=…</code>) they are
+              the server's per-user receipts.
+            </span>
+          </form>
+        </main>
+      </>
+    );
+  }
+  const options = {
+    ...(token ? { token } : {}),
+    info: { name },
+    backoff: { initialMs: 300, maxMs: 5000, factor: 2 },
+  };
+  return (
+    <SwitchboardProvider url={HUB_URL} options={options}>
+      <Chat name={name} user={user} />
+    </SwitchboardProvider>
+  );
+}
+
+function Chat({ name, user }) {
+  const client = useSwitchboardClient();
+  const state = useConnectionState();
+  const [room, setRoom] = useState(() => new URLSearchParams(location.search).get('room') ?? ROOMS[0]);
+  const [offline, setOffline] = useState(false);
+  useEffect(() => {
+    window.chatDemo = { client, room, name, user };
+  }, [client, room, name, user]);
+  return (
+    <>
+      <Header title="Chat" hint={`${name}${user ? ' (token user)' : ' (anonymous)'}`} />
+      <ConnectionBanner offlineNote="Messages you send now are queued and go out once, when the connection is back." />
+      <main className="chat">
+        <nav className="rooms card">
+          <div className="muted">Rooms</div>
+          {ROOMS.map((candidate) => (
+            <button key={candidate} className={candidate === room ? 'on' : ''} onClick={() => setRoom(candidate)} data-testid={`room-${candidate}`}>
+              # {candidate}
+            </button>
+          ))}
+          <hr />
+          <button
+            data-testid="offline"
+            onClick={() => {
+              if (offline) client.connect();
+              else client.disconnect();
+              setOffline(!offline);
+            }}
+          >
+            {offline ? 'Go online' : 'Go offline'}
+          </button>
+          <p className="muted">
+            {state.status === 'connected' ? `client ${state.clientId.slice(0, 8)}` : state.status}
+          </p>
+        </nav>
+        <Room key={room} channel={`chat:${room}`} name={name} receiptsFromServer={user !== null} />
+      </main>
+    </>
+  );
+}
+
+/** Read receipts need the page to be seen: mark while visible, and on becoming visible. */
+function useVisible() {
+  const [visible, setVisible] = useState(document.visibilityState === 'visible');
+  useEffect(() => {
+    const update = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', update);
+    return () => document.removeEventListener('visibilitychange', update);
+  }, []);
+  return visible;
+}
+
+function Room({ channel, name, receiptsFromServer }) {
+  const client = useSwitchboardClient();
+  const state = useConnectionState();
+  const visible = useVisible();
+  const myClient = state.status === 'connected' ? state.clientId : null;
+  const publish = usePublish(channel);
+  const presence = usePresence(channel);
+  const { typing, startTyping, stopTyping } = useTyping(channel);
+  const { publications } = useChannel(channel, { limit: 500 });
+  const [pending, setPending] = useState([]); // optimistic: shown before the hub stored them
+  const [text, setText] = useState('');
+  const [receipts, setReceipts] = useState({}); // offset → {delivered: [users], read: [users]} (server receipts)
+  const [seen, setSeen] = useState({}); // client → {from, delivered, read} (anonymous "seen" marks)
+  const marks = useRef({ from: null, delivered: 0, read: 0, sent: '' });
+  const readUpTo = useRef(0);
+
+  // Server receipts of our own messages: the bindings' useReceipts expects an `ack` method the client does not have
+  // (it has markRead/receipts), so the page listens with the client directly.
+  useEffect(() => {
+    if (!receiptsFromServer) return undefined;
+    const subscription = client.subscribe(channel, {
+      onReceipt: ({ offset, user, status }) =>
+        setReceipts((all) => {
+          const record = all[offset] ?? { delivered: [], read: [] };
+          const add = (list) => (list.includes(user) ? list : [...list, user]);
+          return { ...all, [offset]: { delivered: add(record.delivered), read: status === 'read' ? add(record.read) : record.read } };
+        }),
+    });
+    return () => subscription.unsubscribe();
+  }, [client, channel, receiptsFromServer]);
+
+  const sendSeen = useSignal(channel, (signal) => {
+    if (signal.type !== 'seen' || signal.client === myClient) return;
+    setSeen((all) => ({ ...all, [signal.client]: signal.data }));
+  });
+
+  // Delivery and reading of other people's messages.
+  const others = publications.filter((publication) => publication.data?.tab !== TAB);
+  const newest = others.length ? others[others.length - 1].offset : 0;
+  useEffect(() => {
+    if (newest === 0) return;
+    const mark = marks.current;
+    if (mark.from === null) mark.from = others[0].offset;
+    mark.delivered = newest;
+    if (visible) mark.read = newest;
+    if (receiptsFromServer) {
+      if (visible) {
+        for (const publication of others) {
+          if (publication.receipts && publication.offset > readUpTo.current) client.markRead(channel, publication.offset).catch(() => {});
+        }
+        readUpTo.current = newest;
+      }
+    } else {
+      const payload = JSON.stringify([mark.from, mark.delivered, mark.read]);
+      if (payload !== mark.sent && state.status === 'connected') {
+        mark.sent = payload;
+        sendSeen('seen', { from: mark.from, delivered: mark.delivered, read: mark.read }).catch(() => (mark.sent = ''));
+      }
+    }
+  }, [newest, visible, state.status]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const nameOf = (clientId, user) => {
+    const member = presence?.members.find((candidate) => candidate.client === clientId);
+    return user ?? member?.user ?? member?.info?.name ?? clientId.slice(0, 6);
+  };
+
+  const receiptOf = (offset) => {
+    if (receiptsFromServer) return receipts[offset] ?? { delivered: [], read: [] };
+    const delivered = [];
+    const read = [];
+    for (const [clientId, mark] of Object.entries(seen)) {
+      if (mark.from === null || offset < mark.from) continue;
+      if (offset <= mark.delivered) delivered.push(nameOf(clientId));
+      if (offset <= mark.read) read.push(nameOf(clientId));
+    }
+    return { delivered, read };
+  };
+
+  const send = (event) => {
+    event.preventDefault();
+    const body = text.trim();
+    if (!body) return;
+    const message = { id: newId(), text: body, name, tab: TAB, ts: Date.now() };
+    setPending((list) => [...list, { ...message, failed: null }]);
+    setText('');
+    stopTyping();
+    publish(message, receiptsFromServer ? { receipts: true } : undefined).catch((error) =>
+      setPending((list) => list.map((item) => (item.id === message.id ? { ...item, failed: String(error.message ?? error) } : item))),
+    );
+  };
+
+  const stored = new Set(publications.map((publication) => publication.data?.id));
+  const waiting = pending.filter((item) => !stored.has(item.id));
+  const list = useRef(null);
+  useEffect(() => {
+    if (list.current) list.current.scrollTop = list.current.scrollHeight;
+  }, [publications.length, waiting.length]);
+
+  const typists = typing.map((member) => nameOf(member.client, member.user));
+  const people = new Map();
+  for (const member of presence?.members ?? []) {
+    const who = nameOf(member.client, member.user);
+    people.set(who, (people.get(who) ?? 0) + 1 + (member.client === myClient ? 1000 : 0));
+  }
+
+  return (
+    <>
+      <section className="log card">
+        <div className="messages" ref={list} data-testid="messages">
+          {publications.map(({ offset, data }) => {
+            if (!data || typeof data.text !== 'string') return null;
+            const mine = data.tab === TAB;
+            const receipt = mine ? receiptOf(offset) : null;
+            const status = !mine ? null : receipt.read.length ? 'read' : receipt.delivered.length ? 'delivered' : 'sent';
+            return (
+              <div key={data.id ?? offset} className={`msg${mine ? ' mine' : ''}`} data-testid="message" data-id={data.id} data-status={status ?? ''}>
+                <div className="meta">
+                  {mine ? 'you' : data.name} · {new Date(data.ts).toLocaleTimeString()} · #{offset}
+                </div>
+                <div className="text">{data.text}</div>
+                {mine ? (
+                  <div className={`meta status ${status}`} data-testid="receipt">
+                    {status === 'read'
+                      ? `✓✓ read by ${receipt.read.join(', ')}`
+                      : status === 'delivered'
+                        ? `✓✓ delivered to ${receipt.delivered.join(', ')}`
+                        : '✓ sent'}
+                  </div>
+                ) : null}
+              </div>
+            );
+          })}
+          {waiting.map((item) => (
+            <div key={item.id} className="msg mine pending" data-testid="message" data-id={item.id} data-status={item.failed ? 'failed' : 'pending'}>
+              <div className="meta">you · {new Date(item.ts).toLocaleTimeString()}</div>
+              <div className="text">{item.text}</div>
+              <div className="meta status" data-testid="receipt">
+                {item.failed ? `✗ not sent: ${item.failed}` : state.status === 'connected' ? 'sending…' : '⏳ queued until the connection is back'}
+              </div>
+            </div>
+          ))}
+        </div>
+        <div className="typing" data-testid="typing">
+          {typists.length === 1 ? `${typists[0]} is typing…` : typists.length > 1 ? `${typists.join(', ')} are typing…` : ''}
+        </div>
+        <form onSubmit={send}>
+          <input
+            type="text"
+            value={text}
+            placeholder={`Message ${channel}`}
+            data-testid="compose"
+            onChange={(event) => {
+              setText(event.target.value);
+              if (event.target.value) startTyping();
+              else stopTyping();
+            }}
+          />
+          <button type="submit" data-testid="send">
+            Send
+          </button>
+        </form>
+      </section>
+      <aside className="presence card" data-testid="presence">
+        <div className="muted">
+          Here now: {presence ? `${presence.clients} connection${presence.clients === 1 ? '' : 's'}` : '…'}
+          {presence && presence.users ? `, ${presence.users} user${presence.users === 1 ? '' : 's'}` : ''}
+        </div>
+        <ul>
+          {[...people.entries()].map(([who, count]) => (
+            <li key={who} data-testid="member">
+              {who}
+              {count >= 1000 ? ' (you)' : ''}
+              {count % 1000 > 1 ? <span className="muted"> ×{count % 1000}</span> : null}
+            </li>
+          ))}
+        </ul>
+        <p className="muted">
+          {receiptsFromServer ? 'Receipts: the server’s, per user.' : 'Receipts: "seen" signals between anonymous tabs.'}
+        </p>
+      </aside>
+    </>
+  );
+}
+
+createRoot(document.getElementById('root')).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);
