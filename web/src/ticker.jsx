@@ -130,7 +130,7 @@ function Feed({ maxRate, book }) {
   });
   return (
     <>
-      <p className="muted" data-testid="feed-status">
+      <p className="muted" data-testid="feed-status" data-rate={maxRate}>
         subscription {status}
         {position ? ` · offset ${position.offset}` : ''} · {book.symbols.length} symbols
       </p>

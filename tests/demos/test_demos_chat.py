@@ -1,0 +1,68 @@
+"""Chat demo: two browsers (two users) with presence, typing, receipts and the offline queue."""
+
+
+def messages(browser):
+    return browser.js(
+        "return [...document.querySelectorAll('[data-testid=message]')].map(e => ({"
+        "text: e.querySelector('.text').textContent, status: e.dataset.status, receipt: (e.querySelector('[data-testid=receipt]') || {}).textContent || ''}))"
+    )
+
+
+def members(browser):
+    return browser.js("return [...document.querySelectorAll('[data-testid=member]')].map(e => e.textContent)")
+
+
+def send(browser, text):
+    browser.type("compose", text)
+    browser.click("send")
+
+
+def test_two_users_chat_with_typing_presence_receipts_and_offline_queue(server, browsers):
+    alice, bob = browsers(), browsers()
+    alice.open(f"{server.url}/chat.html#token={server.token('alice')}")
+    bob.open(f"{server.url}/chat.html#token={server.token('bob')}")
+    for browser in (alice, bob):
+        browser.wait(lambda b=browser: b.attr("banner", "data-status") == "connected", message="chat connects")
+    # Presence: each sees both users, itself marked.
+    alice.wait(lambda: sorted(members(alice)) == ["alice (you)", "bob"], message=f"alice's presence: {members(alice)}")
+    bob.wait(lambda: sorted(members(bob)) == ["alice", "bob (you)"], message=f"bob's presence: {members(bob)}")
+
+    # Typing indicator: bob types, alice sees it.
+    bob.type("compose", "hel")
+    alice.wait(lambda: alice.text("typing") == "bob is typing…", message="typing indicator")
+
+    # Optimistic send and receipts: alice's message reaches bob, whose visible page reads it.
+    send(alice, "hi bob")
+    bob.wait(lambda: any(m["text"] == "hi bob" for m in messages(bob)), message="bob receives alice's message")
+    alice.wait(lambda: [m["status"] for m in messages(alice) if m["text"] == "hi bob"] == ["read"], message=f"receipt: {messages(alice)}")
+    assert [m["receipt"] for m in messages(alice) if m["text"] == "hi bob"] == ["✓✓ read by bob"]
+    alice.screenshot("chat")
+
+    # Offline queue: sent while disconnected, shown as queued, delivered exactly once after reconnecting.
+    alice.click("offline")
+    alice.wait(lambda: alice.attr("banner", "data-status") == "disconnected", message="alice goes offline")
+    send(alice, "sent while offline")
+    alice.wait(lambda: [m["status"] for m in messages(alice) if m["text"] == "sent while offline"] == ["pending"], message="queued")
+    assert "queued" in [m["receipt"] for m in messages(alice) if m["text"] == "sent while offline"][0]
+    alice.click("offline")
+    alice.wait(lambda: alice.attr("banner", "data-status") == "connected", message="alice is back")
+    bob.wait(lambda: any(m["text"] == "sent while offline" for m in messages(bob)), message="bob gets the queued message")
+    alice.wait(lambda: [m["status"] for m in messages(alice) if m["text"] == "sent while offline"] == ["read"], message="queued one is read")
+    # Exactly once on both sides (the client's idempotent publish; the page's optimistic copy is replaced).
+    assert [m["text"] for m in messages(bob)].count("sent while offline") == 1
+    assert [m["text"] for m in messages(alice)].count("sent while offline") == 1
+    bob.screenshot("chat-bob")
+    assert alice.errors() == [] and bob.errors() == []
+
+
+def test_anonymous_tabs_get_seen_marks_instead_of_server_receipts(server, browsers):
+    one, two = browsers(), browsers()
+    one.open(f"{server.url}/chat.html?name=ann&room=random")
+    two.open(f"{server.url}/chat.html?name=ben&room=random")
+    for browser in (one, two):
+        browser.wait(lambda b=browser: b.attr("banner", "data-status") == "connected", message="chat connects")
+    one.wait(lambda: sorted(members(one)) == ["ann (you)", "ben"], message=f"presence by name: {members(one)}")
+    send(one, "anyone here?")
+    two.wait(lambda: any(m["text"] == "anyone here?" for m in messages(two)), message="ben receives it")
+    one.wait(lambda: [m["receipt"] for m in messages(one) if m["text"] == "anyone here?"] == ["✓✓ read by ben"], message=f"seen mark: {messages(one)}")
+    assert one.errors() == [] and two.errors() == []
