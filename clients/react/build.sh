@@ -10,6 +10,7 @@ cd "$(dirname "$0")"
 ../js/build.sh >/dev/null
 mkdir -p node_modules/@switchboard
 ln -sfn ../../../js node_modules/@switchboard/client
+ln -sfn ../.. node_modules/@switchboard/react   # the tests import the bindings by their package name
 for package in react react-dom react-test-renderer scheduler react-is jsdom; do
   [ -d "/usr/share/nodejs/$package" ] && ln -sfn "/usr/share/nodejs/$package" "node_modules/$package"
 done
