@@ -6,9 +6,10 @@ PORT ?= 8080
 
 .PHONY: run build release test test-swift test-cli conformance format clean bench
 
-## Build (release) and run the hub with development defaults on $(HOST):$(PORT).
+## Build (release) and run the hub with development defaults on $(HOST):$(PORT), in demo mode (demo token endpoint,
+## simulated ticker, chat and ticker namespaces).
 run: release
-	.build/release/switchboard serve --host $(HOST) --port $(PORT)
+	.build/release/switchboard serve --host $(HOST) --port $(PORT) --demo
 
 release:
 	$(SWIFT) build -c release --product switchboard
