@@ -50,3 +50,26 @@ def test_ten_tabs_share_one_server_connection_and_a_new_leader_takes_over_when_t
     assert hub.subscriptions() == 1
     print(f"{TABS} tabs over {transport}: 1 connection; after 2 hand-overs {len(pages)} tabs, 1 connection, "
           f"each an exact copy of {published} publications")
+
+
+def test_shared_tabs_keep_exact_copies_while_the_leader_is_cut_off_and_falls_back_to_sse(hub, proxy, browser, page_url):
+    channel = "browser:tabs-faults"
+    pages = [browser.open(page_url(channel, **SHARED, openTimeoutMs=2000)) for _ in range(3)]
+    wait_all(pages, ready, "every tab connected and subscribed")
+    publisher = Publisher(hub, channel).start()
+    try:
+        wait_all(pages, lambda s: s["count"] >= 20, "publications in every tab")
+        proxy.cut()  # the leader's connection drops: every tab recovers through the leader's reconnect
+        wait_all(pages, lambda s: s["count"] >= 40, "publications after the cut")
+        proxy.refuse_websocket(True)
+        proxy.cut()
+        wait_for_connections(hub, {"websocket": 0, "sse": 1, "poll": 0}, timeout=30)
+        wait_all(pages, lambda s: ready(s) and s["count"] >= 60, "publications after falling back to SSE")
+    finally:
+        published = publisher.stop()
+
+    for page in pages:
+        page.wait_for_last(published)
+        assert_exact_copy(page.copy(), published)
+        assert page.status()["resets"] == 0
+    assert sum(page.status()["leader"] for page in pages) == 1

@@ -1,4 +1,6 @@
 """Runtime transport fallback in Chromium: a proxy that blocks WebSocket, then one that also buffers streams."""
+import time
+
 from conftest import Publisher, assert_exact_copy, wait_for_connections
 
 # Shorter than the defaults so that the suite stays fast; the defaults' timing is covered by clients/js unit tests.
@@ -14,7 +16,9 @@ def test_websocket_blocked_by_the_proxy_falls_back_to_sse_with_a_gapless_copy(hu
         page.wait_for_more(20, "publications over WebSocket")
         proxy.refuse_websocket(True)
         proxy.cut()
+        cut_at = time.monotonic()
         page.wait_connected("sse")
+        print(f"WebSocket blocked -> connected over SSE in {time.monotonic() - cut_at:.1f} s")
         page.wait_for_more(20, "publications over SSE")
     finally:
         published = publisher.stop()
@@ -39,7 +43,9 @@ def test_streams_buffered_by_the_proxy_fall_back_to_long_polling_with_a_gapless_
         proxy.refuse_websocket(True)
         proxy.buffer_streams(True)
         proxy.cut()
+        cut_at = time.monotonic()
         page.wait_connected("poll", timeout=45)
+        print(f"WebSocket blocked, streams buffered -> connected over long-polling in {time.monotonic() - cut_at:.1f} s")
         page.wait_for_more(20, "publications over long-polling")
     finally:
         published = publisher.stop()
