@@ -255,17 +255,22 @@ class Page:
         return self.run("return window.sb ? window.sb.log.slice(-arguments[0]) : []", lines)
 
     def wait_until(self, condition, what, timeout=30):
-        """Polls status() until condition(status) holds; the failure names `what` and shows the last status."""
-        last = {}
-        deadline = time.monotonic() + timeout
-        while True:
-            last = self.status()
-            if last is not None and condition(last):
-                return last
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; last status: {last}\n"
-                                     + "\n".join(self.log_tail()))
-            time.sleep(0.05)
+        """Explicit wait: polls status() until condition(status) holds; the failure names `what` and shows the last
+        status and the client's debug log."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        seen = {}
+
+        def holds(_driver):
+            seen["status"] = self.status()
+            return seen["status"] if seen["status"] is not None and condition(seen["status"]) else False
+
+        try:
+            return WebDriverWait(self.browser.driver, timeout, poll_frequency=0.05).until(holds)
+        except TimeoutException:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last status: {seen.get('status')}\n"
+                                 + "\n".join(self.log_tail())) from None
 
     def wait_connected(self, transport=None, timeout=30):
         return self.wait_until(
