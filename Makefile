@@ -6,14 +6,12 @@ PORT ?= 8080
 
 .PHONY: run build release test test-swift test-cli conformance format clean bench
 
-# Namespaces the demo apps (web/, docs/demos.md) need on top of the development defaults: presence and receipts for
-# chat:* (the chat demo), conflation by key for ticker:* (the stock ticker). tests/demos reads this line too.
-DEMO_FLAGS := --set namespaces.chat.presence=true --set namespaces.chat.receipts=true --set namespaces.ticker.conflation=true
-
-## Build the hub (release) and the demo apps (web/build.sh), then run the hub with development defaults on $(HOST):$(PORT), serving the demos at /.
+## Build the hub (release) and the demo apps (web/build.sh), then run the hub with development defaults on
+## $(HOST):$(PORT) in demo mode (demo token endpoint, simulated ticker, chat and ticker namespaces), serving the demo
+## apps at / (docs/demos.md).
 run: release
 	bash web/build.sh
-	.build/release/switchboard serve --host $(HOST) --port $(PORT) --web-root web/dist $(DEMO_FLAGS)
+	.build/release/switchboard serve --host $(HOST) --port $(PORT) --web-root web/dist --demo
 
 release:
 	$(SWIFT) build -c release --product switchboard

@@ -23,3 +23,5 @@ python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
 python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets
 # The MessagePack codecs are checked against an independent implementation (tests/msgpack_vectors).
 python3 -c "import msgpack" 2>/dev/null || python3 -m pip install -q msgpack
+# The real-browser tests (tests/browser) drive Debian's chromium/chromedriver with Selenium.
+python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium

@@ -63,6 +63,17 @@ public struct SwitchboardServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)
         SessionEndpoints(services: services).register(on: router)
+        var demoServices: [any Service] = []
+        if configuration.demo {
+            guard configuration.mode == .development else {
+                throw ServerSetupError(key: "demo.enabled", reason: "demo mode mints tokens for anyone: development mode only")
+            }
+            guard let secret = configuration.auth.hmacSecret else {
+                throw ServerSetupError(key: "auth.hmac_secret", reason: "demo mode signs its tokens with the HMAC secret: set one")
+            }
+            DemoEndpoints(services: services, minter: TokenMinter(hmacSecret: secret)).register(on: router)
+            demoServices.append(DemoTicker(services: services))
+        }
         if let webRoot = configuration.webRoot {
             router.add(middleware: FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
         }
@@ -73,7 +84,7 @@ public struct SwitchboardServer: Sendable {
                 return SecureChildChannel(responder: responder, services: services, sslContext: sslContext)
             },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
-            services: [BrokerService(broker: broker, hub: hub)],
+            services: [BrokerService(broker: broker, hub: hub)] + demoServices,
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
             eventLoopGroupProvider: .shared(group),
             logger: logger

@@ -20,11 +20,21 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve TLS with a self-signed certificate made in memory at start (development mode only).")
     var tlsSelfSigned = false
 
+    @Flag(
+        name: .long,
+        help: "Demo mode for the demo apps (development only): POST /demo/token, a simulated ticker on ticker:prices, namespaces chat and ticker."
+    )
+    var demo = false
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let configuration = try settings.resolveOrExit()
+        var configuration = try settings.resolveOrExit()
+        if demo {
+            guard configuration.mode == .development else { throw ValidationError("--demo is for development mode only") }
+            DemoSetup.prepare(&configuration)
+        }
         let selfSigned = try selfSignedCredentials(configuration)
         let generatedKey = configuration.apiKey == nil
         let apiKey = configuration.apiKey ?? APIKeys.generate()
@@ -87,5 +97,27 @@ enum Banner {
         lines.append(generatedKey ? "  API key (generated; set SWITCHBOARD_API_KEY to keep one): \(apiKey)" : "  API key: from configuration")
         if let webRoot = configuration.webRoot { lines.append("  serving \(webRoot) at \(base)/") }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// What `serve --demo` adds to a development configuration, unless the configuration already says otherwise: the
+/// demo apps' namespaces and an HMAC secret (made up for this process) to sign demo tokens with.
+enum DemoSetup {
+    static func prepare(_ configuration: inout HubConfiguration) {
+        configuration.demo = true
+        if configuration.auth.hmacSecret == nil { configuration.auth.hmacSecret = APIKeys.generate() + APIKeys.generate() }
+        if configuration.namespaces["chat"] == nil {
+            var chat = configuration.channelDefaults
+            chat.presence = true
+            chat.receipts = true
+            chat.historySize = 1000
+            configuration.namespaces["chat"] = chat
+        }
+        if configuration.namespaces["ticker"] == nil {
+            var ticker = configuration.channelDefaults
+            ticker.conflation = true
+            ticker.historySize = 1000
+            configuration.namespaces["ticker"] = ticker
+        }
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 /// A server whose `ticker` namespace conflates by key, with small socket buffers so a reader that stops reading
 /// backs up the server's queue quickly.
-private func tickerServer(maxRate: Int = 0) async throws -> TestServer {
+func tickerServer(maxRate: Int = 0) async throws -> TestServer {
     try await TestServer.start { configuration in
         var ticker = configuration.channelDefaults
         ticker.conflation = true
@@ -170,5 +170,53 @@ extension TestServer {
         #expect(alertSeen)
         // The 20 bulk publications queued before the alert still came after it.
         #expect(bulkAfterAlert >= 20)
+    }
+}
+
+/// Max rate and conflation are session features: SSE (commands over HTTP) and long-poll sessions get them too.
+@Suite(.timeLimit(.minutes(1))) struct ConflationOverHTTPSessionsTests {
+    @Test func aLongPollSubscriptionWithAMaxRateGetsTheLatestValue() async throws {
+        let server = try await tickerServer()
+        var poller = try await PollClient.open(server)
+        try await poller.post(#"{"id":1,"cmd":"subscribe","channel":"ticker:poll","maxRate":2}"#)
+        _ = try await poller.poll { $0["id"] as? Int == 1 }
+        try await server.publishBatch((1...100).map { #"{"channel":"ticker:poll","key":"K","data":\#($0)}"# })
+        var values: [Int] = []
+        while values.last != 100 {
+            values += try await poller.poll().filter { $0["push"] as? String == "publication" }.map { $0["data"] as! Int }
+        }
+        #expect(values.count < 100)
+        #expect(values == values.sorted())
+    }
+
+    @Test func anSSESubscriptionWithAMaxRateGetsTheLatestValueAndTheSkipNotice() async throws {
+        let server = try await tickerServer()
+        let sse = try await server.sse(path: "/connection/sse")
+        let address = try #require(await sse.sessionAddress())
+        try await server.request("POST", "/connection/\(address)/command", body: #"{"id":1,"cmd":"subscribe","channel":"ticker:sse","maxRate":2}"#)
+        _ = await sse.reply(1)
+        try await server.publishBatch((1...100).map { #"{"channel":"ticker:sse","key":"K","data":\#($0)}"# })
+        var values: [Int] = []
+        var notices = 0
+        while values.last != 100, let event = await sse.next() {
+            guard let push = object(event.data) else { continue }
+            if push["push"] as? String == "conflated" { notices += 1 }
+            if push["push"] as? String == "publication" { values.append(push["data"] as! Int) }
+        }
+        #expect(values.count < 100)
+        #expect(notices >= 1)
+    }
+
+    @Test func recoveryOverLongPollReturnsTheLatestValuePerKey() async throws {
+        let server = try await tickerServer()
+        try await server.publishBatch([("A", 1), ("A", 2), ("B", 3)].map { #"{"channel":"ticker:lp","key":"\#($0.0)","data":\#($0.1)}"# })
+        let epoch = try await server.http("GET", "/api/history?channel=ticker:lp").json?["epoch"] as! String
+        var poller = try await PollClient.open(server)
+        try await poller.post(#"{"id":1,"cmd":"subscribe","channel":"ticker:lp","since":{"epoch":"\#(epoch)","offset":0}}"#)
+        var offsets: [Int] = []
+        while offsets.count < 2 {
+            offsets += try await poller.poll().filter { $0["push"] as? String == "publication" }.map { $0["offset"] as! Int }
+        }
+        #expect(offsets == [2, 3])
     }
 }

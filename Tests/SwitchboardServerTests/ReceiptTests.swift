@@ -3,7 +3,7 @@ import SwitchboardCore
 import Testing
 
 /// A server whose `dm` namespace keeps receipts.
-private func receiptServer() async throws -> TestServer {
+func receiptServer() async throws -> TestServer {
     try await TestServer.start { configuration in
         var dm = configuration.channelDefaults
         dm.receipts = true
@@ -12,7 +12,7 @@ private func receiptServer() async throws -> TestServer {
 }
 
 /// A WebSocket connected as `user` and subscribed to `channel`.
-private func member(_ server: TestServer, _ user: String, _ channel: String, since: String? = nil) async throws -> WebSocketClient {
+func member(_ server: TestServer, _ user: String, _ channel: String, since: String? = nil) async throws -> WebSocketClient {
     let ws = try await server.webSocket()
     _ = try await ws.connectedClientID(token: try await TestServer.token(user))
     let resume = since.map { #","since":\#($0)"# } ?? ""
@@ -112,5 +112,24 @@ private func result(_ reply: [String: Any]?) -> [String: Any]? { reply?["result"
         try await bob.post(#"{"id":2,"cmd":"ack","channel":"dm:5","offset":\#(publication?["offset"] as! Int)}"#)
         let receipt = try await alice.poll { $0["push"] as? String == "receipt" }.last
         #expect(receipt?["user"] as? String == "bob")
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ReceiptsOverSSETests {
+    @Test func anSSESessionAcknowledgesOverHTTPAndThePublisherHearsOfIt() async throws {
+        let server = try await receiptServer()
+        let alice = try await member(server, "alice", "dm:sse")
+        let token = try await TestServer.token("bob")
+        let sse = try await server.sse(path: "/connection/sse?channel=dm:sse", headers: [("authorization", "Bearer \(token)")])
+        let address = try #require(await sse.sessionAddress())
+        _ = await sse.nextPush("subscribed")
+        _ = try await alice.command(#"{"id":1,"cmd":"publish","channel":"dm:sse","data":"hello","receipts":true}"#, id: 1)
+        let publication = await sse.nextPush("publication")
+        #expect(publication?["receipts"] as? Bool == true)
+        try await server.request(
+            "POST", "/connection/\(address)/command", body: #"{"id":2,"cmd":"ack","channel":"dm:sse","offset":1,"status":"read"}"#)
+        let receipt = await alice.nextPush("receipt")
+        #expect(receipt?["user"] as? String == "bob")
+        #expect(receipt?["status"] as? String == "read")
     }
 }

@@ -41,6 +41,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
 
   const server = net.createServer((client) => {
     track(client);
+    client.setNoDelay(true);
     if (settings.offline) {
       stats.refusedOffline++;
       kill(client);
@@ -76,7 +77,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
   });
 
   function connectUpstream(client, firstBytes) {
-    const server = track(net.connect({ host: upstream.hostname, port: Number(upstream.port || 80) }));
+    const server = track(net.connect({ host: upstream.hostname, port: Number(upstream.port || 80), noDelay: true }));
     stats.open++;
     // A side that closed after a clean end gets its bytes delivered and a clean end passed on; one that vanished
     // (error, reset) takes the other side down with it.

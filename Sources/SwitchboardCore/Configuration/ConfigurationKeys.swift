@@ -309,6 +309,13 @@ extension HubSetting {
             target.auth.refreshGrace = try ConfigurationParse.milliseconds(value, atLeast: 0)
         },
         HubSetting(
+            "demo.enabled", env: "SWITCHBOARD_DEMO_ENABLED", default: "false",
+            summary:
+                "Demo mode (development only, `serve --demo`): `POST /demo/token` mints tokens for any name and a simulated ticker publishes to `ticker:prices`."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.demo = try ConfigurationParse.bool(value)
+        },
+        HubSetting(
             "testing.echo_endpoint", env: "SWITCHBOARD_TESTING_ECHO_ENDPOINT", default: "false",
             summary: "Serves `GET /testing/echo`, a WebSocket echo on the production pipeline for conformance tests; never in production."
         ) { value, target throws(InvalidConfigurationValue) in

@@ -123,6 +123,9 @@ public struct HubConfiguration: Sendable, Equatable {
     public var heartbeat = Heartbeat()
     public var webSocket = WebSocket()
     public var testing = Testing()
+    /// Demo mode (development only): `POST /demo/token` mints tokens for any user name, and a simulated ticker
+    /// publishes prices to `ticker:prices`. For the demo apps served by `make run`; never in production.
+    public var demo = false
     /// Time graceful shutdown waits for connections to finish before closing them.
     public var drainTimeout: Duration = .milliseconds(5_000)
     /// Reconnect delay sent to EventSource clients in the SSE `retry:` field.

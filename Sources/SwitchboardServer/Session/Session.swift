@@ -155,6 +155,8 @@ final class Session {
         let item = subscription.stream.receive(publication)
         subscriptions[publication.channel] = subscription
         guard let item else { return false }
+        // The common case (no max rate) writes straight away, without looking the subscription up again.
+        guard subscription.pacer != nil else { return write(item, conflates: subscription.conflates) }
         return pace(item) == .written
     }
 

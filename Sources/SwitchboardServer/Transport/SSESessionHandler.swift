@@ -163,10 +163,15 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             return !stream.raw && write(publication.sseEvent, tag: publication.queueTag(conflates: conflates))
         }
         positions[index] = publication.publication.position
-        // One buffer per event, so a waiting event and its id line are conflated or reordered as one.
+        let body = stream.raw ? publication.rawSSEEvent : publication.sseEvent
+        if let context, pipe.isEmpty, context.channel.isWritable {
+            // Straight to the socket: the shared event buffer is written as it is, after this connection's id line.
+            return write(idLine()) && write(body)
+        }
+        // Waiting: one buffer per event, so an event and its id line are conflated or reordered as one.
         var event = idLine()
-        var body = stream.raw ? publication.rawSSEEvent : publication.sseEvent
-        event.writeBuffer(&body)
+        var shared = body
+        event.writeBuffer(&shared)
         return write(event, tag: publication.queueTag(conflates: conflates))
     }
 
