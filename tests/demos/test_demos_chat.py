@@ -19,8 +19,9 @@ def send(browser, text):
 
 def test_two_users_chat_with_typing_presence_receipts_and_offline_queue(server, browsers):
     alice, bob = browsers(), browsers()
-    alice.open(f"{server.url}/chat.html#token={server.token('alice')}")
-    bob.open(f"{server.url}/chat.html#token={server.token('bob')}")
+    # Demo mode: each page gets a token for its name from POST /demo/token.
+    alice.open(f"{server.url}/chat.html?name=alice")
+    bob.open(f"{server.url}/chat.html?name=bob")
     for browser in (alice, bob):
         browser.wait(lambda b=browser: b.attr("banner", "data-status") == "connected", message="chat connects")
     # Presence: each sees both users, itself marked.
@@ -57,8 +58,8 @@ def test_two_users_chat_with_typing_presence_receipts_and_offline_queue(server, 
 
 def test_anonymous_tabs_get_seen_marks_instead_of_server_receipts(server, browsers):
     one, two = browsers(), browsers()
-    one.open(f"{server.url}/chat.html?name=ann&room=random")
-    two.open(f"{server.url}/chat.html?name=ben&room=random")
+    one.open(f"{server.url}/chat.html?name=ann&room=random&anonymous")
+    two.open(f"{server.url}/chat.html?name=ben&room=random&anonymous")
     for browser in (one, two):
         browser.wait(lambda b=browser: b.attr("banner", "data-status") == "connected", message="chat connects")
     one.wait(lambda: sorted(members(one)) == ["ann (you)", "ben"], message=f"presence by name: {members(one)}")

@@ -2,7 +2,7 @@
 import re
 import subprocess
 
-from conftest import ROOT
+from demo_support import ROOT
 
 # Network errors Chromium logs by itself while a server is deliberately down (not page errors).
 DOWN = ("ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE", "ERR_INCOMPLETE_CHUNKED_ENCODING", "net::ERR")

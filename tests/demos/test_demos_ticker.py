@@ -5,7 +5,7 @@ import json
 import random
 import time
 
-from conftest import ARTIFACTS
+from demo_support import ARTIFACTS
 
 SYMBOLS = [f"S{index:03d}" for index in range(1, 501)]
 
@@ -38,7 +38,18 @@ def rendered(browser):
     return browser.js("return [...document.querySelectorAll('[data-testid=row]')].map(e => [e.dataset.symbol, Number(e.dataset.price)])")
 
 
-def test_ticker_ends_in_the_last_price_of_every_symbol_with_a_bounded_table(server, browser):
+def test_ticker_shows_the_servers_simulated_feed(server, browser):
+    browser.open(f"{server.url}/ticker.html")  # demo mode: the server publishes 1,000 prices/s itself
+    browser.wait(lambda: browser.js("return window.tickerDemo.book.symbols.length") == 500, message="500 symbols from the simulator")
+    browser.wait(lambda: int(browser.text("update-rate")) > 200 and int(browser.text("render-rate")) > 0, message="live rates")
+    assert len(rendered(browser)) <= 40
+    browser.screenshot("ticker-demo-feed")
+    assert browser.errors() == []
+
+
+def test_ticker_ends_in_the_last_price_of_every_symbol_with_a_bounded_table(servers, browser):
+    # Not in demo mode: this test is the only publisher, so it knows every symbol's last price.
+    server = servers(demo=False, extra=["--set", "namespaces.ticker.conflation=true"])
     browser.open(f"{server.url}/ticker.html")
     browser.wait(lambda: "subscribed" in (browser.text("feed-status") or ""), message="ticker subscribes")
     figures = {}

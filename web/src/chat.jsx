@@ -1,11 +1,12 @@
 // Chat demo: rooms, optimistic send, delivery and read receipts, typing indicators, presence, offline queue and a
 // reconnect banner — the bindings' hooks plus the client for what the hooks do not cover yet (receipt pushes).
 //
-// Users: with a connection token in the page address (chat.html#token=JWT, minted by `switchboard token --sub alice`
-// on a server with auth.hmac_secret) the user is the token's `sub` and receipts are the server's (protocol.md §4.11):
-// the client acknowledges delivery itself, the page marks messages read while it is visible. Without a token the
-// chat runs anonymously (the server has no token endpoint): the server cannot attribute receipts to anonymous
-// sessions, so the page falls back to "seen" marks sent as signals (§4.8), shown the same way.
+// Users: on a server in demo mode (`switchboard serve --demo`, what `make run` starts) the page gets a token for the
+// chosen name from `POST /demo/token`, so presence, typing and receipts name users and receipts are the server's
+// (protocol.md §4.11): the client acknowledges delivery itself, the page marks messages read while it is visible. A
+// token in the page address (chat.html#token=JWT, e.g. from `switchboard token --sub alice`) works on any server
+// with token keys. Otherwise (no demo mode, or chat.html?anonymous) the chat runs anonymously: the server cannot
+// attribute receipts to anonymous sessions, so the page falls back to "seen" marks sent as signals (§4.8).
 import { StrictMode, useEffect, useMemo, useRef, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import {
@@ -38,12 +39,37 @@ function subOf(token) {
   }
 }
 
+/** A demo-mode token for `name`, or null when the server offers none (not in demo mode). */
+async function demoToken(name) {
+  try {
+    const response = await fetch('/demo/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: name }),
+    });
+    return response.ok ? (await response.json()).token : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Demo tokens take 1–64 letters, digits, _ - . */
+const cleanName = (text) => text.trim().replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 64);
+
 function App() {
-  const token = useMemo(tokenFromAddress, []);
-  const user = token ? subOf(token) : null;
+  const addressToken = useMemo(tokenFromAddress, []);
   const params = new URLSearchParams(location.search);
-  const [name, setName] = useState(() => user ?? params.get('name') ?? sessionStorage.getItem('chat-name'));
+  const [name, setName] = useState(() =>
+    addressToken ? subOf(addressToken) : params.get('name') ? cleanName(params.get('name')) : sessionStorage.getItem('chat-name'),
+  );
   const [draft, setDraft] = useState(() => `guest-${Math.floor(Math.random() * 9000 + 1000)}`);
+  const [mode, setMode] = useState(null); // 'address' (token in the URL) | 'demo' | 'anonymous'
+  useEffect(() => {
+    if (!name || mode) return;
+    if (addressToken) setMode('address');
+    else if (params.has('anonymous')) setMode('anonymous');
+    else demoToken(name).then((token) => setMode(token ? 'demo' : 'anonymous'));
+  }, [name]); // eslint-disable-line react-hooks/exhaustive-deps
   if (!name) {
     return (
       <>
@@ -53,31 +79,32 @@ function App() {
             className="card row"
             onSubmit={(event) => {
               event.preventDefault();
-              if (!draft.trim()) return;
-              sessionStorage.setItem('chat-name', draft.trim());
-              setName(draft.trim());
+              const chosen = cleanName(draft);
+              if (!chosen) return;
+              sessionStorage.setItem('chat-name', chosen);
+              setName(chosen);
             }}
           >
             <label>
               Your name <input type="text" value={draft} onChange={(event) => setDraft(event.target.value)} data-testid="name" />
             </label>
             <button type="submit">Join</button>
-            <span className="muted">
-              Anonymous: receipts are "seen" marks between tabs. With a token (<code>chat.html#token=…</code>) they are
-              the server's per-user receipts.
-            </span>
+            <span className="muted">Open the chat in a second window with another name to talk to yourself.</span>
           </form>
         </main>
       </>
     );
   }
+  if (!mode) return <Header title="Chat" hint={`joining as ${name}…`} />;
+  const user = mode === 'address' ? subOf(addressToken) : mode === 'demo' ? name : null;
   const options = {
-    ...(token ? { token } : {}),
+    ...(mode === 'address' ? { token: addressToken } : {}),
     info: { name },
     backoff: { initialMs: 300, maxMs: 5000, factor: 2 },
   };
+  // Demo tokens last an hour: the client asks again (getToken) before expiry and after a refusal.
   return (
-    <SwitchboardProvider url={HUB_URL} options={options}>
+    <SwitchboardProvider url={HUB_URL} options={options} getToken={mode === 'demo' ? () => demoToken(name) : undefined}>
       <Chat name={name} user={user} />
     </SwitchboardProvider>
   );
@@ -93,7 +120,7 @@ function Chat({ name, user }) {
   }, [client, room, name, user]);
   return (
     <>
-      <Header title="Chat" hint={`${name}${user ? ' (token user)' : ' (anonymous)'}`} />
+      <Header title="Chat" hint={`${name}${user ? ' (signed in with a token)' : ' (anonymous)'}`} />
       <ConnectionBanner offlineNote="Messages you send now are queued and go out once, when the connection is back." />
       <main className="chat">
         <nav className="rooms card">

@@ -207,8 +207,9 @@ function Ticker() {
         </div>
         {stale ? (
           <p className="note" data-testid="no-feed">
-            No prices are arriving. Start a feed: <code>node web/tools/ticker-feed.mjs --url {HUB_URL} --api-key KEY</code>{' '}
-            (KEY is the API key the server printed), or run the server with its demo ticker when available.
+            No prices are arriving. The server's simulated feed runs in demo mode (<code>switchboard serve --demo</code>,
+            what <code>make run</code> starts); against another server, run{' '}
+            <code>node web/tools/ticker-feed.mjs --url {HUB_URL} --api-key KEY</code> (KEY: the server's API key).
           </p>
         ) : null}
         {activeRate === maxRate ? <Feed key={activeRate} maxRate={activeRate} book={book} /> : <p className="muted">resubscribing…</p>}
