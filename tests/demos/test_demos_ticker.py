@@ -34,6 +34,18 @@ def burst(server, seconds=2.0, rate=1000, seed=1):
     return last
 
 
+def window_figures(browser, before):
+    """The page's counters over the window since `before` (a meter() snapshot with `at`, performance.now())."""
+    now = browser.js("return {...window.tickerDemo.meter(), at: performance.now()}")
+    seconds = (now["at"] - before["at"]) / 1000
+    figures = {name: now[name] - before[name] for name in ("updates", "renders", "rowRenders", "frames", "longTasks", "longTaskMs")}
+    return {"seconds": round(seconds, 2), "framesPerSecond": round(figures["frames"] / seconds, 1), **figures}
+
+
+def meter(browser):
+    return browser.js("return {...window.tickerDemo.meter(), at: performance.now()}")
+
+
 def rendered(browser):
     return browser.js("return [...document.querySelectorAll('[data-testid=row]')].map(e => [e.dataset.symbol, Number(e.dataset.price)])")
 
@@ -54,12 +66,13 @@ def test_ticker_ends_in_the_last_price_of_every_symbol_with_a_bounded_table(serv
     browser.wait(lambda: "subscribed" in (browser.text("feed-status") or ""), message="ticker subscribes")
     figures = {}
 
+    before = meter(browser)
     expected = burst(server, seed=1)
     browser.wait(lambda: browser.js("return window.tickerDemo.prices()") == expected, timeout=30, message="all 500 final prices")
+    figures["unlimited"] = window_figures(browser, before)
     rows = rendered(browser)
     assert 15 <= len(rows) <= 40, f"virtualized table renders only the rows in view, got {len(rows)}"
     assert all(expected[symbol] == price for symbol, price in rows)
-    figures["unlimited"] = browser.js("return window.tickerDemo.meter()")
     browser.screenshot("ticker")
 
     # Scrolling to the end renders the last rows (and still only about a screenful).
@@ -73,11 +86,11 @@ def test_ticker_ends_in_the_last_price_of_every_symbol_with_a_bounded_table(serv
     # 200 updates of 200 different symbols: nothing to replace with this round-robin feed.)
     browser.js("window.tickerDemo.setMaxRate(1)")
     browser.wait(lambda: "subscribed" in (browser.text("feed-status") or "") and browser.attr("feed-status", "data-rate") == "1", message="resubscribed at 1/s")
-    before = browser.js("return window.tickerDemo.meter().updates")
+    before = meter(browser)
     expected = burst(server, seed=2)
     browser.wait(lambda: browser.js("return window.tickerDemo.prices()") == expected, timeout=40, message="final prices at max rate 1")
-    received = browser.js("return window.tickerDemo.meter().updates") - before
-    figures["maxRate1"] = {"published": 2000, "received": received, **browser.js("return window.tickerDemo.meter()")}
+    figures["maxRate1"] = window_figures(browser, before)
+    received = figures["maxRate1"]["updates"]
     assert received < 2000, f"max rate 1 with conflation should skip superseded prices, received {received} of 2000"
     assert browser.errors() == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
