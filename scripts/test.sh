@@ -20,7 +20,7 @@ echo "== swift test"
 swift test --skip-build 2>&1 | tee artifacts/swift-test.log | grep -E "✘|Test run with|error:|Fatal" | tail -60
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-echo "== pytest (CLI and tour)"
+echo "== pytest (CLI, tour, independent peers, real browser)"
 python3 -m pytest tests -q -p no:cacheprovider 2>&1 | tee artifacts/pytest.log | tail -15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
@@ -30,9 +30,15 @@ SWITCHBOARD_BIN="$PWD/.build/debug/switchboard" bash clients/js/test.sh > artifa
 grep -E "^# (pass|fail) " artifacts/node-test.log
 grep -E "^not ok " artifacts/node-test.log | head -20
 
+echo "== node --test (React bindings)"
+SWITCHBOARD_BIN="$PWD/.build/debug/switchboard" bash clients/react/test.sh > artifacts/node-test-react.log 2>&1
+[ $? -eq 0 ] || status=1
+grep -E "^# (pass|fail) " artifacts/node-test-react.log
+grep -E "^not ok " artifacts/node-test-react.log | head -20
+
 echo "== autobahn (WebSocket conformance: groups 1-11, 12.1, 13.1; make conformance runs all)"
 bash scripts/autobahn.sh quick 2>&1 | tee artifacts/autobahn.log | grep -E "^autobahn: " | tail -30
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log artifacts/node-test.log artifacts/autobahn.log || status=1
+python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log artifacts/node-test.log artifacts/node-test-react.log artifacts/autobahn.log || status=1
 exit $status

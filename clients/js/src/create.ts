@@ -4,12 +4,12 @@ import { TabClient, crossTabAvailable, type CrossTabOptions } from './crossTab.j
 export interface CreateClientOptions extends ClientOptions, CrossTabOptions {
   /**
    * Share one connection among the tabs of this origin (leader election with a Web Lock, BroadcastChannel between
-   * tabs). Off by default until it has been proven in real browsers; ignored where those APIs are missing.
+   * tabs). On by default; `false` opts out; ignored where those APIs are missing (Node, old browsers).
    */
   shareAcrossTabs?: boolean;
 }
 
 export function createClient(options: CreateClientOptions): SwitchboardClientLike {
-  if (options.shareAcrossTabs && crossTabAvailable(options)) return new TabClient(options);
+  if (options.shareAcrossTabs !== false && crossTabAvailable(options)) return new TabClient(options);
   return new SwitchboardClient(options);
 }

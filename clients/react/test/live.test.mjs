@@ -103,10 +103,12 @@ function Receipts({ onApi }) {
   return h('p', null, record ? `${record.delivered}/${record.read}` : '-');
 }
 
-test('useReceipts says unsupported (and refuses) with a client that has no receipts API yet', async () => {
+test('useReceipts says unsupported (and refuses) with a client that has no receipts API', async () => {
   const hub = fakeHub();
   let api;
-  await mount(hub, hub.client(), h(Receipts, { onApi: (value) => (api = value) }));
+  // An older client build without markRead/receipts.
+  const oldClient = Object.assign(Object.create(hub.client()), { markRead: undefined, receipts: undefined });
+  await mount(hub, oldClient, h(Receipts, { onApi: (value) => (api = value) }));
   assert.equal(api.supported, false);
   await assert.rejects(api.markRead(1), /no receipts API/);
   hub.closeAll();
@@ -115,7 +117,7 @@ test('useReceipts says unsupported (and refuses) with a client that has no recei
 test('useReceipts follows receipt pushes and acknowledges reads through a client that has the API', async () => {
   const hub = fakeHub();
   const client = hub.client();
-  // Stands in for the client's coming receipts API (protocol.md §4.11): ack/receipts and onReceipt on subscribe.
+  // Scripts the client's receipts API (protocol.md §4.11): markRead/receipts and onReceipt on subscribe.
   let pushReceipt;
   const acks = [];
   const receiptsClient = Object.assign(Object.create(client), {
@@ -123,7 +125,7 @@ test('useReceipts follows receipt pushes and acknowledges reads through a client
       pushReceipt = options.onReceipt;
       return client.subscribe(channel, options);
     },
-    ack: async (channel, offset, status) => void acks.push([channel, offset, status]),
+    markRead: async (channel, offset) => void acks.push([channel, offset, 'read']),
     receipts: async (channel, offset) => ({ channel, offset, recipients: [{ user: 'bob', delivered: true, read: false }], total: 1, delivered: 1, read: 0 }),
   });
   let api;

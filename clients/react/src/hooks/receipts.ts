@@ -1,6 +1,6 @@
-// Delivery and read receipts (protocol.md §4.11). The browser client has no receipts API yet, so this hook is written
-// against the protocol's shapes and a small interface the client is expected to offer (ReceiptsCapableClient);
-// with a client that lacks it the hook reports `supported: false` and does nothing.
+// Delivery and read receipts (protocol.md §4.11) on top of the client's receipts API: `markRead`, `receipts` and
+// the subscriptions' `onReceipt`. With a client that lacks it (an old build or a stand-in) the hook reports
+// `supported: false` and does nothing.
 
 import { useCallback, useSyncExternalStore } from 'react';
 import type { Subscription, SubscribeOptions, SwitchboardClientLike } from '@switchboard/client';
@@ -36,9 +36,9 @@ export interface ReceiptRecord {
   truncated?: boolean;
 }
 
-/** What the hook needs from the client: the `ack` and `receipts` commands, and `onReceipt` on subscriptions. */
+/** What the hook needs from the client: `markRead` and `receipts`, and `onReceipt` on subscriptions. */
 export interface ReceiptsCapableClient {
-  ack(channel: string, offset: number, status?: ReceiptStatus): Promise<unknown>;
+  markRead(channel: string, offset: number): Promise<unknown>;
   receipts(channel: string, offset: number): Promise<ReceiptRecord>;
 }
 
@@ -46,7 +46,7 @@ type SubscribeWithReceipts = SubscribeOptions & { onReceipt?: (receipt: ReceiptE
 
 export function supportsReceipts(client: SwitchboardClientLike): client is SwitchboardClientLike & ReceiptsCapableClient {
   const candidate = client as Partial<ReceiptsCapableClient>;
-  return typeof candidate.ack === 'function' && typeof candidate.receipts === 'function';
+  return typeof candidate.markRead === 'function' && typeof candidate.receipts === 'function';
 }
 
 /** Folds a receipt push into a record: read implies delivered; counts follow the recipients. */
@@ -105,7 +105,7 @@ class ReceiptsStore extends FrameBatchedStore<ReadonlyMap<number, ReceiptRecord>
 
   readonly markRead = (offset: number): Promise<unknown> => {
     if (!supportsReceipts(this.client)) return Promise.reject(new Error('this client has no receipts API yet'));
-    return this.client.ack(this.channel, offset, 'read');
+    return this.client.markRead(this.channel, offset);
   };
 
   private update(offset: number, change: (record: ReceiptRecord | undefined) => ReceiptRecord): void {
@@ -122,7 +122,7 @@ class ReceiptsStore extends FrameBatchedStore<ReadonlyMap<number, ReceiptRecord>
 }
 
 export interface ReceiptsSnapshot {
-  /** False until the client offers `ack`/`receipts`: then nothing is tracked and the functions reject. */
+  /** False with a client that lacks `markRead`/`receipts`: then nothing is tracked and the functions reject. */
   supported: boolean;
   /** Receipt records of your publications on the channel, by offset: from pushes, and from `load`. */
   records: ReadonlyMap<number, ReceiptRecord>;
