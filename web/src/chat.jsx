@@ -1,5 +1,5 @@
 // Chat demo: rooms, optimistic send, delivery and read receipts, typing indicators, presence, offline queue and a
-// reconnect banner — the bindings' hooks plus the client for what the hooks do not cover yet (receipt pushes).
+// reconnect banner, all with the React bindings' hooks.
 //
 // Users: on a server in demo mode (`switchboard serve --demo`, what `make run` starts) the page gets a token for the
 // chosen name from `POST /demo/token`, so presence, typing and receipts name users and receipts are the server's
@@ -14,6 +14,7 @@ import {
   useChannel,
   useConnectionState,
   usePresence,
+  useReceipts,
   usePublish,
   useSignal,
   useSwitchboardClient,
@@ -163,7 +164,6 @@ function useVisible() {
 }
 
 function Room({ channel, name, receiptsFromServer }) {
-  const client = useSwitchboardClient();
   const state = useConnectionState();
   const visible = useVisible();
   const myClient = state.status === 'connected' ? state.clientId : null;
@@ -173,25 +173,12 @@ function Room({ channel, name, receiptsFromServer }) {
   const { publications } = useChannel(channel, { limit: 500 });
   const [pending, setPending] = useState([]); // optimistic: shown before the hub stored them
   const [text, setText] = useState('');
-  const [receipts, setReceipts] = useState({}); // offset → {delivered: [users], read: [users]} (server receipts)
   const [seen, setSeen] = useState({}); // client → {from, delivered, read} (anonymous "seen" marks)
   const marks = useRef({ from: null, delivered: 0, read: 0, sent: '' });
   const readUpTo = useRef(0);
 
-  // Server receipts of our own messages: the bindings' useReceipts expects an `ack` method the client does not have
-  // (it has markRead/receipts), so the page listens with the client directly.
-  useEffect(() => {
-    if (!receiptsFromServer) return undefined;
-    const subscription = client.subscribe(channel, {
-      onReceipt: ({ offset, user, status }) =>
-        setReceipts((all) => {
-          const record = all[offset] ?? { delivered: [], read: [] };
-          const add = (list) => (list.includes(user) ? list : [...list, user]);
-          return { ...all, [offset]: { delivered: add(record.delivered), read: status === 'read' ? add(record.read) : record.read } };
-        }),
-    });
-    return () => subscription.unsubscribe();
-  }, [client, channel, receiptsFromServer]);
+  // Server receipts of our own messages (pushes folded into records by the hook) and read marks for others'.
+  const { records, markRead } = useReceipts(channel);
 
   const sendSeen = useSignal(channel, (signal) => {
     if (signal.type !== 'seen' || signal.client === myClient) return;
@@ -210,7 +197,7 @@ function Room({ channel, name, receiptsFromServer }) {
     if (receiptsFromServer) {
       if (visible) {
         for (const publication of others) {
-          if (publication.receipts && publication.offset > readUpTo.current) client.markRead(channel, publication.offset).catch(() => {});
+          if (publication.receipts && publication.offset > readUpTo.current) markRead(publication.offset).catch(() => {});
         }
         readUpTo.current = newest;
       }
@@ -229,7 +216,13 @@ function Room({ channel, name, receiptsFromServer }) {
   };
 
   const receiptOf = (offset) => {
-    if (receiptsFromServer) return receipts[offset] ?? { delivered: [], read: [] };
+    if (receiptsFromServer) {
+      const recipients = records.get(offset)?.recipients ?? [];
+      return {
+        delivered: recipients.filter((recipient) => recipient.delivered).map((recipient) => recipient.user),
+        read: recipients.filter((recipient) => recipient.read).map((recipient) => recipient.user),
+      };
+    }
     const delivered = [];
     const read = [];
     for (const [clientId, mark] of Object.entries(seen)) {
