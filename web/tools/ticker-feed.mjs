@@ -25,13 +25,13 @@ const names = Array.from({ length: symbols }, (_, index) => `S${String(index + 1
 const prices = names.map(() => 50 + Math.random() * 150);
 let cursor = 0;
 let sent = 0;
-let owed = 0;
+let scheduled = 0;
 const started = Date.now();
 
 async function tick() {
-  owed += (rate * TICK_MS) / 1000;
-  const count = Math.floor(owed);
-  owed -= count;
+  // Whatever is due by the clock, so a slow answer (a skipped tick) is made up by the next request.
+  const count = Math.floor((rate * (Date.now() - started)) / 1000) - scheduled;
+  scheduled += Math.max(0, count);
   const publications = [];
   for (let n = 0; n < count; n++) {
     const index = cursor++ % symbols;
@@ -51,7 +51,7 @@ async function tick() {
 
 let busy = false;
 const timer = setInterval(() => {
-  if (busy) return; // a slow answer skips a tick; the owed updates go out with the next one
+  if (busy) return; // a slow answer skips a tick; what is due goes out with the next one
   busy = true;
   tick()
     .catch((error) => console.error(`ticker-feed: ${error.message} (retrying)`))
