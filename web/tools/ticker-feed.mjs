@@ -21,6 +21,7 @@ if (!apiKey) {
   process.exit(2);
 }
 const TICK_MS = 50;
+const MAX_BATCH = 400; // about 40 KB of JSON: under the default limits.max_message_bytes (64 KiB)
 const names = Array.from({ length: symbols }, (_, index) => `S${String(index + 1).padStart(3, '0')}`);
 const prices = names.map(() => 50 + Math.random() * 150);
 let cursor = 0;
@@ -30,7 +31,8 @@ const started = Date.now();
 
 async function tick() {
   // Whatever is due by the clock, so a slow answer (a skipped tick) is made up by the next request.
-  const count = Math.floor((rate * (Date.now() - started)) / 1000) - scheduled;
+  const elapsed = Math.min(Date.now() - started, seconds > 0 ? seconds * 1000 : Infinity);
+  const count = Math.min(MAX_BATCH, Math.floor((rate * elapsed) / 1000) - scheduled);
   scheduled += Math.max(0, count);
   const publications = [];
   for (let n = 0; n < count; n++) {
@@ -56,9 +58,9 @@ const timer = setInterval(() => {
   tick()
     .catch((error) => console.error(`ticker-feed: ${error.message} (retrying)`))
     .finally(() => (busy = false));
-  if (seconds > 0 && Date.now() - started >= seconds * 1000) {
+  if (seconds > 0 && scheduled >= rate * seconds) {
     clearInterval(timer);
-    console.log(`ticker-feed: sent ${sent} updates`);
+    setTimeout(() => console.log(`ticker-feed: sent ${sent} updates in ${((Date.now() - started) / 1000).toFixed(1)} s`), 500);
   }
 }, TICK_MS);
 const report = setInterval(() => console.log(`ticker-feed: ${sent} updates sent (${Math.round(sent / ((Date.now() - started) / 1000))}/s)`), 5000);
