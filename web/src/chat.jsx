@@ -102,6 +102,8 @@ function App() {
     ...(mode === 'address' ? { token: addressToken } : {}),
     info: { name },
     backoff: { initialMs: 300, maxMs: 5000, factor: 2 },
+    // Each tab is its own user here (two names in two tabs): no connection shared across the origin's tabs.
+    shareAcrossTabs: false,
   };
   // Demo tokens last an hour: the client asks again (getToken) before expiry and after a refusal.
   return (

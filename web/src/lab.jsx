@@ -275,6 +275,8 @@ function Lab() {
     fallbackAfterFailures: 2,
     upgradeProbeMs: 5000,
     openTimeoutMs: 4000,
+    // The lab's faults act on this tab's own transports: no connection shared with other tabs.
+    shareAcrossTabs: false,
   };
   return (
     <>
