@@ -344,12 +344,12 @@ def assert_exact_copy(copy, published):
 @pytest.fixture(scope="session")
 def web_root():
     """Test pages plus the client bundle (built once when clients/js/dist is missing)."""
-    if not (DIST / "switchboard.iife.js").exists():
+    if not all((DIST / name).exists() for name in ("switchboard.iife.js", "switchboard-worker.js")):
         subprocess.run([str(ROOT / "clients" / "js" / "build.sh")], check=True, capture_output=True)
     root = pathlib.Path(tempfile.mkdtemp(prefix="sb-browser-web-"))
     for page in PAGES.iterdir():
         shutil.copy(page, root / page.name)
-    for name in ("switchboard.iife.js", "switchboard.iife.js.map"):
+    for name in ("switchboard.iife.js", "switchboard.iife.js.map", "switchboard-worker.js", "switchboard-worker.js.map"):
         if (DIST / name).exists():
             shutil.copy(DIST / name, root / name)
     yield root

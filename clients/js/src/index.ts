@@ -1,6 +1,14 @@
 export { createClient, type CreateClientOptions } from './create.js';
 export { TabClient, type TabLocks, type TabChannel, type CrossTabOptions } from './crossTab.js';
 export {
+  WorkerTabClient,
+  SharedWorkerHub,
+  serveSharedWorker,
+  type SharedWorkerOptions,
+  type WorkerPort,
+  type WorkerHandle,
+} from './sharedWorker.js';
+export {
   SwitchboardClient,
   type SwitchboardClientLike,
   PublishQueueFullError,

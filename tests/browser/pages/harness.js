@@ -73,6 +73,7 @@
       resets: sb.resets.length,
       connectedOver: sb.connectedOver.slice(),
       leader: client ? client.isLeader === true : false,
+      inWorker: client ? client.inWorker === true : false,
       stats: client ? client.stats : null,
       errors: sb.errors.slice(-5),
     };

@@ -1,0 +1,373 @@
+// One connection for all tabs, held by a SharedWorker. A bundled library cannot ship a same-origin worker, so the
+// app serves `dist/switchboard-worker.js` (or its own script calling `serveSharedWorker`) and passes its URL as
+// `createClient({ sharedWorker: '/switchboard-worker.js' })`. The worker runs one `SwitchboardClient` in a
+// `RelayHub` (relay.ts, the same hub and message set as the leader tab of crossTab.ts) and serves any number of
+// ports; each tab runs a `WorkerTabClient`, the same relayed client as a follower tab, over its `MessagePort`.
+//
+// Tabs that die without `close()` are noticed through Web Locks: each tab holds a lock named after itself, and the
+// worker queues for it; the worker gets it once the tab is gone and releases that tab's subscriptions. If the worker
+// does not start (script missing, error, no answer in time), the tab falls back to a connection of its own.
+
+import { SwitchboardClient, type ClientOptions, type ClientStats } from './client.js';
+import type { TabLocks } from './crossTab.js';
+import { makeLogger, type Logger } from './log.js';
+import { RelayHub, RelayedClient, type Recipients, type TabMessage } from './relay.js';
+import { realTimers, type TimerHandle } from './timers.js';
+
+/** The subset of `MessagePort` used between a tab and the worker. */
+export interface WorkerPort {
+  postMessage(message: unknown): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  start?(): void;
+  close(): void;
+}
+
+/** A started worker as the tab sees it (a `SharedWorker`, or a test double). */
+export interface WorkerHandle {
+  port: WorkerPort;
+  /** Called by the handle when the worker failed to load or start. */
+  onerror?: ((event: unknown) => void) | null;
+}
+
+export interface SharedWorkerOptions {
+  /**
+   * URL of the worker script the app serves from its own origin (`dist/switchboard-worker.js`). The connection then
+   * lives in a SharedWorker shared by every tab of the origin; falls back to cross-tab sharing when `SharedWorker`
+   * is missing, and to a connection of this tab's own when the worker fails to start.
+   */
+  sharedWorker?: string | URL;
+  /** How long to wait for the worker's first answer before falling back (default 5000 ms). */
+  sharedWorkerTimeoutMs?: number;
+  /** Opens the worker; for tests (default `new SharedWorker(url, { name })`). */
+  openWorker?: (url: string, name: string) => WorkerHandle;
+}
+
+/** Worker-only messages on top of the relay's. */
+type HelloMessage = { type: 'hello'; tab: string; options?: Partial<ClientOptions>; getToken?: boolean };
+type WorkerMessage =
+  | TabMessage
+  | HelloMessage
+  | { type: 'alive'; tab: string }
+  | { type: 'token'; tab: string; request: number }
+  | { type: 'tokenAnswer'; tab: string; request: number; token?: string | null; error?: string };
+
+/** Options that can cross to the worker (functions and host objects cannot). */
+const CLONEABLE: Array<keyof ClientOptions> = [
+  'url', 'format', 'batchFrames', 'maxQueuedAcks', 'info', 'token', 'backoff', 'stableAfterMs', 'openTimeoutMs',
+  'heartbeatGraceMs', 'fallbackAfterFailures', 'upgradeProbeMs', 'maxQueuedPublishes', 'refreshBeforeExpiryMs',
+  'proactiveRefresh', 'pollTimeoutMs',
+];
+
+export function workerOptions(options: ClientOptions, log: Logger = () => {}): Partial<ClientOptions> {
+  const out: Record<string, unknown> = {};
+  for (const key of CLONEABLE) if (options[key] !== undefined) out[key] = options[key];
+  if (typeof options.debug === 'boolean') out.debug = options.debug;
+  if (options.transports) {
+    const names = options.transports.filter((item) => typeof item === 'string');
+    if (names.length < options.transports.length) log('custom transport factories cannot cross to the shared worker; using the named ones', names);
+    if (names.length > 0) out.transports = names;
+  }
+  return out;
+}
+
+export function sharedWorkerName(url: string): string {
+  return `switchboard:${url}`;
+}
+
+/** Opens the worker, or throws (no `SharedWorker`, a cross-origin URL...): the caller falls back. */
+export function openSharedWorker(options: ClientOptions & SharedWorkerOptions): WorkerHandle {
+  const url = String(options.sharedWorker);
+  const name = sharedWorkerName(options.url);
+  if (options.openWorker) return options.openWorker(url, name);
+  const Ctor = (globalThis as { SharedWorker?: new (url: string, options: { name: string }) => WorkerHandle }).SharedWorker;
+  if (!Ctor) throw new Error('SharedWorker is not available here');
+  return new Ctor(url, { name });
+}
+
+function tabLockName(tab: string): string {
+  return `switchboard-tab:${tab}`;
+}
+
+function defaultLocks(): TabLocks | null {
+  return (globalThis as { navigator?: { locks?: TabLocks } }).navigator?.locks ?? null;
+}
+
+/** A tab's client whose connection lives in the SharedWorker. */
+export class WorkerTabClient extends RelayedClient {
+  private port: WorkerPort | null;
+  private started = false;
+  private startTimer: TimerHandle | null = null;
+  private releaseLock: (() => void) | null = null;
+  /** Set when the worker did not start: this tab runs its own connection. */
+  private local: RelayHub | null = null;
+  private readonly timers;
+
+  constructor(options: ClientOptions & SharedWorkerOptions & { locks?: TabLocks }, worker: WorkerHandle) {
+    super(options, 'worker');
+    this.timers = options.timers ?? realTimers;
+    this.port = worker.port;
+    worker.onerror = (event) => this.fallBack(`the worker reported an error: ${describe(event)}`);
+    this.port.onmessage = (event) => this.onWorkerMessage(event.data as WorkerMessage);
+    this.port.start?.();
+    const hello: HelloMessage = { type: 'hello', tab: this.tab, options: workerOptions(options, this.log), getToken: Boolean(options.getToken) };
+    this.port.postMessage(hello);
+    const timeout = options.sharedWorkerTimeoutMs ?? 5000;
+    this.startTimer = this.timers.setTimeout(() => this.fallBack(`no answer from the worker within ${timeout} ms`), timeout);
+    // Held while this tab lives: the worker queues for it to learn when the tab is gone.
+    const locks = options.locks ?? defaultLocks();
+    if (locks) {
+      void locks
+        .request(tabLockName(this.tab), () => {
+          if (this.closed) return Promise.resolve();
+          this.port?.postMessage({ type: 'alive', tab: this.tab });
+          return new Promise<void>((resolve) => (this.releaseLock = resolve));
+        })
+        .catch((error) => this.log('tab lock failed', String(error)));
+    }
+    this.log('connection shared through a SharedWorker', String(options.sharedWorker));
+  }
+
+  /** Whether the connection is in the shared worker (false before its first answer and after a fallback). */
+  get inWorker(): boolean {
+    return this.started && !this.local;
+  }
+
+  protected innerStats(): ClientStats | null {
+    return this.local?.inner.stats ?? null;
+  }
+
+  /** The shared connection is the worker's: only a fallback connection of this tab's own is driven from here. */
+  connect(): void {
+    this.local?.inner.connect();
+  }
+
+  disconnect(): void {
+    this.local?.inner.disconnect();
+  }
+
+  protected post(message: TabMessage): void {
+    if (this.local) this.local.handle(message);
+    else this.port?.postMessage(message);
+  }
+
+  protected detach(): void {
+    this.clearStartTimer();
+    if (this.local) {
+      this.local.close();
+      this.local = null;
+    }
+    this.leavePort();
+    this.releaseLock?.();
+    this.releaseLock = null;
+  }
+
+  private leavePort(): void {
+    const port = this.port;
+    if (!port) return;
+    this.port = null;
+    port.onmessage = null;
+    port.postMessage({ type: 'bye', tab: this.tab });
+    port.close();
+  }
+
+  private clearStartTimer(): void {
+    if (this.startTimer !== null) this.timers.clearTimeout(this.startTimer);
+    this.startTimer = null;
+  }
+
+  private onWorkerMessage(message: WorkerMessage): void {
+    if (this.closed || this.local) return;
+    if (!this.started) {
+      this.started = true;
+      this.clearStartTimer();
+      this.log('the shared worker answered');
+    }
+    if (message.type === 'token') {
+      if (message.tab === this.tab) this.answerToken(message.request);
+      return;
+    }
+    this.receive(message as TabMessage);
+  }
+
+  private answerToken(request: number): void {
+    const getToken = this.options.getToken;
+    Promise.resolve()
+      .then(() => (getToken ? getToken() : (this.options.token ?? null)))
+      .then(
+        (token) => this.port?.postMessage({ type: 'tokenAnswer', tab: this.tab, request, token }),
+        (error) => this.port?.postMessage({ type: 'tokenAnswer', tab: this.tab, request, error: String(error) }),
+      );
+  }
+
+  private fallBack(reason: string): void {
+    if (this.started || this.closed || this.local) return;
+    this.clearStartTimer();
+    this.log(`shared worker did not start (${reason}); this tab falls back to a connection of its own`);
+    this.leavePort();
+    const inner = new SwitchboardClient({ ...this.options, autoConnect: true });
+    inner.on('error', (error) => this.emit('error', error));
+    this.local = new RelayHub(inner, (message) => this.receive(message));
+    this.resync();
+    this.receive({ type: 'state', state: inner.state });
+  }
+}
+
+function describe(event: unknown): string {
+  const message = (event as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message ? message : 'failed to load or start';
+}
+
+interface PortEntry {
+  port: WorkerPort;
+  getToken: boolean;
+}
+
+interface TokenWait {
+  resolve(token: string | null): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The worker side: one real client for every connected port (tab). Created on the first tab's `hello` from the
+ * options it sent (plus `overrides`, e.g. a worker-side `getToken`), closed when the last tab leaves.
+ */
+export class SharedWorkerHub {
+  private readonly ports = new Map<string, PortEntry>();
+  private hub: RelayHub | null = null;
+  private log: Logger;
+  private nextToken = 1;
+  private readonly tokenWaits = new Map<number, TokenWait>();
+
+  constructor(
+    private readonly overrides: Partial<ClientOptions> = {},
+    private readonly locks: TabLocks | null = defaultLocks(),
+  ) {
+    this.log = makeLogger(overrides.debug);
+  }
+
+  /** Tabs connected now. */
+  get tabs(): number {
+    return this.ports.size;
+  }
+
+  /** The real client, while any tab is connected. */
+  get client(): SwitchboardClient | null {
+    return this.hub?.inner ?? null;
+  }
+
+  accept(port: WorkerPort): void {
+    let tab: string | null = null;
+    port.onmessage = (event) => {
+      const message = event.data as WorkerMessage;
+      if (message.type === 'hello') {
+        tab = message.tab;
+        this.ports.set(tab, { port, getToken: Boolean((message as HelloMessage).getToken) });
+        const hub = this.hub ?? this.start(message as HelloMessage);
+        this.log('tab joined the shared worker', { tab, tabs: this.ports.size });
+        hub.handle({ type: 'hello', tab });
+      } else if (message.type === 'alive') {
+        this.watch(message.tab);
+      } else if (message.type === 'tokenAnswer') {
+        const wait = this.tokenWaits.get(message.request);
+        this.tokenWaits.delete(message.request);
+        if (message.error !== undefined) wait?.reject(new Error(message.error));
+        else wait?.resolve(message.token ?? null);
+      } else if (message.type === 'bye') {
+        this.leave(message.tab);
+      } else if (tab && this.ports.has(tab)) {
+        this.hub?.handle(message as TabMessage);
+      }
+    };
+    port.start?.();
+  }
+
+  private start(hello: HelloMessage): RelayHub {
+    const options = { ...(hello.options ?? {}), ...this.overrides } as ClientOptions;
+    if (this.overrides.debug === undefined) this.log = makeLogger(options.debug);
+    if (!this.overrides.getToken && hello.getToken) options.getToken = () => this.askToken();
+    this.log('shared worker opens the connection', options.url);
+    const inner = new SwitchboardClient({ ...options, autoConnect: true });
+    inner.on('error', (error) => this.log('client error', String(error)));
+    this.hub = new RelayHub(inner, (message, to) => this.route(message, to));
+    return this.hub;
+  }
+
+  /** Web Locks: the tab holds its lock while it lives, so the worker gets it once the tab is gone. */
+  private watch(tab: string): void {
+    if (!this.locks) return;
+    void this.locks
+      .request(tabLockName(tab), () => {
+        if (this.ports.has(tab)) this.log('tab went away without closing', tab);
+        this.leave(tab);
+        return Promise.resolve();
+      })
+      .catch((error) => this.log('tab watch failed', String(error)));
+  }
+
+  private leave(tab: string): void {
+    const entry = this.ports.get(tab);
+    if (!entry) return;
+    this.ports.delete(tab);
+    entry.port.onmessage = null;
+    entry.port.close();
+    this.hub?.dropTab(tab);
+    this.log('tab left the shared worker', { tab, tabs: this.ports.size });
+    if (this.ports.size === 0 && this.hub) {
+      this.log('last tab left: the shared worker closes the connection');
+      this.hub.close();
+      this.hub = null;
+    }
+  }
+
+  private route(message: TabMessage | WorkerMessage, to: Recipients): void {
+    const send = (tab: string) => {
+      try {
+        this.ports.get(tab)?.port.postMessage(message);
+      } catch (error) {
+        this.log('could not post to a tab', String(error));
+      }
+    };
+    if (to === null) for (const tab of [...this.ports.keys()]) send(tab);
+    else if (typeof to === 'string') send(to);
+    else for (const tab of [...to]) send(tab);
+  }
+
+  /** The worker has no `getToken` of its own: the newest tab that has one runs it (the next one after 10 s). */
+  private async askToken(): Promise<string | null> {
+    const candidates = [...this.ports].filter(([, entry]) => entry.getToken).map(([tab]) => tab).reverse();
+    let lastError: Error = new Error('no tab could provide a token');
+    for (const tab of candidates) {
+      if (!this.ports.has(tab)) continue;
+      const request = this.nextToken++;
+      try {
+        return await new Promise<string | null>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.tokenWaits.delete(request);
+            reject(new Error('the tab did not answer the token request'));
+          }, 10_000);
+          this.tokenWaits.set(request, {
+            resolve: (token) => (clearTimeout(timer), resolve(token)),
+            reject: (error) => (clearTimeout(timer), reject(error)),
+          });
+          this.route({ type: 'token', tab, request }, tab);
+        });
+      } catch (error) {
+        lastError = error as Error;
+      }
+    }
+    throw lastError;
+  }
+}
+
+/** The worker script's entry: `serveSharedWorker(self)`; pass `overrides` for options only the worker can hold. */
+export function serveSharedWorker(
+  scope: { onconnect: ((event: { ports: readonly WorkerPort[] }) => void) | null },
+  overrides: Partial<ClientOptions> = {},
+): SharedWorkerHub {
+  const hub = new SharedWorkerHub(overrides);
+  scope.onconnect = (event) => {
+    const port = event.ports[0];
+    if (port) hub.accept(port);
+  };
+  return hub;
+}
