@@ -10,6 +10,7 @@ PORT ?= 8080
 ## $(HOST):$(PORT) in demo mode (demo token endpoint, simulated ticker, chat and ticker namespaces), serving the demo
 ## apps at / (docs/demos.md).
 run: release
+	bash scripts/install-web-deps.sh
 	bash web/build.sh
 	.build/release/switchboard serve --host $(HOST) --port $(PORT) --web-root web/dist --demo
 
