@@ -96,6 +96,9 @@ enum Banner {
         lines.append("  raw: \(ws)://\(configuration.host):\(port)/raw/ws/NAME   \(base)/raw/sse/NAME")
         lines.append(generatedKey ? "  API key (generated; set SWITCHBOARD_API_KEY to keep one): \(apiKey)" : "  API key: from configuration")
         if let webRoot = configuration.webRoot { lines.append("  serving \(webRoot) at \(base)/") }
+        if configuration.demo {
+            lines.append("  demo mode: POST \(base)/demo/token mints tokens for any name; simulated ticker on ticker:prices")
+        }
         return lines.joined(separator: "\n")
     }
 }
