@@ -2,6 +2,8 @@
 and Python `msgpack` for the encoding (the oracle), cross-checked with JSON subscribers and the HTTP API."""
 import base64
 import json
+import os
+import subprocess
 import urllib.request
 
 import pytest
@@ -10,7 +12,7 @@ websockets = pytest.importorskip("websockets")
 msgpack = pytest.importorskip("msgpack")
 from websockets.sync.client import connect  # noqa: E402
 
-from conftest import API_KEY  # noqa: E402
+from conftest import API_KEY, BINARY, start_server  # noqa: E402
 
 MSGPACK = "switchboard.v1.msgpack"
 JSON = "switchboard.v1.json"
@@ -108,3 +110,79 @@ def test_a_broken_msgpack_command_gets_an_error_push_and_the_session_stays(serve
         assert error["error"]["code"] == 111
         send_msgpack(ws, {"id": 2, "cmd": "ping"})
         assert reply(ws, 2, recv_msgpack)["result"] == {}
+
+
+@pytest.fixture
+def live_server():
+    srv = start_server(
+        "--set", "namespaces.room.presence=true", "--set", "namespaces.room.receipts=true",
+        "--set", "namespaces.ticker.conflation=true", "--set", "heartbeat.interval_ms=300",
+        "--set", "auth.hmac_secret=messagepack-test-secret-0123456789abcdef",
+    )
+    yield srv
+    srv.process.terminate()
+    srv.process.wait(timeout=15)
+
+
+def mint(server, user):
+    """A token from `switchboard token`, signed with the live server's secret."""
+    env = dict(os.environ, SWITCHBOARD_AUTH_HMAC_SECRET="messagepack-test-secret-0123456789abcdef")
+    completed = subprocess.run([BINARY, "token", "--sub", user, "--ttl", "600"], env=env, capture_output=True, text=True, timeout=30)
+    return completed.stdout.strip()
+
+
+def test_every_push_type_arrives_as_msgpack(live_server):
+    """join, leave, signal, receipt, publication (with receipts), conflated-free ping: each decoded by Python msgpack."""
+    seen = {}
+    with open_socket(live_server, MSGPACK) as alice, open_socket(live_server, MSGPACK) as bob:
+        send_msgpack(alice, {"id": 1, "cmd": "connect", "token": mint(live_server, "alice")})
+        reply(alice, 1, recv_msgpack)
+        send_msgpack(bob, {"id": 1, "cmd": "connect", "token": mint(live_server, "bob")})
+        reply(bob, 1, recv_msgpack)
+        send_msgpack(alice, {"id": 2, "cmd": "subscribe", "channel": "room:1"})
+        subscribed = reply(alice, 2, recv_msgpack)
+        assert subscribed["result"]["presence"]["clients"] == 1
+        send_msgpack(bob, {"id": 2, "cmd": "subscribe", "channel": "room:1"})
+        reply(bob, 2, recv_msgpack)
+        seen["join"] = next_push(alice, "join", recv_msgpack)
+        while seen["join"].get("user") != "bob":
+            seen["join"] = next_push(alice, "join", recv_msgpack)
+        send_msgpack(bob, {"id": 3, "cmd": "signal", "channel": "room:1", "type": "typing", "data": {"on": True}})
+        seen["signal"] = next_push(alice, "signal", recv_msgpack)
+        send_msgpack(alice, {"id": 4, "cmd": "publish", "channel": "room:1", "data": "hi", "receipts": True})
+        offset = reply(alice, 4, recv_msgpack)["result"]["offset"]
+        seen["publication"] = next_push(bob, "publication", recv_msgpack)
+        send_msgpack(bob, {"id": 5, "cmd": "ack", "channel": "room:1", "offset": offset, "status": "read"})
+        seen["receipt"] = next_push(alice, "receipt", recv_msgpack)
+        seen["ping"] = next_push(alice, "ping", recv_msgpack)
+    with open_socket(live_server, MSGPACK) as watcher:
+        send_msgpack(watcher, {"id": 1, "cmd": "subscribe", "channel": "room:2"})
+        reply(watcher, 1, recv_msgpack)
+        with open_socket(live_server, MSGPACK) as visitor:
+            send_msgpack(visitor, {"id": 1, "cmd": "subscribe", "channel": "room:2"})
+            reply(visitor, 1, recv_msgpack)
+        seen["leave"] = next_push(watcher, "leave", recv_msgpack)
+    assert seen["join"]["channel"] == "room:1"
+    assert seen["signal"] == {"push": "signal", "channel": "room:1", "type": "typing", "client": seen["join"]["client"], "user": "bob", "data": {"on": True}}
+    assert seen["publication"]["receipts"] is True and seen["publication"]["data"] == "hi"
+    assert seen["receipt"] == {"push": "receipt", "channel": "room:1", "offset": offset, "user": "bob", "status": "read"}
+    assert seen["ping"] == {"push": "ping"}
+    assert seen["leave"]["channel"] == "room:2"
+
+
+def test_a_conflation_notice_and_batched_frames_arrive_as_msgpack(live_server):
+    with open_socket(live_server, MSGPACK) as ws:
+        send_msgpack(ws, {"id": 1, "cmd": "connect", "batch": True})
+        reply(ws, 1, recv_msgpack)
+        send_msgpack(ws, {"id": 2, "cmd": "subscribe", "channel": "ticker:t", "maxRate": 1})
+        reply(ws, 2, recv_msgpack)
+        api_publish(live_server, {"publications": [{"channel": "ticker:t", "key": "K", "data": n} for n in range(1, 51)]})
+        messages = []
+        while not any(m.get("push") == "publication" and m.get("data") == 50 for m in messages):
+            frame = ws.recv(timeout=10)
+            unpacker = msgpack.Unpacker(raw=False)
+            unpacker.feed(frame)
+            messages.extend(unpacker)
+        kinds = [m.get("push") for m in messages]
+        assert "conflated" in kinds
+        assert kinds.index("conflated") < len(kinds) - 1
