@@ -101,7 +101,13 @@ public struct BenchReport: Sendable, Codable {
                 "target",
                 "\(target), \(mode)  (\(webSocketSubscribers) WebSocket + \(sseSubscribers) SSE + \(pollSubscribers) long-poll on \(channels) channel(s)\(workers > 1 ? ", \(workers) worker processes" : ""))"
             ),
-            ("load", "\(publishRate)/s for \(format(durationSeconds)) s, \(payloadBytes)-byte payloads"),
+            (
+                "load",
+                storm.map {
+                    "\($0.missedPublicationsPerChannel) per channel while away, published at \(publishRate)/s, \(payloadBytes)-byte payloads"
+                }
+                    ?? "\(publishRate)/s for \(format(durationSeconds)) s, \(payloadBytes)-byte payloads"
+            ),
             (
                 "connections",
                 "\(established) established, \(failed) failed, \(closedEarly) dropped during the run (\(format(connectSeconds)) s to connect)"
@@ -175,10 +181,11 @@ public struct BenchReport: Sendable, Codable {
         failed = fleet.failed
         failureReasons = fleet.failureReasons
         closedEarly = fleet.closedEarly
-        publicationsSent = options.mode == .echo ? fleet.ownPublished : publisher.sent
-        publicationsAccepted = options.mode == .echo ? fleet.ownAccepted : publisher.accepted.reduce(0, +)
-        publicationsRefused = options.mode == .echo ? fleet.ownRefused : publisher.refused
-        publicationsUnanswered = options.mode == .echo ? fleet.ownPublished - fleet.ownAccepted - fleet.ownRefused : publisher.unanswered
+        let publishedByFleets = options.mode != .fanOut
+        publicationsSent = publishedByFleets ? fleet.ownPublished : publisher.sent
+        publicationsAccepted = publishedByFleets ? fleet.ownAccepted : publisher.accepted.reduce(0, +)
+        publicationsRefused = publishedByFleets ? fleet.ownRefused : publisher.refused
+        publicationsUnanswered = publishedByFleets ? fleet.ownPublished - fleet.ownAccepted - fleet.ownRefused : publisher.unanswered
         expectedDeliveries = fleet.totals.expected
         delivered = fleet.totals.delivered
         lost = fleet.totals.lost

@@ -16,7 +16,8 @@ struct FleetResult: Sendable, Codable {
     /// CPUs the process may use (1.0 = saturated).
     var benchCPUSeconds = 0.0
     var benchUtilisation = 0.0
-    /// Echo mode: publications the clients sent, and how the hub answered them.
+    /// Echo mode: publications the clients sent, and how the hub answered them (reconnect storm: the publications
+    /// made while the subscribers were away).
     var ownPublished = 0
     var ownAccepted = 0
     var ownRefused = 0

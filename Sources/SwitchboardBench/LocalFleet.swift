@@ -86,6 +86,9 @@ final class LocalFleet: Fleet, @unchecked Sendable {
         let options = self.options
         var bootstrap = ClientBootstrap(group: stat.loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // NIO's default 10 s is shorter than a busy server's accept backlog takes to drain in a storm; a
+            // connection that needs longer than the run's own connect timeout has failed.
+            .connectTimeout(.milliseconds(Int64(options.connectTimeout * 1000)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let tally = existing ?? stat.makeTally(channelIndex: channelIndex)
@@ -226,8 +229,9 @@ final class LocalFleet: Fleet, @unchecked Sendable {
         while try await stats[0].loop.submit({ publisher.outstanding }).get() > 0, Date() < answerDeadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let accepted = try await stats[0].loop.submit {
-            publisher.close(); return publisher.accepted
+        let (accepted, published, refused) = try await stats[0].loop.submit {
+            publisher.close()
+            return (publisher.accepted, publisher.publicationsSent, publisher.refused)
         }.get()
 
         // Reconnect: everyone at once, no ramp; a resumed subscription's missed publications follow its reply.
@@ -268,6 +272,9 @@ final class LocalFleet: Fleet, @unchecked Sendable {
         let (recovered, _, resets) = try await stormProgress()
         result.resets = resets
         result.missedPerChannel = accepted
+        result.ownPublished = published
+        result.ownAccepted = accepted.reduce(0, +)
+        result.ownRefused = refused
         if recovered == reconnecting {
             var slowest: UInt64 = 0
             var start: UInt64 = 0
