@@ -8,9 +8,9 @@ final class LocalFleet: Fleet, @unchecked Sendable {
     let options: BenchOptions
     let channelNames: [String]
     private let group: MultiThreadedEventLoopGroup
-    private let stats: [LoopStats]
-    private let target: TargetProtocol
-    private let plan: [SubscriberTransport]
+    let stats: [LoopStats]
+    let target: TargetProtocol
+    let plan: [SubscriberTransport]
     private let sources: [SocketAddress]
     // Set and read by the runner's task only, between phases.
     private var phaseCPUStart = 0.0
@@ -78,7 +78,7 @@ final class LocalFleet: Fleet, @unchecked Sendable {
 
     /// Opens subscriber `index`'s connection on `stats`' loop; `tally` is nil for a new subscriber, or the one a
     /// reconnecting subscriber keeps counting into (it then resumes from its last known position).
-    private func open(subscriber index: Int, on stat: LoopStats, tally existing: SubscriberTally?) {
+    func open(subscriber index: Int, on stat: LoopStats, tally existing: SubscriberTally?) {
         let channelIndex = existing?.channelIndex ?? channelIndex(ofSubscriber: index)
         let transport = plan[index]
         let name = channelNames[channelIndex]
@@ -135,7 +135,7 @@ final class LocalFleet: Fleet, @unchecked Sendable {
 
     /// Waits while deliveries still progress (a saturated server can be seconds behind) until `complete` holds,
     /// `drainSeconds` pass with nothing new, or a minute passed: late is reported as latency, never-arrived as lost.
-    private func drain(until complete: @escaping () async throws -> Bool) async throws {
+    func drain(until complete: @escaping () async throws -> Bool) async throws {
         let drainStart = Date()
         var lastProgress = Date()
         var seen = try await snapshot().deliveries
@@ -160,162 +160,15 @@ final class LocalFleet: Fleet, @unchecked Sendable {
         }
     }
 
-    /// Every echo client publishes to its own channel on one open-loop schedule per event loop (the fleet's rate
-    /// split by the loop's share of clients), one flush per client per tick.
-    private func runEcho() async throws -> FleetResult {
-        markPhaseStart()
-        let total = max(1, options.subscribers)
-        var schedules: [EventLoopFuture<Void>] = []
-        for stat in stats {
-            let names = channelNames
-            let options = self.options
-            let target = self.target
-            schedules.append(
-                stat.loop.flatSubmit {
-                    let clients = stat.echoClients
-                    guard !clients.isEmpty else { return stat.loop.makeSucceededVoidFuture() }
-                    let count = options.publicationCount * clients.count / total
-                    let rate = Double(options.publishRate) * Double(clients.count) / Double(total)
-                    return EchoSchedule(loop: stat.loop, clients: clients, count: count, rate: rate) { client in
-                        let sequence = client.tally.publishedByItself
-                        let data = PayloadStamp.data(sequence: sequence, timestamp: WallClock.nanoseconds(), size: options.payloadBytes)
-                        return target.publishCommand(id: sequence + 2, channel: names[client.tally.channelIndex], data: data)
-                    }.run()
-                })
-        }
-        for schedule in schedules { try await schedule.get() }
-        try await drain {
-            let (published, answered, delivered, accepted) = try await self.echoCounts()
-            return answered >= published && delivered >= accepted
-        }
-        return try await result(accepted: Array(repeating: 0, count: channelNames.count))
-    }
-
-    private func echoCounts() async throws -> (published: Int, answered: Int, delivered: Int, accepted: Int) {
-        var counts = (0, 0, 0, 0)
-        for stat in stats {
-            let part = try await stat.loop.submit {
-                stat.tallies.reduce((0, 0, 0, 0)) {
-                    (
-                        $0.0 + $1.publishedByItself, $0.1 + $1.ownPublicationsAccepted + $1.ownPublicationsRefused, $0.2 + $1.delivered,
-                        $0.3 + $1.ownPublicationsAccepted
-                    )
-                }
-            }.get()
-            counts = (counts.0 + part.0, counts.1 + part.1, counts.2 + part.2, counts.3 + part.3)
-        }
-        return counts
-    }
-
-    /// Drops every subscriber at once, publishes `missedPublications` per channel through the HTTP API while they
-    /// are away, then reconnects them all at once, each resuming from the position of its subscribe reply.
-    private func runStorm() async throws -> FleetResult {
-        // Drop: every connection closed on purpose, so none counts as closed early.
-        for stat in stats {
-            try await stat.loop.submit {
-                stat.closing = true
-                for channel in stat.channels.values { channel.close(promise: nil) }
-            }.get()
-        }
-        let dropDeadline = Date().addingTimeInterval(10)
-        while try await openConnections() > 0, Date() < dropDeadline { try await Task.sleep(for: .milliseconds(20)) }
-
-        let publisher = Publisher(
-            loop: stats[0].loop, options: options, publicationCount: options.missedPublications * channelNames.count,
-            rate: options.publishRate, protocolOf: target, channelNames: channelNames)
-        try await stats[0].loop.flatSubmit { publisher.connect(count: 1) }.get()
-        try await stats[0].loop.flatSubmit { publisher.run() }.get()
-        let answerDeadline = Date().addingTimeInterval(60)
-        while try await stats[0].loop.submit({ publisher.outstanding }).get() > 0, Date() < answerDeadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let (accepted, published, refused) = try await stats[0].loop.submit {
-            publisher.close()
-            return (publisher.accepted, publisher.publicationsSent, publisher.refused)
-        }.get()
-
-        // Reconnect: everyone at once, no ramp; a resumed subscription's missed publications follow its reply.
-        markPhaseStart()
-        var reconnecting = 0
-        var subscriber = 0
-        for stat in stats {
-            reconnecting += try await stat.loop.submit {
-                stat.closing = false
-                stat.established = 0
-                stat.recoveryStartUptime = NIODeadline.now().uptimeNanoseconds
-                var count = 0
-                for tally in stat.tallies where tally.subscribed {
-                    tally.subscribed = false
-                    tally.recoveryTarget = accepted[tally.channelIndex]
-                    count += 1
-                }
-                return count
-            }.get()
-        }
-        for stat in stats {
-            let tallies = try await stat.loop.submit { stat.tallies.filter { $0.recoveryTarget != nil } }.get()
-            for tally in tallies {
-                open(subscriber: subscriber % plan.count, on: stat, tally: tally)
-                subscriber += 1
-            }
-        }
-        let recoverDeadline = Date().addingTimeInterval(options.connectTimeout + 60)
-        while Date() < recoverDeadline {
-            let (recovered, failed, resets) = try await stormProgress()
-            if options.progress { progressLine("recovering: \(recovered)/\(reconnecting) recovered, \(resets) reset", try await snapshot()) }
-            if recovered + failed + resets >= reconnecting { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // Anything arriving after full recovery would be a duplicate: give it the drain time to show up.
-        try await Task.sleep(for: .seconds(min(options.drainSeconds, 2)))
-        var result = try await result(accepted: accepted)
-        let (recovered, _, resets) = try await stormProgress()
-        result.resets = resets
-        result.missedPerChannel = accepted
-        result.ownPublished = published
-        result.ownAccepted = accepted.reduce(0, +)
-        result.ownRefused = refused
-        if recovered == reconnecting {
-            var slowest: UInt64 = 0
-            var start: UInt64 = 0
-            for stat in stats {
-                let (latest, began) = try await stat.loop.submit {
-                    (stat.tallies.compactMap(\.recoveredAtUptime).max() ?? 0, stat.recoveryStartUptime)
-                }.get()
-                slowest = max(slowest, latest)
-                start = start == 0 ? began : min(start, began)
-            }
-            result.allRecoveredSeconds = Double(slowest > start ? slowest - start : 0) / 1e9
-        }
-        return result
-    }
-
-    private func openConnections() async throws -> Int {
-        var open = 0
-        for stat in stats { open += try await stat.loop.submit { stat.channels.count }.get() }
-        return open
-    }
-
-    private func stormProgress() async throws -> (recovered: Int, failed: Int, resets: Int) {
-        var progress = (0, 0, 0)
-        for stat in stats {
-            let part = try await stat.loop.submit {
-                (stat.recovered, stat.failed + stat.closedEarly, stat.tallies.filter { $0.subscribed && $0.wasReset }.count)
-            }.get()
-            progress = (progress.0 + part.0, progress.1 + part.1, progress.2 + part.2)
-        }
-        return progress
-    }
-
     // MARK: results
 
-    private func markPhaseStart() {
+    func markPhaseStart() {
         phaseCPUStart = ProcessSample.ownCPUSeconds()
         phaseStart = Date()
     }
 
     /// Ends the run for every connection and adds up what the loops counted.
-    private func result(accepted: [Int]) async throws -> FleetResult {
+    func result(accepted: [Int]) async throws -> FleetResult {
         let cpu = ProcessSample.ownCPUSeconds() - phaseCPUStart
         let wall = max(Date().timeIntervalSince(phaseStart), 0.001)
         var result = FleetResult()
@@ -357,7 +210,7 @@ final class LocalFleet: Fleet, @unchecked Sendable {
         return LoopSnapshot.merge(parts)
     }
 
-    private func progressLine(_ phase: String, _ snapshot: LoopSnapshot) {
+    func progressLine(_ phase: String, _ snapshot: LoopSnapshot) {
         FileHandle.standardError.write(
             Data(("\r\u{1B}[K" + ProgressLine.text(phase: phase, snapshot: snapshot, subscribers: options.subscribers)).utf8))
     }
