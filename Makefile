@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run build release test test-swift test-cli conformance format clean bench
+.PHONY: run build release test test-swift test-cli conformance format clean bench bench-micro
 
 ## Build the hub (release) and the demo apps (web/build.sh), then run the hub with development defaults on
 ## $(HOST):$(PORT) in demo mode (demo token endpoint, simulated ticker, chat and ticker namespaces), serving the demo
@@ -31,6 +31,10 @@ conformance:
 ## Side-by-side benchmark, Switchboard vs Nchan (needs nginx + libnginx-mod-nchan; ~6 min with RUNS=3): see docs/benchmarks.md.
 bench: release
 	bash Benchmarks/side-by-side.sh
+
+## Micro benchmarks (ordo-one/benchmark, own package in Benchmarks/, release build of its own): see docs/benchmarks.md.
+bench-micro:
+	cd Benchmarks && $(SWIFT) package benchmark
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests

@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 
 /// The result of one run, as printed by `--json` and summarised by `humanTable`.
 public struct BenchReport: Sendable, Codable {
@@ -9,6 +10,16 @@ public struct BenchReport: Sendable, Codable {
         public var p99: Double
         public var p999: Double
         public var max: Double
+
+        init(_ histogram: Histogram<UInt64>) {
+            func millis(_ percentile: Double) -> Double { Double(histogram.valueAtPercentile(percentile)) / 1000 }
+            samples = histogram.totalCount
+            p50 = millis(50)
+            p90 = millis(90)
+            p99 = millis(99)
+            p999 = millis(99.9)
+            max = Double(histogram.max) / 1000
+        }
     }
 
     public struct Server: Sendable, Codable {
@@ -25,9 +36,32 @@ public struct BenchReport: Sendable, Codable {
         public var cpuMicrosPerDelivery: Double
     }
 
+    /// Echo mode: the clients' own publications (`sent` by them, `accepted`/`refused` by the hub).
+    public struct Echo: Sendable, Codable {
+        public var sent: Int
+        public var accepted: Int
+        public var refused: Int
+    }
+
+    /// Reconnect storm: the reconnected subscribers, and how and how fast they recovered what they missed.
+    public struct Storm: Sendable, Codable {
+        public var missedPublicationsPerChannel: Int
+        public var reconnected: Int
+        public var recovered: Int
+        /// Subscribers answered `recovered: false` (a reset) instead of their missed publications.
+        public var resets: Int
+        /// From the reconnect until the last subscriber had every missed publication; nil when not all recovered.
+        public var allRecoveredSeconds: Double?
+        /// Per subscriber, from the reconnect until its last missed publication arrived.
+        public var recoveryMillis: Latency
+    }
+
     public var target: String
+    public var mode: String
+    public var workers: Int
     public var webSocketSubscribers: Int
     public var sseSubscribers: Int
+    public var pollSubscribers: Int
     public var channels: Int
     public var payloadBytes: Int
     public var publishRate: Int
@@ -50,6 +84,8 @@ public struct BenchReport: Sendable, Codable {
     public var deliveriesPerSecond: Double
     /// Delivery latency in milliseconds (receive wall clock minus the timestamp in the payload).
     public var latencyMillis: Latency
+    public var echo: Echo?
+    public var storm: Storm?
     public var server: Server?
     public var benchCPUSeconds: Double
     /// Bench CPU seconds per wall second during the publish phase, over the CPUs it could use.
@@ -61,8 +97,17 @@ public struct BenchReport: Sendable, Codable {
     /// The report as an aligned, readable table.
     public var humanTable: String {
         var rows: [(String, String)] = [
-            ("target", "\(target)  (\(webSocketSubscribers) WebSocket + \(sseSubscribers) SSE on \(channels) channel(s))"),
-            ("load", "\(publishRate)/s for \(format(durationSeconds)) s, \(payloadBytes)-byte payloads"),
+            (
+                "target",
+                "\(target), \(mode)  (\(webSocketSubscribers) WebSocket + \(sseSubscribers) SSE + \(pollSubscribers) long-poll on \(channels) channel(s)\(workers > 1 ? ", \(workers) worker processes" : ""))"
+            ),
+            (
+                "load",
+                storm.map {
+                    "\($0.missedPublicationsPerChannel) per channel while away, published at \(publishRate)/s, \(payloadBytes)-byte payloads"
+                }
+                    ?? "\(publishRate)/s for \(format(durationSeconds)) s, \(payloadBytes)-byte payloads"
+            ),
             (
                 "connections",
                 "\(established) established, \(failed) failed, \(closedEarly) dropped during the run (\(format(connectSeconds)) s to connect)"
@@ -81,6 +126,19 @@ public struct BenchReport: Sendable, Codable {
                 "p50 \(format(latencyMillis.p50))  p90 \(format(latencyMillis.p90))  p99 \(format(latencyMillis.p99))  p99.9 \(format(latencyMillis.p999))  max \(format(latencyMillis.max))"
             ),
         ]
+        if let echo {
+            rows.append(("echo", "\(echo.sent) published by the clients, \(echo.accepted) accepted, \(echo.refused) refused"))
+        }
+        if let storm {
+            let all = storm.allRecoveredSeconds.map { "all recovered after \(format($0)) s" } ?? "NOT all recovered"
+            rows.append(
+                (
+                    "storm",
+                    "\(storm.reconnected) reconnected, \(storm.recovered) recovered \(storm.missedPublicationsPerChannel) missed each, \(storm.resets) reset; \(all)"
+                ))
+            let times = storm.recoveryMillis
+            rows.append(("recovery ms", "p50 \(format(times.p50))  p90 \(format(times.p90))  p99 \(format(times.p99))  max \(format(times.max))"))
+        }
         if let server {
             rows.append(
                 ("server CPU", "\(format(server.publishCPUSeconds)) s while publishing = \(format(server.cpuMicrosPerDelivery)) µs per delivery"))
@@ -98,6 +156,58 @@ public struct BenchReport: Sendable, Codable {
         }
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    init(
+        options: BenchOptions, fleet: FleetResult, publisher: PublisherStats, connectSeconds: Double, phaseStart: Date, server: Server?
+    ) {
+        let phaseStartNanos = UInt64(phaseStart.timeIntervalSince1970 * 1e9)
+        let phaseSeconds =
+            fleet.lastDeliveryWallNanos > phaseStartNanos
+            ? Double(fleet.lastDeliveryWallNanos - phaseStartNanos) / 1e9 : Date().timeIntervalSince(phaseStart)
+        let saturated = fleet.benchUtilisation > 0.9
+        target = options.target.rawValue
+        mode = options.mode.rawValue
+        workers = options.workers
+        webSocketSubscribers = options.webSocketSubscribers
+        sseSubscribers = options.sseSubscribers
+        pollSubscribers = options.pollSubscribers
+        channels = options.mode == .echo ? options.subscribers : max(1, options.channels)
+        payloadBytes = options.payloadBytes
+        publishRate = options.publishRate
+        durationSeconds = options.duration
+        self.connectSeconds = connectSeconds
+        established = fleet.established
+        failed = fleet.failed
+        failureReasons = fleet.failureReasons
+        closedEarly = fleet.closedEarly
+        let publishedByFleets = options.mode != .fanOut
+        publicationsSent = publishedByFleets ? fleet.ownPublished : publisher.sent
+        publicationsAccepted = publishedByFleets ? fleet.ownAccepted : publisher.accepted.reduce(0, +)
+        publicationsRefused = publishedByFleets ? fleet.ownRefused : publisher.refused
+        publicationsUnanswered = publishedByFleets ? fleet.ownPublished - fleet.ownAccepted - fleet.ownRefused : publisher.unanswered
+        expectedDeliveries = fleet.totals.expected
+        delivered = fleet.totals.delivered
+        lost = fleet.totals.lost
+        duplicated = fleet.totals.duplicated
+        outOfOrder = fleet.totals.outOfOrder
+        subscribersWithLoss = fleet.totals.subscribersWithLoss
+        deliveriesPerSecond = Double(fleet.deliveries) / max(phaseSeconds, 0.001)
+        latencyMillis = Latency(fleet.latencyMicros)
+        echo = options.mode == .echo ? Echo(sent: fleet.ownPublished, accepted: fleet.ownAccepted, refused: fleet.ownRefused) : nil
+        storm =
+            options.mode == .reconnectStorm
+            ? Storm(
+                missedPublicationsPerChannel: options.missedPublications, reconnected: fleet.established + fleet.failed,
+                recovered: fleet.recovered, resets: fleet.resets, allRecoveredSeconds: fleet.allRecoveredSeconds,
+                recoveryMillis: Latency(fleet.recoveryMicros)) : nil
+        self.server = server
+        benchCPUSeconds = fleet.benchCPUSeconds
+        benchCPUUtilisation = fleet.benchUtilisation
+        valid = !saturated
+        invalidReason =
+            saturated
+            ? "the bench used \(Int(fleet.benchUtilisation * 100)) % of its CPU: add --threads, --workers or CPUs, or lower the load" : nil
     }
 
     /// The report as pretty JSON.

@@ -3,184 +3,133 @@ import Histogram
 import NIOCore
 import NIOPosix
 
-/// Runs one bench: connect the subscribers at the ramp rate, publish on schedule, drain, and report.
+/// Runs one bench: connect the subscribers (here or in worker processes), run the mode's measured phase, report.
 public enum BenchRunner {
     /// Runs the bench described by `options`; `progress` receives a one-line status about once a second.
     public static func run(_ options: BenchOptions, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
+        let options = try options.validated()
+        let fleets: [any Fleet] =
+            options.workers > 1
+            ? try (0..<options.workers).map { try WorkerFleet(options: options, index: $0, of: options.workers) }
+            : [try LocalFleet(options: options)]
         do {
-            let report = try await run(options, on: group, progress: progress)
-            try await group.shutdownGracefully()
+            let report = try await run(options, fleets: fleets, progress: progress)
+            for fleet in fleets { await fleet.shutdown() }
             return report
         } catch {
-            try? await group.shutdownGracefully()
+            for fleet in fleets { await fleet.shutdown() }
             throw error
         }
     }
 
-    private static func run(
-        _ options: BenchOptions, on group: MultiThreadedEventLoopGroup, progress: @escaping @Sendable (String) -> Void
-    ) async throws -> BenchReport {
-        let loops = Array(group.makeIterator())
-        let expectedSequences = options.publicationCount / max(1, options.channels) + 1
-        let stats = loops.map { LoopStats(loop: $0, expectedSequences: expectedSequences) }
-        let runID = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
-        let channelNames = (0..<max(1, options.channels)).map { "\(options.channelPrefix)-\(runID)-\($0)" }
-        let target = TargetProtocol(target: options.target, host: options.host, port: options.port, apiKey: options.apiKey)
-
-        let serverBefore = options.serverPID.flatMap(ProcessSample.of(pid:))
+    private static func run(_ options: BenchOptions, fleets: [any Fleet], progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport
+    {
+        let server = ServerSampler(pid: options.serverPID)
+        server.sample(.beforeConnecting)
         let connectStart = Date()
-        try await rampUp(options: options, target: target, stats: stats, channelNames: channelNames)
-        var connected = try await snapshot(stats)
-        while connected.established + connected.failed < options.subscribers,
-            Date().timeIntervalSince(connectStart) < options.connectTimeout
-        {
-            if options.progress { progress(progressLine(phase: "connecting", snapshot: connected, options: options)) }
-            try await Task.sleep(for: .milliseconds(250))
-            connected = try await snapshot(stats)
-        }
+        try await forEach(fleets) { try await $0.connect() }
         let connectSeconds = Date().timeIntervalSince(connectStart)
         try await Task.sleep(for: .seconds(options.settleSeconds))
-        let serverConnected = options.serverPID.flatMap(ProcessSample.of(pid:))
+        server.sample(.afterConnecting)
 
-        let publisher = Publisher(loop: loops[0], options: options, protocolOf: target, channelNames: channelNames)
-        try await loops[0].flatSubmit { publisher.connect(count: 1) }.get()
-        let deliveriesBefore = try await snapshot(stats).deliveries
-        let serverPublishStart = options.serverPID.flatMap(ProcessSample.of(pid:))
-        let benchCPUStart = ProcessSample.ownCPUSeconds()
-        let publishStart = Date()
+        var publisherStats = PublisherStats()
+        let phaseStart = Date()
+        let results: [FleetResult]
+        switch options.mode {
+        case .fanOut:
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            do {
+                results = try await publish(options, fleets: fleets, on: group.next(), server: server, stats: &publisherStats, progress: progress)
+                try await group.shutdownGracefully()
+            } catch {
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        case .echo, .reconnectStorm:
+            server.sample(.publishStart)
+            results = try await fleets.concurrentMap { try await $0.runOwnPhase() }
+        }
+        server.sample(.publishEnd)
+        if options.progress { progress("") }
+        return BenchReport(
+            options: options, fleet: FleetResult.merge(results), publisher: publisherStats, connectSeconds: connectSeconds,
+            phaseStart: phaseStart,
+            server: server.report(deliveries: results.reduce(0) { $0 + $1.deliveries }, established: results.reduce(0) { $0 + $1.established }))
+    }
+
+    /// Fan-out: publishes on schedule from its own event loop while the fleets count, then lets them drain.
+    private static func publish(
+        _ options: BenchOptions, fleets: [any Fleet], on loop: any EventLoop, server: ServerSampler, stats publisherStats: inout PublisherStats,
+        progress: @escaping @Sendable (String) -> Void
+    ) async throws -> [FleetResult] {
+        let publisher = Publisher(
+            loop: loop, options: options, publicationCount: options.publicationCount, rate: options.publishRate,
+            protocolOf: TargetProtocol(target: options.target, host: options.host, port: options.port, apiKey: options.apiKey),
+            channelNames: LocalFleet.channelNames(options))
+        try await loop.flatSubmit { publisher.connect(count: 1) }.get()
+        try await forEach(fleets) { try await $0.publishingStarts() }
+        server.sample(.publishStart)
         let reporter = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(1))
-                let now = try await snapshot(stats)
-                let sent = try await loops[0].submit { publisher.publicationsSent }.get()
+                let sent = try await loop.submit { publisher.publicationsSent }.get()
+                let snapshots = try await fleets.asyncMap { try await $0.progressSnapshot() }.compactMap { $0 }
                 if options.progress {
-                    progress(progressLine(phase: "publishing \(sent)/\(options.publicationCount)", snapshot: now, options: options))
+                    progress(
+                        snapshots.isEmpty
+                            ? "publishing \(sent)/\(options.publicationCount) (\(fleets.count) workers)"
+                            : ProgressLine.text(
+                                phase: "publishing \(sent)/\(options.publicationCount)", snapshot: LoopSnapshot.merge(snapshots),
+                                subscribers: options.subscribers))
                 }
             }
         }
-        try await loops[0].flatSubmit { publisher.run() }.get()
-        let drainStart = Date()
-        var lastDelivery = Date()
-        var deliveredSoFar = try await snapshot(stats).deliveries
-        // Wait while deliveries still progress (a saturated server can be seconds behind), until drainSeconds pass
-        // with nothing new, and never longer than a minute: late is reported as latency, never-arrived as lost.
-        while Date().timeIntervalSince(lastDelivery) < options.drainSeconds, Date().timeIntervalSince(drainStart) < 60 {
-            let accepted = try await loops[0].submit { publisher.accepted }.get()
-            let outstanding = try await loops[0].submit { publisher.outstanding }.get()
-            let totals = try await DeliveryTotals.collect(stats, accepted: accepted)
-            let now = try await snapshot(stats).deliveries
-            if now != deliveredSoFar { lastDelivery = Date() }
-            deliveredSoFar = now
-            if outstanding == 0 && totals.delivered >= totals.expected { break }
+        defer { reporter.cancel() }
+        try await loop.flatSubmit { publisher.run() }.get()
+        // Every publication answered before the fleets stop waiting: a publication accepted late still counts as
+        // expected, and its deliveries must be given the drain time (else a whole channel shows one "lost").
+        let answerDeadline = Date().addingTimeInterval(60)
+        while try await loop.submit({ publisher.outstanding }).get() > 0, Date() < answerDeadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let publishSeconds = lastDelivery.timeIntervalSince(publishStart)
-        let benchCPU = ProcessSample.ownCPUSeconds() - benchCPUStart
-        let serverPublishEnd = options.serverPID.flatMap(ProcessSample.of(pid:))
-        reporter.cancel()
-
-        for stat in stats { try await stat.loop.submit { stat.closing = true }.get() }
-        let final = try await snapshot(stats)
-        let (accepted, sent, refused, unanswered) = try await loops[0].submit {
-            (publisher.accepted, publisher.publicationsSent, publisher.refused, publisher.unanswered + publisher.outstanding + publisher.sendErrors)
+        publisherStats = try await loop.submit {
+            PublisherStats(
+                accepted: publisher.accepted, sent: publisher.publicationsSent, refused: publisher.refused,
+                unanswered: publisher.unanswered + publisher.outstanding + publisher.sendErrors)
         }.get()
-        let totals = try await DeliveryTotals.collect(stats, accepted: accepted)
-        try await loops[0].submit { publisher.close() }.get()
-        if options.progress { progress("") }
-
-        let usableCPUs = Double(min(max(1, options.threads), ProcessSample.allowedCPUCount()))
-        let utilisation = benchCPU / max(publishSeconds, 0.001) / usableCPUs
-        let deliveries = final.deliveries - deliveriesBefore
-        var server: BenchReport.Server?
-        if let pid = options.serverPID, let serverBefore, let serverConnected, let serverPublishStart, let serverPublishEnd {
-            let cpu = serverPublishEnd.cpuSeconds - serverPublishStart.cpuSeconds
-            server = BenchReport.Server(
-                pid: pid, beforeConnecting: serverBefore, afterConnecting: serverConnected, publishStart: serverPublishStart,
-                publishEnd: serverPublishEnd,
-                bytesPerConnection: Double(serverConnected.residentBytes - serverBefore.residentBytes) / Double(max(1, final.established)),
-                publishCPUSeconds: cpu, cpuMicrosPerDelivery: cpu * 1e6 / Double(max(1, deliveries)))
-        }
-        let histogram = final.latencyMicros
-        func millis(_ percentile: Double) -> Double { Double(histogram.valueAtPercentile(percentile)) / 1000 }
-        let saturated = utilisation > 0.9
-        return BenchReport(
-            target: options.target.rawValue, webSocketSubscribers: options.webSocketSubscribers,
-            sseSubscribers: options.sseSubscribers, channels: channelNames.count, payloadBytes: options.payloadBytes,
-            publishRate: options.publishRate, durationSeconds: options.duration, connectSeconds: connectSeconds,
-            established: final.established, failed: final.failed, failureReasons: final.failureReasons,
-            closedEarly: final.closedEarly, publicationsSent: sent, publicationsAccepted: accepted.reduce(0, +),
-            publicationsRefused: refused, publicationsUnanswered: unanswered, expectedDeliveries: totals.expected,
-            delivered: totals.delivered, lost: totals.lost, duplicated: totals.duplicated, outOfOrder: totals.outOfOrder,
-            subscribersWithLoss: totals.subscribersWithLoss,
-            deliveriesPerSecond: Double(deliveries) / max(publishSeconds, 0.001),
-            latencyMillis: .init(
-                samples: histogram.totalCount, p50: millis(50), p90: millis(90), p99: millis(99), p999: millis(99.9),
-                max: Double(histogram.max) / 1000),
-            server: server, benchCPUSeconds: benchCPU, benchCPUUtilisation: utilisation, valid: !saturated,
-            invalidReason: saturated
-                ? "the bench used \(Int(utilisation * 100)) % of its CPU: add --threads or CPUs, or lower the load" : nil)
+        let accepted = publisherStats.accepted
+        let results = try await fleets.concurrentMap { try await $0.publishingEnded(accepted: accepted) }
+        try await loop.submit { publisher.close() }.get()
+        return results
     }
 
-    /// All loops' counters, each read on its own loop.
-    private static func snapshot(_ stats: [LoopStats]) async throws -> LoopSnapshot {
-        var parts: [LoopSnapshot] = []
-        for stat in stats { parts.append(try await stat.loop.submit { stat.snapshot() }.get()) }
-        return LoopSnapshot.merge(parts)
+    private static func forEach(_ fleets: [any Fleet], _ body: @escaping @Sendable (any Fleet) async throws -> Void) async throws {
+        _ = try await fleets.concurrentMap { try await body($0) }
     }
+}
 
-    /// Opens every subscriber, `connectRate` per second in 10 ms batches, round-robin over loops and source addresses.
-    private static func rampUp(options: BenchOptions, target: TargetProtocol, stats: [LoopStats], channelNames: [String]) async throws {
-        let perBatch = max(1, options.connectRate / 100)
-        let sources = try options.sourceAddresses.map { try SocketAddress(ipAddress: $0, port: 0) }
-        let start = ContinuousClock.now
-        var index = 0
-        while index < options.subscribers {
-            let batchEnd = min(options.subscribers, index + perBatch)
-            for subscriber in index..<batchEnd {
-                let stat = stats[subscriber % stats.count]
-                let channelIndex = subscriber % channelNames.count
-                let useWebSocket = isWebSocket(subscriber, options: options)
-                var bootstrap = ClientBootstrap(group: stat.loop)
-                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            let tally = stat.makeTally(channelIndex: channelIndex)
-                            let name = channelNames[channelIndex]
-                            let handler: any ChannelHandler =
-                                useWebSocket
-                                ? WebSocketSubscriberHandler(
-                                    request: target.webSocketRequest(channel: name),
-                                    subscribeCommand: target.webSocketSubscribeCommand(channel: name),
-                                    confirmedByMessage: target.subscribeIsConfirmedByMessage, stats: stat, tally: tally)
-                                : SSESubscriberHandler(
-                                    request: target.sseRequest(channel: name),
-                                    confirmedByMessage: target.subscribeIsConfirmedByMessage, stats: stat, tally: tally)
-                            try channel.pipeline.syncOperations.addHandler(handler)
-                        }
-                    }
-                if !sources.isEmpty { bootstrap = bootstrap.bind(to: sources[subscriber % sources.count]) }
-                bootstrap.connect(host: options.host, port: options.port).whenFailure { error in
-                    stat.loop.execute { stat.recordFailure("connect: \(error)") }
-                }
-            }
-            index = batchEnd
-            let batches = index / perBatch
-            try await Task.sleep(until: start + .milliseconds(10 * batches), clock: .continuous)
+/// What the fan-out publisher counted.
+struct PublisherStats: Sendable {
+    var accepted: [Int] = []
+    var sent = 0
+    var refused = 0
+    var unanswered = 0
+}
+
+extension Array where Element == any Fleet {
+    /// Runs `body` on every fleet at once (workers connect and drain in parallel), results in fleet order.
+    func concurrentMap<T: Sendable>(_ body: @escaping @Sendable (any Fleet) async throws -> T) async throws -> [T] {
+        try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            for (index, fleet) in enumerated() { group.addTask { (index, try await body(fleet)) } }
+            var results: [(Int, T)] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 
-    /// Spreads the SSE subscribers evenly among the WebSocket ones, so a mix shares channels and loops alike.
-    private static func isWebSocket(_ subscriber: Int, options: BenchOptions) -> Bool {
-        guard options.sseSubscribers > 0 else { return true }
-        guard options.webSocketSubscribers > 0 else { return false }
-        let total = options.subscribers
-        return (subscriber * options.webSocketSubscribers) / total != ((subscriber + 1) * options.webSocketSubscribers) / total
-    }
-
-    private static func progressLine(phase: String, snapshot: LoopSnapshot, options: BenchOptions) -> String {
-        let p99 = Double(snapshot.latencyMicros.valueAtPercentile(99)) / 1000
-        return "\(phase) | subscribers \(snapshot.established)/\(options.subscribers) ok, \(snapshot.failed) failed, "
-            + "\(snapshot.closedEarly) dropped | \(snapshot.deliveries) deliveries | p99 \(String(format: "%.2f", p99)) ms"
+    func asyncMap<T>(_ body: (any Fleet) async throws -> T) async throws -> [T] {
+        var results: [T] = []
+        for fleet in self { results.append(try await body(fleet)) }
+        return results
     }
 }

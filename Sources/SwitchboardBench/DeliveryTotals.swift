@@ -1,5 +1,5 @@
 /// Loss, duplicates and reordering added up over every subscriber, against what the server accepted per channel.
-struct DeliveryTotals: Sendable {
+struct DeliveryTotals: Sendable, Codable {
     var expected = 0
     var delivered = 0
     var lost = 0
@@ -9,8 +9,8 @@ struct DeliveryTotals: Sendable {
 
     /// Adds the subscribers of one loop; `accepted[c]` is how many publications channel c took.
     mutating func add(_ tallies: [SubscriberTally], accepted: [Int]) {
-        for tally in tallies where tally.subscribed {
-            let expectedHere = accepted[tally.channelIndex]
+        for tally in tallies where tally.subscribed || tally.recoveryTarget != nil {
+            let expectedHere = tally.publishedByItself > 0 ? tally.ownPublicationsAccepted : accepted[tally.channelIndex]
             let lostHere = tally.lost(ofExpected: expectedHere)
             expected += expectedHere
             delivered += tally.delivered

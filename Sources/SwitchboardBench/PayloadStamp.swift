@@ -18,15 +18,31 @@ enum PayloadStamp {
     /// Sequence number and timestamp of a stamped payload inside `bytes`, or nil when it carries no stamp.
     @inline(__always)
     static func find(in bytes: UnsafeRawBufferPointer) -> (sequence: Int, timestamp: UInt64)? {
-        guard let afterSequence = indexAfter(sequenceKey, in: bytes, from: 0) else { return nil }
+        find(in: bytes, from: 0).map { ($0.sequence, $0.timestamp) }
+    }
+
+    /// Every stamp in `bytes`, in order: a long-poll response carries a batch of publications in one body.
+    @inline(__always)
+    static func forEach(in bytes: UnsafeRawBufferPointer, from start: Int = 0, _ body: (_ sequence: Int, _ timestamp: UInt64) -> Void) {
+        var position = start
+        while let stamp = find(in: bytes, from: position) {
+            body(stamp.sequence, stamp.timestamp)
+            position = stamp.end
+        }
+    }
+
+    /// The first stamp at or after `start`, and the index just past its timestamp.
+    @inline(__always)
+    static func find(in bytes: UnsafeRawBufferPointer, from start: Int) -> (sequence: Int, timestamp: UInt64, end: Int)? {
+        guard let afterSequence = indexAfter(sequenceKey, in: bytes, from: start) else { return nil }
         let (sequence, end) = number(in: bytes, at: afterSequence)
         guard let afterTimestamp = indexAfter(timestampKey, in: bytes, from: end) else { return nil }
-        let (timestamp, _) = number(in: bytes, at: afterTimestamp)
-        return (Int(sequence), timestamp)
+        let (timestamp, timestampEnd) = number(in: bytes, at: afterTimestamp)
+        return (Int(sequence), timestamp, timestampEnd)
     }
 
     @inline(__always)
-    private static func indexAfter(_ key: [UInt8], in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+    static func indexAfter(_ key: [UInt8], in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
         let first = key[0]
         let count = bytes.count - key.count
         var index = start
@@ -42,7 +58,7 @@ enum PayloadStamp {
     }
 
     @inline(__always)
-    private static func number(in bytes: UnsafeRawBufferPointer, at start: Int) -> (UInt64, Int) {
+    static func number(in bytes: UnsafeRawBufferPointer, at start: Int) -> (UInt64, Int) {
         var value: UInt64 = 0
         var index = start
         while index < bytes.count {

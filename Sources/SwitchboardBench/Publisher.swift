@@ -10,6 +10,8 @@ final class Publisher: @unchecked Sendable {
     private let options: BenchOptions
     private let protocolOf: TargetProtocol
     private let channelNames: [String]
+    private let publicationCount: Int
+    private let rate: Int
     private var connections: [(channel: any Channel, handler: PublisherConnectionHandler)] = []
     private var nextConnection = 0
     private var sent = 0
@@ -22,8 +24,11 @@ final class Publisher: @unchecked Sendable {
     private(set) var refusalStatuses: [Int: Int] = [:]
     private var finished: EventLoopPromise<Void>?
 
-    init(loop: any EventLoop, options: BenchOptions, protocolOf: TargetProtocol, channelNames: [String]) {
+    /// Publishes `publicationCount` publications at `rate` per second over `channelNames`, round-robin.
+    init(loop: any EventLoop, options: BenchOptions, publicationCount: Int, rate: Int, protocolOf: TargetProtocol, channelNames: [String]) {
         self.loop = loop
+        self.publicationCount = publicationCount
+        self.rate = max(1, rate)
         self.options = options
         self.protocolOf = protocolOf
         self.channelNames = channelNames
@@ -71,13 +76,13 @@ final class Publisher: @unchecked Sendable {
 
     private func sendDue() {
         let elapsed = Double(NIODeadline.now().uptimeNanoseconds - startUptime) / 1e9
-        let due = min(options.publicationCount, Int(elapsed * Double(options.publishRate)) + 1)
+        let due = min(publicationCount, Int(elapsed * Double(rate)) + 1)
         while sent < due {
             send(index: sent)
             sent += 1
         }
         for connection in connections { connection.channel.flush() }
-        if sent >= options.publicationCount {
+        if sent >= publicationCount {
             timer?.cancel()
             timer = nil
             finished?.succeed()

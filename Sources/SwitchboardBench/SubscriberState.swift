@@ -20,7 +20,7 @@ enum SubscriberState {
         case .handshaking, .subscribing: fail(context: context, reason: "closed before subscribing", stats: stats)
         case .subscribed:
             self = .failed
-            if !stats.closing { stats.closedEarly += 1 }
+            stats.closedEarlyUnlessClosing()
         case .failed: break
         }
     }

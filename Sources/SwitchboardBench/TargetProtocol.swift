@@ -21,11 +21,22 @@ struct TargetProtocol: Sendable {
     }
 
     /// The text message a WebSocket subscriber sends after the upgrade, if the target needs one to subscribe.
-    func webSocketSubscribeCommand(channel: String) -> String? {
+    /// `since` is empty or a `,"since":{…}` member resuming from a position (reconnect storm).
+    func webSocketSubscribeCommand(channel: String, since: String = "") -> String? {
         switch target {
-        case .switchboard: #"{"id":1,"cmd":"subscribe","channel":"\#(channel)"}"#
+        case .switchboard: subscribeCommand(channel: channel, since: since)
         case .nchan: nil
         }
+    }
+
+    /// Switchboard's `subscribe` command, id 1 (WebSocket frame or long-poll command body).
+    func subscribeCommand(channel: String, since: String = "") -> String {
+        #"{"id":1,"cmd":"subscribe","channel":"\#(channel)"\#(since)}"#
+    }
+
+    /// An echo client's `publish` command to its own channel.
+    func publishCommand(id: Int, channel: String, data: String) -> String {
+        #"{"id":\#(id),"cmd":"publish","channel":"\#(channel)","data":\#(data)}"#
     }
 
     /// The SSE request of a subscriber to `channel`.

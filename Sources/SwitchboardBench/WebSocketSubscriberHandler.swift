@@ -3,7 +3,8 @@ import NIOCore
 /// One WebSocket subscriber on a raw NIO channel: its own minimal handshake and frame parser, no task per connection.
 ///
 /// Every text frame is scanned for the payload stamp; a stamped frame is a delivery, anything else is a control
-/// message (the first one confirms the subscription on Switchboard).
+/// message: the first one confirms the subscription on Switchboard (its position is kept for a later resume), later
+/// ones are the replies to the echo client's own `publish` commands.
 final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -12,9 +13,10 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
     private let subscribeCommand: String?
     private let confirmedByMessage: Bool
     private let stats: LoopStats
-    private let tally: SubscriberTally
+    let tally: SubscriberTally
     private var state = SubscriberState.handshaking
     private var pending = ByteBuffer()
+    private var context: ChannelHandlerContext?
 
     init(request: String, subscribeCommand: String?, confirmedByMessage: Bool, stats: LoopStats, tally: SubscriberTally) {
         self.request = request
@@ -23,6 +25,9 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
         self.stats = stats
         self.tally = tally
     }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: request)), promise: nil)
@@ -43,13 +48,25 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
             }
             if let subscribeCommand {
                 state = confirmedByMessage ? .subscribing : .subscribed
-                sendFrame(context: context, opcode: 0x1, payload: ByteBuffer(string: subscribeCommand))
+                sendFrame(context: context, opcode: 0x1, payload: ByteBuffer(string: subscribeCommand), flush: true)
             } else {
                 state = .subscribed
             }
             if state == .subscribed { stats.markEstablished(tally) }
         }
-        readFrames(context: context)
+        WebSocketClientFrame.readFrames(&pending) { opcode, length, buffer in
+            switch opcode {
+            case 0x0, 0x1, 0x2:
+                onMessage(context: context, length: length, buffer: buffer)
+            case 0x9:
+                let payload = buffer.getSlice(at: buffer.readerIndex, length: length) ?? ByteBuffer()
+                sendFrame(context: context, opcode: 0xA, payload: payload, flush: true)
+            case 0x8:
+                context.close(promise: nil)
+            default:
+                break
+            }
+        }
         if pending.readableBytes == 0 {
             pending.clear()
         } else if pending.readerIndex > 65_536 {
@@ -57,75 +74,42 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
         }
     }
 
-    private func readFrames(context: ChannelHandlerContext) {
-        while pending.readableBytes >= 2 {
-            let start = pending.readerIndex
-            guard let first = pending.getInteger(at: start, as: UInt8.self),
-                let second = pending.getInteger(at: start + 1, as: UInt8.self)
-            else { return }
-            var headerLength = 2
-            var length = Int(second & 0x7F)
-            if length == 126 {
-                guard let extended = pending.getInteger(at: start + 2, as: UInt16.self) else { return }
-                length = Int(extended)
-                headerLength = 4
-            } else if length == 127 {
-                guard let extended = pending.getInteger(at: start + 2, as: UInt64.self) else { return }
-                length = Int(extended)
-                headerLength = 10
-            }
-            if second & 0x80 != 0 { headerLength += 4 }  // servers do not mask; skip a key if one is there
-            guard pending.readableBytes >= headerLength + length else { return }
-            pending.moveReaderIndex(forwardBy: headerLength)
-            let opcode = first & 0x0F
-            switch opcode {
-            case 0x0, 0x1, 0x2:
-                onMessage(context: context, length: length)
-            case 0x9:
-                let payload = pending.getSlice(at: pending.readerIndex, length: length) ?? ByteBuffer()
-                sendFrame(context: context, opcode: 0xA, payload: payload)
-            case 0x8:
-                context.close(promise: nil)
-            default:
-                break
-            }
-            pending.moveReaderIndex(forwardBy: length)
-        }
-    }
-
     @inline(__always)
-    private func onMessage(context: ChannelHandlerContext, length: Int) {
-        let stamp = pending.withUnsafeReadableBytes { bytes in
+    private func onMessage(context: ChannelHandlerContext, length: Int, buffer: ByteBuffer) {
+        let stamp = buffer.withUnsafeReadableBytes { bytes in
             PayloadStamp.find(in: UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
         }
         if let stamp {
             stats.recordDelivery(stamp, tally: tally, now: WallClock.nanoseconds())
-        } else if state == .subscribing {
-            let text = pending.getString(at: pending.readerIndex, length: length) ?? ""
+            return
+        }
+        let text = buffer.getString(at: buffer.readerIndex, length: length) ?? ""
+        if state == .subscribing {
             if text.contains(#""result""#) {
                 state = .subscribed
+                tally.noteSubscribeReply(text)
                 stats.markEstablished(tally)
             } else {
                 fail(context: context, reason: "subscribe refused: \(text.prefix(120))")
             }
+        } else if tally.publishedByItself > 0, text.hasPrefix(#"{"id":"#) {
+            // A reply to one of this echo client's publish commands.
+            if text.contains(#""result""#) { tally.ownPublicationsAccepted += 1 } else { tally.ownPublicationsRefused += 1 }
         }
     }
 
-    /// A masked client frame (mask key 0, so the payload goes out as it is).
-    private func sendFrame(context: ChannelHandlerContext, opcode: UInt8, payload: ByteBuffer) {
-        var frame = context.channel.allocator.buffer(capacity: payload.readableBytes + 14)
-        frame.writeInteger(0x80 | opcode)
-        let length = payload.readableBytes
-        if length < 126 {
-            frame.writeInteger(UInt8(0x80 | length))
-        } else {
-            frame.writeInteger(UInt8(0x80 | 126))
-            frame.writeInteger(UInt16(length))
-        }
-        frame.writeInteger(UInt32(0))
-        var body = payload
-        frame.writeBuffer(&body)
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    /// Echo mode: publishes stamped `data` to this subscriber's own channel; the caller flushes once per tick.
+    func publish(command: String) {
+        guard let context, state == .subscribed else { return }
+        tally.publishedByItself += 1
+        sendFrame(context: context, opcode: 0x1, payload: ByteBuffer(string: command), flush: false)
+    }
+
+    func flush() { context?.flush() }
+
+    private func sendFrame(context: ChannelHandlerContext, opcode: UInt8, payload: ByteBuffer, flush: Bool) {
+        let frame = WebSocketClientFrame.make(opcode: opcode, payload: payload, allocator: context.channel.allocator)
+        if flush { context.writeAndFlush(wrapOutboundOut(frame), promise: nil) } else { context.write(wrapOutboundOut(frame), promise: nil) }
     }
 
     private func fail(context: ChannelHandlerContext, reason: String) {

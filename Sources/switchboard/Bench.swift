@@ -10,7 +10,11 @@ struct Bench: AsyncParsableCommand {
             for --duration seconds through the HTTP API without waiting for replies, then reports delivered, lost, \
             duplicated and out-of-order publications, delivery latency percentiles and, with --server-pid, the \
             server's CPU per delivered message and memory per connection. --target nchan speaks Nchan's URLs \
-            (/sub/CHANNEL, POST /pub/CHANNEL) for side-by-side runs. Exits 1 when anything was lost or duplicated.
+            (/sub/CHANNEL, POST /pub/CHANNEL) for side-by-side runs. --mode echo times WebSocket clients' own \
+            publications coming back; --mode reconnect-storm drops every subscriber at once, publishes --missed \
+            publications per channel, reconnects them at once with `since` and times the recovery. --workers K \
+            spreads the subscribers over K child processes (beyond one process's open-file limit). Exits 1 when \
+            anything was lost or duplicated.
             """
     )
 
@@ -19,6 +23,11 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "API key (default: SWITCHBOARD_API_KEY).") var apiKey: String?
     @Option(name: [.customLong("ws")], help: "WebSocket subscribers.") var webSocketSubscribers = 100
     @Option(name: [.customLong("sse")], help: "SSE subscribers.") var sseSubscribers = 0
+    @Option(name: [.customLong("poll")], help: "Long-poll subscribers.") var pollSubscribers = 0
+    @Option(name: .long, help: "fan-out, echo or reconnect-storm.") var mode = "fan-out"
+    @Option(name: .long, help: "Reconnect storm: publications per channel made while the subscribers are away.") var missed = 100
+    @Option(name: .long, help: "Worker processes holding the subscribers (each has its own open-file limit).") var workers = 1
+    @Option(name: .long, help: .hidden) var workerOptions: String?
     @Option(name: .long, help: "Channels the subscribers are spread over.") var channels = 1
     @Option(name: .long, help: "New connections per second while ramping up.") var connectRate = 2_000
     @Option(name: .long, help: "Publications per second (all channels together).") var rate = 100
@@ -33,6 +42,10 @@ struct Bench: AsyncParsableCommand {
     @Flag(name: .long, help: "No progress line on standard error.") var quiet = false
 
     func run() async throws {
+        if let workerOptions {
+            try await BenchWorker.run(encodedOptions: workerOptions)
+            return
+        }
         let server = try ServerURL(url)
         guard let kind = BenchOptions.Target(rawValue: target) else {
             throw ValidationError("--target must be switchboard or nchan")
@@ -41,6 +54,13 @@ struct Bench: AsyncParsableCommand {
         options.host = server.host
         options.port = server.port
         options.target = kind
+        guard let runMode = BenchOptions.Mode(rawValue: mode) else {
+            throw ValidationError("--mode must be fan-out, echo or reconnect-storm")
+        }
+        options.mode = runMode
+        options.pollSubscribers = pollSubscribers
+        options.missedPublications = missed
+        options.workers = workers
         options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["SWITCHBOARD_API_KEY"] ?? ""
         if kind == .switchboard && options.apiKey.isEmpty {
             throw ValidationError("no API key: pass --api-key or set SWITCHBOARD_API_KEY")
@@ -58,10 +78,12 @@ struct Bench: AsyncParsableCommand {
         options.sourceAddresses = sourceAddresses.split(separator: ",").map(String.init)
         options.serverPID = serverPid
         options.progress = !quiet
+        do { options = try options.validated() } catch let error as BenchOptionError { throw ValidationError(error.description) }
         let report = try await BenchRunner.run(options) { line in
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         }
         Output.line(json ? report.json : report.humanTable)
-        if report.lost > 0 || report.duplicated > 0 || report.established == 0 { throw ExitCode(1) }
+        let stormIncomplete = report.storm.map { $0.allRecoveredSeconds == nil } ?? false
+        if report.lost > 0 || report.duplicated > 0 || report.established == 0 || stormIncomplete { throw ExitCode(1) }
     }
 }

@@ -19,3 +19,22 @@ def test_short_mixed_bench_run_delivers_every_publication_exactly_once(server):
     assert report["delivered"] == report["expectedDeliveries"]
     assert report["lost"] == 0 and report["duplicated"] == 0 and report["outOfOrder"] == 0
     assert done.returncode == 0
+
+
+def test_worker_processes_split_the_subscribers_and_their_counts_add_up(server):
+    """`--workers 2` re-executes the binary twice; the coordinator publishes and merges both workers' counts."""
+    done = subprocess.run(
+        [
+            BINARY, "bench", "--url", server.url, "--api-key", API_KEY, "--ws", "100", "--poll", "50", "--channels", "2",
+            "--rate", "50", "--duration", "2", "--drain", "5", "--workers", "2", "--json",
+        ],
+        capture_output=True, text=True, timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert report["workers"] == 2
+    assert report["established"] == 150 and report["failed"] == 0
+    assert report["expectedDeliveries"] == 150 * 50
+    assert report["delivered"] == report["expectedDeliveries"]
+    assert report["lost"] == 0 and report["duplicated"] == 0 and report["outOfOrder"] == 0
+    assert report["latencyMillis"]["samples"] == report["delivered"]
+    assert done.returncode == 0
