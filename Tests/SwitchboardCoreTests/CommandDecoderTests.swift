@@ -227,6 +227,19 @@ struct CommandDecoderTests {
         #expect(failure(#"{"id":1,"cmd":"signal","channel":"c","type":"t","data":"\#(big)"}"#)?.error.code == .badRequest)
     }
 
+    @Test func ackNeedsAPositiveOffsetAndAKnownStatus() {
+        #expect(failure(#"{"id":1,"cmd":"ack","channel":"c"}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"ack","channel":"c","offset":0}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"ack","channel":"c","offset":1,"status":"seen"}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"receipts","channel":"c","offset":"1"}"#)?.error.code == .badRequest)
+    }
+
+    @Test func publishMetadataIsValidated() {
+        #expect(failure(#"{"id":1,"cmd":"publish","channel":"c","data":1,"receipts":"yes"}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"connect","batch":1}"#)?.error.code == .badRequest)
+        #expect(failure(#"{"id":1,"cmd":"subscribe","channel":"c","maxRate":1001}"#)?.error.code == .badRequest)
+    }
+
     @Test func commandNamesMatchTheWireNames() {
         let channel = try! ChannelName(validating: "c")
         let commands: [Command] = [

@@ -155,6 +155,11 @@ extension WebSocketClient {
         #expect(api.json?["channel"] as? String == "room:7")
         #expect(members(api.json) == [id])
         #expect(try await server.http("GET", "/api/presence?channel=room:7", apiKey: "wrong").status == 401)
+        for query in ["channel=room:7&limit=0", "channel=room:7&limit=1001", "channel=room:7&limit=x", ""] {
+            let refused = try await server.http("GET", "/api/presence?\(query)")
+            #expect(refused.status == 400)
+            #expect(errorCode(refused.json) == 107)
+        }
     }
 
     @Test func longPollAndSSESessionsJoinPresenceAndSeeJoins() async throws {

@@ -95,6 +95,11 @@ private func result(_ reply: [String: Any]?) -> [String: Any]? { reply?["result"
         #expect(receipts.status == 200)
         #expect(receipts.json?["read"] as? Int == 1)
         #expect(try await server.http("GET", "/api/receipts?channel=dm:4&offset=77").status == 404)
+        for query in ["channel=dm:4&offset=abc", "channel=dm:4&offset=0", "channel=dm:4", "offset=1"] {
+            let refused = try await server.http("GET", "/api/receipts?\(query)")
+            #expect(refused.status == 400)
+            #expect(errorCode(refused.json) == 107)
+        }
     }
 
     @Test func longPollSessionsAcknowledgeAndReceiveReceipts() async throws {

@@ -98,6 +98,11 @@ extension SSEClient {
         #expect(errorCode(refused.json) == 123)
         let garbage = try await server.request("POST", "/connection/refresh", body: #"{"session":"\#(address)","token":"x.y.z"}"#)
         #expect(garbage.status == 401)
+        for incomplete in [#"{"session":"\#(address)"}"#, #"{"token":"\#(fresh)"}"#, "[]", "not json"] {
+            let refused = try await server.request("POST", "/connection/refresh", body: incomplete)
+            #expect(refused.status == 400)
+            #expect(errorCode(refused.json) == 107)
+        }
         let unknown = try await server.request("POST", "/connection/refresh", body: #"{"session":"nope","token":"\#(fresh)"}"#)
         #expect(unknown.status == 404)
         #expect(errorCode(unknown.json) == 129)
