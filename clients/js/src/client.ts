@@ -44,6 +44,7 @@ import type {
   Subscription,
   SwitchboardClientLike,
 } from './types.js';
+import { ClientEvents } from './events.js';
 
 export * from './types.js';
 export { ClientClosedError, NotConnectedError, PublishQueueFullError } from './errors.js';
@@ -88,7 +89,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   private lostAcks: PendingAck[] | null = null;
   /** Collects the publishes of a link being dropped (see dropLink). */
   private lostPublishes: QueuedPublish[] | null = null;
-  private readonly listeners = new Map<ClientEvent, Set<(value: unknown) => void>>();
+  private readonly events = new ClientEvents();
 
   private token: string | null | undefined;
   private refreshing = false;
@@ -216,18 +217,14 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     }
     this.channels.clear();
     this.setState({ status: 'disconnected', transport: null, reason: 'client closed' });
-    this.listeners.clear();
+    this.events.clear();
   }
 
   on(event: 'state', listener: (state: ConnectionState) => void): () => void;
   on(event: 'error', listener: (error: unknown) => void): () => void;
   on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
   on(event: ClientEvent, listener: (value: never) => void): () => void {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    const callback = listener as (value: unknown) => void;
-    set.add(callback);
-    return () => set?.delete(callback);
+    return this.events.on(event, listener);
   }
 
   subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
@@ -951,15 +948,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   }
 
   private emit(event: ClientEvent, value: unknown): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        listener(value);
-      } catch (error) {
-        if (event !== 'error') this.emit('error', error);
-      }
-    }
+    this.events.emit(event, value);
   }
 }
 

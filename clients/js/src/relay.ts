@@ -24,6 +24,7 @@ import {
 import { SwitchboardError, type StreamPosition } from './protocol.js';
 import type { PresenceState, Publication, Receipt, ResetEvent, Signal, SubscriptionListener, SubscriptionState } from './subscriptions.js';
 import { makeLogger, type Logger } from './log.js';
+import { ClientEvents } from './events.js';
 
 export type RelayedChannel = { channel: string; since: StreamPosition | null; token: string | null; maxRate?: number };
 
@@ -218,7 +219,7 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
   protected readonly entries = new Map<string, TabEntry>();
   protected readonly waiting = new Map<number, WaitingPublish>();
   protected readonly waitingCalls = new Map<number, WaitingCall>();
-  private readonly listeners = new Map<string, Set<(value: unknown) => void>>();
+  private readonly events = new ClientEvents();
   private nextRequest = 1;
   private publishCounter = 0;
   protected currentState: ConnectionState;
@@ -258,11 +259,7 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
   on(event: 'error', listener: (error: unknown) => void): () => void;
   on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
   on(event: string, listener: (value: never) => void): () => void {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    const callback = listener as (value: unknown) => void;
-    set.add(callback);
-    return () => set?.delete(callback);
+    return this.events.on(event, listener);
   }
 
   subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
@@ -362,7 +359,7 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
     for (const entry of this.entries.values()) for (const listener of entry.listeners) this.call(() => listener.onState?.('unsubscribed'));
     this.entries.clear();
     this.detach();
-    this.listeners.clear();
+    this.events.clear();
   }
 
   /**
@@ -499,13 +496,7 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
   }
 
   protected emit(event: string, value: unknown): void {
-    for (const listener of [...(this.listeners.get(event) ?? [])]) {
-      try {
-        listener(value);
-      } catch (error) {
-        if (event !== 'error') this.emit('error', error);
-      }
-    }
+    this.events.emit(event, value);
   }
 }
 
