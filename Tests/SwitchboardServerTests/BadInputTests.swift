@@ -184,6 +184,15 @@ import Testing
         try await server.stop()
     }
 
+    /// The frame decoder refuses it (control frames carry at most 125 bytes); the handler answers with the close code.
+    @Test func aControlFrameLongerThan125BytesClosesWith1002() async throws {
+        let server = try await TestServer.start()
+        let client = try await server.webSocket()
+        try await client.sendFrame(opcode: 0x9, payload: [UInt8](repeating: 0x61, count: 126))
+        #expect(await client.closeCode() == 1002)
+        try await server.stop()
+    }
+
     @Test func invalidUTF8InATextFrameClosesWith1007() async throws {
         let server = try await TestServer.start()
         let client = try await server.webSocket()

@@ -10,18 +10,27 @@ final class EncodedPublication: Sendable, StreamItem {
     let publication: Publication
     /// Protocol push (`{"push":"publication",…}`): the WebSocket text frame payload.
     let jsonPush: ByteBuffer
+    /// `jsonPush` as a complete WebSocket text frame (header included): written as it is to every JSON subscriber that
+    /// neither batches nor compresses it.
+    let jsonTextFrame: ByteBuffer
     /// `data: <jsonPush>\n\n`: the body of an SSE event on `/connection/sse` (the `id:` line is per connection).
     let sseEvent: ByteBuffer
     /// `data: <data>\n\n`: the body of an SSE event on `/raw/sse/{channel}`.
     let rawSSEEvent: ByteBuffer
     /// The MessagePack push, made by the first MessagePack subscriber that needs it and shared by the rest: a
     /// publication is transcoded at most once, and never when nobody speaks MessagePack.
-    private let messagePack = NIOLockedValueBox<ByteBuffer?>(nil)
+    private let messagePack = NIOLockedValueBox<(push: ByteBuffer, frame: ByteBuffer)?>(nil)
 
-    var messagePackPush: ByteBuffer {
+    var messagePackPush: ByteBuffer { messagePackEncoded.push }
+    /// `messagePackPush` as a complete WebSocket binary frame.
+    var messagePackBinaryFrame: ByteBuffer { messagePackEncoded.frame }
+
+    /// The MessagePack push and its frame, made on first use.
+    var messagePackEncoded: (push: ByteBuffer, frame: ByteBuffer) {
         messagePack.withLockedValue { cached in
             if let cached { return cached }
-            let encoded = Pushes.messagePackPublication(publication)
+            let push = Pushes.messagePackPublication(publication)
+            let encoded = (push, WebSocketFraming.frame(push, opcode: .binary))
             cached = encoded
             return encoded
         }
@@ -31,8 +40,14 @@ final class EncodedPublication: Sendable, StreamItem {
         self.publication = publication
         let push = Pushes.publication(publication, allocator: allocator)
         self.jsonPush = push
+        self.jsonTextFrame = WebSocketFraming.frame(push, opcode: .text, allocator: allocator)
         self.sseEvent = SSEFraming.dataEvent(push, allocator: allocator)
         self.rawSSEEvent = SSEFraming.dataEvent(publication.data, allocator: allocator)
+    }
+
+    /// Bytes held by the encodings made up front (not counting the shared publication data).
+    var encodedBytes: Int {
+        jsonPush.readableBytes + jsonTextFrame.readableBytes + sseEvent.readableBytes + rawSSEEvent.readableBytes
     }
 
     /// How an outbound queue may treat this publication while it waits.

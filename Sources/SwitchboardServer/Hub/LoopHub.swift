@@ -30,6 +30,15 @@ final class LoopHub: @unchecked Sendable {
     private var sweeper: RepeatedTask?
     private var pendingDeliveries = 0
     private var pendingBytes = 0
+    /// Publications read from history, encoded once for every session of this loop that recovers them (a reconnect
+    /// storm makes thousands of sessions recover the same ones at once). Bounded, oldest out first.
+    private var recentlyEncoded = RecentCache<PublicationID, EncodedPublication>(maxEntries: 4096, maxCost: 8 << 20)
+
+    private struct PublicationID: Hashable {
+        var channel: ChannelName
+        var epoch: String
+        var offset: UInt64
+    }
 
     init(loop: any EventLoop, index: Int, metrics: ServerMetrics, heartbeat: HeartbeatSettings) {
         self.loop = loop
@@ -96,6 +105,16 @@ final class LoopHub: @unchecked Sendable {
                 pendingBytes += publication.jsonPush.readableBytes
             }
         }
+    }
+
+    /// The encoded form of a publication read from history: shared with other sessions of this loop that recover it.
+    func encodedFromHistory(_ publication: Publication) -> EncodedPublication {
+        loop.assertInEventLoop()
+        let id = PublicationID(channel: publication.channel, epoch: publication.epoch, offset: publication.offset)
+        if let encoded = recentlyEncoded[id] { return encoded }
+        let encoded = EncodedPublication(publication)
+        recentlyEncoded.insert(encoded, for: id, cost: encoded.encodedBytes)
+        return encoded
     }
 
     func deliver(event: EphemeralEvent) {

@@ -44,6 +44,11 @@ final class Session {
         /// The subscription's max rate, when it has one; its timer releases held publications.
         var pacer: SubscriptionPacer<EncodedPublication>?
         var pacerTimer: Scheduled<Void>?
+
+        /// A live publication arrived: what to send now (nil: a duplicate or buffered during recovery), and how.
+        mutating func admit(_ publication: EncodedPublication) -> (item: EncodedPublication?, paced: Bool, conflates: Bool) {
+            (stream.receive(publication), pacer != nil, conflates)
+        }
     }
 
     /// Events buffered per starting subscription at most; they are ephemeral, so the excess is dropped.
@@ -65,7 +70,9 @@ final class Session {
         case publishWithoutReply(PublishRequest)
     }
 
-    private var commands = CircularBuffer<Work>()
+    /// Made when the first command has to wait for an engine call: most sessions never queue one, and an idle
+    /// connection should cost no allocation for it.
+    private var commands: CircularBuffer<Work>?
     private var awaitingEngine = false
     private var malformedInARow = 0
     /// Commands refused in a row for exceeding the rate; persistent abuse ends the connection.
@@ -121,7 +128,7 @@ final class Session {
         for gate in signalGates.values { gate.timer?.cancel() }
         signalGates.removeAll()
         subscriptions.removeAll()
-        commands.removeAll()
+        commands = nil
         loopHub.unregister(self)
         if kind.takesHTTPCommands { services.sessions.unregister(self) }
         transport = nil
@@ -151,12 +158,9 @@ final class Session {
 
     /// A live publication from the hub. Returns true when it was written.
     func deliver(_ publication: EncodedPublication) -> Bool {
-        guard !isClosed, var subscription = subscriptions[publication.channel] else { return false }
-        let item = subscription.stream.receive(publication)
-        subscriptions[publication.channel] = subscription
-        guard let item else { return false }
-        // The common case (no max rate) writes straight away, without looking the subscription up again.
-        guard subscription.pacer != nil else { return write(item, conflates: subscription.conflates) }
+        // One in-place dictionary access per delivery: no copy of the subscription, no second lookup.
+        guard !isClosed, let admitted = subscriptions[publication.channel]?.admit(publication), let item = admitted.item else { return false }
+        guard admitted.paced else { return write(item, conflates: admitted.conflates) }
         return pace(item) == .written
     }
 
@@ -377,7 +381,7 @@ final class Session {
                 if latest.count < missed.count { send(Pushes.conflated(channel: channel)) }
                 missed = latest
             }
-            let history = missed.map { EncodedPublication($0) }
+            let history = missed.map { loopHub.encodedFromHistory($0) }
             let toSend = subscription.stream.completeRecovery(history: history, positionOffset: recovery.position.offset)
             subscriptions[channel] = subscription
             for publication in toSend {
@@ -416,12 +420,11 @@ final class Session {
         case .success(let envelope):
             malformedInARow = 0
             if case .pong = envelope.command { return }
-            guard commands.count < Self.maxQueuedCommands else {
+            guard enqueue(.command(envelope)) else {
                 services.metrics.error(.badRequest)
                 send(Pushes.error(id: envelope.id, ProtocolError(.badRequest, "too many commands waiting; wait for replies")))
                 return
             }
-            commands.append(.command(envelope))
             runCommands()
         }
     }
@@ -438,17 +441,24 @@ final class Session {
     /// Publishes a raw endpoint's message in arrival order; refusals are counted, not answered (there is no reply).
     func receive(rawPublish request: PublishRequest) {
         guard !isClosed else { return }
-        guard commands.count < Self.maxQueuedCommands else {
+        guard enqueue(.publishWithoutReply(request)) else {
             services.metrics.error(.badRequest)
             return
         }
-        commands.append(.publishWithoutReply(request))
         runCommands()
+    }
+
+    /// False when `maxQueuedCommands` are already waiting.
+    private func enqueue(_ work: Work) -> Bool {
+        guard (commands?.count ?? 0) < Self.maxQueuedCommands else { return false }
+        if commands == nil { commands = CircularBuffer(initialCapacity: 4) }
+        commands!.append(work)
+        return true
     }
 
     /// Runs queued commands in order; one engine call at a time keeps replies (and publish offsets) in command order.
     private func runCommands() {
-        while !awaitingEngine, !isClosed, let work = commands.popFirst() {
+        while !awaitingEngine, !isClosed, let work = commands?.popFirst() {
             switch work {
             case .command(let envelope):
                 execute(envelope)

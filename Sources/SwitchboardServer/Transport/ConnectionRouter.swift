@@ -281,9 +281,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         do {
             let pipeline = context.pipeline.syncOperations
             let handlers: [any ChannelHandler] = [
+                // No WebSocketFrameEncoder and no WebSocketProtocolErrorHandler: the session handler writes frames as
+                // bytes (shared across subscribers) and answers decoding errors with its own close frames.
                 ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
-                WebSocketFrameEncoder(),
-                WebSocketProtocolErrorHandler(),
                 WebSocketSessionHandler(
                     mode: mode, services: services, identity: identity, deflate: PerMessageDeflate.agreement(in: acceptHeaders),
                     messagePack: acceptHeaders.contains { $0.0 == "sec-websocket-protocol" && $0.1 == ProtocolVersion.messagePackSubprotocol }

@@ -14,7 +14,9 @@ import SwitchboardCore
 /// and outgoing messages of at least `websocket.compression_min_bytes` are compressed (see ``PerMessageDeflate``).
 final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     typealias InboundIn = WebSocketFrame
-    typealias OutboundOut = WebSocketFrame
+    /// Frames leave as wire bytes (``WebSocketFraming``): a publication's frame is built once and shared by every
+    /// subscriber, so NIO's `WebSocketFrameEncoder` is not in the pipeline.
+    typealias OutboundOut = ByteBuffer
 
     enum Mode {
         case protocolV1
@@ -35,7 +37,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private let maxMessageBytes: Int
     private var context: ChannelHandlerContext?
     private var session: Session?
-    private let pipe: OutboundPipe<WebSocketFrame>
+    private let pipe: OutboundPipe<ByteBuffer>
     private var fragments: ByteBuffer?
     private var fragmentsAreText = false
     /// The message being assembled has RSV1 set: its frames are compressed and inflated once it is complete.
@@ -154,10 +156,14 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Frame decoding errors were answered with a close frame by WebSocketProtocolErrorHandler.
+        // The frame decoder refused what it read: answer with the matching close code (the close follows the frame).
         if let error = error as? NIOWebSocketError {
-            // The protocol error handler before this one has already sent the matching close frame (1002 or 1009).
-            services.metrics.error(error == .invalidFrameLength ? .messageTooLarge : .badRequest)
+            let tooLarge = error == .invalidFrameLength
+            services.metrics.error(tooLarge ? .messageTooLarge : .badRequest)
+            if case .open = closeState {
+                return tooLarge
+                    ? fail(.messageTooLarge, reason: "frame larger than \(maxMessageBytes) bytes") : fail(.protocolError, reason: "malformed frame")
+            }
         }
         context.close(promise: nil)
     }
@@ -183,8 +189,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         case .connectionClose:
             receivedClose(frame, context: context)
         case .ping:
-            var pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedPayload)
-            pong.maskKey = nil
+            let pong = WebSocketFraming.frame(frame.unmaskedPayload, opcode: .pong, allocator: context.channel.allocator)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .pong:
             break
@@ -342,8 +347,17 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func send(publication: EncodedPublication, conflates: Bool) -> Bool {
         guard case .open = closeState else { return false }
-        let payload = isRaw ? publication.rawData : messagePack ? publication.messagePackPush : publication.jsonPush
-        guard emit(payload, tag: publication.queueTag(conflates: conflates)) else {
+        let payload: ByteBuffer
+        var sharedFrame: ByteBuffer?
+        if isRaw {
+            payload = publication.rawData
+        } else if messagePack {
+            (payload, sharedFrame) = publication.messagePackEncoded
+        } else {
+            (payload, sharedFrame) = (publication.jsonPush, publication.jsonTextFrame)
+        }
+        if compresses(payload) { sharedFrame = nil }
+        guard emit(payload, frame: sharedFrame, tag: publication.queueTag(conflates: conflates)) else {
             slowConsumer()
             return false
         }
@@ -352,7 +366,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func send(message: ByteBuffer) {
         guard !isRaw, !isEcho, case .open = closeState else { return }
-        if !emit(encoded(message), tag: nil) { slowConsumer() }
+        if !emit(encoded(message), frame: nil, tag: nil) { slowConsumer() }
     }
 
     func setBatching(_ enabled: Bool) {
@@ -361,7 +375,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     /// Writes one message: into this tick's batch while the socket keeps up, else as its own frame (a waiting
     /// frame can still be conflated or overtaken by priority).
-    private func emit(_ payload: ByteBuffer, tag: @autoclosure () -> QueueTag?) -> Bool {
+    /// - Parameter frame: `payload` already framed and shared with other connections, when it is sent as it is.
+    private func emit(_ payload: ByteBuffer, frame: ByteBuffer?, tag: @autoclosure () -> QueueTag?) -> Bool {
         guard let context else { return false }
         if batching && pipe.isEmpty && context.channel.isWritable {
             if batchBytes + payload.readableBytes > Self.maxBatchBytes, !writeBatch() { return false }
@@ -371,7 +386,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         }
         // Whatever is batched goes first, so order is kept when the socket stops keeping up mid-tick.
         guard writeBatch() else { return false }
-        return pipe.write(dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context, tag: tag())
+        return pipe.write(frame ?? dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context, tag: tag())
     }
 
     /// Sends this tick's batch as one frame: JSON messages separated by a newline (minified JSON has none inside),
@@ -406,9 +421,11 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func sendHeartbeat() {
         guard let context, case .open = closeState else { return }
-        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: context.channel.allocator.buffer(string: "sb"))), promise: nil)
+        context.write(wrapOutboundOut(Self.pingFrame), promise: nil)
         if !isRaw { send(message: Pushes.ping()) }
     }
+
+    private static let pingFrame = WebSocketFraming.frame(ByteBuffer(string: "sb"), opcode: .ping)
 
     func flush() {
         guard let context else { return }
@@ -422,7 +439,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         closeState = .closed
         discardOutbound()
         if !isRaw && !isEcho {
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: messageOpcode, data: encoded(Pushes.disconnect(code)))), promise: nil)
+            context.write(wrapOutboundOut(WebSocketFraming.frame(encoded(Pushes.disconnect(code)), opcode: messageOpcode)), promise: nil)
         }
         ConnectionClosing.close(context: context, after: wrapOutboundOut(closeFrame(code, reason: code.reason)), timeout: .milliseconds(100))
     }
@@ -475,25 +492,31 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         return (try? MessagePackTranscoder.messagePack(fromJSON: json)) ?? json
     }
 
-    private var messageOpcode: WebSocketOpcode { messagePack ? .binary : .text }
+    private var messageOpcode: WebSocketFraming.Opcode { messagePack ? .binary : .text }
 
-    /// One unfragmented data frame, compressed when deflate was agreed and the message is worth it.
-    ///
-    /// A compression failure (zlib out of memory) sends the message uncompressed: RSV1 is per message.
-    private func dataFrame(_ payload: ByteBuffer, opcode: WebSocketOpcode) -> WebSocketFrame {
-        if let deflate, let loopCodecs, payload.readableBytes >= services.settings.configuration.webSocket.compressionMinBytes,
-            let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(payload, allocator: ByteBufferAllocator())
-        {
-            return WebSocketFrame(fin: true, rsv1: true, opcode: opcode, data: compressed)
-        }
-        return WebSocketFrame(fin: true, opcode: opcode, data: payload)
+    /// Whether deflate was agreed and the message is worth compressing.
+    private func compresses(_ payload: ByteBuffer) -> Bool {
+        deflate != nil && payload.readableBytes >= services.settings.configuration.webSocket.compressionMinBytes
     }
 
-    private func closeFrame(_ code: CloseCode, reason: String) -> WebSocketFrame {
+    /// One unfragmented data frame, compressed when ``compresses(_:)`` says so.
+    ///
+    /// A compression failure (zlib out of memory) sends the message uncompressed: RSV1 is per message.
+    private func dataFrame(_ payload: ByteBuffer, opcode: WebSocketFraming.Opcode) -> ByteBuffer {
+        let allocator = context?.channel.allocator ?? ByteBufferAllocator()
+        if compresses(payload), let deflate, let loopCodecs,
+            let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(payload, allocator: allocator)
+        {
+            return WebSocketFraming.frame(compressed, opcode: opcode, compressed: true, allocator: allocator)
+        }
+        return WebSocketFraming.frame(payload, opcode: opcode, allocator: allocator)
+    }
+
+    private func closeFrame(_ code: CloseCode, reason: String) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: 2 + reason.utf8.count)
         buffer.writeInteger(code.rawValue)
         // Close reasons are limited to 123 bytes so the frame stays a legal control frame.
         buffer.writeString(String(reason.utf8.prefix(123)) ?? "")
-        return WebSocketFrame(fin: true, opcode: .connectionClose, data: buffer)
+        return WebSocketFraming.frame(buffer, opcode: .close)
     }
 }

@@ -1,0 +1,46 @@
+public import NIOCore
+
+/// Server-to-client WebSocket frames as wire bytes (RFC 6455 section 5.2): never masked, always final.
+///
+/// Why the server frames its own messages instead of handing `WebSocketFrame` values to NIO's encoder: a publication's
+/// frame is then built once and the same buffer is written to every subscriber — no header allocation and no second
+/// iovec per delivery, and a backed-up queue holds one buffer per message.
+public enum WebSocketFraming {
+    public enum Opcode: UInt8, Sendable {
+        case text = 0x1
+        case binary = 0x2
+        case close = 0x8
+        case ping = 0x9
+        case pong = 0xA
+    }
+
+    /// Header bytes for a payload of `length` bytes: 2, 4 (16-bit length) or 10 (64-bit length).
+    @inlinable
+    public static func headerSize(payloadLength length: Int) -> Int {
+        length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
+    }
+
+    @inlinable
+    public static func writeHeader(into buffer: inout ByteBuffer, opcode: Opcode, compressed: Bool = false, payloadLength length: Int) {
+        buffer.writeInteger(0x80 | (compressed ? 0x40 : 0) | opcode.rawValue)
+        if length < 126 {
+            buffer.writeInteger(UInt8(length))
+        } else if length <= Int(UInt16.max) {
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(length))
+        } else {
+            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(UInt64(length))
+        }
+    }
+
+    /// One complete frame carrying `payload` (copied behind the header).
+    public static func frame(
+        _ payload: ByteBuffer, opcode: Opcode, compressed: Bool = false, allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) -> ByteBuffer {
+        var frame = allocator.buffer(capacity: headerSize(payloadLength: payload.readableBytes) + payload.readableBytes)
+        writeHeader(into: &frame, opcode: opcode, compressed: compressed, payloadLength: payload.readableBytes)
+        frame.writeImmutableBuffer(payload)
+        return frame
+    }
+}
