@@ -72,13 +72,13 @@ final class LoopHub: @unchecked Sendable {
 
     // MARK: subscriptions
 
-    func subscribe(_ session: Session, to channel: ChannelName) {
+    func subscribe(_ session: Session, to channel: ChannelName, subscription: Session.Subscription) {
         loop.assertInEventLoop()
         if subscribers[channel] == nil {
             subscribers[channel] = SubscriberList()
             hub?.setInterest(channel, loop: index, true)
         }
-        subscribers[channel]!.add(session)
+        subscribers[channel]!.add(session, subscription)
         metrics.subscriptions.increment()
     }
 
@@ -99,8 +99,8 @@ final class LoopHub: @unchecked Sendable {
     func deliver(_ publication: EncodedPublication) {
         loop.assertInEventLoop()
         guard let list = subscribers[publication.channel] else { return }
-        for session in list.sessions {
-            if session.deliver(publication) {
+        for entry in list.entries {
+            if entry.session.deliver(publication, to: entry.subscription) {
                 pendingDeliveries += 1
                 pendingBytes += publication.jsonPush.readableBytes
             }
@@ -120,7 +120,7 @@ final class LoopHub: @unchecked Sendable {
     func deliver(event: EphemeralEvent) {
         loop.assertInEventLoop()
         guard let list = subscribers[event.channel] else { return }
-        for session in list.sessions { session.deliver(event: event) }
+        for entry in list.entries { entry.session.deliver(event: event) }
     }
 
     /// Asks for one flush of `session` at the end of this loop tick.
@@ -155,26 +155,35 @@ final class LoopHub: @unchecked Sendable {
     }
 }
 
-/// Sessions subscribed to one channel on one loop: an array for fast iteration, an index for O(1) removal.
+/// Sessions subscribed to one channel on one loop, each with its subscription: an array for fast iteration, an index
+/// for O(1) removal.
 private struct SubscriberList {
-    private(set) var sessions: [Session] = []
+    struct Entry {
+        let session: Session
+        var subscription: Session.Subscription
+    }
+
+    private(set) var entries: [Entry] = []
     private var positions: [ObjectIdentifier: Int] = [:]
 
-    var isEmpty: Bool { sessions.isEmpty }
+    var isEmpty: Bool { entries.isEmpty }
 
-    mutating func add(_ session: Session) {
+    mutating func add(_ session: Session, _ subscription: Session.Subscription) {
         let id = ObjectIdentifier(session)
-        guard positions[id] == nil else { return }
-        positions[id] = sessions.count
-        sessions.append(session)
+        if let position = positions[id] {
+            entries[position].subscription = subscription
+            return
+        }
+        positions[id] = entries.count
+        entries.append(Entry(session: session, subscription: subscription))
     }
 
     mutating func remove(_ session: Session) -> Bool {
         guard let position = positions.removeValue(forKey: ObjectIdentifier(session)) else { return false }
-        let last = sessions.removeLast()
-        if position < sessions.count {
-            sessions[position] = last
-            positions[ObjectIdentifier(last)] = position
+        let last = entries.removeLast()
+        if position < entries.count {
+            entries[position] = last
+            positions[ObjectIdentifier(last.session)] = position
         }
         return true
     }

@@ -30,24 +30,28 @@ final class Session {
     /// When the server asked for a token refresh (wall-clock seconds), while waiting for it.
     private var refreshRequestedAt: Int64?
 
-    private struct Subscription {
-        var stream = SubscriptionStream<EncodedPublication>()
-        let generation: UInt64
+    /// One subscription's state. A class so that the loop hub's subscriber list can hand it straight back with each
+    /// delivery: no dictionary lookup (and no hashing of the channel name) per delivered message.
+    final class Subscription {
+        fileprivate var stream = SubscriptionStream<EncodedPublication>()
+        fileprivate let generation: UInt64
         /// Whether this session is listed in the channel's presence (left again when the subscription ends).
-        let joinsPresence: Bool
+        fileprivate let joinsPresence: Bool
         /// Whether presence joins and leaves are pushed to this session.
-        let seesPresence: Bool
+        fileprivate let seesPresence: Bool
         /// Events that arrive before the subscribe reply wait here, so they follow the reply (and its snapshot).
-        var pendingEvents: [EphemeralEvent]? = []
+        fileprivate var pendingEvents: [EphemeralEvent]? = []
         /// The namespace conflates: waiting publications with the same key are replaced by the newest.
-        let conflates: Bool
+        fileprivate let conflates: Bool
         /// The subscription's max rate, when it has one; its timer releases held publications.
-        var pacer: SubscriptionPacer<EncodedPublication>?
-        var pacerTimer: Scheduled<Void>?
+        fileprivate var pacer: SubscriptionPacer<EncodedPublication>?
+        fileprivate var pacerTimer: Scheduled<Void>?
 
-        /// A live publication arrived: what to send now (nil: a duplicate or buffered during recovery), and how.
-        mutating func admit(_ publication: EncodedPublication) -> (item: EncodedPublication?, paced: Bool, conflates: Bool) {
-            (stream.receive(publication), pacer != nil, conflates)
+        fileprivate init(generation: UInt64, joinsPresence: Bool, seesPresence: Bool, conflates: Bool) {
+            self.generation = generation
+            self.joinsPresence = joinsPresence
+            self.seesPresence = seesPresence
+            self.conflates = conflates
         }
     }
 
@@ -156,11 +160,10 @@ final class Session {
         requestFlush()
     }
 
-    /// A live publication from the hub. Returns true when it was written.
-    func deliver(_ publication: EncodedPublication) -> Bool {
-        // One in-place dictionary access per delivery: no copy of the subscription, no second lookup.
-        guard !isClosed, let admitted = subscriptions[publication.channel]?.admit(publication), let item = admitted.item else { return false }
-        guard admitted.paced else { return write(item, conflates: admitted.conflates) }
+    /// A live publication from the hub for one of this session's subscriptions. Returns true when it was written.
+    func deliver(_ publication: EncodedPublication, to subscription: Subscription) -> Bool {
+        guard !isClosed, let item = subscription.stream.receive(publication) else { return false }
+        guard subscription.pacer != nil else { return write(item, conflates: subscription.conflates) }
         return pace(item) == .written
     }
 
@@ -171,7 +174,7 @@ final class Session {
     /// Sends a publication now, or holds it when the subscription's max rate says so.
     private func pace(_ publication: EncodedPublication) -> PaceOutcome {
         let channel = publication.channel
-        guard var subscription = subscriptions[channel] else { return .failed }
+        guard let subscription = subscriptions[channel] else { return .failed }
         guard subscription.pacer != nil else { return write(publication, conflates: subscription.conflates) ? .written : .failed }
         let key = subscription.conflates ? publication.publication.key : nil
         let now = MonotonicTime.nanoseconds()
@@ -199,7 +202,7 @@ final class Session {
 
     /// A max-rate slot opened: the held publications go out, after a `conflated` notice if some were replaced.
     private func releaseHeld(_ channel: ChannelName, generation: UInt64) {
-        guard !isClosed, var subscription = subscriptions[channel], subscription.generation == generation else { return }
+        guard !isClosed, let subscription = subscriptions[channel], subscription.generation == generation else { return }
         subscription.pacerTimer = nil
         let released = subscription.pacer?.release(now: MonotonicTime.nanoseconds())
         subscriptions[channel] = subscription
@@ -222,7 +225,7 @@ final class Session {
 
     /// A presence join/leave or a signal on a subscribed channel.
     func deliver(event: EphemeralEvent) {
-        guard !isClosed, var subscription = subscriptions[event.channel] else { return }
+        guard !isClosed, let subscription = subscriptions[event.channel] else { return }
         if let target = event.targetUser {
             guard target == user else { return }
         } else if event.kind != .signal && !subscription.seesPresence {
@@ -290,7 +293,7 @@ final class Session {
         let seesPresence = Permissions.presence(channel, options: options, identity: identity) == nil
         // Receipts need to know who is subscribed, so receipt namespaces track membership like presence does.
         let joinsPresence = options.presence || options.receipts
-        var subscription = Subscription(
+        let subscription = Subscription(
             generation: generation, joinsPresence: joinsPresence, seesPresence: seesPresence, conflates: options.conflation)
         if let rate = maxRate ?? (options.maxRate > 0 ? options.maxRate : nil) {
             subscription.pacer = SubscriptionPacer(maxRate: rate, maxHeld: services.settings.limits.outboundQueueMessages)
@@ -303,7 +306,7 @@ final class Session {
         if case .command = origin { wantsSnapshot = seesPresence } else { wantsSnapshot = false }
         // Live delivery starts before the history read, so nothing published in between is missed (duplicates are
         // dropped by the subscription stream).
-        loopHub.subscribe(self, to: channel)
+        loopHub.subscribe(self, to: channel, subscription: subscription)
         let broker = services.broker
         let limit = services.settings.maxRecovery
         let loop = loopHub.loop
@@ -344,7 +347,7 @@ final class Session {
         _ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, result: Result<SubscriptionStart, any Error>
     ) {
         defer { if case .command = origin { engineCallFinished() } }
-        guard !isClosed, var subscription = subscriptions[channel], subscription.generation == generation else { return }
+        guard !isClosed, let subscription = subscriptions[channel], subscription.generation == generation else { return }
         switch result {
         case .failure:
             loopHub.unsubscribe(self, from: channel)

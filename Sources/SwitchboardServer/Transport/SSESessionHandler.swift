@@ -28,7 +28,7 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
     private let services: HubServices
     private var context: ChannelHandlerContext?
     private var session: Session?
-    private let pipe: OutboundPipe<ByteBuffer>
+    private let pipe: OutboundPipe
     private var positions: [StreamPosition?]
     private var channelIndex: [ChannelName: Int] = [:]
     private var closing = false
@@ -65,6 +65,7 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        pipe.socketWritable = context.channel.isWritable
         if !stream.raw {
             pipe.gapNotice = { channel in
                 let event = SSEFraming.dataEvent(Pushes.conflated(channel: channel))
@@ -116,7 +117,8 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        pipe.socketWritable = context.channel.isWritable
+        if pipe.socketWritable {
             pipe.drain(context: context)
             if closing && pipe.isEmpty {
                 ConnectionClosing.close(context: context, after: wrapOutboundOut(ByteBuffer()), timeout: services.settings.drainTimeout)
@@ -164,7 +166,7 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
         }
         positions[index] = publication.publication.position
         let body = stream.raw ? publication.rawSSEEvent : publication.sseEvent
-        if let context, pipe.isEmpty, context.channel.isWritable {
+        if context != nil, pipe.isEmpty, pipe.socketWritable {
             // Straight to the socket: the shared event buffer is written as it is, after this connection's id line.
             return write(idLine()) && write(body)
         }
@@ -216,7 +218,7 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
     func disconnect(_ code: CloseCode) {
         guard let context, !closing else { return }
         closing = true
-        pipe.discard()
+        pipe.discardQueue(context: context)
         ConnectionClosing.close(context: context, after: wrapOutboundOut(disconnectEvent(code)), timeout: .milliseconds(100))
     }
 

@@ -37,7 +37,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private let maxMessageBytes: Int
     private var context: ChannelHandlerContext?
     private var session: Session?
-    private let pipe: OutboundPipe<ByteBuffer>
+    private let pipe: OutboundPipe
     private var fragments: ByteBuffer?
     private var fragmentsAreText = false
     /// The message being assembled has RSV1 set: its frames are compressed and inflated once it is complete.
@@ -94,6 +94,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        pipe.socketWritable = context.channel.isWritable
         if deflate != nil { loopCodecs = DeflateLoopCodecs.current }
         if !isRaw {
             pipe.gapNotice = { [unowned self] channel in
@@ -138,7 +139,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { pipe.drain(context: context) }
+        pipe.socketWritable = context.channel.isWritable
+        if pipe.socketWritable { pipe.drain(context: context) }
         // Echo applies backpressure the plain way: stop reading while the peer does not read its echoes.
         if isEcho { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: context.channel.isWritable) }
         context.fireChannelWritabilityChanged()
@@ -378,7 +380,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     /// - Parameter frame: `payload` already framed and shared with other connections, when it is sent as it is.
     private func emit(_ payload: ByteBuffer, frame: ByteBuffer?, tag: @autoclosure () -> QueueTag?) -> Bool {
         guard let context else { return false }
-        if batching && pipe.isEmpty && context.channel.isWritable {
+        if batching && pipe.isEmpty && pipe.socketWritable {
             if batchBytes + payload.readableBytes > Self.maxBatchBytes, !writeBatch() { return false }
             batch.append(payload)
             batchBytes += payload.readableBytes + 1
@@ -409,10 +411,17 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         return pipe.write(dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context)
     }
 
-    private func discardOutbound() {
-        batch.removeAll()
-        batchBytes = 0
-        pipe.discard()
+    /// Drops what waits. `context` given: the close is on purpose, so this tick's messages are still handed to NIO
+    /// (an error reply written just before a disconnect reaches the peer); without it the connection is gone.
+    private func discardOutbound(context: ChannelHandlerContext? = nil) {
+        guard let context else {
+            batch.removeAll()
+            batchBytes = 0
+            pipe.discard()
+            return
+        }
+        _ = writeBatch()
+        pipe.discardQueue(context: context)
     }
 
     func subscriptionStarted(_ channel: ChannelName, recovery: Recovery) {}
@@ -437,7 +446,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     func disconnect(_ code: CloseCode) {
         guard let context, case .open = closeState else { return }
         closeState = .closed
-        discardOutbound()
+        discardOutbound(context: context)
         if !isRaw && !isEcho {
             context.write(wrapOutboundOut(WebSocketFraming.frame(encoded(Pushes.disconnect(code)), opcode: messageOpcode)), promise: nil)
         }
@@ -481,7 +490,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         guard let context, case .open = closeState else { return }
         closeState = .closed
         fragments = nil
-        discardOutbound()
+        discardOutbound(context: context)
         ConnectionClosing.close(context: context, after: wrapOutboundOut(closeFrame(code, reason: reason)), timeout: .seconds(1))
     }
 
