@@ -53,7 +53,7 @@ public struct SwitchboardServer: Sendable {
         let settings = ServerSettings(configuration)
         let sslContext = try (tls ?? TLSCredentials.configured(by: configuration))?.makeContext()
         let loops = Array(group.makeIterator())
-        let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat)
+        let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay))
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
         try await broker.start(sink: hub)

@@ -21,6 +21,32 @@ import Testing
         try await server.stop()
     }
 
+    /// `server.write_delay_ms` holds the flush: a timer never fires early, so the push cannot arrive before it.
+    @Test func aWriteDelayHoldsDeliveriesForAtLeastTheDelay() async throws {
+        let server = try await TestServer.start { $0.writeDelay = .milliseconds(300) }
+        let ws = try await server.webSocket()
+        _ = try await ws.command(#"{"id":1,"cmd":"subscribe","channel":"slow:lane"}"#, id: 1)
+        let start = ContinuousClock.now
+        _ = try await server.publish("slow:lane", "1")
+        #expect(await ws.nextPush("publication")?["offset"] as? Int == 1)
+        #expect(ContinuousClock.now - start >= .milliseconds(290))
+        try await server.stop()
+    }
+
+    @Test func withAWriteDelayEveryPublicationStillArrivesOnceAndInOrder() async throws {
+        let server = try await TestServer.start { $0.writeDelay = .milliseconds(20) }
+        let ws = try await server.webSocket()
+        _ = try await ws.command(#"{"id":1,"cmd":"subscribe","channel":"burst:x"}"#, id: 1)
+        let sse = try await server.sse(path: "/connection/sse?channel=burst:x")
+        #expect(await sse.nextPush("subscribed") != nil)
+        for value in 1...200 { _ = try await server.publish("burst:x", String(value)) }
+        for offset in 1...200 {
+            #expect(await ws.nextPush("publication")?["offset"] as? Int == offset)
+            #expect(await sse.nextPush("publication")?["offset"] as? Int == offset)
+        }
+        try await server.stop()
+    }
+
     @Test func clientPublishReachesOtherSubscribersAndRepliesWithOffset() async throws {
         let server = try await TestServer.start()
         let subscriber = try await server.webSocket()

@@ -93,6 +93,13 @@ extension HubSetting {
             target.webRoot = value.isEmpty ? nil : value
         },
         HubSetting(
+            "server.write_delay_ms", env: "SWITCHBOARD_SERVER_WRITE_DELAY_MS", default: "0",
+            summary:
+                "Milliseconds an event loop holds its sockets' flush after the first write, so messages arriving meanwhile share one write per socket (fewer syscalls under load, that much more latency); 0 flushes at the end of every loop tick."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.writeDelay = try ConfigurationParse.milliseconds(value, atLeast: 0)
+        },
+        HubSetting(
             "server.tls_cert", env: "SWITCHBOARD_TLS_CERT", flag: "--tls-cert", default: "",
             summary: "PEM file with the TLS certificate chain (leaf first); set with `server.tls_key` to serve https:// and wss:// only."
         ) { value, target throws(InvalidConfigurationValue) in

@@ -126,6 +126,8 @@ public struct HubConfiguration: Sendable, Equatable {
     /// Demo mode (development only): `POST /demo/token` mints tokens for any user name, and a simulated ticker
     /// publishes prices to `ticker:prices`. For the demo apps served by `make run`; never in production.
     public var demo = false
+    /// How long an event loop holds its flush after the first write of a burst (zero: flush at the end of each tick).
+    public var writeDelay: Duration = .zero
     /// Time graceful shutdown waits for connections to finish before closing them.
     public var drainTimeout: Duration = .milliseconds(5_000)
     /// Reconnect delay sent to EventSource clients in the SSE `retry:` field.

@@ -17,13 +17,13 @@ final class Hub: PublicationSink {
     let metrics: ServerMetrics
     private let nextPlacement = NIOLockedValueBox(0)
 
-    init(loops: [any EventLoop], metrics: ServerMetrics, heartbeat: HeartbeatSettings) {
+    init(loops: [any EventLoop], metrics: ServerMetrics, heartbeat: HeartbeatSettings, writeDelay: TimeAmount = .zero) {
         self.metrics = metrics
         var hubs: [LoopHub] = []
         var index: [ObjectIdentifier: Int] = [:]
         for (position, loop) in loops.enumerated() {
             index[ObjectIdentifier(loop)] = position
-            hubs.append(LoopHub(loop: loop, index: position, metrics: metrics, heartbeat: heartbeat))
+            hubs.append(LoopHub(loop: loop, index: position, metrics: metrics, heartbeat: heartbeat, writeDelay: writeDelay))
         }
         self.loopHubs = hubs
         self.loopIndex = index

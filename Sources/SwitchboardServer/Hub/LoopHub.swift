@@ -40,11 +40,15 @@ final class LoopHub: @unchecked Sendable {
         var offset: UInt64
     }
 
-    init(loop: any EventLoop, index: Int, metrics: ServerMetrics, heartbeat: HeartbeatSettings) {
+    /// `server.write_delay_ms`: zero flushes at the end of the tick that wrote.
+    private let writeDelay: TimeAmount
+
+    init(loop: any EventLoop, index: Int, metrics: ServerMetrics, heartbeat: HeartbeatSettings, writeDelay: TimeAmount = .zero) {
         self.loop = loop
         self.index = index
         self.metrics = metrics
         self.heartbeat = heartbeat
+        self.writeDelay = writeDelay
     }
 
     func setInterestSink(_ hub: Hub) { self.hub = hub }
@@ -128,6 +132,11 @@ final class LoopHub: @unchecked Sendable {
         needFlush.append(session)
         guard !flushScheduled else { return }
         flushScheduled = true
+        guard writeDelay == .zero else {
+            // Publications arriving within the delay join each socket's pending write (see OutboundPipe).
+            loop.scheduleTask(in: writeDelay) { [self] in self.flushAll() }
+            return
+        }
         // Tasks already queued (more publications of this burst) run first, so a burst costs one flush per socket.
         loop.execute { [self] in self.flushAll() }
     }
