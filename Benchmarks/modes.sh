@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=.build/release/switchboard
 OUT=${OUT:-artifacts/bench-modes}
 DURATION=${DURATION:-10}
-SCENARIOS=${SCENARIOS:-"fanout-ws-1000 fanout-poll-1000 echo-100 storm-5000 fanout-ws-15000-workers"}
+SCENARIOS=${SCENARIOS:-"fanout-ws-1000 fanout-poll-1000 echo-100 storm-5000 fanout-ws-15000-workers idle-sse-15000-workers baseline-ws-15000-workers"}
 KEY=bench-key-0123456789
 PORT=18191
 mkdir -p "$OUT"
@@ -26,7 +26,12 @@ stop_server() {
 trap stop_server EXIT
 
 start_server() {
-    SWITCHBOARD_API_KEY=$KEY taskset -c 0 "$BIN" serve --port "$PORT" --log-level warning >"$OUT/server.log" 2>&1 &
+    if [[ "${1:-}" == baseline ]]; then
+        # The bare SwiftNIO WebSocket server: what a connection costs without any hub state.
+        taskset -c 0 "$BIN" bench-baseline-server --port "$PORT" >"$OUT/server.log" 2>&1 &
+    else
+        SWITCHBOARD_API_KEY=$KEY taskset -c 0 "$BIN" serve --port "$PORT" --log-level warning >"$OUT/server.log" 2>&1 &
+    fi
     server_pid=$!
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
@@ -41,7 +46,7 @@ bench() {
 }
 
 for scenario in $SCENARIOS; do
-    start_server
+    if [[ "$scenario" == baseline-* ]]; then start_server baseline; else start_server; fi
     file="$OUT/$scenario.json"
     echo "== $scenario -> $file" >&2
     case "$scenario" in
@@ -53,6 +58,10 @@ for scenario in $SCENARIOS; do
     storm-5000) bench --mode reconnect-storm --ws 5000 --channels 1 --missed 100 --rate 1000 --workers 2 >"$file" || true ;;
     # Issue target 4: 15,000 WebSocket subscribers on one server process, 1 publication/s; the bench holds them in 2
     # worker processes.
+    # Issue target 3: idle memory per connection over 15,000 connections (heartbeats on), SSE, and a bare SwiftNIO
+    # WebSocket server in the same run (memory only: it has no publish endpoint, its one publication is refused).
+    idle-sse-15000-workers) bench --ws 0 --sse 15000 --rate 1 --duration 2 --connect-rate 3000 --settle 3 --workers 2 --source-addresses 127.0.0.2,127.0.0.3 >"$file" || true ;;
+    baseline-ws-15000-workers) bench --target nchan --ws 15000 --rate 1 --duration 1 --connect-rate 3000 --settle 3 --workers 2 --source-addresses 127.0.0.2,127.0.0.3 >"$file" || true ;;
     fanout-ws-15000-workers) bench --ws 15000 --rate 1 --duration "$DURATION" --connect-rate 3000 --workers 2 --source-addresses 127.0.0.2,127.0.0.3 >"$file" || true ;;
     esac
     stop_server
