@@ -26,6 +26,9 @@ public struct BenchOptions: Sendable, Codable {
     public var apiKey = ""
     /// Subscribers over WebSocket.
     public var webSocketSubscribers = 100
+    /// WebSocket subscribers offer permessage-deflate (no context takeover either way), require the server to agree,
+    /// and inflate its compressed messages; their own frames stay uncompressed.
+    public var deflate = false
     /// Subscribers over Server-Sent Events.
     public var sseSubscribers = 0
     /// Subscribers over long-polling (`/connection/poll`).
@@ -100,6 +103,7 @@ public struct BenchOptions: Sendable, Codable {
         if mode != .fanOut && target != .switchboard { throw BenchOptionError("--mode \(mode.rawValue) needs --target switchboard") }
         if pollSubscribers > 0 && target != .switchboard { throw BenchOptionError("--poll needs --target switchboard") }
         if subscribers == 0 { throw BenchOptionError("no subscribers: pass --ws, --sse or --poll") }
+        if deflate && webSocketSubscribers == 0 { throw BenchOptionError("--deflate applies to WebSocket subscribers: pass --ws") }
         if workers < 1 { throw BenchOptionError("--workers must be at least 1") }
         return self
     }

@@ -60,6 +60,11 @@ public struct BenchReport: Sendable, Codable {
     public var mode: String
     public var workers: Int
     public var webSocketSubscribers: Int
+    /// The WebSocket subscribers offered (and were agreed) permessage-deflate (`--deflate`).
+    public var deflate: Bool
+    /// WebSocket data frames the subscribers received, compressed and not (a `--deflate` run shows here that the
+    /// server did compress).
+    public var webSocketFrames: WebSocketFrameCounts
     public var sseSubscribers: Int
     public var pollSubscribers: Int
     public var channels: Int
@@ -126,6 +131,15 @@ public struct BenchReport: Sendable, Codable {
                 "p50 \(format(latencyMillis.p50))  p90 \(format(latencyMillis.p90))  p99 \(format(latencyMillis.p99))  p99.9 \(format(latencyMillis.p999))  max \(format(latencyMillis.max))"
             ),
         ]
+        if webSocketSubscribers > 0 {
+            let frames = webSocketFrames
+            var text = "permessage-deflate \(deflate ? "on" : "off"): \(frames.compressed) compressed frames, \(frames.uncompressed) uncompressed"
+            if frames.compressed > 0 {
+                let ratio = Double(frames.inflatedBytes) / Double(max(1, frames.compressedBytes))
+                text += " (compressed payloads \(frames.compressedBytes) B on the wire, \(frames.inflatedBytes) B inflated, \(format(ratio))×)"
+            }
+            rows.append(("ws frames", text))
+        }
         if let echo {
             rows.append(("echo", "\(echo.sent) published by the clients, \(echo.accepted) accepted, \(echo.refused) refused"))
         }
@@ -170,6 +184,8 @@ public struct BenchReport: Sendable, Codable {
         mode = options.mode.rawValue
         workers = options.workers
         webSocketSubscribers = options.webSocketSubscribers
+        deflate = options.deflate
+        webSocketFrames = fleet.frames
         sseSubscribers = options.sseSubscribers
         pollSubscribers = options.pollSubscribers
         channels = options.mode == .echo ? options.subscribers : max(1, options.channels)

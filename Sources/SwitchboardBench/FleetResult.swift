@@ -28,6 +28,8 @@ struct FleetResult: Sendable, Codable {
     var resets = 0
     var allRecoveredSeconds: Double?
     var missedPerChannel: [Int] = []
+    /// WebSocket data frames received, compressed (`--deflate`) and not.
+    var frames = WebSocketFrameCounts()
 
     static func merge(_ parts: [FleetResult]) -> FleetResult {
         var total = FleetResult()
@@ -49,6 +51,7 @@ struct FleetResult: Sendable, Codable {
             total.recovered += part.recovered
             total.resets += part.resets
             total.missedPerChannel += part.missedPerChannel
+            total.frames.add(part.frames)
         }
         // All recovered only if every part did; then the slowest part decides.
         let times = parts.map(\.allRecoveredSeconds)

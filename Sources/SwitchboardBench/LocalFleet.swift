@@ -96,9 +96,9 @@ final class LocalFleet: Fleet, @unchecked Sendable {
                     switch transport {
                     case .webSocket:
                         let webSocket = WebSocketSubscriberHandler(
-                            request: target.webSocketRequest(channel: name),
+                            request: target.webSocketRequest(channel: name, deflate: options.deflate),
                             subscribeCommand: target.webSocketSubscribeCommand(channel: name, since: tally.sinceMember),
-                            confirmedByMessage: target.subscribeIsConfirmedByMessage, stats: stat, tally: tally)
+                            confirmedByMessage: target.subscribeIsConfirmedByMessage, deflate: options.deflate, stats: stat, tally: tally)
                         if options.mode == .echo { stat.echoClients.append(webSocket) }
                         handler = webSocket
                     case .sse:
@@ -199,6 +199,7 @@ final class LocalFleet: Fleet, @unchecked Sendable {
         result.closedEarly = merged.closedEarly
         result.deliveries = merged.deliveries
         result.latencyMicros = merged.latencyMicros
+        result.frames = merged.frames
         result.benchCPUSeconds = cpu
         result.benchUtilisation = cpu / wall / Double(min(max(1, options.threads), ProcessSample.allowedCPUCount()))
         return result

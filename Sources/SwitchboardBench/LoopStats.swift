@@ -27,6 +27,10 @@ final class LoopStats: @unchecked Sendable {
     /// Set when the runner ends the run (or drops connections on purpose): closes from then on are not early.
     var closing = false
     var failureReasons: [String: Int] = [:]
+    /// WebSocket data frames received on this loop, compressed and not.
+    var frames = WebSocketFrameCounts()
+    /// `--deflate`: the loop's inflater, made on the first compressed message and reset after each.
+    private var sharedInflater: PerMessageInflater?
 
     init(loop: any EventLoop, expectedSequences: Int) {
         self.loop = loop
@@ -67,6 +71,14 @@ final class LoopStats: @unchecked Sendable {
         if let target = tally.recoveryTarget, tally.recoveredAtUptime == nil, tally.delivered >= target { noteRecovered(tally) }
     }
 
+    /// The inflater the WebSocket subscribers of this loop share (the server takes over no context between messages).
+    func inflater() throws -> PerMessageInflater {
+        if let sharedInflater { return sharedInflater }
+        let inflater = try PerMessageInflater(allocator: ByteBufferAllocator())
+        sharedInflater = inflater
+        return inflater
+    }
+
     func recordFailure(_ reason: String) {
         failed += 1
         failureReasons[reason, default: 0] += 1
@@ -80,7 +92,7 @@ final class LoopStats: @unchecked Sendable {
     func snapshot() -> LoopSnapshot {
         LoopSnapshot(
             latencyMicros: latencyMicros, deliveries: deliveries, established: established, failed: failed,
-            closedEarly: closedEarly, failureReasons: failureReasons)
+            closedEarly: closedEarly, failureReasons: failureReasons, frames: frames)
     }
 }
 
@@ -99,11 +111,13 @@ struct LoopSnapshot: Sendable {
     var failed: Int
     var closedEarly: Int
     var failureReasons: [String: Int]
+    var frames: WebSocketFrameCounts
 
     /// All loops added together.
     static func merge(_ snapshots: [LoopSnapshot]) -> LoopSnapshot {
         var total = LoopSnapshot(
-            latencyMicros: .forBench(), deliveries: 0, established: 0, failed: 0, closedEarly: 0, failureReasons: [:])
+            latencyMicros: .forBench(), deliveries: 0, established: 0, failed: 0, closedEarly: 0, failureReasons: [:],
+            frames: WebSocketFrameCounts())
         for snapshot in snapshots {
             total.latencyMicros.add(snapshot.latencyMicros)
             total.deliveries += snapshot.deliveries
@@ -111,6 +125,7 @@ struct LoopSnapshot: Sendable {
             total.failed += snapshot.failed
             total.closedEarly += snapshot.closedEarly
             total.failureReasons.merge(snapshot.failureReasons, uniquingKeysWith: +)
+            total.frames.add(snapshot.frames)
         }
         return total
     }

@@ -123,14 +123,16 @@ final class PollSubscriberHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func fail(context: ChannelHandlerContext, reason: String) {
-        state.fail(context: context, reason: reason, stats: stats)
+        state.fail(reason: reason, stats: stats)
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        state.closed(context: context, stats: stats)
+        state.closed(stats: stats)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.errorCaught(context: context, error: error, stats: stats)
+        state.errorCaught(error: error, stats: stats)
+        context.close(promise: nil)
     }
 }

@@ -1,23 +1,25 @@
 import NIOCore
 
-/// Where a bench subscriber connection stands; both subscriber kinds (WebSocket, SSE) share how failures and early
-/// closes are counted.
+/// Where a bench subscriber connection stands; every subscriber kind (WebSocket, SSE, long-poll) shares how failures
+/// and early closes are counted.
+///
+/// The handlers close the connection themselves, after these methods return: a close runs `channelInactive` at once,
+/// which updates the state again, and that must not overlap this update (Swift's exclusivity check aborts on it).
 enum SubscriberState {
     case handshaking, subscribing, subscribed, failed
 
-    /// Records the failure once and closes the connection.
-    mutating func fail(context: ChannelHandlerContext, reason: String, stats: LoopStats) {
+    /// Records the failure once; the caller closes the connection.
+    mutating func fail(reason: String, stats: LoopStats) {
         if self != .failed {
             self = .failed
             stats.recordFailure(reason)
         }
-        context.close(promise: nil)
     }
 
     /// The connection ended: before subscribing it failed; after, it closed early unless the bench was closing.
-    mutating func closed(context: ChannelHandlerContext, stats: LoopStats) {
+    mutating func closed(stats: LoopStats) {
         switch self {
-        case .handshaking, .subscribing: fail(context: context, reason: "closed before subscribing", stats: stats)
+        case .handshaking, .subscribing: fail(reason: "closed before subscribing", stats: stats)
         case .subscribed:
             self = .failed
             stats.closedEarlyUnlessClosing()
@@ -25,7 +27,8 @@ enum SubscriberState {
         }
     }
 
-    mutating func errorCaught(context: ChannelHandlerContext, error: any Error, stats: LoopStats) {
-        if self != .subscribed { fail(context: context, reason: "\(error)", stats: stats) } else { context.close(promise: nil) }
+    /// An error before subscribing is the connection's failure; the caller closes the connection either way.
+    mutating func errorCaught(error: any Error, stats: LoopStats) {
+        if self != .subscribed { fail(reason: "\(error)", stats: stats) }
     }
 }

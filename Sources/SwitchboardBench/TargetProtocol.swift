@@ -5,8 +5,8 @@ struct TargetProtocol: Sendable {
     var port: Int
     var apiKey: String
 
-    /// The WebSocket upgrade request of a subscriber to `channel`.
-    func webSocketRequest(channel: String) -> String {
+    /// The WebSocket upgrade request of a subscriber to `channel`; `deflate` offers permessage-deflate.
+    func webSocketRequest(channel: String, deflate: Bool = false) -> String {
         let path: String
         var extra = ""
         switch target {
@@ -16,6 +16,7 @@ struct TargetProtocol: Sendable {
         case .nchan:
             path = "/sub/\(channel)"
         }
+        if deflate { extra += BenchDeflate.offerHeader }
         return "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extra)\r\n"
     }

@@ -22,9 +22,20 @@ enum WebSocketClientFrame {
         return frame
     }
 
+    /// The first header byte's flags of an incoming frame.
+    struct Flags {
+        let byte: UInt8
+        /// The frame ends its message.
+        var fin: Bool { byte & 0x80 != 0 }
+        /// permessage-deflate: the message this frame starts is compressed (RFC 7692 section 6).
+        var rsv1: Bool { byte & 0x40 != 0 }
+    }
+
     /// Calls `body` for every complete frame at the front of `pending`, with the reader index at the frame's payload
     /// and its length; consumes the frames. An incomplete frame stays for the next read.
-    static func readFrames(_ pending: inout ByteBuffer, _ body: (_ opcode: UInt8, _ length: Int, _ buffer: inout ByteBuffer) -> Void) {
+    static func readFrames(
+        _ pending: inout ByteBuffer, _ body: (_ opcode: UInt8, _ flags: Flags, _ length: Int, _ buffer: inout ByteBuffer) -> Void
+    ) {
         while pending.readableBytes >= 2 {
             let start = pending.readerIndex
             guard let first = pending.getInteger(at: start, as: UInt8.self),
@@ -45,7 +56,7 @@ enum WebSocketClientFrame {
             guard pending.readableBytes >= headerLength + length else { return }
             pending.moveReaderIndex(forwardBy: headerLength)
             let payloadStart = pending.readerIndex
-            body(first & 0x0F, length, &pending)
+            body(first & 0x0F, Flags(byte: first), length, &pending)
             pending.moveReaderIndex(to: payloadStart + length)
         }
     }

@@ -5,6 +5,9 @@ import NIOCore
 /// Every text frame is scanned for the payload stamp; a stamped frame is a delivery, anything else is a control
 /// message: the first one confirms the subscription on Switchboard (its position is kept for a later resume), later
 /// ones are the replies to the echo client's own `publish` commands.
+///
+/// With `--deflate` the handshake offers permessage-deflate, a 101 that does not agree fails the connection, and every
+/// compressed message (RSV1) is inflated before that scan; the subscriber's own frames go out uncompressed.
 final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -12,16 +15,24 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
     private let request: String
     private let subscribeCommand: String?
     private let confirmedByMessage: Bool
+    /// permessage-deflate was offered; once the 101 agreed, compressed messages are inflated.
+    private let deflate: Bool
+    private var deflateAgreed = false
+    /// The frames so far of a compressed message that is not complete yet (server fragmentation).
+    private var compressedFragments: ByteBuffer?
     private let stats: LoopStats
     let tally: SubscriberTally
     private var state = SubscriberState.handshaking
     private var pending = ByteBuffer()
     private var context: ChannelHandlerContext?
 
-    init(request: String, subscribeCommand: String?, confirmedByMessage: Bool, stats: LoopStats, tally: SubscriberTally) {
+    init(
+        request: String, subscribeCommand: String?, confirmedByMessage: Bool, deflate: Bool = false, stats: LoopStats, tally: SubscriberTally
+    ) {
         self.request = request
         self.subscribeCommand = subscribeCommand
         self.confirmedByMessage = confirmedByMessage
+        self.deflate = deflate
         self.stats = stats
         self.tally = tally
     }
@@ -46,6 +57,13 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
                 fail(context: context, reason: "HTTP \(head.status) instead of 101")
                 return
             }
+            if deflate {
+                if let refusal = BenchDeflate.refusal(ofResponseExtensions: head.webSocketExtensions) {
+                    fail(context: context, reason: refusal)
+                    return
+                }
+                deflateAgreed = true
+            }
             if let subscribeCommand {
                 state = confirmedByMessage ? .subscribing : .subscribed
                 sendFrame(context: context, opcode: 0x1, payload: ByteBuffer(string: subscribeCommand), flush: true)
@@ -54,9 +72,12 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
             }
             if state == .subscribed { stats.markEstablished(tally) }
         }
-        WebSocketClientFrame.readFrames(&pending) { opcode, length, buffer in
+        WebSocketClientFrame.readFrames(&pending) { opcode, flags, length, buffer in
             switch opcode {
+            case 0x1 where flags.rsv1, 0x2 where flags.rsv1, 0x0 where compressedFragments != nil:
+                onCompressedFrame(context: context, opcode: opcode, flags: flags, length: length, buffer: buffer)
             case 0x0, 0x1, 0x2:
+                stats.frames.uncompressed += 1
                 onMessage(context: context, length: length, buffer: buffer)
             case 0x9:
                 let payload = buffer.getSlice(at: buffer.readerIndex, length: length) ?? ByteBuffer()
@@ -72,6 +93,51 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
         } else if pending.readerIndex > 65_536 {
             pending.discardReadBytes()
         }
+    }
+
+    /// A frame of a compressed message: collected until the message ends, then inflated and handled as one.
+    private func onCompressedFrame(
+        context: ChannelHandlerContext, opcode: UInt8, flags: WebSocketClientFrame.Flags, length: Int, buffer: ByteBuffer
+    ) {
+        guard deflateAgreed else {
+            fail(context: context, reason: "compressed frame (RSV1) without permessage-deflate agreed")
+            return
+        }
+        stats.frames.compressed += 1
+        stats.frames.compressedBytes += length
+        var frame = buffer.getSlice(at: buffer.readerIndex, length: length) ?? ByteBuffer()
+        let message: ByteBuffer
+        if opcode == 0x0, var fragments = compressedFragments {
+            compressedFragments = nil
+            fragments.writeBuffer(&frame)
+            guard flags.fin else {
+                compressedFragments = fragments
+                return
+            }
+            message = fragments
+        } else {
+            compressedFragments = nil
+            guard flags.fin else {
+                // Copied: the slice's bytes live in `pending`, which is reused for the next reads.
+                var copy = context.channel.allocator.buffer(capacity: length)
+                copy.writeBuffer(&frame)
+                compressedFragments = copy
+                return
+            }
+            message = frame
+        }
+        let inflated: ByteBuffer
+        do {
+            inflated = try stats.inflater().inflate(message)
+        } catch let error as PerMessageInflater.InflateError {
+            fail(context: context, reason: error.description)
+            return
+        } catch {
+            fail(context: context, reason: "inflater: \(error)")
+            return
+        }
+        stats.frames.inflatedBytes += inflated.readableBytes
+        onMessage(context: context, length: inflated.readableBytes, buffer: inflated)
     }
 
     @inline(__always)
@@ -113,14 +179,16 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     private func fail(context: ChannelHandlerContext, reason: String) {
-        state.fail(context: context, reason: reason, stats: stats)
+        state.fail(reason: reason, stats: stats)
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        state.closed(context: context, stats: stats)
+        state.closed(stats: stats)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.errorCaught(context: context, error: error, stats: stats)
+        state.errorCaught(error: error, stats: stats)
+        context.close(promise: nil)
     }
 }

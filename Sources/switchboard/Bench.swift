@@ -13,8 +13,10 @@ struct Bench: AsyncParsableCommand {
             (/sub/CHANNEL, POST /pub/CHANNEL) for side-by-side runs. --mode echo times WebSocket clients' own \
             publications coming back; --mode reconnect-storm drops every subscriber at once, publishes --missed \
             publications per channel, reconnects them at once with `since` and times the recovery. --workers K \
-            spreads the subscribers over K child processes (beyond one process's open-file limit). Exits 1 when \
-            anything was lost or duplicated.
+            spreads the subscribers over K child processes (beyond one process's open-file limit). --deflate has the \
+            WebSocket subscribers negotiate permessage-deflate and inflate compressed messages (the server compresses \
+            only messages of at least websocket.compression_min_bytes, 256 by default: use --payload-bytes 512). \
+            Exits 1 when anything was lost or duplicated.
             """
     )
 
@@ -22,6 +24,10 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "Server kind: switchboard or nchan.") var target = "switchboard"
     @Option(name: .long, help: "API key (default: SWITCHBOARD_API_KEY).") var apiKey: String?
     @Option(name: [.customLong("ws")], help: "WebSocket subscribers.") var webSocketSubscribers = 100
+    @Flag(
+        name: .long,
+        help: "WebSocket subscribers offer permessage-deflate, fail unless the server agrees, and inflate what it compresses.")
+    var deflate = false
     @Option(name: [.customLong("sse")], help: "SSE subscribers.") var sseSubscribers = 0
     @Option(name: [.customLong("poll")], help: "Long-poll subscribers.") var pollSubscribers = 0
     @Option(name: .long, help: "fan-out, echo or reconnect-storm.") var mode = "fan-out"
@@ -66,6 +72,7 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError("no API key: pass --api-key or set SWITCHBOARD_API_KEY")
         }
         options.webSocketSubscribers = webSocketSubscribers
+        options.deflate = deflate
         options.sseSubscribers = sseSubscribers
         options.channels = channels
         options.connectRate = connectRate

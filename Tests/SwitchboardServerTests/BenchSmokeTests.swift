@@ -1,5 +1,7 @@
+import CompressNIO
 import Foundation
 import NIOCore
+import SwitchboardCore
 import Testing
 
 @testable import SwitchboardBench
@@ -81,6 +83,53 @@ import Testing
         #expect(try reader.next().map { String(buffer: $0.body) } == "hello")
     }
 
+    @Test func theInflaterReadsRFC7692sExamplesWithAFreshContextPerMessage() throws {
+        let inflater = try PerMessageInflater()
+        func inflate(_ bytes: [UInt8]) throws -> String { String(buffer: try inflater.inflate(ByteBuffer(bytes: bytes))) }
+        // Section 7.2.3.1: "Hello" compressed, the 00 00 FF FF tail removed.
+        let hello: [UInt8] = [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]
+        #expect(try inflate(hello) == "Hello")
+        // No context carried over: the same bytes read the same again (with takeover, 7.2.3.2's second message
+        // would refer back into the first).
+        #expect(try inflate(hello) == "Hello")
+        // 7.2.3.3 a stored block, 7.2.3.4 BFINAL set, 7.2.3.5 two blocks in one message, 7.2.3.6 an empty message.
+        #expect(try inflate([0x00, 0x05, 0x00, 0xFA, 0xFF, 0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x00]) == "Hello")
+        #expect(try inflate([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00]) == "Hello")
+        #expect(try inflate([0xF2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xCA, 0xC9, 0xC9, 0x07, 0x00]) == "Hello")
+        #expect(try inflate([0x00]) == "")
+        #expect(throws: PerMessageInflater.InflateError.self) { try inflate([0xFF, 0xFF, 0xFF, 0xFF]) }
+        // A broken message leaves nothing behind for the next.
+        #expect(try inflate(hello) == "Hello")
+    }
+
+    @Test func theInflaterGrowsItsOutputForAMessageLargerThanItsBuffer() throws {
+        // 200 KB that compress well, the way a server compresses one message: raw deflate, sync flush, tail dropped.
+        let text = (0..<20_000).map { "m\($0 % 97)," }.joined()
+        let compressor = try ZlibCompressor(algorithm: .deflate)
+        var input = ByteBuffer(string: text)
+        var compressed = ByteBuffer()
+        compressed.reserveCapacity(compressor.maxSize(from: input))
+        try compressor.deflate(from: &input, to: &compressed, flush: .sync)
+        #expect(compressed.getBytes(at: compressed.writerIndex - 4, length: 4) == PerMessageInflater.tail)
+        compressed.moveWriterIndex(to: compressed.writerIndex - 4)
+        #expect(String(buffer: try PerMessageInflater().inflate(compressed)) == text)
+    }
+
+    @Test func aDeflateOfferNeedsTheServersAgreementWithoutContextTakeover() {
+        var head = ByteBuffer(
+            string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                + "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n")
+        let agreed = ResponseHead.read(from: &head)
+        #expect(agreed?.status == 101)
+        #expect(BenchDeflate.refusal(ofResponseExtensions: agreed?.webSocketExtensions) == nil)
+        var plain = ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+        #expect(BenchDeflate.refusal(ofResponseExtensions: ResponseHead.read(from: &plain)?.webSocketExtensions) != nil)
+        #expect(BenchDeflate.refusal(ofResponseExtensions: "permessage-deflate") != nil)
+        #expect(
+            TargetProtocol(target: .switchboard, host: "h", port: 1, apiKey: "").webSocketRequest(channel: "c", deflate: true)
+                .contains("\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"))
+    }
+
     // MARK: live runs
 
     @Test func aMixOfWebSocketSSEAndLongPollSubscribersReceivesEveryPublicationOnce() async throws {
@@ -129,6 +178,35 @@ import Testing
         expectNothingMissing(report)
     }
 
+    @Test func deflateSubscribersInflateEveryCompressedPublicationOnce() async throws {
+        let report = try await run {
+            $0.webSocketSubscribers = 40
+            $0.deflate = true
+            $0.payloadBytes = 512  // above the server's websocket.compression_min_bytes (256)
+            $0.publishRate = 50
+            $0.duration = 2
+        }
+        #expect(report.deflate)
+        #expect(report.established == 40 && report.failed == 0)
+        #expect(report.expectedDeliveries == 40 * 100)
+        // Every publication (one per frame, over the server's threshold) arrived compressed; the subscribe replies not.
+        #expect(report.webSocketFrames.compressed > 0)
+        #expect(report.webSocketFrames.compressed == report.delivered)
+        #expect(report.webSocketFrames.inflatedBytes > report.webSocketFrames.compressedBytes)
+        expectNothingMissing(report)
+    }
+
+    @Test func aServerThatDeclinesDeflateFailsEverySubscriberWithTheReason() async throws {
+        let report = try await run(server: { $0.webSocket.compression = false }) {
+            $0.webSocketSubscribers = 20
+            $0.deflate = true
+            $0.publishRate = 10
+            $0.duration = 0.5
+        }
+        #expect(report.established == 0 && report.failed == 20)
+        #expect(report.failureReasons == ["101 without permessage-deflate (--deflate asked for it)": 20])
+    }
+
     private func expectNothingMissing(_ report: BenchReport, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(report.delivered == report.expectedDeliveries, sourceLocation: sourceLocation)
         #expect(report.lost == 0 && report.duplicated == 0 && report.outOfOrder == 0, sourceLocation: sourceLocation)
@@ -136,8 +214,10 @@ import Testing
     }
 
     /// One bench run against a fresh in-process hub; the drain is generous because a CI machine may be busy.
-    private func run(_ configure: (inout BenchOptions) -> Void) async throws -> BenchReport {
-        let server = try await TestServer.start()
+    private func run(
+        server configureServer: (inout HubConfiguration) -> Void = { _ in }, _ configure: (inout BenchOptions) -> Void
+    ) async throws -> BenchReport {
+        let server = try await TestServer.start(configureServer)
         var options = BenchOptions()
         options.port = server.port
         options.apiKey = TestServer.apiKey

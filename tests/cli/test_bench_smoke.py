@@ -38,3 +38,21 @@ def test_worker_processes_split_the_subscribers_and_their_counts_add_up(server):
     assert report["lost"] == 0 and report["duplicated"] == 0 and report["outOfOrder"] == 0
     assert report["latencyMillis"]["samples"] == report["delivered"]
     assert done.returncode == 0
+
+
+def test_deflate_reaches_worker_processes_and_their_subscribers_inflate_every_publication(server):
+    """`--deflate` travels in the worker options: every worker's subscribers negotiate it and inflate what arrives."""
+    done = subprocess.run(
+        [
+            BINARY, "bench", "--url", server.url, "--api-key", API_KEY, "--ws", "60", "--deflate", "--payload-bytes", "512",
+            "--rate", "50", "--duration", "2", "--drain", "5", "--workers", "2", "--json",
+        ],
+        capture_output=True, text=True, timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert report["deflate"] is True and report["workers"] == 2
+    assert report["established"] == 60 and report["failed"] == 0
+    assert report["delivered"] == report["expectedDeliveries"] == 60 * 100
+    assert report["lost"] == 0 and report["duplicated"] == 0 and report["outOfOrder"] == 0
+    assert report["webSocketFrames"]["compressed"] == report["delivered"]
+    assert done.returncode == 0
