@@ -61,6 +61,18 @@ struct PerMessageDeflateCodecTests {
         #expect(firstAddress == secondAddress)
     }
 
+    /// The measurement switch (`testing.deflate_per_connection`): the same buffer is compressed again, same bytes.
+    @Test func withoutReuseTheSameBufferIsCompressedAgainToTheSameBytes() throws {
+        let deflater = try MessageDeflater(windowBits: 15)
+        let message = text(2_000)
+        let first = try deflater.compress(message, allocator: allocator)
+        let second = try deflater.compress(message, allocator: allocator, reusingLast: false)
+        let firstAddress = first.withUnsafeReadableBytes { $0.baseAddress }
+        let secondAddress = second.withUnsafeReadableBytes { $0.baseAddress }
+        #expect(firstAddress != secondAddress)
+        #expect(first == second)
+    }
+
     /// A client that keeps its context refers back to earlier messages: the per-connection inflater must keep it too.
     @Test func aContextKeepingInflaterReadsMessagesThatReferToEarlierOnes() throws {
         let clientCompressor = try ZlibCompressor(algorithm: .deflate)

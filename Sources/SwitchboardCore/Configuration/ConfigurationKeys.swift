@@ -328,6 +328,13 @@ extension HubSetting {
         ) { value, target throws(InvalidConfigurationValue) in
             target.testing.echoEndpoint = try ConfigurationParse.bool(value)
         },
+        HubSetting(
+            "testing.deflate_per_connection", env: "SWITCHBOARD_TESTING_DEFLATE_PER_CONNECTION", default: "false",
+            summary:
+                "Compresses a broadcast again for every permessage-deflate connection instead of once per event loop: the naive way, only to measure what compressing once saves (docs/benchmarks.md)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.testing.deflatePerConnection = try ConfigurationParse.bool(value)
+        },
     ]
 
     /// Lookup by dotted key.

@@ -95,6 +95,9 @@ public struct HubConfiguration: Sendable, Equatable {
         /// Serves `GET /testing/echo`: a WebSocket endpoint on the production pipeline that echoes every message,
         /// for the Autobahn conformance suite (docs/conformance.md).
         public var echoEndpoint = false
+        /// Compress a broadcast for every permessage-deflate connection anew (measurement only; the default
+        /// compresses it once per event loop and shares the result).
+        public var deflatePerConnection = false
 
         /// Everything off.
         public init() {}

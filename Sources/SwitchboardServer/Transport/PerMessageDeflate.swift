@@ -56,8 +56,10 @@ final class MessageDeflater {
     }
 
     /// The payload of one compressed message: deflate blocks ending in a sync flush, without the `00 00 FF FF` tail.
-    func compress(_ message: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        if let lastInput, let lastOutput, Self.isSameStorage(lastInput, message) { return lastOutput }
+    /// - Parameter reusingLast: false compresses again even when `message` is the buffer compressed last (the
+    ///   per-connection way, kept only to measure what sharing saves).
+    func compress(_ message: ByteBuffer, allocator: ByteBufferAllocator, reusingLast: Bool = true) throws -> ByteBuffer {
+        if reusingLast, let lastInput, let lastOutput, Self.isSameStorage(lastInput, message) { return lastOutput }
         // An empty message compresses to a single empty stored block's first byte (RFC 7692 section 7.2.3.6).
         guard message.readableBytes > 0 else { return allocator.buffer(bytes: [0x00]) }
         try compressor.reset()

@@ -514,7 +514,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private func dataFrame(_ payload: ByteBuffer, opcode: WebSocketFraming.Opcode) -> ByteBuffer {
         let allocator = context?.channel.allocator ?? ByteBufferAllocator()
         if compresses(payload), let deflate, let loopCodecs,
-            let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(payload, allocator: allocator)
+            let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(
+                payload, allocator: allocator, reusingLast: !services.settings.configuration.testing.deflatePerConnection)
         {
             return WebSocketFraming.frame(compressed, opcode: opcode, compressed: true, allocator: allocator)
         }
