@@ -21,6 +21,24 @@ final class EncodedPublication: Sendable, StreamItem {
     /// publication is transcoded at most once, and never when nobody speaks MessagePack.
     private let messagePack = NIOLockedValueBox<(push: ByteBuffer, frame: ByteBuffer)?>(nil)
 
+    /// Whole SSE events with their `id:` line for a stream of this one channel (the common case: its id is just this
+    /// publication's position), so every such subscriber gets the same buffer. Made on first use.
+    private let singleChannelSSE = NIOLockedValueBox<(json: ByteBuffer, raw: ByteBuffer)?>(nil)
+
+    var singleChannelSSEEvents: (json: ByteBuffer, raw: ByteBuffer) {
+        singleChannelSSE.withLockedValue { cached in
+            if let cached { return cached }
+            let id = SSEEventID.encode([publication.position])
+            var json = SSEFraming.idLine(id, allocator: ByteBufferAllocator())
+            var raw = json
+            json.writeImmutableBuffer(sseEvent)
+            raw.writeImmutableBuffer(rawSSEEvent)
+            let events = (json, raw)
+            cached = events
+            return events
+        }
+    }
+
     var messagePackPush: ByteBuffer { messagePackEncoded.push }
     /// `messagePackPush` as a complete WebSocket binary frame.
     var messagePackBinaryFrame: ByteBuffer { messagePackEncoded.frame }

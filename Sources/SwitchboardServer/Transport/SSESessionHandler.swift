@@ -165,6 +165,11 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             return !stream.raw && write(publication.sseEvent, tag: publication.queueTag(conflates: conflates))
         }
         positions[index] = publication.publication.position
+        if positions.count == 1 {
+            // One channel in the URL: the id is the publication's own position, so the whole event is shared.
+            let events = publication.singleChannelSSEEvents
+            return write(stream.raw ? events.raw : events.json, tag: publication.queueTag(conflates: conflates))
+        }
         let body = stream.raw ? publication.rawSSEEvent : publication.sseEvent
         if context != nil, pipe.isEmpty, pipe.socketWritable {
             // Straight to the socket: the shared event buffer is written as it is, after this connection's id line.
