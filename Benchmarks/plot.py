@@ -39,6 +39,8 @@ def summarise(groups):
             "runs": len(reports),
             "cpu_us": median(reports, lambda r: server(r, "cpuMicrosPerDelivery")),
             "p50": median(reports, lambda r: r["latencyMillis"]["p50"]),
+            "p90": median(reports, lambda r: r["latencyMillis"]["p90"]),
+            "p999": median(reports, lambda r: r["latencyMillis"]["p999"]),
             "p99": median(reports, lambda r: r["latencyMillis"]["p99"]),
             "max": median(reports, lambda r: r["latencyMillis"]["max"]),
             "lost": sum(r["lost"] for r in reports),
@@ -84,6 +86,22 @@ def plot(rows, directory):
         figure.tight_layout()
         figure.savefig(Path(directory) / name, dpi=110)
         plt.close(figure)
+    # Latency percentiles per scenario and server, log scale (the servers differ by orders of magnitude when one
+    # falls behind).
+    percentiles = [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")]
+    figure, panels = plt.subplots(1, len(scenarios), figsize=(3.2 * len(scenarios), 3.5), squeeze=False)
+    for panel, scenario in zip(panels[0], scenarios):
+        for target in targets:
+            row = next((r for r in rows if r["scenario"] == scenario and r["target"] == target), None)
+            if row:
+                panel.plot([label for _, label in percentiles], [max(row[key], 0.01) for key, _ in percentiles], marker="o", label=target)
+        panel.set_yscale("log")
+        panel.set_title(scenario)
+        panel.set_ylabel("delivery latency (ms)")
+        panel.legend()
+    figure.tight_layout()
+    figure.savefig(Path(directory) / "latency-percentiles.png", dpi=110)
+    plt.close(figure)
 
 
 if __name__ == "__main__":
