@@ -16,6 +16,26 @@ def free_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+def milliseconds_until(check, start, what):
+    """Polls `check` every millisecond until it holds; the time since `start`."""
+    while True:
+        try:
+            if check():
+                return (time.monotonic() - start) * 1000
+        except OSError:
+            pass
+        if time.monotonic() - start > 10:
+            raise SystemExit(f"server not {what} within 10 s")
+        time.sleep(0.001)
+
+def accepts(port):
+    socket.create_connection(("127.0.0.1", port), timeout=0.05).close()
+    return True
+
+def ready(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+        return response.status == 200
+
 accept_ms, ready_ms = [], []
 for _ in range(runs):
     port = free_port()
@@ -23,25 +43,8 @@ for _ in range(runs):
     server = subprocess.Popen([binary, "serve", "--port", str(port), "--log-level", "warning"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.05).close()
-                accept_ms.append((time.monotonic() - start) * 1000)
-                break
-            except OSError:
-                if time.monotonic() - start > 10:
-                    raise SystemExit("server did not start within 10 s")
-                time.sleep(0.001)
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        ready_ms.append((time.monotonic() - start) * 1000)
-                        break
-            except OSError:
-                if time.monotonic() - start > 10:
-                    raise SystemExit("server not ready within 10 s")
-                time.sleep(0.001)
+        accept_ms.append(milliseconds_until(lambda: accepts(port), start, "accepting"))
+        ready_ms.append(milliseconds_until(lambda: ready(port), start, "ready"))
     finally:
         server.terminate()
         server.wait()
