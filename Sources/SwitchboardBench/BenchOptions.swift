@@ -19,6 +19,14 @@ public struct BenchOptions: Sendable, Codable {
         case reconnectStorm = "reconnect-storm"
     }
 
+    /// How the fan-out publisher publishes.
+    public enum PublishOver: String, Sendable, CaseIterable, Codable {
+        /// `POST /api/publish` with the API key, pipelined on one keep-alive connection.
+        case http
+        /// `publish` commands on one WebSocket connection (`/connection/websocket`, `switchboard.v1.json`), as a client.
+        case webSocket = "websocket"
+    }
+
     public var host = "127.0.0.1"
     public var port = 8080
     public var target = Target.switchboard
@@ -37,6 +45,8 @@ public struct BenchOptions: Sendable, Codable {
     public var channels = 1
     /// New connections opened per second while ramping up.
     public var connectRate = 2_000
+    /// Fan-out: the publisher's transport (Switchboard only).
+    public var publishOver = PublishOver.http
     /// Publications per second (all channels together), sent on a fixed schedule (open loop).
     public var publishRate = 100
     /// Length of the publish phase in seconds.
@@ -101,6 +111,15 @@ public struct BenchOptions: Sendable, Codable {
             throw BenchOptionError("--mode \(mode.rawValue) uses WebSocket clients only (--ws)")
         }
         if mode != .fanOut && target != .switchboard { throw BenchOptionError("--mode \(mode.rawValue) needs --target switchboard") }
+        if publishOver == .webSocket && target != .switchboard {
+            throw BenchOptionError(
+                "--publish-over websocket needs --target switchboard (the bench publishes to Nchan with POST /pub/CHANNEL only)")
+        }
+        if publishOver == .webSocket && mode != .fanOut {
+            throw BenchOptionError(
+                "--publish-over websocket applies to --mode fan-out: echo clients publish over their own WebSocket, a reconnect storm through the HTTP API"
+            )
+        }
         if pollSubscribers > 0 && target != .switchboard { throw BenchOptionError("--poll needs --target switchboard") }
         if subscribers == 0 { throw BenchOptionError("no subscribers: pass --ws, --sse or --poll") }
         if deflate && webSocketSubscribers == 0 { throw BenchOptionError("--deflate applies to WebSocket subscribers: pass --ws") }

@@ -76,6 +76,9 @@ public struct BenchReport: Sendable, Codable {
     public var failed: Int
     public var failureReasons: [String: Int]
     public var closedEarly: Int
+    /// How the publications were made: `http` (`POST /api/publish`) or `websocket` (`publish` commands; echo clients
+    /// always publish so).
+    public var publisher: String
     public var publicationsSent: Int
     public var publicationsAccepted: Int
     public var publicationsRefused: Int
@@ -117,6 +120,7 @@ public struct BenchReport: Sendable, Codable {
                 "connections",
                 "\(established) established, \(failed) failed, \(closedEarly) dropped during the run (\(format(connectSeconds)) s to connect)"
             ),
+            ("publisher", publisherText),
             (
                 "publications",
                 "\(publicationsSent) sent, \(publicationsAccepted) accepted, \(publicationsRefused) refused, \(publicationsUnanswered) unanswered"
@@ -172,6 +176,14 @@ public struct BenchReport: Sendable, Codable {
         return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
     }
 
+    private var publisherText: String {
+        if publisher == BenchOptions.PublishOver.webSocket.rawValue {
+            return mode == BenchOptions.Mode.echo.rawValue
+                ? "WebSocket publish commands, each client on its own connection" : "WebSocket publish commands on one connection"
+        }
+        return target == BenchOptions.Target.nchan.rawValue ? "HTTP (POST /pub/CHANNEL)" : "HTTP API (POST /api/publish)"
+    }
+
     init(
         options: BenchOptions, fleet: FleetResult, publisher: PublisherStats, connectSeconds: Double, phaseStart: Date, server: Server?
     ) {
@@ -198,6 +210,12 @@ public struct BenchReport: Sendable, Codable {
         failureReasons = fleet.failureReasons
         closedEarly = fleet.closedEarly
         let publishedByFleets = options.mode != .fanOut
+        self.publisher =
+            switch options.mode {
+            case .fanOut: options.publishOver.rawValue
+            case .echo: BenchOptions.PublishOver.webSocket.rawValue
+            case .reconnectStorm: BenchOptions.PublishOver.http.rawValue
+            }
         publicationsSent = publishedByFleets ? fleet.ownPublished : publisher.sent
         publicationsAccepted = publishedByFleets ? fleet.ownAccepted : publisher.accepted.reduce(0, +)
         publicationsRefused = publishedByFleets ? fleet.ownRefused : publisher.refused

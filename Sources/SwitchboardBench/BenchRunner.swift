@@ -5,15 +5,20 @@ import NIOPosix
 
 /// Runs one bench: connect the subscribers (here or in worker processes), run the mode's measured phase, report.
 public enum BenchRunner {
-    /// Runs the bench described by `options`; `progress` receives a one-line status about once a second.
-    public static func run(_ options: BenchOptions, progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport {
+    /// Runs the bench described by `options`; `progress` receives a one-line status about once a second, `warning` a
+    /// line about something the user should fix (a rate limit refusing publications: standard error by default).
+    public static func run(
+        _ options: BenchOptions, progress: @escaping @Sendable (String) -> Void,
+        warning: (@Sendable (String) -> Void)? = nil
+    ) async throws -> BenchReport {
+        let warning = warning ?? { Publisher.standardErrorWarning($0) }
         let options = try options.validated()
         let fleets: [any Fleet] =
             options.workers > 1
             ? try (0..<options.workers).map { try WorkerFleet(options: options, index: $0, of: options.workers) }
             : [try LocalFleet(options: options)]
         do {
-            let report = try await run(options, fleets: fleets, progress: progress)
+            let report = try await run(options, fleets: fleets, progress: progress, warning: warning)
             for fleet in fleets { await fleet.shutdown() }
             return report
         } catch {
@@ -22,8 +27,9 @@ public enum BenchRunner {
         }
     }
 
-    private static func run(_ options: BenchOptions, fleets: [any Fleet], progress: @escaping @Sendable (String) -> Void) async throws -> BenchReport
-    {
+    private static func run(
+        _ options: BenchOptions, fleets: [any Fleet], progress: @escaping @Sendable (String) -> Void, warning: @escaping @Sendable (String) -> Void
+    ) async throws -> BenchReport {
         let server = ServerSampler(pid: options.serverPID)
         server.sample(.beforeConnecting)
         let connectStart = Date()
@@ -39,7 +45,8 @@ public enum BenchRunner {
         case .fanOut:
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             do {
-                results = try await publish(options, fleets: fleets, on: group.next(), server: server, stats: &publisherStats, progress: progress)
+                results = try await publish(
+                    options, fleets: fleets, on: group.next(), server: server, stats: &publisherStats, progress: progress, warning: warning)
                 try await group.shutdownGracefully()
             } catch {
                 try? await group.shutdownGracefully()
@@ -60,12 +67,12 @@ public enum BenchRunner {
     /// Fan-out: publishes on schedule from its own event loop while the fleets count, then lets them drain.
     private static func publish(
         _ options: BenchOptions, fleets: [any Fleet], on loop: any EventLoop, server: ServerSampler, stats publisherStats: inout PublisherStats,
-        progress: @escaping @Sendable (String) -> Void
+        progress: @escaping @Sendable (String) -> Void, warning: @escaping @Sendable (String) -> Void
     ) async throws -> [FleetResult] {
         let publisher = Publisher(
             loop: loop, options: options, publicationCount: options.publicationCount, rate: options.publishRate,
             protocolOf: TargetProtocol(target: options.target, host: options.host, port: options.port, apiKey: options.apiKey),
-            channelNames: LocalFleet.channelNames(options))
+            channelNames: LocalFleet.channelNames(options), over: options.publishOver, warning: warning)
         try await loop.flatSubmit { publisher.connect(count: 1) }.get()
         try await forEach(fleets) { try await $0.publishingStarts() }
         server.sample(.publishStart)
@@ -86,7 +93,7 @@ public enum BenchRunner {
         }
         defer { reporter.cancel() }
         try await loop.flatSubmit { publisher.run() }.get()
-        // Every publication answered before the fleets stop waiting: a publication accepted late still counts as
+        // Every publication answered (HTTP response or WebSocket reply) before the fleets stop waiting: a publication accepted late still counts as
         // expected, and its deliveries must be given the drain time (else a whole channel shows one "lost").
         let answerDeadline = Date().addingTimeInterval(60)
         while try await loop.submit({ publisher.outstanding }).get() > 0, Date() < answerDeadline {

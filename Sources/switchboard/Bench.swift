@@ -16,6 +16,9 @@ struct Bench: AsyncParsableCommand {
             spreads the subscribers over K child processes (beyond one process's open-file limit). --deflate has the \
             WebSocket subscribers negotiate permessage-deflate and inflate compressed messages (the server compresses \
             only messages of at least websocket.compression_min_bytes, 256 by default: use --payload-bytes 512). \
+            --publish-over websocket (fan-out, Switchboard only) publishes with `publish` commands on one WebSocket \
+            connection instead of the HTTP API; start the server with SWITCHBOARD_LIMITS_COMMANDS_PER_SECOND=0 and \
+            SWITCHBOARD_LIMITS_PUBLISHES_PER_SECOND_PER_USER=0 (both 100 per second by default) for higher rates. \
             Exits 1 when anything was lost or duplicated.
             """
     )
@@ -36,6 +39,7 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: .hidden) var workerOptions: String?
     @Option(name: .long, help: "Channels the subscribers are spread over.") var channels = 1
     @Option(name: .long, help: "New connections per second while ramping up.") var connectRate = 2_000
+    @Option(name: .long, help: "Fan-out publisher: http (POST /api/publish) or websocket (publish commands).") var publishOver = "http"
     @Option(name: .long, help: "Publications per second (all channels together).") var rate = 100
     @Option(name: .long, help: "Seconds of publishing.") var duration = 10.0
     @Option(name: .long, help: "Bytes of each publication's data.") var payloadBytes = 128
@@ -64,11 +68,17 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError("--mode must be fan-out, echo or reconnect-storm")
         }
         options.mode = runMode
+        guard let publisher = BenchOptions.PublishOver(rawValue: publishOver) else {
+            throw ValidationError("--publish-over must be http or websocket")
+        }
+        options.publishOver = publisher
         options.pollSubscribers = pollSubscribers
         options.missedPublications = missed
         options.workers = workers
         options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["SWITCHBOARD_API_KEY"] ?? ""
-        if kind == .switchboard && options.apiKey.isEmpty {
+        // The WebSocket publisher connects as an (anonymous) client; everything else publishes with the API key.
+        let usesAPIKey = kind == .switchboard && publisher == .http
+        if usesAPIKey && options.apiKey.isEmpty {
             throw ValidationError("no API key: pass --api-key or set SWITCHBOARD_API_KEY")
         }
         options.webSocketSubscribers = webSocketSubscribers

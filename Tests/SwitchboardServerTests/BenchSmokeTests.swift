@@ -1,5 +1,6 @@
 import CompressNIO
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardCore
 import Testing
@@ -130,6 +131,29 @@ import Testing
                 .contains("\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"))
     }
 
+    @Test func publishingOverWebSocketIsRefusedForNchanWithTheReason() throws {
+        var options = BenchOptions()
+        options.target = .nchan
+        options.publishOver = .webSocket
+        #expect {
+            try options.validated()
+        } throws: { error in
+            "\(error)".contains("--publish-over websocket needs --target switchboard")
+        }
+        options.target = .switchboard
+        options.mode = .echo
+        #expect(throws: BenchOptionError.self) { try options.validated() }
+        options.mode = .fanOut
+        #expect(try options.validated().publishOver == .webSocket)
+    }
+
+    @Test func aPublishReplyIsMatchedByItsCommandID() {
+        #expect(WebSocketPublisherHandler.leadingNumber(in: #"{"id":17,"result":{"epoch":"e","offset":3}}"#, after: #"{"id":"#) == 17)
+        let refusal = #"{"id":4,"error":{"code":128,"name":"rate_limited","reason":"slow down"}}"#
+        #expect(WebSocketPublisherHandler.leadingNumber(in: refusal, after: #""code":"#) == 128)
+        #expect(WebSocketPublisherHandler.leadingNumber(in: #"{"push":"ping"}"#, after: #"{"id":"#) == nil)
+    }
+
     // MARK: live runs
 
     @Test func aMixOfWebSocketSSEAndLongPollSubscribersReceivesEveryPublicationOnce() async throws {
@@ -144,6 +168,62 @@ import Testing
         #expect(report.established == 250 && report.failed == 0)
         #expect(report.expectedDeliveries == 250 * 50)
         expectNothingMissing(report)
+    }
+
+    @Test func aWebSocketPublisherReachesEverySubscriberOnceAndInOrder() async throws {
+        // The publisher is one client connection: the hub must allow its command and publish rate (TestServer lifts
+        // these limits already; said here because the run depends on it).
+        let report = try await run(server: {
+            $0.limits.commandsPerSecond = 0
+            $0.limits.publishesPerSecondPerUser = 0
+        }) {
+            $0.publishOver = .webSocket
+            $0.apiKey = ""  // publishes as an anonymous client, not with the API key
+            $0.webSocketSubscribers = 60
+            $0.sseSubscribers = 20
+            $0.channels = 2
+            $0.publishRate = 50
+            $0.duration = 2
+        }
+        #expect(report.publisher == "websocket")
+        #expect(report.humanTable.contains("WebSocket publish commands on one connection"))
+        #expect(report.established == 80 && report.failed == 0)
+        #expect(report.publicationsSent == 100)
+        #expect(report.publicationsAccepted == 100)
+        #expect(report.publicationsRefused == 0 && report.publicationsUnanswered == 0)
+        #expect(report.expectedDeliveries == 80 * 50)
+        #expect(report.latencyMillis.samples == UInt64(report.delivered))
+        expectNothingMissing(report)
+    }
+
+    @Test func rateLimitedWebSocketPublicationsCountAsRefusedWithAWarning() async throws {
+        let warnings = NIOLockedValueBox<[String]>([])
+        // 10 commands per second (burst 20) against 60 publications in one second: about half are refused, never 20
+        // in a row (that would close the connection).
+        let report = try await run(
+            server: {
+                $0.limits.commandsPerSecond = 10
+                $0.limits.publishesPerSecondPerUser = 0
+            },
+            warning: { line in warnings.withLockedValue { $0.append(line) } }
+        ) {
+            $0.publishOver = .webSocket
+            $0.webSocketSubscribers = 20
+            $0.channels = 2
+            $0.publishRate = 60
+            $0.duration = 1
+        }
+        #expect(report.publicationsSent == 60)
+        #expect(report.publicationsRefused > 0 && report.publicationsAccepted > 0)
+        #expect(report.publicationsAccepted + report.publicationsRefused == 60)
+        #expect(report.publicationsUnanswered == 0)
+        // Every accepted publication reached its channel's subscribers (the refused ones leave gaps in the sequence
+        // numbers, which the tally counts as lost: it expects sequences 0..<accepted).
+        #expect(report.delivered == report.expectedDeliveries)
+        #expect(report.expectedDeliveries == 10 * report.publicationsAccepted)
+        let lines = warnings.withLockedValue { $0 }
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("SWITCHBOARD_LIMITS_COMMANDS_PER_SECOND=0") == true)
     }
 
     @Test func echoClientsSeeEachOfTheirOwnPublicationsComeBack() async throws {
@@ -215,7 +295,8 @@ import Testing
 
     /// One bench run against a fresh in-process hub; the drain is generous because a CI machine may be busy.
     private func run(
-        server configureServer: (inout HubConfiguration) -> Void = { _ in }, _ configure: (inout BenchOptions) -> Void
+        server configureServer: (inout HubConfiguration) -> Void = { _ in }, warning: (@Sendable (String) -> Void)? = nil,
+        _ configure: (inout BenchOptions) -> Void
     ) async throws -> BenchReport {
         let server = try await TestServer.start(configureServer)
         var options = BenchOptions()
@@ -225,7 +306,7 @@ import Testing
         options.settleSeconds = 0.2
         options.drainSeconds = 5
         configure(&options)
-        let report = try await BenchRunner.run(options) { _ in }
+        let report = try await BenchRunner.run(options, progress: { _ in }, warning: warning)
         try await server.stop()
         return report
     }

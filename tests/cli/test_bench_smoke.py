@@ -2,7 +2,7 @@
 import json
 import subprocess
 
-from conftest import API_KEY, BINARY
+from conftest import API_KEY, BINARY, start_server
 
 
 def test_short_mixed_bench_run_delivers_every_publication_exactly_once(server):
@@ -56,3 +56,41 @@ def test_deflate_reaches_worker_processes_and_their_subscribers_inflate_every_pu
     assert report["lost"] == 0 and report["duplicated"] == 0 and report["outOfOrder"] == 0
     assert report["webSocketFrames"]["compressed"] == report["delivered"]
     assert done.returncode == 0
+
+
+def test_websocket_publisher_delivers_every_publication_exactly_once():
+    """`--publish-over websocket`: one client connection publishes 300/s, three times the server's default per-connection
+    command rate and per-user publish rate (100/s, burst 200: about a third would be refused), so the server is started
+    with both limits lifted, as the docs say."""
+    srv = start_server(env={"SWITCHBOARD_LIMITS_COMMANDS_PER_SECOND": "0", "SWITCHBOARD_LIMITS_PUBLISHES_PER_SECOND_PER_USER": "0"})
+    try:
+        done = subprocess.run(
+            [
+                BINARY, "bench", "--url", srv.url, "--publish-over", "websocket", "--ws", "60", "--sse", "20",
+                "--channels", "2", "--rate", "300", "--duration", "2", "--drain", "5", "--json",
+            ],
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        srv.process.terminate()
+        srv.process.wait(timeout=15)
+    report = json.loads(done.stdout)
+    assert report["publisher"] == "websocket"
+    assert report["established"] == 80 and report["failed"] == 0
+    assert report["publicationsSent"] == report["publicationsAccepted"] == 600
+    assert report["publicationsRefused"] == 0 and report["publicationsUnanswered"] == 0
+    assert report["expectedDeliveries"] == 80 * 300
+    assert report["delivered"] == report["expectedDeliveries"]
+    assert report["lost"] == 0 and report["duplicated"] == 0 and report["outOfOrder"] == 0
+    assert "rate limiting" not in done.stderr
+    assert done.returncode == 0
+
+
+def test_websocket_publisher_is_refused_for_nchan_with_the_reason():
+    done = subprocess.run(
+        [BINARY, "bench", "--url", "http://127.0.0.1:9", "--target", "nchan", "--publish-over", "websocket", "--ws", "1"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode != 0
+    assert "--publish-over websocket needs --target switchboard" in done.stderr
+    assert done.stdout == ""
