@@ -91,23 +91,33 @@ public enum BenchRunner {
                 }
             }
         }
-        defer { reporter.cancel() }
-        try await loop.flatSubmit { publisher.run() }.get()
-        // Every publication answered (HTTP response or WebSocket reply) before the fleets stop waiting: a publication accepted late still counts as
-        // expected, and its deliveries must be given the drain time (else a whole channel shows one "lost").
-        let answerDeadline = Date().addingTimeInterval(60)
-        while try await loop.submit({ publisher.outstanding }).get() > 0, Date() < answerDeadline {
-            try await Task.sleep(for: .milliseconds(20))
+        // The reporter submits to the publisher's loop: it must have stopped before the caller shuts that loop down.
+        func stopReporter() async {
+            reporter.cancel()
+            _ = await reporter.result
         }
-        publisherStats = try await loop.submit {
-            PublisherStats(
-                accepted: publisher.accepted, sent: publisher.publicationsSent, refused: publisher.refused,
-                unanswered: publisher.unanswered + publisher.outstanding + publisher.sendErrors)
-        }.get()
-        let accepted = publisherStats.accepted
-        let results = try await fleets.concurrentMap { try await $0.publishingEnded(accepted: accepted) }
-        try await loop.submit { publisher.close() }.get()
-        return results
+        do {
+            try await loop.flatSubmit { publisher.run() }.get()
+            // Every publication answered (HTTP response or WebSocket reply) before the fleets stop waiting: a publication accepted late still counts as
+            // expected, and its deliveries must be given the drain time (else a whole channel shows one "lost").
+            let answerDeadline = Date().addingTimeInterval(60)
+            while try await loop.submit({ publisher.outstanding }).get() > 0, Date() < answerDeadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            publisherStats = try await loop.submit {
+                PublisherStats(
+                    accepted: publisher.accepted, sent: publisher.publicationsSent, refused: publisher.refused,
+                    unanswered: publisher.unanswered + publisher.outstanding + publisher.sendErrors)
+            }.get()
+            let accepted = publisherStats.accepted
+            let results = try await fleets.concurrentMap { try await $0.publishingEnded(accepted: accepted) }
+            try await loop.submit { publisher.close() }.get()
+            await stopReporter()
+            return results
+        } catch {
+            await stopReporter()
+            throw error
+        }
     }
 
     private static func forEach(_ fleets: [any Fleet], _ body: @escaping @Sendable (any Fleet) async throws -> Void) async throws {
