@@ -103,8 +103,10 @@ public final class MemoryBroker: Broker {
     public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
         let sink = self.sink.withLockedValue { $0 }
         presenceTables.withLockedValue { tables in
-            guard var table = tables[channel], let member = table.leave(client: client) else { return }
-            tables[channel] = table.isEmpty ? nil : table
+            // In place: a copy taken out of the dictionary would copy every member on each leave (quadratic when a
+            // crowd leaves at once).
+            guard let member = tables[channel]?.leave(client: client) else { return }
+            if tables[channel]?.isEmpty == true { tables[channel] = nil }
             if announce { sink?.deliver(event: .presence(.leave, channel: channel, member: member)) }
         }
     }
@@ -118,10 +120,10 @@ public final class MemoryBroker: Broker {
         stream.pruneReceipts()
         let sink = self.sink.withLockedValue { $0 }
         return stream.receipts.withLockedValue { records in
-            guard var record = records[offset] else { return false }
-            let change = record.acknowledge(user: user, status: status)
-            records[offset] = record
-            if let change, let publisher = record.publisher {
+            // In place, for the same reason as presence: a record holds every recipient.
+            guard records[offset] != nil else { return false }
+            let change = records[offset]!.acknowledge(user: user, status: status)
+            if let change, let publisher = records[offset]!.publisher {
                 sink?.deliver(event: .receipt(channel: channel, offset: offset, user: user, status: change, publisher: publisher))
             }
             return true

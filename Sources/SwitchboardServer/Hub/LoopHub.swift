@@ -88,13 +88,13 @@ final class LoopHub: @unchecked Sendable {
 
     func unsubscribe(_ session: Session, from channel: ChannelName) {
         loop.assertInEventLoop()
-        guard var list = subscribers[channel], list.remove(session) else { return }
+        // Mutated in place: a copy taken out of the dictionary would make the removal copy the whole list (every
+        // subscriber of the channel) while the dictionary still holds it — quadratic when thousands leave at once.
+        guard subscribers[channel]?.remove(session) == true else { return }
         metrics.subscriptions.decrement()
-        if list.isEmpty {
+        if subscribers[channel]?.isEmpty == true {
             subscribers[channel] = nil
             hub?.setInterest(channel, loop: index, false)
-        } else {
-            subscribers[channel] = list
         }
     }
 
