@@ -60,9 +60,9 @@ for scenario in $SCENARIOS; do
     # worker processes.
     # Issue target 3: idle memory per connection over 15,000 connections (heartbeats on), SSE, and a bare SwiftNIO
     # WebSocket server in the same run (memory only: it has no publish endpoint, its one publication is refused).
-    idle-sse-15000-workers) bench --ws 0 --sse 15000 --rate 1 --duration 2 --connect-rate 3000 --settle 3 --workers 2 --source-addresses 127.0.0.2,127.0.0.3 >"$file" || true ;;
-    baseline-ws-15000-workers) bench --target nchan --ws 15000 --rate 1 --duration 1 --connect-rate 3000 --settle 3 --workers 2 --source-addresses 127.0.0.2,127.0.0.3 >"$file" || true ;;
-    fanout-ws-15000-workers) bench --ws 15000 --rate 1 --duration "$DURATION" --connect-rate 3000 --workers 2 --source-addresses 127.0.0.2,127.0.0.3 >"$file" || true ;;
+    idle-sse-15000-workers) bench --ws 0 --sse 15000 --rate 1 --duration 2 --connect-rate 3000 --settle 3 --workers 2 --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 >"$file" || true ;;
+    baseline-ws-15000-workers) bench --target nchan --ws 15000 --rate 1 --duration 1 --connect-rate 3000 --settle 3 --workers 2 --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 >"$file" || true ;;
+    fanout-ws-15000-workers) bench --ws 15000 --rate 1 --duration "$DURATION" --connect-rate 3000 --workers 2 --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 >"$file" || true ;;
     esac
     stop_server
 done
