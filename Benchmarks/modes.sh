@@ -15,15 +15,7 @@ KEY=bench-key-0123456789
 PORT=18191
 mkdir -p "$OUT"
 
-server_pid=""
-stop_server() {
-    if [[ -n "$server_pid" ]]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
-}
-trap stop_server EXIT
+source Benchmarks/server-lifecycle.sh
 
 start_server() {
     if [[ "${1:-}" == baseline ]]; then
@@ -33,12 +25,7 @@ start_server() {
         SWITCHBOARD_API_KEY=$KEY taskset -c 0 "$BIN" serve --port "$PORT" --log-level warning >"$OUT/server.log" 2>&1 &
     fi
     server_pid=$!
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "server did not open port $PORT" >&2
-    return 1
+    wait_for_port
 }
 
 bench() {

@@ -19,24 +19,7 @@ KEY=bench-key-0123456789
 PORT=18181
 mkdir -p "$OUT"
 
-server_pid=""
-stop_server() {
-    if [[ -n "$server_pid" ]]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
-}
-trap stop_server EXIT
-
-wait_for_port() {
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "server did not open port $PORT" >&2
-    return 1
-}
+source Benchmarks/server-lifecycle.sh
 
 # Starts the target pinned to CPU 0; sets server_pid (the process to kill) and measured_pid (the one doing the work).
 start_server() {
