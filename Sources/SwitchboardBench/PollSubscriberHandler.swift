@@ -6,7 +6,7 @@ import NIOCore
 ///
 /// The subscribe reply arrives in a poll response like every other message, so the subscription counts as
 /// established only when a poll brings it back.
-final class PollSubscriberHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class PollSubscriberHandler: SubscriberConnection, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -14,10 +14,10 @@ final class PollSubscriberHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private let host: String
     private let subscribeCommand: String
-    private let stats: LoopStats
+    let stats: LoopStats
     private let tally: SubscriberTally
     private var step = Step.opening
-    private var state = SubscriberState.handshaking
+    var state = SubscriberState.handshaking
     private var reader = HTTPResponseReader()
     private var session = ""
     private var ack: UInt64 = 0
@@ -122,17 +122,4 @@ final class PollSubscriberHandler: ChannelInboundHandler, RemovableChannelHandle
         return String(text[key.upperBound..<end])
     }
 
-    private func fail(context: ChannelHandlerContext, reason: String) {
-        state.fail(reason: reason, stats: stats)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.closed(stats: stats)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.errorCaught(error: error, stats: stats)
-        context.close(promise: nil)
-    }
 }

@@ -2,15 +2,15 @@ import NIOCore
 
 /// One Server-Sent Events subscriber on a raw NIO channel: reads `data:` lines (de-chunking when the server uses
 /// chunked encoding, as nginx does) and counts stamped ones as deliveries.
-final class SSESubscriberHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class SSESubscriberHandler: SubscriberConnection, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let request: String
     private let confirmedByMessage: Bool
-    private let stats: LoopStats
+    let stats: LoopStats
     private let tally: SubscriberTally
-    private var state = SubscriberState.handshaking
+    var state = SubscriberState.handshaking
     private var pending = ByteBuffer()
     private var dechunker: ChunkedBodyDecoder?
     private var body = ByteBuffer()
@@ -86,19 +86,6 @@ final class SSESubscriberHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
-    private func fail(context: ChannelHandlerContext, reason: String) {
-        state.fail(reason: reason, stats: stats)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.closed(stats: stats)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.errorCaught(error: error, stats: stats)
-        context.close(promise: nil)
-    }
 }
 
 /// Undoes HTTP/1.1 chunked transfer encoding incrementally: chunk-size lines out, chunk data through.

@@ -32,3 +32,26 @@ enum SubscriberState {
         if self != .subscribed { fail(reason: "\(error)", stats: stats) }
     }
 }
+
+/// A bench subscriber's channel handler: failures, early closes and errors are counted the same way for every kind.
+protocol SubscriberConnection: ChannelInboundHandler {
+    var state: SubscriberState { get set }
+    var stats: LoopStats { get }
+}
+
+extension SubscriberConnection {
+    /// Records the failure, then closes (after the state update: the close runs `channelInactive` at once).
+    func fail(context: ChannelHandlerContext, reason: String) {
+        state.fail(reason: reason, stats: stats)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.closed(stats: stats)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        state.errorCaught(error: error, stats: stats)
+        context.close(promise: nil)
+    }
+}

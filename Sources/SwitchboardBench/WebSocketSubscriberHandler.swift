@@ -8,7 +8,7 @@ import NIOCore
 ///
 /// With `--deflate` the handshake offers permessage-deflate, a 101 that does not agree fails the connection, and every
 /// compressed message (RSV1) is inflated before that scan; the subscriber's own frames go out uncompressed.
-final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class WebSocketSubscriberHandler: SubscriberConnection, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -20,9 +20,9 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
     private var deflateAgreed = false
     /// The frames so far of a compressed message that is not complete yet (server fragmentation).
     private var compressedFragments: ByteBuffer?
-    private let stats: LoopStats
+    let stats: LoopStats
     let tally: SubscriberTally
-    private var state = SubscriberState.handshaking
+    var state = SubscriberState.handshaking
     private var pending = ByteBuffer()
     private var context: ChannelHandlerContext?
 
@@ -178,17 +178,4 @@ final class WebSocketSubscriberHandler: ChannelInboundHandler, RemovableChannelH
         if flush { context.writeAndFlush(wrapOutboundOut(frame), promise: nil) } else { context.write(wrapOutboundOut(frame), promise: nil) }
     }
 
-    private func fail(context: ChannelHandlerContext, reason: String) {
-        state.fail(reason: reason, stats: stats)
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.closed(stats: stats)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.errorCaught(error: error, stats: stats)
-        context.close(promise: nil)
-    }
 }

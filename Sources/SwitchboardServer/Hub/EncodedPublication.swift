@@ -17,40 +17,30 @@ final class EncodedPublication: Sendable, StreamItem {
     let sseEvent: ByteBuffer
     /// `data: <data>\n\n`: the body of an SSE event on `/raw/sse/{channel}`.
     let rawSSEEvent: ByteBuffer
-    /// The MessagePack push, made by the first MessagePack subscriber that needs it and shared by the rest: a
-    /// publication is transcoded at most once, and never when nobody speaks MessagePack.
-    private let messagePack = NIOLockedValueBox<(push: ByteBuffer, frame: ByteBuffer)?>(nil)
-
+    /// The MessagePack push and its frame, made by the first MessagePack subscriber that needs them and shared by the
+    /// rest: a publication is transcoded at most once, and never when nobody speaks MessagePack.
+    private let messagePack = MadeOnce<(push: ByteBuffer, frame: ByteBuffer)>()
     /// Whole SSE events with their `id:` line for a stream of this one channel (the common case: its id is just this
     /// publication's position), so every such subscriber gets the same buffer. Made on first use.
-    private let singleChannelSSE = NIOLockedValueBox<(json: ByteBuffer, raw: ByteBuffer)?>(nil)
+    private let singleChannelSSE = MadeOnce<(json: ByteBuffer, raw: ByteBuffer)>()
 
     var singleChannelSSEEvents: (json: ByteBuffer, raw: ByteBuffer) {
-        singleChannelSSE.withLockedValue { cached in
-            if let cached { return cached }
-            let id = SSEEventID.encode([publication.position])
-            var json = SSEFraming.idLine(id, allocator: ByteBufferAllocator())
+        singleChannelSSE.value {
+            var json = SSEFraming.idLine(SSEEventID.encode([publication.position]), allocator: ByteBufferAllocator())
             var raw = json
             json.writeImmutableBuffer(sseEvent)
             raw.writeImmutableBuffer(rawSSEEvent)
-            let events = (json, raw)
-            cached = events
-            return events
+            return (json, raw)
         }
     }
 
     var messagePackPush: ByteBuffer { messagePackEncoded.push }
-    /// `messagePackPush` as a complete WebSocket binary frame.
-    var messagePackBinaryFrame: ByteBuffer { messagePackEncoded.frame }
 
-    /// The MessagePack push and its frame, made on first use.
+    /// The MessagePack push and its complete WebSocket binary frame.
     var messagePackEncoded: (push: ByteBuffer, frame: ByteBuffer) {
-        messagePack.withLockedValue { cached in
-            if let cached { return cached }
+        messagePack.value {
             let push = Pushes.messagePackPublication(publication)
-            let encoded = (push, WebSocketFraming.frame(push, opcode: .binary))
-            cached = encoded
-            return encoded
+            return (push, WebSocketFraming.frame(push, opcode: .binary))
         }
     }
 
@@ -77,6 +67,21 @@ final class EncodedPublication: Sendable, StreamItem {
     var channel: ChannelName { publication.channel }
     /// Raw WebSocket payload: the published data itself.
     var rawData: ByteBuffer { publication.data }
+}
+
+/// A value made by the first caller that needs it (under a lock: subscribers on several event loops may ask at once)
+/// and shared by every later one.
+final class MadeOnce<Value: Sendable>: Sendable {
+    private let made = NIOLockedValueBox<Value?>(nil)
+
+    func value(_ make: () -> Value) -> Value {
+        made.withLockedValue { made in
+            if let made { return made }
+            let value = make()
+            made = value
+            return value
+        }
+    }
 }
 
 /// Server-Sent Events framing. Data is minified JSON, so it never contains a newline and fits one `data:` line.
