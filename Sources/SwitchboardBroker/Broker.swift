@@ -7,6 +7,14 @@ public protocol PublicationSink: Sendable {
     func deliver(_ publication: Publication)
     /// Called for presence joins/leaves and signals: for current subscribers only, never stored.
     func deliver(event: EphemeralEvent)
+    /// Whether anyone on this node is subscribed to `channel`: an engine reclaims an idle channel's state only when
+    /// nobody is (live subscribers track the channel's offsets, which a reclaimed channel would restart).
+    func hasSubscribers(_ channel: ChannelName) -> Bool
+}
+
+extension PublicationSink {
+    /// Sinks that cannot tell keep every channel.
+    public func hasSubscribers(_ channel: ChannelName) -> Bool { true }
 }
 
 /// A pub/sub engine: assigns stream positions, keeps history, and fans publications in to the local hub.

@@ -20,6 +20,8 @@ public final class WebSocketClient {
     private var closed = false
     /// Whether ``receive()`` answers ping frames (a client that stops answering looks dead to the server).
     public var answersPings = true
+    /// Pong frames seen by ``receive()`` (they carry no message).
+    public private(set) var pongsReceived = 0
 
     private init(connection: ByteConnection, head: HTTPResponseHead, reader: ByteReader) {
         self.connection = connection
@@ -74,7 +76,7 @@ public final class WebSocketClient {
             case 0x9:
                 if answersPings { try? await sendFrame(opcode: 0xA, payload: frame.payload) }
             case 0xA:
-                continue
+                pongsReceived += 1
             case 0x0:
                 fragments += frame.payload
                 if frame.fin, let opcode = fragmentOpcode { return message(opcode: opcode, payload: fragments) }

@@ -61,6 +61,7 @@ public struct SwitchboardServer: Sendable {
         let audit = try AuditLog(destination: configuration.auditLog)
         let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier, audit: audit)
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestPathGuard())
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)
         SessionEndpoints(services: services).register(on: router)
         var demoServices: [any Service] = []
@@ -75,7 +76,8 @@ public struct SwitchboardServer: Sendable {
             demoServices.append(DemoTicker(services: services))
         }
         if let webRoot = configuration.webRoot {
-            router.add(middleware: FileMiddleware(webRoot, searchForIndexHtml: true, logger: logger))
+            let files = WebRootFiles(root: webRoot, followsLinksOutside: configuration.webRootFollowsSymlinks, logger: logger)
+            router.add(middleware: FileMiddleware(fileProvider: files, searchForIndexHtml: true))
         }
         let application = Application(
             router: router,

@@ -364,3 +364,111 @@ struct MemoryBrokerTests {
         #expect(try await broker.history(channel: channel, after: 0, limit: 10).publications.isEmpty)
     }
 }
+
+/// A sink that says which channels have subscribers on this node.
+private final class SubscribedSink: PublicationSink {
+    let subscribed = NIOLockedValueBox<Set<ChannelName>>([])
+    let delivered = NIOLockedValueBox<[Publication]>([])
+    func deliver(_ publication: Publication) { delivered.withLockedValue { $0.append(publication) } }
+    func deliver(event: EphemeralEvent) {}
+    func hasSubscribers(_ channel: ChannelName) -> Bool { subscribed.withLockedValue { $0.contains(channel) } }
+}
+
+/// Channel state is given back once nothing in it can be asked for: no history left, no idempotency key, no receipt,
+/// no subscriber. Forgetting never turns into a silent gap: positions from before come back as a reset.
+struct MemoryBrokerReclaimTests {
+    private func reclaimingBroker(ttl: Duration?, capacity: Int = 100, clock: ManualClock, epochs: CountingEpochs) -> MemoryBroker {
+        MemoryBroker(
+            policy: { _ in HistoryPolicy(capacity: capacity, ttl: ttl) }, now: { clock.now }, makeEpoch: { epochs.next() },
+            sweepInterval: nil)
+    }
+
+    @Test func aChannelIsForgottenOnceItsHistoryExpiredAndNobodySubscribes() async throws {
+        let clock = ManualClock()
+        let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
+        try await broker.start(sink: SubscribedSink())
+        for n in 0..<1000 { _ = try await broker.publish(request(try ChannelName(validating: "chat:c\(n)"), n)) }
+        #expect(broker.channelCount == 1000)
+        #expect(broker.reclaimIdleChannels() == 0)  // history still held
+        clock.advance(to: 61 * second)
+        #expect(broker.reclaimIdleChannels() == 1000)
+        #expect(broker.channelCount == 0)
+    }
+
+    @Test func aSubscribedChannelIsKeptSoLiveOffsetsNeverRestart() async throws {
+        let clock = ManualClock()
+        let sink = SubscribedSink()
+        let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
+        try await broker.start(sink: sink)
+        sink.subscribed.withLockedValue { _ = $0.insert(room) }
+        _ = try await broker.publish(request(room, 1))
+        _ = try await broker.publish(request(lobby, 1))
+        clock.advance(to: 61 * second)
+        #expect(broker.reclaimIdleChannels() == 1)  // lobby only
+        #expect(try await broker.publish(request(room, 2)).offset == 2)
+    }
+
+    @Test func rememberedIdempotencyKeysKeepAChannel() async throws {
+        let clock = ManualClock()
+        let broker = MemoryBroker(
+            policy: { _ in HistoryPolicy(capacity: 0, ttl: nil, idempotencyRetention: .seconds(300)) }, now: { clock.now },
+            sweepInterval: nil)
+        try await broker.start(sink: SubscribedSink())
+        let first = try await broker.publish(PublishRequest(channel: room, data: ByteBuffer(string: "1"), idempotencyKey: "k"))
+        #expect(broker.reclaimIdleChannels() == 0)
+        clock.advance(to: 301 * second)
+        #expect(broker.reclaimIdleChannels() == 1)
+        let again = try await broker.publish(PublishRequest(channel: room, data: ByteBuffer(string: "1"), idempotencyKey: "k"))
+        #expect(again.epoch != first.epoch)
+    }
+
+    /// The danger of forgetting: a client at (epoch, 5) of the old stream must not "recover" offsets 6… of a new
+    /// stream that restarted at 1. The generation epoch turns it into an explicit reset.
+    @Test func aPositionFromAForgottenChannelGetsAResetNeverAGap() async throws {
+        let clock = ManualClock()
+        let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
+        try await broker.start(sink: SubscribedSink())
+        var last: Publication?
+        for n in 1...5 { last = try await broker.publish(request(room, n)) }
+        let held = StreamPosition(epoch: last!.epoch, offset: 5)
+        clock.advance(to: 61 * second)
+        #expect(broker.reclaimIdleChannels() == 1)
+        for n in 1...7 { _ = try await broker.publish(request(room, n)) }
+        let recovery = try await broker.recover(channel: room, since: held, limit: 100)
+        #expect(recovery.outcome == .reset(.epochChanged))
+        #expect(recovery.position.offset == 7)
+    }
+
+    /// A subscriber that read an absent channel, and whose first publication follows before any sweep, recovers it.
+    @Test func anAbsentChannelReadsAtTheCurrentGenerationAndItsFirstPublishContinuesIt() async throws {
+        let clock = ManualClock()
+        let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
+        try await broker.start(sink: SubscribedSink())
+        _ = try await broker.publish(request(lobby, 1))
+        clock.advance(to: 61 * second)
+        broker.reclaimIdleChannels()
+        let before = try await broker.recover(channel: room, since: nil, limit: 10)
+        #expect(before.position.epoch == "e2")
+        _ = try await broker.publish(request(room, 1))
+        let after = try await broker.recover(channel: room, since: before.position, limit: 10)
+        #expect(after.recovered)
+        #expect(after.publications.map(\.offset) == [1])
+    }
+
+    /// A publish racing the sweep either lands in the old stream (then the stream was not idle) or in a new one.
+    @Test func publishingWhileSweepingLosesNothing() async throws {
+        let clock = ManualClock()
+        let sink = SubscribedSink()
+        let broker = reclaimingBroker(ttl: .seconds(1), capacity: 0, clock: clock, epochs: CountingEpochs())
+        try await broker.start(sink: sink)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for n in 0..<2000 { _ = try? await broker.publish(request(room, n)) }
+            }
+            group.addTask {
+                for _ in 0..<2000 { broker.reclaimIdleChannels() }
+            }
+        }
+        #expect(sink.delivered.withLockedValue { $0.count } == 2000)
+    }
+}

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SwitchboardClient
 import SwitchboardCore
@@ -55,6 +56,30 @@ import Testing
         let refusal = await #expect(throws: HTTPRefusal.self) { try await server.sse(path: "/raw/sse/x?token=\(swapped)") }
         #expect(refusal?.status == 401)
         #expect(errorCode(object(refusal?.body)) == 123)
+        try await server.stop()
+    }
+
+    /// The signature is a valid HMAC-SHA256 with the server's own secret over a header that names another algorithm:
+    /// only the header's `alg` is wrong, so only the algorithm check can refuse it.
+    @Test(arguments: [
+        #"{"alg":"none","typ":"JWT"}"#, #"{"alg":"RS256"}"#, #"{"alg":"ES256"}"#, #"{"alg":"HS512"}"#, #"{"alg":"foo"}"#, #"{"typ":"JWT"}"#,
+    ])
+    func tokenSignedWithTheSecretButLabelledAnotherAlgIsRefused(header: String) async throws {
+        let server = try await TestServer.start()
+        let signingInput = Data(header.utf8).base64URL + "." + Data(#"{"sub":"mallory","exp":4102444800}"#.utf8).base64URL
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: SymmetricKey(data: Data(TestServer.hmacSecret.utf8)))
+        let relabelled = signingInput + "." + Data(mac).base64URL
+        let refusal = await #expect(throws: HTTPRefusal.self) { try await server.sse(path: "/raw/sse/x?token=\(relabelled)") }
+        #expect(refusal?.status == 401)
+        #expect(errorCode(object(refusal?.body)) == 123)
+        let socket = try await server.webSocket()
+        #expect(errorCode(try await socket.command(#"{"id":1,"cmd":"connect","token":"\#(relabelled)"}"#, id: 1)) == 123)
+        // The same bytes under the honest header pass: the refusal is the algorithm check's alone.
+        let honestInput = Data(#"{"alg":"HS256"}"#.utf8).base64URL + "." + Data(#"{"sub":"alice","exp":4102444800}"#.utf8).base64URL
+        let honestMac = HMAC<SHA256>.authenticationCode(for: Data(honestInput.utf8), using: SymmetricKey(data: Data(TestServer.hmacSecret.utf8)))
+        let healthy = try await server.webSocket()
+        let reply = try await healthy.command(#"{"id":1,"cmd":"connect","token":"\#(honestInput).\#(Data(honestMac).base64URL)"}"#, id: 1)
+        #expect((reply?["result"] as? [String: Any])?["user"] as? String == "alice")
         try await server.stop()
     }
 

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
+import SwitchboardBroker
 import SwitchboardClient
 import SwitchboardCore
 import SwitchboardServer
@@ -27,7 +28,7 @@ final class TestServer: Sendable {
     /// Starts a server with development defaults on port 0 and the test HMAC secret, adjusted by `configure`.
     /// - Parameter clock: Unix seconds for token expiry.
     static func start(
-        clock: ManualTokenClock? = nil, _ configure: (inout HubConfiguration) -> Void = { _ in }
+        clock: ManualTokenClock? = nil, broker: (any Broker)? = nil, _ configure: (inout HubConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var configuration = HubConfiguration()
         configuration.port = 0
@@ -40,7 +41,8 @@ final class TestServer: Sendable {
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         let server = SwitchboardServer(
-            configuration: configuration, apiKey: apiKey, logger: logger, tokenClock: { clock?.now ?? Int64(Date().timeIntervalSince1970) })
+            configuration: configuration, apiKey: apiKey, broker: broker, logger: logger,
+            tokenClock: { clock?.now ?? Int64(Date().timeIntervalSince1970) })
         let (ready, readyContinuation) = AsyncStream<Int>.makeStream()
         let service = try await server.makeService { port in readyContinuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [service], logger: logger))

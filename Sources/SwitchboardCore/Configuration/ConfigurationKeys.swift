@@ -93,6 +93,12 @@ extension HubSetting {
             target.webRoot = value.isEmpty ? nil : value
         },
         HubSetting(
+            "server.web_root_follow_symlinks", env: "SWITCHBOARD_WEB_ROOT_FOLLOW_SYMLINKS", default: "false",
+            summary: "Serve files that symbolic links in the web root point to outside it; off, such links answer 404."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.webRootFollowsSymlinks = try ConfigurationParse.bool(value)
+        },
+        HubSetting(
             "server.write_delay_ms", env: "SWITCHBOARD_SERVER_WRITE_DELAY_MS", default: "0",
             summary:
                 "Milliseconds an event loop holds its sockets' flush after the first write, so messages arriving meanwhile share one write per socket (fewer syscalls under load, that much more latency); 0 flushes at the end of every loop tick."

@@ -116,6 +116,8 @@ public struct HubConfiguration: Sendable, Equatable {
     public var port = 8_080
     /// Directory of static files to serve; nil serves none.
     public var webRoot: String?
+    /// `server.web_root_follow_symlinks`: serve link targets outside the web root (off: such links answer 404).
+    public var webRootFollowsSymlinks = false
     /// PEM certificate chain for TLS; with ``tlsKeyFile`` the server speaks only TLS (HTTP/1.1 and HTTP/2 via ALPN).
     public var tlsCertificateFile: String?
     /// PEM private key of ``tlsCertificateFile``.

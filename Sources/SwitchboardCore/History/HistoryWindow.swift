@@ -31,7 +31,8 @@ public struct HistoryWindow: Sendable {
         self.idempotency = idempotency
         self.capacity = capacity
         self.ttlNanoseconds = ttlNanoseconds
-        self.entries = CircularBuffer(initialCapacity: min(max(capacity, 1), 1024))
+        // Grows on demand: a channel holding one publication costs one entry, not `capacity` of them.
+        self.entries = CircularBuffer(initialCapacity: min(max(capacity, 1), 4))
     }
 
     public var position: StreamPosition { StreamPosition(epoch: epoch, offset: topOffset) }
@@ -77,6 +78,13 @@ public struct HistoryWindow: Sendable {
         while let first = entries.first, now >= first.publishedAt, now - first.publishedAt > ttl {
             entries.removeFirst()
         }
+    }
+
+    /// Nothing left to recover or deduplicate at `now`: every publication expired (or none is kept) and no idempotency
+    /// key is remembered. Such a stream can be forgotten without anyone losing a publication; only its position goes.
+    public mutating func isIdle(now: UInt64) -> Bool {
+        expire(now: now)
+        return entries.isEmpty && idempotency.isEmpty(now: now)
     }
 
     /// Decides what a client that last saw `since` is owed.

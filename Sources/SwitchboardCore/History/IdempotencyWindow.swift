@@ -11,7 +11,8 @@ public struct IdempotencyWindow: Sendable {
 
     private var publications: [String: Publication] = [:]
     /// Keys in the order they were first seen, with when, for expiry and eviction.
-    private var order = CircularBuffer<(key: String, seenAt: UInt64)>()
+    /// Starts without storage: most channels never see an idempotency key.
+    private var order = CircularBuffer<(key: String, seenAt: UInt64)>(initialCapacity: 1)
 
     public init(retentionNanoseconds: UInt64, capacity: Int) {
         self.retentionNanoseconds = retentionNanoseconds
@@ -25,6 +26,12 @@ public struct IdempotencyWindow: Sendable {
     public mutating func publication(forKey key: String, now: UInt64) -> Publication? {
         expire(now: now)
         return publications[key]
+    }
+
+    /// Whether no key is remembered any more at `now`.
+    public mutating func isEmpty(now: UInt64) -> Bool {
+        expire(now: now)
+        return publications.isEmpty
     }
 
     public mutating func remember(_ publication: Publication, key: String, now: UInt64) {

@@ -6,56 +6,102 @@ import SwitchboardCore
 /// Verifies token signatures with jwt-kit and hands the claims to the pure ``TokenValidator``.
 ///
 /// Keys come from the configuration: an HMAC secret (HS256/384/512), a PEM public key (RS256, ES256, EdDSA) and a
-/// JWKS file (several keys picked by `kid`). A token whose `alg` does not match its key, `alg: none`, or a bad
-/// signature is refused by jwt-kit before any claim is read.
+/// JWKS file (several keys picked by `kid`). A token whose header `alg` is not exactly the algorithm a configured key
+/// was set up for (`none`, `foo`, `HS512` against an HS256-only secret, `RS256` against an HMAC secret, no `alg`), or
+/// a bad signature, is refused before any claim is read.
 final class TokenVerifier: Sendable {
-    private let keys: JWTKeyCollection
+    /// One configured key, in a collection of its own, with the one `alg` a token may name to be checked with it.
+    private struct AcceptedKey: Sendable {
+        var algorithm: String
+        /// The JWKS `kid`; nil for the HMAC secret and the PEM key (tokens for those carry no `kid`).
+        var keyID: String?
+        var collection: JWTKeyCollection
+    }
+
+    private let acceptedKeys: [AcceptedKey]
     private let hasKeys: Bool
     let validator: TokenValidator
     private let usedTokenIDs = NIOLockedValueBox<[String: Int64]>([:])
     private let now: @Sendable () -> Int64
 
     init(_ auth: HubConfiguration.Auth, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) async throws {
-        let keys = JWTKeyCollection()
+        var accepted: [AcceptedKey] = []
         if let secret = auth.hmacSecret {
-            // One secret verifies every HMAC size it is long enough for (RFC 7518: at least the digest's length);
-            // the token's `alg` picks the digest.
+            // One secret verifies every HMAC size it is long enough for (RFC 7518: at least the digest's length).
             let length = secret.utf8.count
-            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: "hs256")
-            if length >= 48 { await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha384, kid: "hs384") }
-            if length >= 64 { await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha512, kid: "hs512") }
+            let sizes: [(String, DigestAlgorithm, Int)] = [("HS256", .sha256, 32), ("HS384", .sha384, 48), ("HS512", .sha512, 64)]
+            for (name, digest, minimum) in sizes where name == "HS256" || length >= minimum {
+                let collection = JWTKeyCollection()
+                await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
+                accepted.append(AcceptedKey(algorithm: name, keyID: nil, collection: collection))
+            }
         }
         if let path = auth.publicKeyFile {
             guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ServerSetupError(key: "auth.public_key_file", reason: "cannot read \(path)")
             }
-            try await Self.addPublicKey(pem: pem, to: keys)
+            accepted.append(try await Self.publicKey(pem: pem))
         }
         if let path = auth.jwksFile {
             guard let json = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ServerSetupError(key: "auth.jwks_file", reason: "cannot read \(path)")
             }
-            do {
-                try await keys.add(jwksJSON: json)
-            } catch {
-                throw ServerSetupError(key: "auth.jwks_file", reason: "not a usable JWKS: \(error)")
-            }
+            accepted += try await Self.jwksKeys(json)
         }
-        self.keys = keys
+        self.acceptedKeys = accepted
         self.hasKeys = auth.hasKeys
         self.validator = TokenValidator(audience: auth.audience, issuer: auth.issuer, requireExpiry: auth.requireExpiry)
         self.now = now
     }
 
-    private static func addPublicKey(pem: String, to keys: JWTKeyCollection) async throws {
+    private static func publicKey(pem: String) async throws -> AcceptedKey {
+        let collection = JWTKeyCollection()
         if let key = try? Insecure.RSA.PublicKey(pem: pem) {
-            await keys.add(rsa: key, digestAlgorithm: .sha256, kid: "pem")
+            await collection.add(rsa: key, digestAlgorithm: .sha256)
+            return AcceptedKey(algorithm: "RS256", keyID: nil, collection: collection)
         } else if let key = try? ES256PublicKey(pem: pem) {
-            await keys.add(ecdsa: key, kid: "pem")
+            await collection.add(ecdsa: key)
+            return AcceptedKey(algorithm: "ES256", keyID: nil, collection: collection)
         } else if let key = try? EdDSA.PublicKey(pem: pem) {
-            await keys.add(eddsa: key, kid: "pem")
-        } else {
-            throw ServerSetupError(key: "auth.public_key_file", reason: "not an RSA, P-256 or Ed25519 public key in PEM form")
+            await collection.add(eddsa: key)
+            return AcceptedKey(algorithm: "EdDSA", keyID: nil, collection: collection)
+        }
+        throw ServerSetupError(key: "auth.public_key_file", reason: "not an RSA, P-256 or Ed25519 public key in PEM form")
+    }
+
+    /// Each JWK becomes a key of its own, accepted for its `alg` member or, without one, the algorithm its key type
+    /// implies (RSA: RS256, EC: by curve, OKP Ed25519: EdDSA).
+    private static func jwksKeys(_ json: String) async throws -> [AcceptedKey] {
+        func refuse(_ reason: String) -> ServerSetupError { ServerSetupError(key: "auth.jwks_file", reason: reason) }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+            let keys = object["keys"] as? [[String: Any]]
+        else { throw refuse("not a usable JWKS: no \"keys\" array") }
+        var accepted: [AcceptedKey] = []
+        for jwk in keys {
+            let keyID = jwk["kid"] as? String
+            guard let algorithm = (jwk["alg"] as? String) ?? impliedAlgorithm(jwk) else {
+                throw refuse("JWK \(keyID ?? "without kid") has no alg and no key type that implies one")
+            }
+            let collection = JWTKeyCollection()
+            do {
+                let single = try JSONSerialization.data(withJSONObject: ["keys": [jwk]])
+                try await collection.add(jwksJSON: String(decoding: single, as: UTF8.self))
+            } catch {
+                throw refuse("not a usable JWKS: \(error)")
+            }
+            accepted.append(AcceptedKey(algorithm: algorithm, keyID: keyID, collection: collection))
+        }
+        return accepted
+    }
+
+    private static func impliedAlgorithm(_ jwk: [String: Any]) -> String? {
+        switch (jwk["kty"] as? String, jwk["crv"] as? String) {
+        case ("RSA", _): "RS256"
+        case ("EC", "P-256"): "ES256"
+        case ("EC", "P-384"): "ES384"
+        case ("EC", "P-521"): "ES512"
+        case ("OKP", "Ed25519"): "EdDSA"
+        default: nil
         }
     }
 
@@ -73,10 +119,24 @@ final class TokenVerifier: Sendable {
         }
     }
 
-    /// Tokens carry no `kid` for the configured secret or PEM key, so every key is tried (jwt-kit still requires the
-    /// token's `alg` to match each key's algorithm).
+    /// Checks the signature with the keys configured for the header's `alg` only: a token naming an algorithm no key
+    /// was configured for (`none`, `HS512` against a short secret, `RS256` against an HMAC secret) is refused even
+    /// when its bytes would verify. A `kid` that names a JWKS key narrows the choice to that key.
     private func verifyWithAnyKey(_ token: String) async throws -> TokenPayload {
-        try await keys.verify(token, as: TokenPayload.self, iteratingKeys: true)
+        let header = try TokenHeader.parse(token: token)
+        var candidates = acceptedKeys.filter { $0.algorithm == header.algorithm }
+        if let keyID = header.keyID, candidates.contains(where: { $0.keyID == keyID }) {
+            candidates = candidates.filter { $0.keyID == keyID }
+        }
+        var lastError: (any Error)?
+        for key in candidates {
+            do {
+                return try await key.collection.verify(token, as: TokenPayload.self, iteratingKeys: true)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? TokenHeader.Refusal(reason: "no key is configured for alg \(header.algorithm)")
     }
 
     /// The identity of a connection token (nil for an anonymous token), after every check, single use included.

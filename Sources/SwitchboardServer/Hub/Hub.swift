@@ -67,6 +67,10 @@ final class Hub: PublicationSink {
         }
     }
 
+    func hasSubscribers(_ channel: ChannelName) -> Bool {
+        interest.withLockedValue { $0[channel] != nil }
+    }
+
     func setInterest(_ channel: ChannelName, loop index: Int, _ interested: Bool) {
         let count = loopHubs.count
         interest.withLockedValue { map in

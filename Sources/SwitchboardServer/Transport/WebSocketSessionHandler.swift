@@ -50,6 +50,10 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     private var connectionInflater: MessageInflater?
     /// Echo mode writes outside the session pipe and flushes once per read burst.
     private var echoNeedsFlush = false
+    /// Pongs written during this read burst, flushed at its end.
+    private var controlNeedsFlush = false
+    /// The payload of the latest ping that arrived while the socket was full (answered when it drains).
+    private var pendingPongPayload: ByteBuffer?
     private var closeState = CloseState.open
     private var closeTimer: Scheduled<Void>?
     /// Running while a fragmented message is incomplete: a message must end within `limits.message_timeout_ms`, or a
@@ -132,6 +136,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         messageTimer = nil
         closeTimer = nil
         fragments = nil
+        pendingPongPayload = nil
         connectionInflater = nil
         discardOutbound()
         session?.close()
@@ -140,7 +145,10 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         pipe.socketWritable = context.channel.isWritable
-        if pipe.socketWritable { pipe.drain(context: context) }
+        if pipe.socketWritable {
+            sendPendingPong(context: context)
+            pipe.drain(context: context)
+        }
         // Echo applies backpressure the plain way: stop reading while the peer does not read its echoes.
         if isEcho { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: context.channel.isWritable) }
         context.fireChannelWritabilityChanged()
@@ -191,8 +199,7 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         case .connectionClose:
             receivedClose(frame, context: context)
         case .ping:
-            let pong = WebSocketFraming.frame(frame.unmaskedPayload, opcode: .pong, allocator: context.channel.allocator)
-            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+            answerPing(frame.unmaskedPayload, context: context)
         case .pong:
             break
         case .text, .binary:
@@ -229,6 +236,25 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
         default:
             fail(.protocolError, reason: "unknown opcode")
         }
+    }
+
+    /// Pongs obey the same bound as everything else sent: while the socket takes bytes they go out (flushed with the
+    /// read burst); while it does not, only the latest ping is remembered and answered once it drains (RFC 6455
+    /// §5.5.3 allows answering only the most recent ping). A client that pings without reading costs one pong.
+    private func answerPing(_ payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard pipe.socketWritable else {
+            pendingPongPayload = payload
+            return
+        }
+        context.write(wrapOutboundOut(WebSocketFraming.frame(payload, opcode: .pong, allocator: context.channel.allocator)), promise: nil)
+        controlNeedsFlush = true
+    }
+
+    /// Sends the pong held back while the socket was full.
+    private func sendPendingPong(context: ChannelHandlerContext) {
+        guard let payload = pendingPongPayload, pipe.socketWritable, case .open = closeState else { return }
+        pendingPongPayload = nil
+        context.writeAndFlush(wrapOutboundOut(WebSocketFraming.frame(payload, opcode: .pong, allocator: context.channel.allocator)), promise: nil)
     }
 
     /// Fail-fast UTF-8 check of an uncompressed text frame; false when the connection was failed.
@@ -316,8 +342,9 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if echoNeedsFlush {
+        if echoNeedsFlush || controlNeedsFlush {
             echoNeedsFlush = false
+            controlNeedsFlush = false
             context.flush()
         }
         context.fireChannelReadComplete()
@@ -430,7 +457,8 @@ final class WebSocketSessionHandler: ChannelInboundHandler, SessionTransport {
 
     func sendHeartbeat() {
         guard let context, case .open = closeState else { return }
-        context.write(wrapOutboundOut(Self.pingFrame), promise: nil)
+        // A socket that takes nothing gets no more pings piled up; the heartbeat timeout deals with it.
+        if pipe.socketWritable { context.write(wrapOutboundOut(Self.pingFrame), promise: nil) }
         if !isRaw { send(message: Pushes.ping()) }
     }
 
