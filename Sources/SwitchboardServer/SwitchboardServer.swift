@@ -54,6 +54,8 @@ public struct SwitchboardServer: Sendable {
         let sslContext = try (tls ?? TLSCredentials.configured(by: configuration))?.makeContext()
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay))
+        // Every engine call from here on has a deadline and fails only with an EngineError.
+        let broker = DeadlineBroker(self.broker, timeout: configuration.engineCallTimeout)
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
         try await broker.start(sink: hub)

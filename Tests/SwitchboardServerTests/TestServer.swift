@@ -106,6 +106,15 @@ final class TestServer: Sendable {
         }
         return nil
     }
+
+    /// Polls `/metrics` until `series` reads `value` (an observable condition, not a guess at timing); fails after 10 s.
+    func waitForMetric(_ series: String, toBe value: Double) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await metric(series) != value {
+            guard ContinuousClock.now < deadline else { throw HTTPRefusal(status: 0, body: "\(series) never reached \(value)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
 }
 
 extension HTTPClient.Response {

@@ -93,6 +93,13 @@ extension HubSetting {
             target.webRoot = value.isEmpty ? nil : value
         },
         HubSetting(
+            "engine.call_timeout_ms", env: "SWITCHBOARD_ENGINE_CALL_TIMEOUT_MS", default: "5000",
+            summary:
+                "Milliseconds one engine call (publish, history read, presence, receipts, signal) may take; past it the command is answered 137 engine_timeout (HTTP 504), which is retryable, and the session's next command runs."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.engineCallTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
             "server.web_root_follow_symlinks", env: "SWITCHBOARD_WEB_ROOT_FOLLOW_SYMLINKS", default: "false",
             summary: "Serve files that symbolic links in the web root point to outside it; off, such links answer 404."
         ) { value, target throws(InvalidConfigurationValue) in

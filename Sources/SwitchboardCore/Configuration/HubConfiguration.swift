@@ -114,6 +114,8 @@ public struct HubConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one (tests use it).
     public var port = 8_080
+    /// `engine.call_timeout_ms`: how long one engine call may take before it fails as timed out (retryable).
+    public var engineCallTimeout: Duration = .seconds(5)
     /// Directory of static files to serve; nil serves none.
     public var webRoot: String?
     /// `server.web_root_follow_symlinks`: serve link targets outside the web root (off: such links answer 404).

@@ -82,6 +82,13 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let receiptNotFound = ErrorCode(134, "receipt_not_found")
     /// Only the publisher may read a publication's receipts.
     public static let receiptsDenied = ErrorCode(135, "receipts_denied")
+    /// The engine (the database behind the hub) cannot be reached right now; retry the same command later.
+    public static let engineUnavailable = ErrorCode(136, "engine_unavailable")
+    /// The engine did not answer within `engine.call_timeout_ms`. Retry; a publish retried with the same idempotency
+    /// key is not published twice.
+    public static let engineTimeout = ErrorCode(137, "engine_timeout")
+    /// The engine refused the request itself; retrying it unchanged fails again.
+    public static let engineRejected = ErrorCode(138, "engine_rejected")
 
     public static let all: [ErrorCode] = [
         .internalError, .unauthorized, .unknownNamespace, .publishNotAllowed, .unknownCommand, .alreadySubscribed,
@@ -89,7 +96,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .invalidData, .unsupportedSubprotocol, .invalidPosition, .binaryNotAllowed, .invalidAPIKey, .tooManyChannels,
         .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed, .subscribeDenied, .invalidToken, .tokenExpired,
         .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited, .sessionNotFound, .presenceNotEnabled,
-        .presenceDenied, .signalsNotAllowed, .receiptsNotEnabled, .receiptNotFound, .receiptsDenied,
+        .presenceDenied, .signalsNotAllowed, .receiptsNotEnabled, .receiptNotFound, .receiptsDenied, .engineUnavailable,
+        .engineTimeout, .engineRejected,
     ]
 }
 

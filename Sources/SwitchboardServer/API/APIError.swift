@@ -28,7 +28,8 @@ extension HTTPResponse.Status {
         case .publishNotAllowed: self = .forbidden
         case .unknownNamespace, .notFound: self = .notFound
         case .messageTooLarge: self = .contentTooLarge
-        case .shuttingDown: self = .serviceUnavailable
+        case .shuttingDown, .engineUnavailable: self = .serviceUnavailable
+        case .engineTimeout: self = .gatewayTimeout
         case .internalError: self = .internalServerError
         case .methodNotAllowed: self = .methodNotAllowed
         default: self = .badRequest
@@ -40,5 +41,7 @@ extension APIError {
     init(_ error: ProtocolError) {
         self.status = HTTPResponse.Status(for: error.code)
         self.error = error
+        // The engine is expected back: tell clients when to try again, as for shutdown and rate limits.
+        if error.code == .engineUnavailable || error.code == .engineTimeout { headers[.retryAfter] = "1" }
     }
 }

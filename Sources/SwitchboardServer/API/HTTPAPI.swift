@@ -143,12 +143,12 @@ struct HTTPAPI {
             limit = value
         }
         let after = since.map { $0.offset } ?? 0
-        var (position, publications) = try await services.broker.history(channel: channel, after: after, limit: limit)
+        var (position, publications) = try await engine("history") { try await $0.history(channel: channel, after: after, limit: limit) }
         var recovered: Bool?
         if let since {
             if since.epoch != position.epoch {
                 // Another epoch: the offsets are not comparable, so the caller gets the oldest held and a reset flag.
-                (position, publications) = try await services.broker.history(channel: channel, after: 0, limit: limit)
+                (position, publications) = try await engine("history") { try await $0.history(channel: channel, after: 0, limit: limit) }
                 recovered = false
             } else {
                 recovered =
@@ -189,7 +189,8 @@ struct HTTPAPI {
             }
             limit = value
         }
-        let page = try await services.broker.presence(channel: channel, after: query["cursor"].map(String.init), limit: limit)
+        let cursor = query["cursor"].map(String.init)
+        let page = try await engine("presence") { try await $0.presence(channel: channel, after: cursor, limit: limit) }
         return json(
             Pushes.object { writer in
                 writer.key("channel"); writer.string(channel.rawValue)
@@ -207,7 +208,7 @@ struct HTTPAPI {
         guard let text = query["offset"], let offset = UInt64(text), offset >= 1 else {
             throw APIError(.badRequest, .badRequest, "offset must be a positive integer")
         }
-        guard let record = try await services.broker.receipts(channel: channel, offset: offset) else {
+        guard let record = try await engine("receipts", { try await $0.receipts(channel: channel, offset: offset) }) else {
             throw APIError(.notFound, .receiptNotFound, Session.noReceipt(channel, offset).reason)
         }
         return json(
@@ -218,6 +219,17 @@ struct HTTPAPI {
     }
 
     // MARK: helpers
+
+    /// Calls the engine; a failure becomes the HTTP refusal its engine error maps to (never a 200).
+    private func engine<Value>(_ operation: String, _ call: (any Broker) async throws -> Value) async throws -> Value {
+        do {
+            return try await call(services.broker)
+        } catch {
+            let refusal = ProtocolError(engineFailure: error, operation: operation)
+            services.metrics.error(refusal.code)
+            throw APIError(refusal)
+        }
+    }
 
     /// Refuses with `refusal` (400) unless the channel's namespace is served and has `option` on.
     private func requireOption(_ channel: ChannelName, _ option: KeyPath<NamespaceOptions, Bool>, else refusal: ProtocolError) throws {

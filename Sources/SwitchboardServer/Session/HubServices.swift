@@ -98,8 +98,9 @@ final class HubServices: Sendable {
             metrics.published(source: client == nil ? "api" : "client")
             return .success(publication)
         } catch {
-            metrics.error(.internalError)
-            return .failure(ProtocolError(.internalError, "engine failed to publish"))
+            let refusal = ProtocolError(engineFailure: error, operation: "publish")
+            metrics.error(refusal.code)
+            return .failure(refusal)
         }
     }
 }

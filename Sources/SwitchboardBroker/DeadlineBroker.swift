@@ -1,0 +1,138 @@
+import NIOConcurrencyHelpers
+public import SwitchboardCore
+
+/// Puts a deadline on every call into an engine and turns every failure into an ``EngineError``.
+///
+/// A hung engine (a database that stopped answering, a lock never released) must not wedge the sessions that call it:
+/// after `timeout` the call fails with ``EngineError/Kind/timedOut`` and the caller moves on. The engine's own work
+/// cannot be stopped from outside — it is only asked to cancel — so a late result is dropped.
+public final class DeadlineBroker: Broker {
+    public let engine: any Broker
+    public let timeout: Duration
+
+    public init(_ engine: any Broker, timeout: Duration) {
+        self.engine = engine
+        self.timeout = timeout
+    }
+
+    public func start(sink: any PublicationSink) async throws {
+        try await call("start") { [engine] in try await engine.start(sink: sink) }
+    }
+
+    public func publish(_ request: PublishRequest) async throws -> Publication {
+        try await call("publish") { [engine] in try await engine.publish(request) }
+    }
+
+    public func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
+        try await call("recover") { [engine] in try await engine.recover(channel: channel, since: since, limit: limit) }
+    }
+
+    public func history(channel: ChannelName, after: UInt64, limit: Int) async throws -> (position: StreamPosition, publications: [Publication]) {
+        let page = try await call("history") { [engine] in
+            let (position, publications) = try await engine.history(channel: channel, after: after, limit: limit)
+            return HistoryPage(position: position, publications: publications)
+        }
+        return (page.position, page.publications)
+    }
+
+    public func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
+        try await call("presence_join") { [engine] in try await engine.presenceJoin(member, channel: channel, announce: announce) }
+    }
+
+    public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
+        try await call("presence_leave") { [engine] in try await engine.presenceLeave(client: client, channel: channel, announce: announce) }
+    }
+
+    public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
+        try await call("presence") { [engine] in try await engine.presence(channel: channel, after: cursor, limit: limit) }
+    }
+
+    public func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool {
+        try await call("acknowledge") { [engine] in try await engine.acknowledge(channel: channel, offset: offset, user: user, status: status) }
+    }
+
+    public func receipts(channel: ChannelName, offset: UInt64) async throws -> ReceiptRecord? {
+        try await call("receipts") { [engine] in try await engine.receipts(channel: channel, offset: offset) }
+    }
+
+    public func signal(_ event: EphemeralEvent) async throws {
+        try await call("signal") { [engine] in try await engine.signal(event) }
+    }
+
+    public func shutdown() async {
+        _ = try? await call("shutdown") { [engine] in await engine.shutdown() }
+    }
+
+    private struct HistoryPage: Sendable {
+        var position: StreamPosition
+        var publications: [Publication]
+    }
+
+    /// Runs `work` with the deadline; throws only ``EngineError``.
+    private func call<T: Sendable>(_ operation: String, _ work: @escaping @Sendable () async throws -> T) async throws(EngineError) -> T {
+        try await Self.run(operation, timeout: timeout, work).get()
+    }
+
+    /// The race between `work` and the deadline: whichever ends first answers; the other is cancelled.
+    public static func run<T: Sendable>(
+        _ operation: String, timeout: Duration, _ work: @escaping @Sendable () async throws -> T
+    ) async -> Result<T, EngineError> {
+        let race = Race<T>()
+        return await withCheckedContinuation { continuation in
+            race.install(continuation)
+            let worker = Task {
+                do {
+                    race.finish(.success(try await work()))
+                } catch {
+                    race.finish(.failure(EngineError(wrapping: error, operation: operation)))
+                }
+            }
+            let timer = Task {
+                // Cancelled when the work ends first; a cancelled sleep throws and ends the timer at once.
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                race.finish(.failure(EngineError(.timedOut, operation: operation, detail: "no answer within \(timeout)")))
+                worker.cancel()
+            }
+            race.onFinish { timer.cancel() }
+        }
+    }
+
+    /// Resumes one continuation exactly once, with the first result offered.
+    private final class Race<T: Sendable>: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<Result<T, EngineError>, Never>?
+            var finished = false
+            var onFinish: (@Sendable () -> Void)?
+        }
+        private let state = NIOLockedValueBox(State())
+
+        func install(_ continuation: CheckedContinuation<Result<T, EngineError>, Never>) {
+            state.withLockedValue { $0.continuation = continuation }
+        }
+
+        /// Runs `action` when the race ends (at once if it already has).
+        func onFinish(_ action: @escaping @Sendable () -> Void) {
+            let runNow = state.withLockedValue { state -> Bool in
+                guard !state.finished else { return true }
+                state.onFinish = action
+                return false
+            }
+            if runNow { action() }
+        }
+
+        func finish(_ result: Result<T, EngineError>) {
+            let (continuation, action) = state.withLockedValue {
+                state -> (CheckedContinuation<Result<T, EngineError>, Never>?, (@Sendable () -> Void)?) in
+                guard !state.finished else { return (nil, nil) }
+                state.finished = true
+                defer {
+                    state.continuation = nil
+                    state.onFinish = nil
+                }
+                return (state.continuation, state.onFinish)
+            }
+            continuation?.resume(returning: result)
+            action?()
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import SwitchboardBroker
+import SwitchboardCore
+
+/// A test double behind the `Broker` protocol: the in-memory engine, with any operation made to hang, fail or wait
+/// for the test, and every call's start and end reported in order.
+final class FaultyBroker: Broker {
+    enum Behaviour: Sendable {
+        case normal
+        /// Never answers and ignores cancellation (a stuck database call), until ``releaseHangs()``.
+        case hang
+        case fail(EngineError.Kind)
+        /// Waits until the test calls ``open(_:)`` for this operation.
+        case gated
+    }
+
+    private let inner: MemoryBroker
+    private let behaviours = NIOLockedValueBox<[String: Behaviour]>([:])
+    private let gates = NIOLockedValueBox<[String: [CheckedContinuation<Void, Never>]]>([:])
+    private let opened = NIOLockedValueBox<Set<String>>([])
+    /// "start <operation>" and "end <operation>" for every call, in the order they happened.
+    let events: AsyncStream<String>
+    private let eventSink: AsyncStream<String>.Continuation
+
+    init(policy: @escaping @Sendable (ChannelName) -> HistoryPolicy = { _ in HistoryPolicy(capacity: 100, ttl: nil) }) {
+        inner = MemoryBroker(policy: policy, sweepInterval: nil)
+        (events, eventSink) = AsyncStream<String>.makeStream()
+    }
+
+    func set(_ operation: String, _ behaviour: Behaviour) {
+        behaviours.withLockedValue { $0[operation] = behaviour }
+    }
+
+    func open(_ operation: String) {
+        let waiting = gates.withLockedValue { gates in
+            opened.withLockedValue { _ = $0.insert(operation) }
+            defer { gates[operation] = nil }
+            return gates[operation] ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func releaseHangs() { open(Self.hangGate) }
+
+    private func around<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        eventSink.yield("start \(operation)")
+        defer { eventSink.yield("end \(operation)") }
+        switch behaviours.withLockedValue({ $0[operation] }) ?? .normal {
+        case .normal:
+            break
+        case .hang:
+            // A continuation ignores cancellation, as a stuck driver call does.
+            await wait(for: Self.hangGate)
+            throw EngineError(.unavailable, operation: operation, detail: "released after hanging")
+        case .fail(let kind):
+            throw EngineError(kind, operation: operation, detail: "injected")
+        case .gated:
+            await wait(for: operation)
+        }
+        return try await body()
+    }
+
+    private static let hangGate = "(hang)"
+
+    private func wait(for gate: String) async {
+        await withCheckedContinuation { continuation in
+            let runNow = gates.withLockedValue { gates in
+                if opened.withLockedValue({ $0.contains(gate) }) { return true }
+                gates[gate, default: []].append(continuation)
+                return false
+            }
+            if runNow { continuation.resume() }
+        }
+    }
+
+    func start(sink: any PublicationSink) async throws { try await inner.start(sink: sink) }
+    func publish(_ request: PublishRequest) async throws -> Publication { try await around("publish") { try await inner.publish(request) } }
+    func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
+        try await around("recover") { try await inner.recover(channel: channel, since: since, limit: limit) }
+    }
+    func history(channel: ChannelName, after: UInt64, limit: Int) async throws -> (position: StreamPosition, publications: [Publication]) {
+        try await around("history") { try await inner.history(channel: channel, after: after, limit: limit) }
+    }
+    func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
+        try await around("presence_join") { try await inner.presenceJoin(member, channel: channel, announce: announce) }
+    }
+    func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
+        try await around("presence_leave") { try await inner.presenceLeave(client: client, channel: channel, announce: announce) }
+    }
+    func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
+        try await around("presence") { try await inner.presence(channel: channel, after: cursor, limit: limit) }
+    }
+    func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool {
+        try await around("acknowledge") { try await inner.acknowledge(channel: channel, offset: offset, user: user, status: status) }
+    }
+    func receipts(channel: ChannelName, offset: UInt64) async throws -> ReceiptRecord? {
+        try await around("receipts") { try await inner.receipts(channel: channel, offset: offset) }
+    }
+    func signal(_ event: EphemeralEvent) async throws { try await around("signal") { try await inner.signal(event) } }
+    func shutdown() async {
+        releaseHangs()
+        await inner.shutdown()
+    }
+}
