@@ -11,7 +11,8 @@
 import { SwitchboardClient, type ClientOptions, type ClientStats } from './client.js';
 import type { TabLocks } from './crossTab.js';
 import { makeLogger, type Logger } from './log.js';
-import { RelayHub, RelayedClient, type Recipients, type TabMessage } from './relay.js';
+import { RelayHub, type Recipients, type TabMessage } from './relay.js';
+import { RelayedClient } from './relayedClient.js';
 import { realTimers, type TimerHandle } from './timers.js';
 
 /** The subset of `MessagePort` used between a tab and the worker. */
