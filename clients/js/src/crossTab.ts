@@ -8,7 +8,8 @@
 // a result are re-sent to a new leader with the same idempotency key, so the server stores them once.
 
 import { SwitchboardClient, type ClientOptions, type ClientStats } from './client.js';
-import { RelayHub, RelayedClient, type TabMessage } from './relay.js';
+import { RelayHub, type TabMessage } from './relay.js';
+import { RelayedClient } from './relayedClient.js';
 
 /** The subset of `navigator.locks` used for the election. */
 export interface TabLocks {

@@ -1,13 +1,7 @@
 export { createClient, type CreateClientOptions } from './create.js';
 export { TabClient, type TabLocks, type TabChannel, type CrossTabOptions } from './crossTab.js';
-export {
-  WorkerTabClient,
-  SharedWorkerHub,
-  serveSharedWorker,
-  type SharedWorkerOptions,
-  type WorkerPort,
-  type WorkerHandle,
-} from './sharedWorker.js';
+export { WorkerTabClient, type SharedWorkerOptions, type WorkerPort, type WorkerHandle } from './sharedWorker.js';
+export { SharedWorkerHub, serveSharedWorker } from './sharedWorkerHub.js';
 export {
   SwitchboardClient,
   type SwitchboardClientLike,

@@ -1,8 +1,9 @@
-// One connection for all tabs, held by a SharedWorker. A bundled library cannot ship a same-origin worker, so the
-// app serves `dist/switchboard-worker.js` (or its own script calling `serveSharedWorker`) and passes its URL as
-// `createClient({ sharedWorker: '/switchboard-worker.js' })`. The worker runs one `SwitchboardClient` in a
-// `RelayHub` (relay.ts, the same hub and message set as the leader tab of crossTab.ts) and serves any number of
-// ports; each tab runs a `WorkerTabClient`, the same relayed client as a follower tab, over its `MessagePort`.
+// One connection for all tabs, held by a SharedWorker: the tab side. A bundled library cannot ship a same-origin
+// worker, so the app serves `dist/switchboard-worker.js` (or its own script calling `serveSharedWorker`) and passes
+// its URL as `createClient({ sharedWorker: '/switchboard-worker.js' })`. The worker (sharedWorkerHub.ts) runs one
+// `SwitchboardClient` in a `RelayHub` (relay.ts, the same hub and message set as the leader tab of crossTab.ts) and
+// serves any number of ports; each tab runs a `WorkerTabClient`, the same relayed client as a follower tab, over its
+// `MessagePort`.
 //
 // Tabs that die without `close()` are noticed through Web Locks: each tab holds a lock named after itself, and the
 // worker queues for it; the worker gets it once the tab is gone and releases that tab's subscriptions. If the worker
@@ -10,8 +11,9 @@
 
 import { SwitchboardClient, type ClientOptions, type ClientStats } from './client.js';
 import type { TabLocks } from './crossTab.js';
-import { makeLogger, type Logger } from './log.js';
-import { RelayHub, RelayedClient, type Recipients, type TabMessage } from './relay.js';
+import type { Logger } from './log.js';
+import { RelayHub, type TabMessage } from './relay.js';
+import { RelayedClient } from './relayedClient.js';
 import { realTimers, type TimerHandle } from './timers.js';
 
 /** The subset of `MessagePort` used between a tab and the worker. */
@@ -43,8 +45,8 @@ export interface SharedWorkerOptions {
 }
 
 /** Worker-only messages on top of the relay's. */
-type HelloMessage = { type: 'hello'; tab: string; options?: Partial<ClientOptions>; getToken?: boolean };
-type WorkerMessage =
+export type HelloMessage = { type: 'hello'; tab: string; options?: Partial<ClientOptions>; getToken?: boolean };
+export type WorkerMessage =
   | TabMessage
   | HelloMessage
   | { type: 'alive'; tab: string }
@@ -84,11 +86,11 @@ export function openSharedWorker(options: ClientOptions & SharedWorkerOptions): 
   return new Ctor(url, { name });
 }
 
-function tabLockName(tab: string): string {
+export function tabLockName(tab: string): string {
   return `switchboard-tab:${tab}`;
 }
 
-function defaultLocks(): TabLocks | null {
+export function defaultLocks(): TabLocks | null {
   return (globalThis as { navigator?: { locks?: TabLocks } }).navigator?.locks ?? null;
 }
 
@@ -215,159 +217,4 @@ export class WorkerTabClient extends RelayedClient {
 function describe(event: unknown): string {
   const message = (event as { message?: unknown } | null)?.message;
   return typeof message === 'string' && message ? message : 'failed to load or start';
-}
-
-interface PortEntry {
-  port: WorkerPort;
-  getToken: boolean;
-}
-
-interface TokenWait {
-  resolve(token: string | null): void;
-  reject(error: Error): void;
-}
-
-/**
- * The worker side: one real client for every connected port (tab). Created on the first tab's `hello` from the
- * options it sent (plus `overrides`, e.g. a worker-side `getToken`), closed when the last tab leaves.
- */
-export class SharedWorkerHub {
-  private readonly ports = new Map<string, PortEntry>();
-  private hub: RelayHub | null = null;
-  private log: Logger;
-  private nextToken = 1;
-  private readonly tokenWaits = new Map<number, TokenWait>();
-
-  constructor(
-    private readonly overrides: Partial<ClientOptions> = {},
-    private readonly locks: TabLocks | null = defaultLocks(),
-  ) {
-    this.log = makeLogger(overrides.debug);
-  }
-
-  /** Tabs connected now. */
-  get tabs(): number {
-    return this.ports.size;
-  }
-
-  /** The real client, while any tab is connected. */
-  get client(): SwitchboardClient | null {
-    return this.hub?.inner ?? null;
-  }
-
-  accept(port: WorkerPort): void {
-    let tab: string | null = null;
-    port.onmessage = (event) => {
-      const message = event.data as WorkerMessage;
-      if (message.type === 'hello') {
-        tab = message.tab;
-        this.ports.set(tab, { port, getToken: Boolean((message as HelloMessage).getToken) });
-        const hub = this.hub ?? this.start(message as HelloMessage);
-        this.log('tab joined the shared worker', { tab, tabs: this.ports.size });
-        hub.handle({ type: 'hello', tab });
-      } else if (message.type === 'alive') {
-        this.watch(message.tab);
-      } else if (message.type === 'tokenAnswer') {
-        const wait = this.tokenWaits.get(message.request);
-        this.tokenWaits.delete(message.request);
-        if (message.error !== undefined) wait?.reject(new Error(message.error));
-        else wait?.resolve(message.token ?? null);
-      } else if (message.type === 'bye') {
-        this.leave(message.tab);
-      } else if (tab && this.ports.has(tab)) {
-        this.hub?.handle(message as TabMessage);
-      }
-    };
-    port.start?.();
-  }
-
-  private start(hello: HelloMessage): RelayHub {
-    const options = { ...(hello.options ?? {}), ...this.overrides } as ClientOptions;
-    if (this.overrides.debug === undefined) this.log = makeLogger(options.debug);
-    if (!this.overrides.getToken && hello.getToken) options.getToken = () => this.askToken();
-    this.log('shared worker opens the connection', options.url);
-    const inner = new SwitchboardClient({ ...options, autoConnect: true });
-    inner.on('error', (error) => this.log('client error', String(error)));
-    this.hub = new RelayHub(inner, (message, to) => this.route(message, to));
-    return this.hub;
-  }
-
-  /** Web Locks: the tab holds its lock while it lives, so the worker gets it once the tab is gone. */
-  private watch(tab: string): void {
-    if (!this.locks) return;
-    void this.locks
-      .request(tabLockName(tab), () => {
-        if (this.ports.has(tab)) this.log('tab went away without closing', tab);
-        this.leave(tab);
-        return Promise.resolve();
-      })
-      .catch((error) => this.log('tab watch failed', String(error)));
-  }
-
-  private leave(tab: string): void {
-    const entry = this.ports.get(tab);
-    if (!entry) return;
-    this.ports.delete(tab);
-    entry.port.onmessage = null;
-    entry.port.close();
-    this.hub?.dropTab(tab);
-    this.log('tab left the shared worker', { tab, tabs: this.ports.size });
-    if (this.ports.size === 0 && this.hub) {
-      this.log('last tab left: the shared worker closes the connection');
-      this.hub.close();
-      this.hub = null;
-    }
-  }
-
-  private route(message: TabMessage | WorkerMessage, to: Recipients): void {
-    const send = (tab: string) => {
-      try {
-        this.ports.get(tab)?.port.postMessage(message);
-      } catch (error) {
-        this.log('could not post to a tab', String(error));
-      }
-    };
-    if (to === null) for (const tab of [...this.ports.keys()]) send(tab);
-    else if (typeof to === 'string') send(to);
-    else for (const tab of [...to]) send(tab);
-  }
-
-  /** The worker has no `getToken` of its own: the newest tab that has one runs it (the next one after 10 s). */
-  private async askToken(): Promise<string | null> {
-    const candidates = [...this.ports].filter(([, entry]) => entry.getToken).map(([tab]) => tab).reverse();
-    let lastError: Error = new Error('no tab could provide a token');
-    for (const tab of candidates) {
-      if (!this.ports.has(tab)) continue;
-      const request = this.nextToken++;
-      try {
-        return await new Promise<string | null>((resolve, reject) => {
-          const timer = setTimeout(() => {
-            this.tokenWaits.delete(request);
-            reject(new Error('the tab did not answer the token request'));
-          }, 10_000);
-          this.tokenWaits.set(request, {
-            resolve: (token) => (clearTimeout(timer), resolve(token)),
-            reject: (error) => (clearTimeout(timer), reject(error)),
-          });
-          this.route({ type: 'token', tab, request }, tab);
-        });
-      } catch (error) {
-        lastError = error as Error;
-      }
-    }
-    throw lastError;
-  }
-}
-
-/** The worker script's entry: `serveSharedWorker(self)`; pass `overrides` for options only the worker can hold. */
-export function serveSharedWorker(
-  scope: { onconnect: ((event: { ports: readonly WorkerPort[] }) => void) | null },
-  overrides: Partial<ClientOptions> = {},
-): SharedWorkerHub {
-  const hub = new SharedWorkerHub(overrides);
-  scope.onconnect = (event) => {
-    const port = event.ports[0];
-    if (port) hub.accept(port);
-  };
-  return hub;
 }
