@@ -66,6 +66,8 @@ final class WebSocketEchoEndpoint: WebSocketEndpoint {
     func stop() {}
 }
 
+@available(*, unavailable) extension WebSocketEchoEndpoint: Sendable {}
+
 /// The ``SessionTransport`` side that the WebSocket endpoints with a session share: flushing, closing and the
 /// heartbeat's ping frame go to the connection; each endpoint adds what its clients read.
 protocol WebSocketSessionEndpoint: WebSocketEndpoint, SessionTransport {

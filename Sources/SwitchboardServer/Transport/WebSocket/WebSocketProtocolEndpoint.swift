@@ -70,3 +70,5 @@ final class WebSocketProtocolEndpoint: WebSocketSessionEndpoint {
         return (try? MessagePackTranscoder.messagePack(fromJSON: json)) ?? json
     }
 }
+
+@available(*, unavailable) extension WebSocketProtocolEndpoint: Sendable {}

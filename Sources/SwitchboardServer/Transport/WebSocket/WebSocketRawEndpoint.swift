@@ -58,3 +58,5 @@ final class WebSocketRawEndpoint: WebSocketSessionEndpoint {
         connection.sendPing()
     }
 }
+
+@available(*, unavailable) extension WebSocketRawEndpoint: Sendable {}
