@@ -43,4 +43,13 @@ public enum WebSocketFraming {
         frame.writeImmutableBuffer(payload)
         return frame
     }
+
+    /// A close frame: the code, then the reason cut to 123 bytes so the frame stays a legal control frame (a reason
+    /// that would be cut inside a character is left out).
+    public static func closeFrame(_ code: CloseCode, reason: String) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: 2 + reason.utf8.count)
+        buffer.writeInteger(code.rawValue)
+        buffer.writeString(String(reason.utf8.prefix(123)) ?? "")
+        return frame(buffer, opcode: .close)
+    }
 }

@@ -272,7 +272,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         try? context.channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: low, high: high))
     }
 
-    private func upgrade(mode: WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)], identity: Identity?, context: ChannelHandlerContext) {
+    private func upgrade(mode: WebSocketMode, acceptHeaders: [(String, String)], identity: Identity?, context: ChannelHandlerContext) {
         var response = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n"
         for (name, value) in acceptHeaders { response += "\(name): \(value)\r\n" }
         response += "\r\n"
@@ -281,10 +281,10 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         do {
             let pipeline = context.pipeline.syncOperations
             let handlers: [any ChannelHandler] = [
-                // No WebSocketFrameEncoder and no WebSocketProtocolErrorHandler: the session handler writes frames as
+                // No WebSocketFrameEncoder and no WebSocketProtocolErrorHandler: the connection handler writes frames as
                 // bytes (shared across subscribers) and answers decoding errors with its own close frames.
                 ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
-                WebSocketSessionHandler(
+                WebSocketConnectionHandler(
                     mode: mode, services: services, identity: identity, deflate: PerMessageDeflate.agreement(in: acceptHeaders),
                     messagePack: acceptHeaders.contains { $0.0 == "sec-websocket-protocol" && $0.1 == ProtocolVersion.messagePackSubprotocol }
                 ),

@@ -7,7 +7,7 @@ import SwitchboardCore
 /// Two modes share it: `/connection/sse` (protocol pushes as JSON in `data:`) and `/raw/sse/{channel}` (bare
 /// publication data). The response is delimited by the connection closing, so event bytes need no chunk framing and
 /// the shared event buffer goes to the socket as it is.
-final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
+final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -32,7 +32,7 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
     private var positions: [StreamPosition?]
     private var channelIndex: [ChannelName: Int] = [:]
     private var closing = false
-    private var closeTimer: Scheduled<Void>?
+    private var drainDeadline = DrainDeadline()
 
     init(stream: Stream, services: HubServices) {
         self.stream = stream
@@ -94,19 +94,9 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        finish()
-        context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        finish()
-    }
-
-    private func finish() {
+    func finish() {
         closing = true
-        closeTimer?.cancel()
-        closeTimer = nil
+        drainDeadline.cancel()
         pipe.discard()
         session?.close()
         session = nil
@@ -125,21 +115,6 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
             }
         }
         context.fireChannelWritabilityChanged()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case is ChannelShouldQuiesceEvent:
-            closeGracefully(.shutdown, context: context)
-        case let event as ChannelEvent where event == .inputClosed:
-            context.close(promise: nil)
-        default:
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 
     // MARK: outbound (SessionTransport)
@@ -233,19 +208,18 @@ final class SSESessionHandler: ChannelInboundHandler, SessionTransport {
 
     /// Shutdown: queued events go out first, then the disconnect advice; the stream ends when drained or after the
     /// drain timeout. EventSource reconnects by itself (after `retry`) with `Last-Event-ID`.
-    private func closeGracefully(_ code: CloseCode, context: ChannelHandlerContext) {
+    func startDrain(context: ChannelHandlerContext) {
         guard !closing else { return }
         if pipe.isEmpty && context.channel.isWritable {
             closing = true
-            ConnectionClosing.close(context: context, after: wrapOutboundOut(disconnectEvent(code)), timeout: services.settings.drainTimeout)
+            ConnectionClosing.close(context: context, after: wrapOutboundOut(disconnectEvent(.shutdown)), timeout: services.settings.drainTimeout)
         } else {
-            guard write(disconnectEvent(code)) else { return }
+            guard write(disconnectEvent(.shutdown)) else { return }
             closing = true
             pipe.flush(context: context)
-            let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-            closeTimer = context.eventLoop.scheduleTask(in: services.settings.drainTimeout) {
-                loopContext.value.close(promise: nil)
-            }
+            drainDeadline.start(services.settings.drainTimeout, context: context)
         }
     }
 }
+
+@available(*, unavailable) extension SSESessionHandler: Sendable {}

@@ -8,7 +8,7 @@ enum RouteDecision {
     /// Refused before any upgrade, with an HTTP status and a JSON reason.
     case refuse(Refusal)
     /// A WebSocket upgrade that passed every check; `headers` go into the 101 response.
-    case webSocket(WebSocketSessionHandler.Mode, acceptHeaders: [(String, String)], identity: Identity?)
+    case webSocket(WebSocketMode, acceptHeaders: [(String, String)], identity: Identity?)
     case sse(SSESessionHandler.Stream)
 }
 
@@ -125,7 +125,7 @@ struct StreamRoutes {
         return nil
     }
 
-    private func webSocket(_ head: HTTPRequestHead, mode: WebSocketSessionHandler.Mode) -> RouteDecision {
+    private func webSocket(_ head: HTTPRequestHead, mode: WebSocketMode) -> RouteDecision {
         if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
         let headers = head.headers
         let upgradeTokens = headers[canonicalForm: "upgrade"].map { $0.lowercased() }

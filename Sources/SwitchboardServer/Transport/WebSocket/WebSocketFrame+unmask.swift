@@ -1,5 +1,6 @@
 import NIOCore
 import NIOWebSocket
+import SwitchboardCore
 
 extension WebSocketFrame {
     /// The payload with the client's mask removed, eight bytes at a time.
@@ -30,5 +31,15 @@ extension WebSocketFrame {
             }
         }
         return payload
+    }
+}
+
+extension WebSocketInboundFrame {
+    /// NIO's decoded frame as the connection's state machine reads it, unmasked.
+    init(_ frame: WebSocketFrame) {
+        self.init(
+            opcode: Opcode(UInt8(webSocketOpcode: frame.opcode)), fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3,
+            isMasked: frame.maskKey != nil, payload: frame.unmaskedPayload
+        )
     }
 }
