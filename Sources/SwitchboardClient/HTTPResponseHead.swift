@@ -24,7 +24,7 @@ public struct HTTPResponseHead: Sendable {
     }
 
     /// Reads a head from `reader`.
-    static func read(from reader: inout ByteReader) async -> HTTPResponseHead? {
+    public static func read(from reader: inout ByteReader) async -> HTTPResponseHead? {
         guard let bytes = await reader.read(until: "\r\n\r\n") else { return nil }
         return parse(String(decoding: bytes.readableBytesView, as: UTF8.self))
     }

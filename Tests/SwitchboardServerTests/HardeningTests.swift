@@ -99,3 +99,43 @@ private final class HandClock: Sendable {
         try await server.stop()
     }
 }
+
+/// Handshakes an attacker shapes: an HTTP/1.0 upgrade, a subprotocol header meant to be echoed back.
+@Suite(.timeLimit(.minutes(1))) struct HandshakeHardeningTests {
+    private func rawRequest(_ server: TestServer, _ request: String) async throws -> (head: HTTPResponseHead, body: String) {
+        let connection = try await ByteConnection.connect(host: "127.0.0.1", port: server.port)
+        var reader = connection.reader()
+        try await connection.write(request)
+        let head = try #require(await HTTPResponseHead.read(from: &reader))
+        let length = head.header("content-length").flatMap(Int.init) ?? 0
+        let body = await reader.read(exactly: length) ?? ByteBuffer()
+        await connection.close()
+        return (head, String(decoding: body.readableBytesView, as: UTF8.self))
+    }
+
+    private func upgrade(_ version: String, extra: String = "") -> String {
+        "GET /connection/websocket \(version)\r\nhost: 127.0.0.1\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+            + "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\(extra)\r\n"
+    }
+
+    @Test func aWebSocketUpgradeOverHTTP10IsRefusedWith400() async throws {
+        let server = try await TestServer.start()
+        let refused = try await rawRequest(server, upgrade("HTTP/1.0"))
+        #expect(refused.head.status == 400)
+        #expect(errorCode(object(refused.body)) == 107)
+        #expect(refused.body.contains("HTTP/1.1"))
+        let healthy = try await server.webSocket()
+        #expect(try await healthy.command(#"{"id":1,"cmd":"ping"}"#, id: 1)?["result"] != nil)
+        try await server.stop()
+    }
+
+    @Test func aHugeSubprotocolOfferIsNotEchoedBack() async throws {
+        let server = try await TestServer.start()
+        let offer = (0..<3000).map { "p\($0)" }.joined(separator: ", ")  // ~20 KB
+        let refused = try await rawRequest(server, upgrade("HTTP/1.1", extra: "sec-websocket-protocol: \(offer)\r\n"))
+        #expect(refused.head.status == 400)
+        #expect(errorCode(object(refused.body)) == 113)
+        #expect(refused.body.utf8.count < 1024, "refusal body of \(refused.body.utf8.count) bytes")
+        try await server.stop()
+    }
+}

@@ -127,6 +127,10 @@ struct StreamRoutes {
 
     private func webSocket(_ head: HTTPRequestHead, mode: WebSocketMode) -> RouteDecision {
         if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
+        // RFC 6455 §4.1: the opening handshake is an HTTP/1.1 request; HTTP/1.0 has no Upgrade mechanism.
+        guard head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1) else {
+            return .refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "a WebSocket handshake needs HTTP/1.1")))
+        }
         let headers = head.headers
         let upgradeTokens = headers[canonicalForm: "upgrade"].map { $0.lowercased() }
         let connectionTokens = headers[canonicalForm: "connection"].map { $0.lowercased() }
@@ -159,7 +163,7 @@ struct StreamRoutes {
                             status: .badRequest,
                             error: ProtocolError(
                                 .unsupportedSubprotocol,
-                                "unsupported subprotocol \(offered.joined(separator: ", ")); supported: \(ProtocolVersion.supportedSubprotocols.joined(separator: ", "))"
+                                "unsupported subprotocol \(Self.excerpt(offered.joined(separator: ", "))); supported: \(ProtocolVersion.supportedSubprotocols.joined(separator: ", "))"
                             ),
                             supportedSubprotocols: ProtocolVersion.supportedSubprotocols
                         )
@@ -170,6 +174,11 @@ struct StreamRoutes {
         }
         if let extensions = PerMessageDeflate.responseHeader(for: headers, settings: services.settings) { accept.append(extensions) }
         return .webSocket(mode, acceptHeaders: accept, identity: identity)
+    }
+
+    /// What a refusal quotes of a client's header: at most 64 characters, so a huge header is not echoed back.
+    static func excerpt(_ text: String, limit: Int = 64) -> String {
+        text.count <= limit ? text : String(text.prefix(limit)) + "…"
     }
 
     private func channel(fromPath encoded: Substring) -> Result<(ChannelName, NamespaceOptions), Refusal> {
