@@ -7,19 +7,9 @@ history TTL and one sweep have passed, and after a second wave of N other channe
 
     python3 Benchmarks/channel-memory.py [--channels 50000] [--ttl 5] [--history-size 100]
 """
-import argparse, json, os, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, time, urllib.request
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+from release_server import API_KEY, DEFAULT_BINARY, release_server, rss_kb
 
 def publish_wave(port, key, prefix, count, batch=1000):
     for start in range(0, count, batch):
@@ -34,21 +24,12 @@ def main():
     ap.add_argument("--channels", type=int, default=50_000)
     ap.add_argument("--ttl", type=int, default=5)
     ap.add_argument("--history-size", type=int, default=100)
-    ap.add_argument("--binary", default=os.path.abspath(".build/release/switchboard"))
+    ap.add_argument("--binary", default=DEFAULT_BINARY)
     args = ap.parse_args()
-    port, key = free_port(), "bench-key-0123456789abcdef"
-    env = dict(os.environ, SWITCHBOARD_API_KEY=key)
-    server = subprocess.Popen([args.binary, "serve", "--port", str(port), "--set", f"channel_defaults.history_ttl_seconds={args.ttl}",
-                               "--set", f"channel_defaults.history_size={args.history_size}", "--set", "limits.publishes_per_second_per_user=0",
-                               "--set", "limits.publishes_per_second_per_channel=0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.mkdtemp())
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.05)
+    key = API_KEY
+    settings = [f"channel_defaults.history_ttl_seconds={args.ttl}", f"channel_defaults.history_size={args.history_size}",
+                "limits.publishes_per_second_per_user=0", "limits.publishes_per_second_per_channel=0"]
+    with release_server(args.binary, settings) as (server, port):
         out = {"channels": args.channels, "history_size": args.history_size, "ttl_s": args.ttl, "rss_kb": {}}
         out["rss_kb"]["start"] = rss_kb(server.pid)
         publish_wave(port, key, "a", args.channels)
@@ -62,9 +43,6 @@ def main():
         out["bytes_per_live_channel"] = round((r["after_wave_1"] - r["start"]) * 1024 / args.channels)
         out["wave_2_growth_kb"] = r["after_wave_2"] - r["after_expiry_and_sweep"]
         print(json.dumps(out))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 if __name__ == "__main__":
     main()

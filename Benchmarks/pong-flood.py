@@ -7,35 +7,19 @@ Samples the server's VmRSS every second; prints one JSON object.
 
     python3 Benchmarks/pong-flood.py [--seconds 12] [--path /connection/websocket] [--mode development]
 """
-import argparse, base64, json, os, socket, subprocess, tempfile, time, urllib.request
+import argparse, base64, json, os, socket, time
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+from release_server import DEFAULT_BINARY, release_server, rss_kb
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--path", default="/connection/websocket")
     ap.add_argument("--mode", default="production")
-    ap.add_argument("--binary", default=os.path.abspath(".build/release/switchboard"))
+    ap.add_argument("--binary", default=DEFAULT_BINARY)
     args = ap.parse_args()
-    port = free_port()
-    env = dict(os.environ, SWITCHBOARD_API_KEY="bench-key-0123456789abcdef")
-    extra = ["--set", "channel_defaults.allow_anonymous=true"] if args.mode == "production" else []
-    server = subprocess.Popen([args.binary, "serve", "--port", str(port), "--set", f"mode={args.mode}"] + extra,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.mkdtemp())
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1); break
-            except Exception:
-                time.sleep(0.05)
+    settings = [f"mode={args.mode}"] + (["channel_defaults.allow_anonymous=true"] if args.mode == "production" else [])
+    with release_server(args.binary, settings) as (server, port):
         sock = socket.create_connection(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall((f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -64,8 +48,6 @@ def main():
         print(json.dumps({"path": args.path, "mode": args.mode, "upgrade_status": status, "pings_sent": sent,
                           "rss_kb_start": samples[0], "rss_kb_max": max(samples), "rss_kb_end": samples[-1],
                           "rss_kb_after_close": rss_kb(server.pid)}))
-    finally:
-        server.terminate(); server.wait(timeout=30)
 
 if __name__ == "__main__":
     main()
