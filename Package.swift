@@ -30,7 +30,10 @@ let package = Package(
     targets: [
         .target(
             name: "SwitchboardCore",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "SwitchboardBroker",
