@@ -1,7 +1,7 @@
 public import NIOCore
 import NIOHTTP1
 import NIOHTTP2
-import NIOPosix
+public import NIOPosix
 import NIOSSL
 import NIOTLS
 

@@ -1,4 +1,4 @@
-import NIOCore
+package import NIOCore
 
 /// The status and headers of an HTTP/1.1 response, parsed from raw bytes.
 public struct HTTPResponseHead: Sendable {

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// One Server-Sent Event.
 public struct SSEEvent: Sendable, Equatable {
