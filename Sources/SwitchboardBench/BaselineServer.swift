@@ -68,3 +68,6 @@ private final class NotFoundHandler: ChannelInboundHandler, RemovableChannelHand
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
+
+@available(*, unavailable) extension BaselineFrameHandler: Sendable {}
+@available(*, unavailable) extension NotFoundHandler: Sendable {}

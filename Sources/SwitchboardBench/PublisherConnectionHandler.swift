@@ -83,3 +83,5 @@ final class PublisherConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+@available(*, unavailable) extension PublisherConnectionHandler: Sendable {}

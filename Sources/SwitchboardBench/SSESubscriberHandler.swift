@@ -118,3 +118,5 @@ struct ChunkedBodyDecoder {
         }
     }
 }
+
+@available(*, unavailable) extension SSESubscriberHandler: Sendable {}

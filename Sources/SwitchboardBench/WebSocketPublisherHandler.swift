@@ -133,3 +133,5 @@ struct PublisherConnectError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+@available(*, unavailable) extension WebSocketPublisherHandler: Sendable {}

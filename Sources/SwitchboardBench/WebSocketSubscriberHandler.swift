@@ -179,3 +179,5 @@ final class WebSocketSubscriberHandler: SubscriberConnection, RemovableChannelHa
     }
 
 }
+
+@available(*, unavailable) extension WebSocketSubscriberHandler: Sendable {}

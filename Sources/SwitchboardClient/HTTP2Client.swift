@@ -151,3 +151,6 @@ private final class ResponseForwarder: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+@available(*, unavailable) extension NegotiatedProtocolRecorder: Sendable {}
+@available(*, unavailable) extension ResponseForwarder: Sendable {}
