@@ -24,10 +24,12 @@ public enum BaselineServer {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let notFound = NotFoundHandler()
+                    // The upgrade completes on this channel's loop, where the handler lives.
+                    let loopBoundNotFound = NIOLoopBound(notFound, eventLoop: channel.eventLoop)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withServerUpgrade: (
                             upgraders: [upgrader],
-                            completionHandler: { context in context.pipeline.syncOperations.removeHandler(notFound, promise: nil) }
+                            completionHandler: { context in context.pipeline.syncOperations.removeHandler(loopBoundNotFound.value, promise: nil) }
                         )
                     )
                     try channel.pipeline.syncOperations.addHandler(notFound)
@@ -66,3 +68,6 @@ private final class NotFoundHandler: ChannelInboundHandler, RemovableChannelHand
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
+
+@available(*, unavailable) extension BaselineFrameHandler: Sendable {}
+@available(*, unavailable) extension NotFoundHandler: Sendable {}

@@ -123,3 +123,5 @@ final class PollSubscriberHandler: SubscriberConnection, RemovableChannelHandler
     }
 
 }
+
+@available(*, unavailable) extension PollSubscriberHandler: Sendable {}

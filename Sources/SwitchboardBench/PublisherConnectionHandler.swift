@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardClient
 
 /// One keep-alive HTTP/1.1 connection of the publisher: requests are pipelined, responses matched in order.
 ///
@@ -12,6 +13,8 @@ final class PublisherConnectionHandler: ChannelInboundHandler {
     private var inFlight: [Int] = []
     private var inFlightHead = 0
     private var bodyRemaining: Int?
+    /// The last response's body is chunked: skipped up to its last chunk.
+    private var inChunkedBody = false
     private let onResponse: (_ channelIndex: Int, _ status: Int) -> Void
     private let onClose: (_ unanswered: [Int]) -> Void
 
@@ -38,20 +41,26 @@ final class PublisherConnectionHandler: ChannelInboundHandler {
                 }
                 bodyRemaining = nil
             }
-            let view = pending.readableBytesView
-            guard let end = view.firstRange(of: [13, 10, 13, 10]) else { break }
-            let head = pending.readString(length: end.upperBound - view.startIndex) ?? ""
-            let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
-            let lower = head.lowercased()
-            if let range = lower.range(of: "content-length:") {
-                let digits = lower[range.upperBound...].drop { $0 == " " }.prefix { $0.isNumber }
-                bodyRemaining = Int(digits) ?? 0
-            } else if lower.contains("transfer-encoding: chunked") {
-                guard let last = pending.readableBytesView.firstRange(of: Array("\r\n0\r\n\r\n".utf8)) else { break }
+            if inChunkedBody {
+                guard let last = pending.readableBytesView.firstRange(of: Self.lastChunk) else { break }
                 pending.moveReaderIndex(to: last.upperBound)
+                inChunkedBody = false
+            }
+            let head: HTTPResponseHead
+            do {
+                guard let complete = try HTTPResponseHead.read(from: &pending) else { break }
+                head = complete
+            } catch {
+                context.close(promise: nil)
+                return
+            }
+            if let length = head.contentLength {
+                bodyRemaining = length
+            } else {
+                inChunkedBody = head.isChunked
             }
             if inFlightHead < inFlight.count {
-                onResponse(inFlight[inFlightHead], status)
+                onResponse(inFlight[inFlightHead], head.status)
                 inFlightHead += 1
                 if inFlightHead > 1024 {
                     inFlight.removeFirst(inFlightHead)
@@ -61,6 +70,8 @@ final class PublisherConnectionHandler: ChannelInboundHandler {
         }
         pending.discardReadBytes()
     }
+
+    private static let lastChunk = Array("\r\n0\r\n\r\n".utf8)
 
     func channelInactive(context: ChannelHandlerContext) {
         onClose(Array(inFlight[inFlightHead...]))
@@ -72,3 +83,5 @@ final class PublisherConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+@available(*, unavailable) extension PublisherConnectionHandler: Sendable {}

@@ -30,12 +30,12 @@ final class SSESubscriberHandler: SubscriberConnection, RemovableChannelHandler 
         var incoming = unwrapInboundIn(data)
         if state == .handshaking {
             pending.writeBuffer(&incoming)
-            guard let head = ResponseHead.read(from: &pending) else { return }
+            guard let head = readHead(from: &pending, context: context) else { return }
             guard head.status == 200 else {
                 fail(context: context, reason: "HTTP \(head.status) instead of 200")
                 return
             }
-            if head.chunked { dechunker = ChunkedBodyDecoder() }
+            if head.isChunked { dechunker = ChunkedBodyDecoder() }
             state = confirmedByMessage ? .subscribing : .subscribed
             if state == .subscribed { stats.markEstablished(tally) }
             incoming = pending
@@ -118,3 +118,5 @@ struct ChunkedBodyDecoder {
         }
     }
 }
+
+@available(*, unavailable) extension SSESubscriberHandler: Sendable {}

@@ -1,24 +1,15 @@
 import NIOCore
+import SwitchboardCore
 
 /// Client-side WebSocket framing, just enough for the bench: masked frames out, unmasked frames in.
 enum WebSocketClientFrame {
-    /// A masked client frame (mask key 0, so the payload goes out as it is).
+    /// A masked client frame (mask key 0, so the payload goes out as it is): one buffer, the header written by Core's
+    /// ``WebSocketFraming``.
     static func make(opcode: UInt8, payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var frame = allocator.buffer(capacity: payload.readableBytes + 14)
-        frame.writeInteger(0x80 | opcode)
         let length = payload.readableBytes
-        if length < 126 {
-            frame.writeInteger(UInt8(0x80 | length))
-        } else if length <= Int(UInt16.max) {
-            frame.writeInteger(UInt8(0x80 | 126))
-            frame.writeInteger(UInt16(length))
-        } else {
-            frame.writeInteger(UInt8(0x80 | 127))
-            frame.writeInteger(UInt64(length))
-        }
-        frame.writeInteger(UInt32(0))
-        var body = payload
-        frame.writeBuffer(&body)
+        var frame = allocator.buffer(capacity: WebSocketFraming.headerSize(payloadLength: length, masked: true) + length)
+        WebSocketFraming.writeHeader(into: &frame, firstByte: 0x80 | opcode, maskingKey: 0, payloadLength: length)
+        frame.writeImmutableBuffer(payload)
         return frame
     }
 

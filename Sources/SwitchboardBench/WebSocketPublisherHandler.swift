@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardClient
 
 /// The publisher's one WebSocket connection (`--publish-over websocket`): the upgrade to `switchboard.v1.json`, then
 /// one masked `publish` command per publication, written without waiting for replies (open loop).
@@ -61,13 +62,15 @@ final class WebSocketPublisherHandler: ChannelInboundHandler {
         var incoming = unwrapInboundIn(data)
         pending.writeBuffer(&incoming)
         if !open {
-            guard let head = ResponseHead.read(from: &pending) else { return }
-            upgradeSettled = true
-            guard head.status == 101 else {
-                upgraded.fail(PublisherConnectError("publisher WebSocket: HTTP \(head.status) instead of 101"))
-                context.close(promise: nil)
-                return
+            let head: HTTPResponseHead
+            do {
+                guard let complete = try HTTPResponseHead.read(from: &pending) else { return }
+                head = complete
+            } catch {
+                return refuseUpgrade(context: context, reason: error.description)
             }
+            guard head.status == 101 else { return refuseUpgrade(context: context, reason: "HTTP \(head.status) instead of 101") }
+            upgradeSettled = true
             open = true
             upgraded.succeed()
         }
@@ -86,6 +89,12 @@ final class WebSocketPublisherHandler: ChannelInboundHandler {
             }
         }
         pending.discardReadBytes()
+    }
+
+    private func refuseUpgrade(context: ChannelHandlerContext, reason: String) {
+        upgradeSettled = true
+        upgraded.fail(PublisherConnectError("publisher WebSocket: \(reason)"))
+        context.close(promise: nil)
     }
 
     /// A reply `{"id":N,…}` settles publication N; anything else (a push) is not about a publication.
@@ -124,3 +133,5 @@ struct PublisherConnectError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+@available(*, unavailable) extension WebSocketPublisherHandler: Sendable {}

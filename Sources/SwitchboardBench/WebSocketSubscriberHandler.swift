@@ -52,13 +52,13 @@ final class WebSocketSubscriberHandler: SubscriberConnection, RemovableChannelHa
             pending.writeBuffer(&incoming)
         }
         if state == .handshaking {
-            guard let head = ResponseHead.read(from: &pending) else { return }
+            guard let head = readHead(from: &pending, context: context) else { return }
             guard head.status == 101 else {
                 fail(context: context, reason: "HTTP \(head.status) instead of 101")
                 return
             }
             if deflate {
-                if let refusal = BenchDeflate.refusal(ofResponseExtensions: head.webSocketExtensions) {
+                if let refusal = BenchDeflate.refusal(ofResponseExtensions: head.combinedHeader("sec-websocket-extensions")) {
                     fail(context: context, reason: refusal)
                     return
                 }
@@ -179,3 +179,5 @@ final class WebSocketSubscriberHandler: SubscriberConnection, RemovableChannelHa
     }
 
 }
+
+@available(*, unavailable) extension WebSocketSubscriberHandler: Sendable {}

@@ -1,5 +1,5 @@
 public import NIOCore
-import NIOPosix
+public import NIOPosix
 import NIOSSL
 
 /// A TCP connection whose received bytes arrive as an `AsyncStream`, the base of the HTTP, WebSocket and SSE clients.
@@ -56,7 +56,7 @@ public final class ByteConnection: Sendable {
 
     /// Stops or resumes reading from the socket; a connection that stops reading is a slow consumer.
     public func setReading(_ reading: Bool) async throws {
-        try await channel.setOption(ChannelOptions.autoRead, value: reading)
+        try await channel.setOption(ChannelOptions.autoRead, value: reading).get()
         if reading { channel.read() }
     }
 

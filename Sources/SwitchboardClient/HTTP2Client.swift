@@ -1,7 +1,7 @@
 public import NIOCore
 import NIOHTTP1
 import NIOHTTP2
-import NIOPosix
+public import NIOPosix
 import NIOSSL
 import NIOTLS
 
@@ -151,3 +151,6 @@ private final class ResponseForwarder: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+@available(*, unavailable) extension NegotiatedProtocolRecorder: Sendable {}
+@available(*, unavailable) extension ResponseForwarder: Sendable {}

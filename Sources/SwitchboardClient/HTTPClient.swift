@@ -27,9 +27,9 @@ public enum HTTPClient {
             throw HTTPRefusal(status: 0, body: "connection closed before a response")
         }
         var payload: ByteBuffer
-        if let length = head.header("content-length").flatMap(Int.init) {
+        if let length = head.contentLength {
             payload = await reader.read(exactly: length) ?? ByteBuffer()
-        } else if head.header("transfer-encoding")?.lowercased() == "chunked" {
+        } else if head.isChunked {
             payload = await readChunked(&reader)
         } else {
             payload = await reader.readToEnd()

@@ -1,13 +1,26 @@
-import NIOCore
+package import NIOCore
 
 /// The status and headers of an HTTP/1.1 response, parsed from raw bytes.
 public struct HTTPResponseHead: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
 
+    /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
+
+    /// Every value of header `name` joined by ", ", as a repeated header reads (RFC 9110 section 5.3); nil when absent.
+    public func combinedHeader(_ name: String) -> String? {
+        let values = headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        return values.isEmpty ? nil : values.joined(separator: ", ")
+    }
+
+    /// The body length announced by `content-length`, if it is a number.
+    public var contentLength: Int? { header("content-length").flatMap(Int.init) }
+
+    /// Whether the body is chunked: `chunked` is the last transfer coding (RFC 9112 section 6.1).
+    public var isChunked: Bool { header("transfer-encoding")?.lowercased().hasSuffix("chunked") == true }
 
     /// Parses the head (without the blank line that ends it).
     static func parse(_ text: String) -> HTTPResponseHead? {
@@ -27,6 +40,17 @@ public struct HTTPResponseHead: Sendable {
     public static func read(from reader: inout ByteReader) async -> HTTPResponseHead? {
         guard let bytes = await reader.read(until: "\r\n\r\n") else { return nil }
         return parse(String(decoding: bytes.readableBytesView, as: UTF8.self))
+    }
+
+    /// Takes a complete head and the blank line after it off the front of `buffer`; nil, consuming nothing, while the
+    /// blank line has not arrived. For clients that frame their own bytes on an event loop (the bench).
+    package static func read(from buffer: inout ByteBuffer) throws(HTTPRefusal) -> HTTPResponseHead? {
+        let view = buffer.readableBytesView
+        guard let end = view.firstRange(of: [13, 10, 13, 10]) else { return nil }
+        let text = buffer.readString(length: end.lowerBound - view.startIndex) ?? ""
+        buffer.moveReaderIndex(forwardBy: 4)
+        guard let head = parse(text) else { throw HTTPRefusal(status: 0, body: "malformed response head: \(text.prefix(80))") }
+        return head
     }
 }
 

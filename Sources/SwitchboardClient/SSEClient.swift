@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// One Server-Sent Event.
 public struct SSEEvent: Sendable, Equatable {
@@ -42,7 +42,7 @@ public final class SSEClient {
             throw HTTPRefusal(status: 0, body: "connection closed before a response")
         }
         guard head.status == 200 else {
-            let length = head.header("content-length").flatMap(Int.init) ?? 0
+            let length = head.contentLength ?? 0
             let body = await reader.read(exactly: length) ?? ByteBuffer()
             await connection.close()
             throw HTTPRefusal(status: head.status, body: String(decoding: body.readableBytesView, as: UTF8.self), head: head)

@@ -1,5 +1,6 @@
 import Foundation
-public import NIOCore
+import NIOCore
+import SwitchboardCore
 
 /// What a WebSocket client receives.
 public enum WebSocketMessage: Sendable, Equatable {
@@ -51,7 +52,7 @@ public final class WebSocketClient {
             throw HTTPRefusal(status: 0, body: "connection closed during the handshake")
         }
         guard head.status == 101 else {
-            let length = head.header("content-length").flatMap(Int.init) ?? 0
+            let length = head.contentLength ?? 0
             let body = await reader.read(exactly: length) ?? ByteBuffer()
             await connection.close()
             throw HTTPRefusal(status: head.status, body: String(decoding: body.readableBytesView, as: UTF8.self), head: head)
@@ -125,21 +126,12 @@ public final class WebSocketClient {
     }
 
     static func encodeFrame(opcode: UInt8, payload: [UInt8], fin: Bool, masked: Bool, rsv: UInt8) -> ByteBuffer {
+        let maskingKey = masked ? UInt32.random(in: .min ... .max) : nil
         var buffer = ByteBuffer()
-        buffer.writeInteger((fin ? 0x80 : 0) | (rsv << 4) | opcode)
-        let maskBit: UInt8 = masked ? 0x80 : 0
-        if payload.count < 126 {
-            buffer.writeInteger(maskBit | UInt8(payload.count))
-        } else if payload.count <= 0xFFFF {
-            buffer.writeInteger(maskBit | 126)
-            buffer.writeInteger(UInt16(payload.count))
-        } else {
-            buffer.writeInteger(maskBit | 127)
-            buffer.writeInteger(UInt64(payload.count))
-        }
-        if masked {
-            let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
-            buffer.writeBytes(mask)
+        WebSocketFraming.writeHeader(
+            into: &buffer, firstByte: (fin ? 0x80 : 0) | (rsv << 4) | opcode, maskingKey: maskingKey, payloadLength: payload.count)
+        if let maskingKey {
+            let mask = withUnsafeBytes(of: maskingKey.bigEndian) { Array($0) }
             buffer.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
         } else {
             buffer.writeBytes(payload)

@@ -1,5 +1,5 @@
-import Foundation
-public import Hummingbird
+public import Foundation
+import Hummingbird
 import HummingbirdCore
 public import Logging
 import NIOCore

@@ -39,7 +39,7 @@ struct ConfigurationOptions: ParsableArguments {
             }
             layers.append(try ConfigurationFile.layer(fromYAML: text, source: path))
         }
-        layers.append(try ConfigurationLayer.environment(environment))
+        layers.append(try ConfigurationLayer.environment(environment.filter { !Self.harnessVariables.contains($0.key) }))
         var flags: [String] = []
         if production { flags.append("mode=production") }
         if let host { flags.append("server.host=\(host)") }
@@ -50,6 +50,10 @@ struct ConfigurationOptions: ParsableArguments {
         layers.append(try ConfigurationLayer.commandLine(flags + assignments, source: "command line"))
         return try ConfigurationResolver.resolve(layers)
     }
+
+    /// `SWITCHBOARD_*` variables of the tooling around the server, never settings: test harnesses name the binary to run
+    /// in `SWITCHBOARD_BIN` and pass their whole environment on to it.
+    static let harnessVariables: Set<String> = ["SWITCHBOARD_BIN"]
 
     /// Resolves the layers, or prints `file: key: reason` and exits 2.
     func resolveOrExit() throws -> HubConfiguration {

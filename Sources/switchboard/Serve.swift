@@ -26,7 +26,7 @@ struct Serve: AsyncParsableCommand {
     )
     var demo = false
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (default: info).", transform: Serve.logLevel(named:))
     var logLevel: Logger.Level = .info
 
     func run() async throws {
@@ -71,7 +71,14 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension Serve {
+    /// A transform rather than a retroactive `ExpressibleByArgument` conformance: neither `Logger.Level` nor the
+    /// protocol is ours.
+    static func logLevel(named name: String) throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: name) else { throw ValidationError("expected one of \(Logger.Level.allCases.map(\.rawValue))") }
+        return level
+    }
+}
 
 enum APIKeys {
     static func generate() -> String {

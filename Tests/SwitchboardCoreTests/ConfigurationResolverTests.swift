@@ -173,12 +173,6 @@ struct ConfigurationResolverTests {
         #expect(layer.values.map(\.value) == ["9000"])
     }
 
-    /// Test harnesses name the binary in SWITCHBOARD_BIN and pass their environment on: that is not a setting.
-    @Test func environmentSkipsToolingVariables() throws {
-        let layer = try ConfigurationLayer.environment(["SWITCHBOARD_BIN": "/usr/bin/switchboard", "SWITCHBOARD_PORT": "9000"])
-        #expect(layer.values.map(\.key) == ["server.port"])
-    }
-
     /// A misspelt SWITCHBOARD_ variable is an error with a hint, not silently ignored.
     @Test func environmentRefusesTypo() {
         let expected = ConfigurationError(

@@ -85,7 +85,7 @@ struct MessagePackRoundTripTests {
         #expect(try decoded([0xD3, 0, 0, 0, 0, 0, 0, 0x01, 0x00]) == .int(256))
     }
 
-    @Test(arguments: [0.0, -0.0, 0.5, -1.5, 1.0, 0.1, 1e300, 5e-324, Double.greatestFiniteMagnitude, .infinity, -.infinity])
+    @Test(arguments: [0.0, -0.0, 0.5, -1.5, 1.0, 0.1, 1e300, .leastNonzeroMagnitude, Double.greatestFiniteMagnitude, .infinity, -.infinity])
     func doublesAreAlwaysFloat64(value: Double) throws {
         try expectRoundTrip(.double(value), startsWith: [0xCB])
         #expect(encoded(.double(value)).count == 9)

@@ -32,4 +32,14 @@ struct WebSocketFramingTests {
         #expect(WebSocketFraming.frame(ByteBuffer(), opcode: .pong).readableBytesView.first == 0x8A)
         #expect(WebSocketFraming.frame(ByteBuffer(bytes: [0x03, 0xE8]), opcode: .close).readableBytesView.first == 0x88)
     }
+
+    @Test func aClientHeaderSetsTheMaskBitAndCarriesItsKeyAfterTheLength() {
+        var header = ByteBuffer()
+        WebSocketFraming.writeHeader(into: &header, firstByte: 0x81, maskingKey: 0x0102_0304, payloadLength: 300)
+        #expect(Array(header.readableBytesView) == [0x81, 0x80 | 126, 0x01, 0x2C, 0x01, 0x02, 0x03, 0x04])
+        #expect(WebSocketFraming.headerSize(payloadLength: 300, masked: true) == header.readableBytes)
+        var short = ByteBuffer()
+        WebSocketFraming.writeHeader(into: &short, firstByte: 0x0A, maskingKey: 0, payloadLength: 5)
+        #expect(Array(short.readableBytesView) == [0x0A, 0x85, 0, 0, 0, 0])
+    }
 }

@@ -2,6 +2,7 @@ import CompressNIO
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import SwitchboardClient
 import SwitchboardCore
 import Testing
 
@@ -84,6 +85,20 @@ import Testing
         #expect(try reader.next().map { String(buffer: $0.body) } == "hello")
     }
 
+    @Test func aResponseHeadIsTakenOnlyOnceCompleteAndAMalformedOneIsRefused() throws {
+        var bytes = ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n")
+        #expect(try HTTPResponseHead.read(from: &bytes) == nil)
+        #expect(bytes.readerIndex == 0)
+        bytes.writeString("\r\nbody")
+        let head = try HTTPResponseHead.read(from: &bytes)
+        #expect(head?.status == 200)
+        #expect(head?.isChunked == true)
+        #expect(head?.combinedHeader("x-a") == "1, 2")
+        #expect(String(buffer: bytes) == "body")
+        var garbage = ByteBuffer(string: "SSH-2.0-OpenSSH\r\n\r\n")
+        #expect(throws: HTTPRefusal.self) { try HTTPResponseHead.read(from: &garbage) }
+    }
+
     @Test func theInflaterReadsRFC7692sExamplesWithAFreshContextPerMessage() throws {
         let inflater = try PerMessageInflater()
         func inflate(_ bytes: [UInt8]) throws -> String { String(buffer: try inflater.inflate(ByteBuffer(bytes: bytes))) }
@@ -116,15 +131,15 @@ import Testing
         #expect(String(buffer: try PerMessageInflater().inflate(compressed)) == text)
     }
 
-    @Test func aDeflateOfferNeedsTheServersAgreementWithoutContextTakeover() {
+    @Test func aDeflateOfferNeedsTheServersAgreementWithoutContextTakeover() throws {
         var head = ByteBuffer(
             string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                 + "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n")
-        let agreed = ResponseHead.read(from: &head)
+        let agreed = try HTTPResponseHead.read(from: &head)
         #expect(agreed?.status == 101)
-        #expect(BenchDeflate.refusal(ofResponseExtensions: agreed?.webSocketExtensions) == nil)
+        #expect(BenchDeflate.refusal(ofResponseExtensions: agreed?.combinedHeader("sec-websocket-extensions")) == nil)
         var plain = ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
-        #expect(BenchDeflate.refusal(ofResponseExtensions: ResponseHead.read(from: &plain)?.webSocketExtensions) != nil)
+        #expect(BenchDeflate.refusal(ofResponseExtensions: try HTTPResponseHead.read(from: &plain)?.combinedHeader("sec-websocket-extensions")) != nil)
         #expect(BenchDeflate.refusal(ofResponseExtensions: "permessage-deflate") != nil)
         #expect(
             TargetProtocol(target: .switchboard, host: "h", port: 1, apiKey: "").webSocketRequest(channel: "c", deflate: true)

@@ -30,7 +30,7 @@ import Testing
             #expect(try await flooder.command(#"{"id":1,"cmd":"subscribe","channel":"flood"}"#, id: 1)?["result"] != nil)
         }
         // Keep the kernel's share small, so the server's own queueing is what the count shows.
-        try await flooder.connection.channel.setOption(ChannelOptions.socketOption(.so_rcvbuf), value: 256 << 10)
+        try await flooder.connection.channel.setOption(ChannelOptions.socketOption(.so_rcvbuf), value: 256 << 10).get()
         try await flooder.connection.setReading(false)
         let rounds = 100
         let perRound = 1000

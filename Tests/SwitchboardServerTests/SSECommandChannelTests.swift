@@ -29,7 +29,7 @@ extension SSEClient {
         let server = try await TestServer.start()
         let sse = try await server.sse(path: "/connection/sse")
         let address = try #require(await sse.sessionAddress())
-        try await server.request("POST", "/connection/\(address)/command", body: #"{"id":1,"cmd":"connect"}"#)
+        #expect(try await server.request("POST", "/connection/\(address)/command", body: #"{"id":1,"cmd":"connect"}"#).status == 202)
         let client = (await sse.reply(1)?["result"] as? [String: Any])?["client"] as? String
         #expect(client != nil && client != address)
         #expect(try await server.request("POST", "/connection/\(client!)/command", body: #"{"id":2,"cmd":"ping"}"#).status == 404)

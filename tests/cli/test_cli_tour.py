@@ -102,6 +102,12 @@ def test_unknown_flag_and_unknown_environment_variable_are_refused(tmp_path):
     assert done.returncode == 2 and "SWITCHBOARD_PROTT" in done.stderr
 
 
+def test_a_harness_naming_the_binary_in_the_environment_is_not_a_setting():
+    srv = start_server(env={"SWITCHBOARD_BIN": BINARY})  # starting at all is the check: unknown variables stop serve
+    srv.process.terminate()
+    srv.process.wait(timeout=15)
+
+
 def test_config_file_environment_and_flags_apply_in_that_order(tmp_path):
     config = tmp_path / "switchboard.yaml"
     config.write_text("server:\n  port: 1\nchannel_defaults:\n  history_size: 3\n")

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// The JOSE header of a compact JWT (`alg` and `kid`), read before any signature check.
 ///

@@ -1,7 +1,7 @@
 /// One documented option: its dotted key, how to set it from the environment or the command line, and its default.
 ///
-/// Why: `switchboard serve --help-config` and docs/configuration.md list exactly these, so the schema is the single
-/// source of truth for what a layer may contain.
+/// Why: docs/configuration.md lists exactly these, so the schema is the single source of truth for what a layer may
+/// contain.
 public struct ConfigurationKey: Sendable, Equatable {
     /// Dotted key as written in the config file or `--set`; `namespaces.<name>.<option>` stands for every namespace.
     public let key: String

@@ -16,19 +16,16 @@ public struct ConfigurationLayer: Sendable {
 
     /// The config file's own path variable, read by the CLI before any layer exists.
     public static let configPathVariable = "SWITCHBOARD_CONFIG"
-    /// Variables of the tooling around the server (test harnesses name the binary to run with it), never settings.
-    public static let toolingVariables: Set<String> = ["SWITCHBOARD_BIN"]
 
     /// Picks `SWITCHBOARD_*` variables out of an environment and maps them to dotted keys through the schema.
     ///
     /// An unknown `SWITCHBOARD_*` variable is an error, so a typo never silently falls back to a default.
-    /// `SWITCHBOARD_CONFIG` (the file path, handled by the CLI) and the tooling variables (`SWITCHBOARD_BIN`) are
-    /// skipped. Per-namespace options have no variables.
+    /// `SWITCHBOARD_CONFIG` (the file path, handled by the CLI) is skipped; a caller whose environment holds other
+    /// variables that are not settings removes them first. Per-namespace options have no variables.
     public static func environment(_ env: [String: String]) throws(ConfigurationError) -> ConfigurationLayer {
         var layer = ConfigurationLayer(source: "environment", values: [])
         // Sorted, so the first error reported does not depend on dictionary order.
-        for (name, value) in env.sorted(by: { $0.key < $1.key })
-        where name.hasPrefix("SWITCHBOARD_") && name != configPathVariable && !toolingVariables.contains(name) {
+        for (name, value) in env.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SWITCHBOARD_") && name != configPathVariable {
             guard let key = ConfigurationKey.keyByEnvName[name] else {
                 throw ConfigurationError(source: layer.source, key: name, reason: unknownVariableReason(name))
             }

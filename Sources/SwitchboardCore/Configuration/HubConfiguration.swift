@@ -173,6 +173,6 @@ public struct HubConfiguration: Sendable, Equatable {
         return mode == .development ? channelDefaults : nil
     }
 
-    /// Every option, for `switchboard serve --help-config` and docs/configuration.md.
+    /// Every option, as docs/configuration.md lists them.
     public static let allKeys: [ConfigurationKey] = ConfigurationKey.schema
 }

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// A channel's stream: assigns positions and keeps a bounded window of recent publications for recovery.
 ///

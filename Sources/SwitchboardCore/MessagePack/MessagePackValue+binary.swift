@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 extension MessagePackValue {
     /// Turns one-member maps `{"$binary": "<base64>"}` back into binary, at any depth.

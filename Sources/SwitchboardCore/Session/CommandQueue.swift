@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// A session's commands waiting their turn, run one engine call at a time so replies (and publish offsets) follow
 /// command order; with the flood counters that decide when a client has misbehaved long enough to be cut off.

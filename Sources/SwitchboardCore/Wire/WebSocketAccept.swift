@@ -1,3 +1,4 @@
+internal import Crypto
 internal import Foundation
 
 /// The RFC 6455 §4.2.2 handshake proof a server returns in `Sec-WebSocket-Accept`.
@@ -6,8 +7,10 @@ public enum WebSocketAccept {
     private static let magic = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     /// base64(SHA1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")); `key` is used exactly as received.
+    ///
+    /// SHA-1 is broken for security uses; RFC 6455 uses it only to prove the server read the handshake.
     public static func value(forKey key: String) -> String {
-        Data(SHA1.hash((key + magic).utf8)).base64EncodedString()
+        Data(Insecure.SHA1.hash(data: Array((key + magic).utf8))).base64EncodedString()
     }
 
     /// True if `key` is a valid Sec-WebSocket-Key: canonical base64 of exactly 16 bytes (24 characters ending in "==").

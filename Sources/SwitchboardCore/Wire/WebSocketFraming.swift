@@ -1,6 +1,7 @@
 public import NIOCore
 
-/// Server-to-client WebSocket frames as wire bytes (RFC 6455 section 5.2): never masked, always final.
+/// Server-to-client WebSocket frames as wire bytes (RFC 6455 section 5.2): never masked, always final. Clients (the
+/// bench, SwitchboardClient) write their masked headers with the same ``writeHeader(into:firstByte:maskingKey:payloadLength:)``.
 ///
 /// Why the server frames its own messages instead of handing `WebSocketFrame` values to NIO's encoder: a publication's
 /// frame is then built once and the same buffer is written to every subscriber — no header allocation and no second
@@ -14,24 +15,35 @@ public enum WebSocketFraming {
         case pong = 0xA
     }
 
-    /// Header bytes for a payload of `length` bytes: 2, 4 (16-bit length) or 10 (64-bit length).
+    /// Header bytes for a payload of `length` bytes: 2, 4 (16-bit length) or 10 (64-bit length), and 4 more for a
+    /// masking key.
     @inlinable
-    public static func headerSize(payloadLength length: Int) -> Int {
-        length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
+    public static func headerSize(payloadLength length: Int, masked: Bool = false) -> Int {
+        (length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10) + (masked ? 4 : 0)
     }
 
     @inlinable
     public static func writeHeader(into buffer: inout ByteBuffer, opcode: Opcode, compressed: Bool = false, payloadLength length: Int) {
-        buffer.writeInteger(0x80 | (compressed ? 0x40 : 0) | opcode.rawValue)
+        writeHeader(into: &buffer, firstByte: 0x80 | (compressed ? 0x40 : 0) | opcode.rawValue, payloadLength: length)
+    }
+
+    /// A header from its wire parts, for either side. `firstByte` is FIN, RSV1–3 and the opcode exactly as they go out,
+    /// unchecked, so a test client can send what it means to. A `maskingKey` sets the mask bit and follows the length,
+    /// as on every client frame (RFC 6455 section 5.3); the caller then writes the payload masked with that key.
+    @inlinable
+    public static func writeHeader(into buffer: inout ByteBuffer, firstByte: UInt8, maskingKey: UInt32? = nil, payloadLength length: Int) {
+        buffer.writeInteger(firstByte)
+        let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
         if length < 126 {
-            buffer.writeInteger(UInt8(length))
+            buffer.writeInteger(maskBit | UInt8(length))
         } else if length <= Int(UInt16.max) {
-            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(maskBit | 126)
             buffer.writeInteger(UInt16(length))
         } else {
-            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(maskBit | 127)
             buffer.writeInteger(UInt64(length))
         }
+        if let maskingKey { buffer.writeInteger(maskingKey) }
     }
 
     /// One complete frame carrying `payload` (copied behind the header).

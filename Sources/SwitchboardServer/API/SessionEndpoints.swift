@@ -65,7 +65,7 @@ struct SessionEndpoints {
         }
         let body = await services.sessions.withSession(
             id,
-            future: { session in
+            future: { [ack, timeout] session in
                 (session.transport as? PollTransport)?.poll(ack: ack, timeout: timeout)
             })
         guard let body else { throw sessionNotFound(id) }

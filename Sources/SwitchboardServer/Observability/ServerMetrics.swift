@@ -1,7 +1,7 @@
 import CoreMetrics
 import NIOConcurrencyHelpers
-import Prometheus
-public import SwitchboardCore
+public import Prometheus
+import SwitchboardCore
 
 /// The kinds of long-lived connection, as they appear in the `transport` metric label.
 public enum TransportKind: String, Sendable, CaseIterable {

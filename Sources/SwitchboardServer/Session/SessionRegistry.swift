@@ -30,13 +30,13 @@ final class SessionRegistry: Sendable {
     var count: Int { entries.withLockedValue { $0.count } }
 
     /// Runs `body` on the session's loop; nil when no session has that address.
-    func withSession<Value: Sendable>(_ address: String, _ body: @escaping (Session) -> Value?) async -> Value? {
+    func withSession<Value: Sendable>(_ address: String, _ body: @escaping @Sendable (Session) -> Value?) async -> Value? {
         guard let entry = entries.withLockedValue({ $0[address] }) else { return nil }
         return try? await entry.loop.submit { body(entry.session.value) }.get()
     }
 
     /// Like ``withSession(_:_:)`` for work that completes later on the loop (a parked poll).
-    func withSession<Value: Sendable>(_ address: String, future body: @escaping (Session) -> EventLoopFuture<Value>?) async -> Value? {
+    func withSession<Value: Sendable>(_ address: String, future body: @escaping @Sendable (Session) -> EventLoopFuture<Value>?) async -> Value? {
         guard let entry = entries.withLockedValue({ $0[address] }) else { return nil }
         let future = entry.loop.flatSubmit { () -> EventLoopFuture<Value?> in
             guard let pending = body(entry.session.value) else { return entry.loop.makeSucceededFuture(nil) }

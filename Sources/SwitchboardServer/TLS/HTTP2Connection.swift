@@ -113,3 +113,5 @@ private final class HTTP2ConnectionCloser: ChannelInboundHandler {
         context.eventLoop.execute { channel.close(promise: nil) }
     }
 }
+
+@available(*, unavailable) extension HTTP2ConnectionCloser: Sendable {}

@@ -89,3 +89,5 @@ final class HTTP2StreamResponseWriter: ChannelOutboundHandler, RemovableChannelH
         return HTTPResponseHead(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: headers)
     }
 }
+
+@available(*, unavailable) extension HTTP2StreamResponseWriter: Sendable {}

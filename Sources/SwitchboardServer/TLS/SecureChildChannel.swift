@@ -90,3 +90,5 @@ private final class TLSErrorCloser: ChannelInboundHandler, RemovableChannelHandl
         context.close(promise: nil)
     }
 }
+
+@available(*, unavailable) extension TLSErrorCloser: Sendable {}

@@ -412,3 +412,5 @@ struct SwitchboardChildChannel: ServerChildChannel, HTTPChannelHandler {
         await handleHTTP(asyncChannel: asyncChannel, logger: logger)
     }
 }
+
+@available(*, unavailable) extension ConnectionRouter: Sendable {}

@@ -37,3 +37,5 @@ final class StreamRedirectCloser: ChannelDuplexHandler, RemovableChannelHandler 
         written.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 }
+
+@available(*, unavailable) extension StreamRedirectCloser: Sendable {}
