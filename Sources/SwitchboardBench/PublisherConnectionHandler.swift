@@ -46,14 +46,7 @@ final class PublisherConnectionHandler: ChannelInboundHandler {
                 pending.moveReaderIndex(to: last.upperBound)
                 inChunkedBody = false
             }
-            let head: HTTPResponseHead
-            do {
-                guard let complete = try HTTPResponseHead.read(from: &pending) else { break }
-                head = complete
-            } catch {
-                context.close(promise: nil)
-                return
-            }
+            guard let head = HTTPResponseHead.read(from: &pending, refusing: { _ in context.close(promise: nil) }) else { break }
             if let length = head.contentLength {
                 bodyRemaining = length
             } else {

@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardClient
 
 /// One Server-Sent Events subscriber on a raw NIO channel: reads `data:` lines (de-chunking when the server uses
 /// chunked encoding, as nginx does) and counts stamped ones as deliveries.
@@ -30,7 +31,7 @@ final class SSESubscriberHandler: SubscriberConnection, RemovableChannelHandler 
         var incoming = unwrapInboundIn(data)
         if state == .handshaking {
             pending.writeBuffer(&incoming)
-            guard let head = readHead(from: &pending, context: context) else { return }
+            guard let head = HTTPResponseHead.read(from: &pending, refusing: { fail(context: context, reason: $0.description) }) else { return }
             guard head.status == 200 else {
                 fail(context: context, reason: "HTTP \(head.status) instead of 200")
                 return

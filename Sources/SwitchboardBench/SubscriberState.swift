@@ -1,5 +1,4 @@
 import NIOCore
-import SwitchboardClient
 
 /// Where a bench subscriber connection stands; every subscriber kind (WebSocket, SSE, long-poll) shares how failures
 /// and early closes are counted.
@@ -45,16 +44,6 @@ extension SubscriberConnection {
     func fail(context: ChannelHandlerContext, reason: String) {
         state.fail(reason: reason, stats: stats)
         context.close(promise: nil)
-    }
-
-    /// The response head at the front of `pending` once it is complete; a malformed head fails the connection.
-    func readHead(from pending: inout ByteBuffer, context: ChannelHandlerContext) -> HTTPResponseHead? {
-        do {
-            return try HTTPResponseHead.read(from: &pending)
-        } catch {
-            fail(context: context, reason: error.description)
-            return nil
-        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -62,13 +62,8 @@ final class WebSocketPublisherHandler: ChannelInboundHandler {
         var incoming = unwrapInboundIn(data)
         pending.writeBuffer(&incoming)
         if !open {
-            let head: HTTPResponseHead
-            do {
-                guard let complete = try HTTPResponseHead.read(from: &pending) else { return }
-                head = complete
-            } catch {
-                return refuseUpgrade(context: context, reason: error.description)
-            }
+            guard let head = HTTPResponseHead.read(from: &pending, refusing: { refuseUpgrade(context: context, reason: $0.description) })
+            else { return }
             guard head.status == 101 else { return refuseUpgrade(context: context, reason: "HTTP \(head.status) instead of 101") }
             upgradeSettled = true
             open = true

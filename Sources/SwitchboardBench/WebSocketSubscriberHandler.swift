@@ -1,6 +1,8 @@
 import NIOCore
+import SwitchboardClient
 
-/// One WebSocket subscriber on a raw NIO channel: its own minimal handshake and frame parser, no task per connection.
+/// One WebSocket subscriber on a raw NIO channel: its own minimal handshake and frame parser (the response head is read
+/// by SwitchboardClient's `HTTPResponseHead`), no task per connection.
 ///
 /// Every text frame is scanned for the payload stamp; a stamped frame is a delivery, anything else is a control
 /// message: the first one confirms the subscription on Switchboard (its position is kept for a later resume), later
@@ -52,7 +54,7 @@ final class WebSocketSubscriberHandler: SubscriberConnection, RemovableChannelHa
             pending.writeBuffer(&incoming)
         }
         if state == .handshaking {
-            guard let head = readHead(from: &pending, context: context) else { return }
+            guard let head = HTTPResponseHead.read(from: &pending, refusing: { fail(context: context, reason: $0.description) }) else { return }
             guard head.status == 101 else {
                 fail(context: context, reason: "HTTP \(head.status) instead of 101")
                 return

@@ -26,7 +26,9 @@ struct Serve: AsyncParsableCommand {
     )
     var demo = false
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (default: info).", transform: Serve.logLevel(named:))
+    @Option(
+        name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (default: info).",
+        transform: Serve.logLevel(named:))
     var logLevel: Logger.Level = .info
 
     func run() async throws {

@@ -139,7 +139,8 @@ import Testing
         #expect(agreed?.status == 101)
         #expect(BenchDeflate.refusal(ofResponseExtensions: agreed?.combinedHeader("sec-websocket-extensions")) == nil)
         var plain = ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
-        #expect(BenchDeflate.refusal(ofResponseExtensions: try HTTPResponseHead.read(from: &plain)?.combinedHeader("sec-websocket-extensions")) != nil)
+        #expect(
+            BenchDeflate.refusal(ofResponseExtensions: try HTTPResponseHead.read(from: &plain)?.combinedHeader("sec-websocket-extensions")) != nil)
         #expect(BenchDeflate.refusal(ofResponseExtensions: "permessage-deflate") != nil)
         #expect(
             TargetProtocol(target: .switchboard, host: "h", port: 1, apiKey: "").webSocketRequest(channel: "c", deflate: true)

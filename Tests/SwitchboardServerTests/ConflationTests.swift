@@ -193,7 +193,10 @@ extension TestServer {
         let server = try await tickerServer()
         let sse = try await server.sse(path: "/connection/sse")
         let address = try #require(await sse.sessionAddress())
-        #expect(try await server.request("POST", "/connection/\(address)/command", body: #"{"id":1,"cmd":"subscribe","channel":"ticker:sse","maxRate":2}"#).status == 202)
+        #expect(
+            try await server.request(
+                "POST", "/connection/\(address)/command", body: #"{"id":1,"cmd":"subscribe","channel":"ticker:sse","maxRate":2}"#
+            ).status == 202)
         _ = await sse.reply(1)
         try await server.publishBatch((1...100).map { #"{"channel":"ticker:sse","key":"K","data":\#($0)}"# })
         var values: [Int] = []

@@ -170,7 +170,8 @@ extension WebSocketClient {
         #expect(((subscribed.last?["result"] as? [String: Any])?["presence"] as? [String: Any])?["clients"] as? Int == 1)
         let sse = try await server.sse(path: "/connection/sse")
         let address = try #require(await sse.sessionAddress())
-        #expect(try await server.request("POST", "/connection/\(address)/command", body: #"{"id":1,"cmd":"subscribe","channel":"room:8"}"#).status == 202)
+        #expect(
+            try await server.request("POST", "/connection/\(address)/command", body: #"{"id":1,"cmd":"subscribe","channel":"room:8"}"#).status == 202)
         _ = await sse.reply(1)
         let join = try await poller.poll { $0["push"] as? String == "join" }
         #expect(join.last?["channel"] as? String == "room:8")

@@ -131,8 +131,10 @@ private func result(_ reply: [String: Any]?) -> [String: Any]? { reply?["result"
         _ = try await alice.command(#"{"id":1,"cmd":"publish","channel":"dm:sse","data":"hello","receipts":true}"#, id: 1)
         let publication = await sse.nextPush("publication")
         #expect(publication?["receipts"] as? Bool == true)
-        #expect(try await server.request(
-            "POST", "/connection/\(address)/command", body: #"{"id":2,"cmd":"ack","channel":"dm:sse","offset":1,"status":"read"}"#).status == 202)
+        #expect(
+            try await server.request(
+                "POST", "/connection/\(address)/command", body: #"{"id":2,"cmd":"ack","channel":"dm:sse","offset":1,"status":"read"}"#
+            ).status == 202)
         let receipt = await alice.nextPush("receipt")
         #expect(receipt?["user"] as? String == "bob")
         #expect(receipt?["status"] as? String == "read")
