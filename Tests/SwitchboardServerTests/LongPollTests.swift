@@ -182,9 +182,11 @@ private func publicationOffsets(_ messages: [[String: Any]]) -> [Int] {
         let badAck = try await server.request("GET", "/connection/poll/\(client.session)?ack=-1")
         #expect(badAck.status == 400)
         #expect(errorCode(badAck.json) == 107)
-        let notCommands = try await client.post("123")
-        #expect(notCommands.status == 400)
-        #expect(errorCode(notCommands.json) == 111)
+        for body in ["123", "{not json", #"[{"id":1,"cmd":"ping"},"#, #"{"id":1,"cmd":"ping"} trailing"#] {
+            let notCommands = try await client.post(body)
+            #expect(notCommands.status == 400, "body \(body)")
+            #expect(errorCode(notCommands.json) == 111)
+        }
         let tooLarge = try await client.post(#"{"id":1,"cmd":"publish","channel":"x","data":""# + String(repeating: "a", count: 2000) + #""}"#)
         #expect(tooLarge.status == 413)
         #expect(errorCode(tooLarge.json) == 110)

@@ -86,6 +86,9 @@ struct SessionEndpoints {
 
     private func commands(_ request: Request, session id: String) async throws -> Response {
         let body = try await request.collectBody(services: services)
+        // The whole body must be JSON before anything is accepted: a broken body is refused here (400 111) rather
+        // than answered 202 and refused later on the stream.
+        guard (try? JSONScanner.validateAndMinify(body)) != nil else { throw notCommands() }
         let commands: [ByteBuffer]
         switch JSONScanner.kind(of: body) {
         case .object:
