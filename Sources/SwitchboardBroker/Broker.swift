@@ -59,4 +59,13 @@ public protocol Broker: Sendable {
 
     /// Stops delivering; pending calls may fail afterwards.
     func shutdown() async
+
+    /// Whether a call can wait on something outside the process (a database, the network). ``DeadlineBroker`` races
+    /// such calls against their deadline in a task of their own; calls of an engine that answers from memory (locks
+    /// only, never I/O) run inline, which spares two task hops per call on the publish path.
+    var callsMayBlock: Bool { get }
+}
+
+extension Broker {
+    public var callsMayBlock: Bool { true }
 }

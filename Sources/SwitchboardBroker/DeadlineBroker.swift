@@ -68,9 +68,18 @@ public final class DeadlineBroker: Broker {
         var publications: [Publication]
     }
 
-    /// Runs `work` with the deadline; throws only ``EngineError``.
+    public var callsMayBlock: Bool { engine.callsMayBlock }
+
+    /// Runs `work` with the deadline (inline when the engine never blocks); throws only ``EngineError``.
     private func call<T: Sendable>(_ operation: String, _ work: @escaping @Sendable () async throws -> T) async throws(EngineError) -> T {
-        try await Self.run(operation, timeout: timeout, work).get()
+        guard engine.callsMayBlock else {
+            do {
+                return try await work()
+            } catch {
+                throw EngineError(wrapping: error, operation: operation)
+            }
+        }
+        return try await Self.run(operation, timeout: timeout, work).get()
     }
 
     /// The race between `work` and the deadline: whichever ends first answers; the other is cancelled.

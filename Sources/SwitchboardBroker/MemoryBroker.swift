@@ -82,6 +82,9 @@ public final class MemoryBroker: Broker {
         sweeper.withLockedValue { $0 = task }
     }
 
+    /// Answers from memory under short locks: nothing to put a deadline on.
+    public var callsMayBlock: Bool { false }
+
     /// Channels whose state is held now (published to and not yet forgotten).
     public var channelCount: Int { streams.withLockedValue { $0.byName.count } }
 
