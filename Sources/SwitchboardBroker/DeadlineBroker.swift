@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 public import SwitchboardCore
 
-/// Puts a deadline on every call into an engine and turns every failure into an ``EngineError``.
+/// Puts a deadline on every call into an engine that can block, and turns every failure into an ``EngineError``.
 ///
 /// A hung engine (a database that stopped answering, a lock never released) must not wedge the sessions that call it:
 /// after `timeout` the call fails with ``EngineError/Kind/timedOut`` and the caller moves on. The engine's own work

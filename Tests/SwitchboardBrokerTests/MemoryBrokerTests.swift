@@ -455,6 +455,20 @@ struct MemoryBrokerReclaimTests {
         #expect(after.publications.map(\.offset) == [1])
     }
 
+    /// Once started, the engine sweeps by itself every `sweepInterval` (the server's is 10 s).
+    @Test func theStartedEngineSweepsOnItsOwn() async throws {
+        let clock = ManualClock()
+        let broker = MemoryBroker(
+            policy: { _ in HistoryPolicy(capacity: 10, ttl: .seconds(1)) }, now: { clock.now }, sweepInterval: .milliseconds(10))
+        try await broker.start(sink: SubscribedSink())
+        _ = try await broker.publish(request(room, 1))
+        clock.advance(to: 2 * second)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while broker.channelCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(broker.channelCount == 0)
+        await broker.shutdown()
+    }
+
     /// A publish racing the sweep either lands in the old stream (then the stream was not idle) or in a new one.
     @Test func publishingWhileSweepingLosesNothing() async throws {
         let clock = ManualClock()

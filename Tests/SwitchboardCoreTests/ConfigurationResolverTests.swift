@@ -110,6 +110,18 @@ struct ConfigurationResolverTests {
         #expect(error?.reason == #"expected true/false, yes/no, on/off or 1/0, got "maybe""#)
     }
 
+    /// The engine call deadline and the web-root link switch are read and checked like every other key.
+    @Test func engineCallTimeoutAndWebRootLinksAreReadAndChecked() throws {
+        let configuration = try ConfigurationResolver.resolve([
+            file([("engine.call_timeout_ms", "250"), ("server.web_root_follow_symlinks", "yes")])
+        ])
+        #expect(configuration.engineCallTimeout == .milliseconds(250))
+        #expect(configuration.webRootFollowsSymlinks)
+        #expect(resolveError([file([("engine.call_timeout_ms", "0")])])?.reason == #"must be at least 1, got "0""#)
+        #expect(resolveError([file([("engine.call_timeout_ms", "soon")])])?.key == "engine.call_timeout_ms")
+        #expect(resolveError([file([("server.web_root_follow_symlinks", "maybe")])])?.key == "server.web_root_follow_symlinks")
+    }
+
     /// Production mode closes client publishing and anonymous access by default, for channel defaults and namespaces.
     @Test func productionFlipsModeDependentDefaults() throws {
         let configuration = try ConfigurationResolver.resolve([

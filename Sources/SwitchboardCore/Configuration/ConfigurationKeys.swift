@@ -95,7 +95,7 @@ extension HubSetting {
         HubSetting(
             "engine.call_timeout_ms", env: "SWITCHBOARD_ENGINE_CALL_TIMEOUT_MS", default: "5000",
             summary:
-                "Milliseconds one engine call (publish, history read, presence, receipts, signal) may take; past it the command is answered 137 engine_timeout (HTTP 504), which is retryable, and the session's next command runs."
+                "Milliseconds one call into an engine that can block (publish, history read, presence, receipts, signal) may take (the in-memory engine never waits on I/O and is called inline); past it the command is answered 137 engine_timeout (HTTP 504), which is retryable, and the session's next command runs."
         ) { value, target throws(InvalidConfigurationValue) in
             target.engineCallTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
         },
