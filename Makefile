@@ -15,9 +15,11 @@ run: release
 	.build/release/switchboard serve --host $(HOST) --port $(PORT) --web-root web/dist --demo
 
 release:
+	bash scripts/install-build-deps.sh
 	$(SWIFT) build -c release --product switchboard
 
 build:
+	bash scripts/install-build-deps.sh
 	$(SWIFT) build
 
 ## Every test: installs what the tests need, runs each runner, ends with "N passed, N failed".

@@ -11,6 +11,7 @@ BIN=.build/release/switchboard
 OUT=${OUT:-artifacts/bench-modes}
 DURATION=${DURATION:-10}
 SCENARIOS=${SCENARIOS:-"fanout-ws-1000 fanout-poll-1000 echo-100 storm-5000 fanout-ws-15000-workers idle-sse-15000-workers baseline-ws-15000-workers"}
+ENGINE=${ENGINE:-memory}
 KEY=bench-key-0123456789
 PORT=18191
 mkdir -p "$OUT"
@@ -22,7 +23,7 @@ start_server() {
         # The bare SwiftNIO WebSocket server: what a connection costs without any hub state.
         taskset -c 0 "$BIN" bench-baseline-server --port "$PORT" >"$OUT/server.log" 2>&1 &
     else
-        SWITCHBOARD_API_KEY=$KEY taskset -c 0 "$BIN" serve --port "$PORT" --log-level warning >"$OUT/server.log" 2>&1 &
+        SWITCHBOARD_API_KEY=$KEY taskset -c 0 "$BIN" serve --port "$PORT" --log-level warning --engine "$ENGINE" --set engine.sqlite.path="$(mktemp -d)" >"$OUT/server.log" 2>&1 &
     fi
     server_pid=$!
     wait_for_port

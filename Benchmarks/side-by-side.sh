@@ -4,7 +4,8 @@
 # to $OUT and prints a summary table (medians) at the end.
 #
 # Knobs (environment): RUNS (3), DURATION (20 s), RATE (100/s), PAYLOAD (128 B), SCENARIOS ("ws:1000 ws:5000 sse:5000"),
-# TARGETS ("switchboard nchan"), OUT (artifacts/bench).
+# TARGETS ("switchboard nchan"), OUT (artifacts/bench), ENGINE (memory; sqlite runs the durable default in a fresh data
+# directory per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.build/release/switchboard
@@ -15,6 +16,7 @@ RATE=${RATE:-100}
 PAYLOAD=${PAYLOAD:-128}
 SCENARIOS=${SCENARIOS:-"ws:1000 ws:5000 sse:5000"}
 TARGETS=${TARGETS:-"switchboard nchan"}
+ENGINE=${ENGINE:-memory}
 KEY=bench-key-0123456789
 PORT=18181
 mkdir -p "$OUT"
@@ -25,7 +27,7 @@ source Benchmarks/server-lifecycle.sh
 start_server() {
     case "$1" in
     switchboard)
-        SWITCHBOARD_API_KEY=$KEY taskset -c 0 "$BIN" serve --port "$PORT" --log-level warning >"$OUT/server.log" 2>&1 &
+        SWITCHBOARD_API_KEY=$KEY taskset -c 0 "$BIN" serve --port "$PORT" --log-level warning --engine "$ENGINE" --set engine.sqlite.path="$(mktemp -d)" >"$OUT/server.log" 2>&1 &
         server_pid=$!
         measured_pid=$server_pid
         ;;

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release/switchboard}
 RUNS=${RUNS:-5}
 python3 - "$BIN" "$RUNS" <<'PY'
-import json, os, socket, statistics, subprocess, sys, time, urllib.request
+import json, os, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 binary, runs = sys.argv[1], int(sys.argv[2])
 
@@ -40,7 +40,8 @@ accept_ms, ready_ms = [], []
 for _ in range(runs):
     port = free_port()
     start = time.monotonic()
-    server = subprocess.Popen([binary, "serve", "--port", str(port), "--log-level", "warning"],
+    server = subprocess.Popen([binary, "serve", "--port", str(port), "--log-level", "warning",
+                               "--set", "engine.sqlite.path=" + tempfile.mkdtemp(prefix="switchboard-data-")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         accept_ms.append(milliseconds_until(lambda: accepts(port), start, "accepting"))

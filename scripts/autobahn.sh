@@ -61,7 +61,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 rm -rf "$out"
 mkdir -p "$out"
 # Big-message cases (9.*) send up to 16 MiB; the suite drives connections faster than a heartbeat would matter.
-"$binary" serve --host 127.0.0.1 --port "$port" \
+"$binary" serve --host 127.0.0.1 --port "$port" --engine memory \
     --set testing.echo_endpoint=true \
     --set limits.max_message_bytes=16777216 \
     --set limits.message_timeout_ms=120000 \

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 mkdir -p artifacts
 export PATH="/opt/swift/usr/bin:$PATH"
 
-bash scripts/install-test-deps.sh || { echo "installing test dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
+bash scripts/install-build-deps.sh && bash scripts/install-test-deps.sh || { echo "installing test dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
 
 status=0
 echo "== swift build"

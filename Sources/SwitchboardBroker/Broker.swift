@@ -1,3 +1,4 @@
+public import ServiceLifecycle
 public import SwitchboardCore
 
 /// Receives every publication an engine accepts — local ones and, for shared engines, other nodes' — in offset
@@ -19,17 +20,25 @@ extension PublicationSink {
 
 /// A pub/sub engine: assigns stream positions, keeps history, and fans publications in to the local hub.
 ///
-/// The in-memory engine serves one node; a shared engine (PostgreSQL) lets several nodes behind a load balancer serve
-/// the same channels. Positions travel with clients, so no method needs node-local session state.
-public protocol Broker: Sendable {
-    /// Starts delivering publications to `sink`. Called once, before any publish.
-    func start(sink: any PublicationSink) async throws
+/// The in-memory engine serves one node; the SQLite engine keeps history on disk; a shared engine (PostgreSQL) lets
+/// several nodes behind a load balancer serve the same channels. Positions travel with clients, so no method needs
+/// node-local session state.
+///
+/// **Lifecycle.** An engine is opened by its own factory (which fails at start with a clear error), given the sink
+/// with ``attach(sink:)`` before any traffic, and run as a `Service` in the server's service group: `run()` does the
+/// engine's background work (sweeps, trimming, a database client's connections) and returns after graceful shutdown
+/// or cancellation with everything it accepted written. Calls work once the sink is attached; `run()` must be running
+/// for engines whose calls need a client that runs there (PostgreSQL).
+public protocol Broker: Service {
+    /// The hub that receives publications and events. Called once, before any publish and before `run()`.
+    func attach(sink: any PublicationSink)
 
     /// Assigns the next position on the channel, keeps the publication in history and delivers it to the sink. A
     /// publication that asks for receipts gets its receipt record (recipients: the users present on the channel,
     /// the publisher excluded) before any subscriber can see it; records live as long as the publication stays in
-    /// the channel's history.
-    func publish(_ request: PublishRequest) async throws -> Publication
+    /// the channel's history. A request whose idempotency key the channel remembers publishes nothing: the result is
+    /// the original publication, marked as a duplicate.
+    func publish(_ request: PublishRequest) async throws -> PublishResult
 
     /// What a subscriber that last saw `since` is owed (see ``HistoryWindow/recover(since:limit:now:)``).
     func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery
@@ -57,8 +66,9 @@ public protocol Broker: Sendable {
     /// Delivers an ephemeral event to the channel's subscribers on every node.
     func signal(_ event: EphemeralEvent) async throws
 
-    /// Stops delivering; pending calls may fail afterwards.
-    func shutdown() async
+    /// Whether the engine can accept publications now (`/readyz` answers 503 while it cannot: database unreachable,
+    /// disk full).
+    var isAvailable: Bool { get }
 
     /// Whether a call can wait on something outside the process (a database, the network). ``DeadlineBroker`` races
     /// such calls against their deadline in a task of their own; calls of an engine that answers from memory (locks
@@ -68,4 +78,18 @@ public protocol Broker: Sendable {
 
 extension Broker {
     public var callsMayBlock: Bool { true }
+    public var isAvailable: Bool { true }
+}
+
+/// What a publish did: the publication with its position, and whether it was only a retry of an earlier one.
+public struct PublishResult: Sendable {
+    public var publication: Publication
+    /// The request's idempotency key was already used within the channel's window: nothing new was published and
+    /// `publication` is the original.
+    public var isDuplicate: Bool
+
+    public init(publication: Publication, isDuplicate: Bool) {
+        self.publication = publication
+        self.isDuplicate = isDuplicate
+    }
 }

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 public import SwitchboardCore
 
 /// Puts a deadline on every call into an engine that can block, and turns every failure into an ``EngineError``.
@@ -15,11 +16,14 @@ public final class DeadlineBroker: Broker {
         self.timeout = timeout
     }
 
-    public func start(sink: any PublicationSink) async throws {
-        try await call("start") { [engine] in try await engine.start(sink: sink) }
-    }
+    public func attach(sink: any PublicationSink) { engine.attach(sink: sink) }
 
-    public func publish(_ request: PublishRequest) async throws -> Publication {
+    /// The engine's own run: background work has no deadline (it lasts as long as the server).
+    public func run() async throws { try await engine.run() }
+
+    public var isAvailable: Bool { engine.isAvailable }
+
+    public func publish(_ request: PublishRequest) async throws -> PublishResult {
         try await call("publish") { [engine] in try await engine.publish(request) }
     }
 
@@ -57,10 +61,6 @@ public final class DeadlineBroker: Broker {
 
     public func signal(_ event: EphemeralEvent) async throws {
         try await call("signal") { [engine] in try await engine.signal(event) }
-    }
-
-    public func shutdown() async {
-        _ = try? await call("shutdown") { [engine] in await engine.shutdown() }
     }
 
     private struct HistoryPage: Sendable {

@@ -54,3 +54,17 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// An engine that cannot start: the server prints `key: reason` and exits with status 2, having changed nothing.
+public struct EngineSetupError: Error, Sendable, CustomStringConvertible {
+    /// The configuration key to look at, e.g. `engine.sqlite.path`.
+    public var key: String
+    public var reason: String
+
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String { "\(key): \(reason)" }
+}

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 public import SwitchboardCore
 
 /// The embedded single-node engine: channels and their history windows live in this process.
@@ -40,21 +41,19 @@ public final class MemoryBroker: Broker {
     }
 
     private let streams: NIOLockedValueBox<Streams>
-    /// Presence per channel; a channel's entry goes when its last member leaves.
-    private let presenceTables = NIOLockedValueBox<[ChannelName: PresenceTable]>([:])
+    private let presenceRegistry = PresenceRegistry()
     private let sink = NIOLockedValueBox<(any PublicationSink)?>(nil)
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
     private let now: @Sendable () -> UInt64
     private let makeEpoch: @Sendable () -> String
     private let sweepInterval: Duration?
-    private let sweeper = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     /// - Parameters:
     ///   - policy: history size and TTL for a channel (from its namespace).
     ///   - now: monotonic nanoseconds; injectable so TTL tests need no waiting.
     ///   - makeEpoch: makes epochs: one when the engine starts (a restart loses history), and one per sweep that forgot
     ///     a channel.
-    ///   - sweepInterval: how often idle channels are looked for once started; nil leaves it to callers of
+    ///   - sweepInterval: how often `run()` looks for idle channels; nil leaves it to callers of
     ///     ``reclaimIdleChannels()`` (tests).
     public init(
         policy: @escaping @Sendable (ChannelName) -> HistoryPolicy,
@@ -69,17 +68,23 @@ public final class MemoryBroker: Broker {
         self.streams = NIOLockedValueBox(Streams(generationEpoch: makeEpoch()))
     }
 
-    public func start(sink: any PublicationSink) async throws {
+    public func attach(sink: any PublicationSink) {
         self.sink.withLockedValue { $0 = sink }
-        guard let interval = sweepInterval else { return }
-        let task = Task { [weak self] in
+    }
+
+    /// Sweeps idle channels every `sweepInterval` until graceful shutdown or cancellation; then delivers nothing more.
+    public func run() async throws {
+        defer { sink.withLockedValue { $0 = nil } }
+        guard let interval = sweepInterval else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard let self, !Task.isCancelled else { return }
+                guard (try? await Task.sleep(for: interval)) != nil else { return }
                 self.reclaimIdleChannels()
             }
         }
-        sweeper.withLockedValue { $0 = task }
     }
 
     /// Answers from memory under short locks: nothing to put a deadline on.
@@ -113,27 +118,27 @@ public final class MemoryBroker: Broker {
         }
     }
 
-    public func publish(_ request: PublishRequest) async throws -> Publication {
+    public func publish(_ request: PublishRequest) async throws -> PublishResult {
         let sink = self.sink.withLockedValue { $0 }
-        let recipients = request.receipts ? presenceTables.withLockedValue { $0[request.channel]?.users ?? [] } : []
+        let recipients = request.receipts ? presenceRegistry.users(on: request.channel) : []
         let maxRecipients = request.receipts ? policy(request.channel).receiptsMaxRecipients : 0
         while true {
             let stream = self.stream(for: request.channel)
             let now = self.now()
-            let publication: Publication? = stream.state.withLockedValue { state in
+            let result: PublishResult? = stream.state.withLockedValue { state in
                 guard !state.reclaimed else { return nil }
                 let (publication, isDuplicate) = state.window.publish(request, now: now)
-                guard !isDuplicate else { return publication }
+                guard !isDuplicate else { return PublishResult(publication: publication, isDuplicate: true) }
                 if request.receipts {
                     state.receipts[publication.offset] = ReceiptRecord(
                         publisher: publication.sender, recipients: recipients, maxRecipients: maxRecipients)
                     state.pruneReceipts()
                 }
                 sink?.deliver(publication)
-                return publication
+                return PublishResult(publication: publication, isDuplicate: false)
             }
             // nil: the sweep forgot the stream between the lookup and the lock; the next lookup makes a new one.
-            if let publication { return publication }
+            if let result { return result }
         }
     }
 
@@ -161,28 +166,15 @@ public final class MemoryBroker: Broker {
     }
 
     public func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
-        let sink = self.sink.withLockedValue { $0 }
-        return presenceTables.withLockedValue { tables in
-            guard tables[channel, default: PresenceTable()].join(member) else { return false }
-            // Under the lock, so a join and the leave of the same client reach subscribers in that order.
-            if announce { sink?.deliver(event: .presence(.join, channel: channel, member: member)) }
-            return true
-        }
+        presenceRegistry.join(member, channel: channel, announce: announce, sink: sink.withLockedValue { $0 })
     }
 
     public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
-        let sink = self.sink.withLockedValue { $0 }
-        presenceTables.withLockedValue { tables in
-            // In place: a copy taken out of the dictionary would copy every member on each leave (quadratic when a
-            // crowd leaves at once).
-            guard let member = tables[channel]?.leave(client: client) else { return }
-            if tables[channel]?.isEmpty == true { tables[channel] = nil }
-            if announce { sink?.deliver(event: .presence(.leave, channel: channel, member: member)) }
-        }
+        presenceRegistry.leave(client: client, channel: channel, announce: announce, sink: sink.withLockedValue { $0 })
     }
 
     public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
-        presenceTables.withLockedValue { tables in (tables[channel] ?? PresenceTable()).page(after: cursor, limit: limit) }
+        presenceRegistry.page(channel: channel, after: cursor, limit: limit)
     }
 
     public func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool {
@@ -210,14 +202,6 @@ public final class MemoryBroker: Broker {
 
     public func signal(_ event: EphemeralEvent) async throws {
         sink.withLockedValue { $0 }?.deliver(event: event)
-    }
-
-    public func shutdown() async {
-        sink.withLockedValue { $0 = nil }
-        sweeper.withLockedValue { task in
-            task?.cancel()
-            task = nil
-        }
     }
 
     private enum Lookup {

@@ -7,6 +7,7 @@ import NIOPosix
 public import ServiceLifecycle
 public import SwitchboardBroker
 public import SwitchboardCore
+import SwitchboardSQLite
 
 /// The Switchboard hub: Hummingbird for routing, the HTTP API and lifecycle; classic NIO handlers for WebSocket and
 /// SSE connections; a ``Broker`` engine behind it.
@@ -14,7 +15,7 @@ public struct SwitchboardServer: Sendable {
     public let configuration: HubConfiguration
     public let apiKey: String
     public let metrics: ServerMetrics
-    private let broker: any Broker
+    private let broker: (any Broker)?
     private let logger: Logger
     private let group: any EventLoopGroup
     private let tokenClock: @Sendable () -> Int64
@@ -22,7 +23,7 @@ public struct SwitchboardServer: Sendable {
 
     /// - Parameters:
     ///   - configuration: resolved configuration; `apiKey` must be set (the CLI generates one when none is configured).
-    ///   - broker: the engine; the in-memory engine when nil.
+    ///   - broker: the engine; when nil, the one `engine.type` names is opened by ``makeService(onReady:)``.
     ///   - tokenClock: Unix seconds used for token expiry; injectable so tests need not wait for tokens to expire.
     ///   - tls: credentials to serve TLS with (e.g. a development certificate made in memory); when nil, the
     ///     `server.tls_cert` / `server.tls_key` files are used if configured.
@@ -38,11 +39,26 @@ public struct SwitchboardServer: Sendable {
         self.logger = logger
         self.metrics = ServerMetrics()
         self.group = MultiThreadedEventLoopGroup.singleton
-        self.broker =
-            broker
-            ?? MemoryBroker(policy: { channel in
-                (configuration.options(forNamespace: channel.namespace) ?? configuration.channelDefaults).historyPolicy
-            })
+        self.broker = broker
+    }
+
+    /// The engine `engine.type` names, opened: a durable engine checks its data directory and database here, before
+    /// anything listens.
+    public static func openEngine(_ configuration: HubConfiguration, logger: Logger) throws(ServerSetupError) -> any Broker {
+        let policy: @Sendable (ChannelName) -> HistoryPolicy = { channel in
+            (configuration.options(forNamespace: channel.namespace) ?? configuration.channelDefaults).historyPolicy
+        }
+        switch configuration.engineType {
+        case .memory:
+            return MemoryBroker(policy: policy)
+        case .sqlite:
+            do {
+                return try SQLiteBroker(
+                    directory: configuration.sqlitePath, synchronous: configuration.sqliteSynchronous, policy: policy, logger: logger)
+            } catch {
+                throw ServerSetupError(key: error.key, reason: error.reason)
+            }
+        }
     }
 
     /// The service to run: serves until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), then tells
@@ -55,10 +71,10 @@ public struct SwitchboardServer: Sendable {
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay))
         // Every engine call from here on has a deadline and fails only with an EngineError.
-        let broker = DeadlineBroker(self.broker, timeout: configuration.engineCallTimeout)
+        let broker = DeadlineBroker(try self.broker ?? Self.openEngine(configuration, logger: logger), timeout: configuration.engineCallTimeout)
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
-        try await broker.start(sink: hub)
+        broker.attach(sink: hub)
         let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let audit = try AuditLog(destination: configuration.auditLog)
         let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier, audit: audit)
@@ -88,7 +104,7 @@ public struct SwitchboardServer: Sendable {
                 return SecureChildChannel(responder: responder, services: services, sslContext: sslContext)
             },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
-            services: [BrokerService(broker: broker, hub: hub)] + demoServices,
+            services: [BrokerService(broker: broker)] + demoServices,
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
             eventLoopGroupProvider: .shared(group),
             logger: logger
@@ -110,14 +126,13 @@ public struct SwitchboardServer: Sendable {
     }
 }
 
-/// Stops the engine after the server has drained (it was started in `makeService`, before any traffic).
+/// Runs the engine's background work; listed before the server in the application's services, so it stops after the
+/// server has drained (the engine writes what it accepted, then returns).
 private struct BrokerService: Service {
     let broker: any Broker
-    let hub: Hub
 
     func run() async throws {
-        try? await gracefulShutdown()
-        await broker.shutdown()
+        try await broker.run()
     }
 }
 

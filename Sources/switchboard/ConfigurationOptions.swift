@@ -23,6 +23,9 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .long, help: "PEM private key of --tls-cert (server.tls_key).")
     var tlsKey: String?
 
+    @Option(name: .long, help: "Engine: sqlite (durable, the default; data in engine.sqlite.path) or memory (engine.type).")
+    var engine: String?
+
     @Flag(name: .long, help: "Production mode: no anonymous access or client publishing unless configured.")
     var production = false
 
@@ -47,6 +50,7 @@ struct ConfigurationOptions: ParsableArguments {
         if let webRoot { flags.append("server.web_root=\(webRoot)") }
         if let tlsCert { flags.append("server.tls_cert=\(tlsCert)") }
         if let tlsKey { flags.append("server.tls_key=\(tlsKey)") }
+        if let engine { flags.append("engine.type=\(engine)") }
         layers.append(try ConfigurationLayer.commandLine(flags + assignments, source: "command line"))
         return try ConfigurationResolver.resolve(layers)
     }

@@ -103,6 +103,13 @@ enum Banner {
         }
         lines.append("  WebSocket: \(ws)://\(configuration.host):\(port)/connection/websocket   SSE: \(base)/connection/sse?channel=NAME")
         lines.append("  raw: \(ws)://\(configuration.host):\(port)/raw/ws/NAME   \(base)/raw/sse/NAME")
+        switch configuration.engineType {
+        case .sqlite:
+            let directory = URL(fileURLWithPath: configuration.sqlitePath).standardizedFileURL.path
+            lines.append("  engine: sqlite, history kept in \(directory) (survives restarts; --engine memory keeps none)")
+        case .memory:
+            lines.append("  engine: memory (history is lost when the process stops)")
+        }
         lines.append(generatedKey ? "  API key (generated; set SWITCHBOARD_API_KEY to keep one): \(apiKey)" : "  API key: from configuration")
         if let webRoot = configuration.webRoot { lines.append("  serving \(webRoot) at \(base)/") }
         if configuration.demo {

@@ -72,18 +72,18 @@ private func broker(
 struct MemoryBrokerTests {
     @Test func offsetsStartAtOneAndIncreasePerChannel() async throws {
         let broker = broker()
-        try await broker.start(sink: RecordingSink())
-        #expect(try await broker.publish(request(room, 1)).offset == 1)
-        #expect(try await broker.publish(request(room, 2)).offset == 2)
-        #expect(try await broker.publish(request(lobby, 1)).offset == 1)
-        #expect(try await broker.publish(request(room, 3)).offset == 3)
-        #expect(try await broker.publish(request(lobby, 2)).offset == 2)
+        broker.attach(sink: RecordingSink())
+        #expect(try await broker.publishing(request(room, 1)).offset == 1)
+        #expect(try await broker.publishing(request(room, 2)).offset == 2)
+        #expect(try await broker.publishing(request(lobby, 1)).offset == 1)
+        #expect(try await broker.publishing(request(room, 3)).offset == 3)
+        #expect(try await broker.publishing(request(lobby, 2)).offset == 2)
     }
 
     @Test func aPublicationKeepsTheRequestsFields() async throws {
         let broker = broker()
-        try await broker.start(sink: RecordingSink())
-        let publication = try await broker.publish(
+        broker.attach(sink: RecordingSink())
+        let publication = try await broker.publishing(
             PublishRequest(channel: room, data: ByteBuffer(string: "[1]"), sender: "bob", idempotencyKey: "k")
         )
         #expect(publication.channel == room)
@@ -95,9 +95,9 @@ struct MemoryBrokerTests {
     @Test func everyChannelOfOneEngineInstanceSharesItsEpoch() async throws {
         let epochs = CountingEpochs()
         let broker = broker(epochs: epochs)
-        try await broker.start(sink: RecordingSink())
-        let first = try await broker.publish(request(room, 1))
-        let other = try await broker.publish(request(lobby, 1))
+        broker.attach(sink: RecordingSink())
+        let first = try await broker.publishing(request(room, 1))
+        let other = try await broker.publishing(request(lobby, 1))
         #expect(first.epoch == "e1")
         #expect(other.epoch == "e1")
         #expect(epochs.issued == 1)
@@ -106,10 +106,10 @@ struct MemoryBrokerTests {
     /// A subscriber of a channel nobody has published to yet gets a position the first publish continues.
     @Test func readingAnUnknownChannelCreatesNoStateAndItsPositionStaysValid() async throws {
         let broker = broker(epochs: CountingEpochs())
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         let before = try await broker.recover(channel: room, since: nil, limit: 10)
         #expect(before.position == StreamPosition(epoch: "e1", offset: 0))
-        _ = try await broker.publish(request(room, 1))
+        _ = try await broker.publishing(request(room, 1))
         let after = try await broker.recover(channel: room, since: before.position, limit: 10)
         #expect(after.recovered)
         #expect(after.publications.map(\.offset) == [1])
@@ -118,20 +118,20 @@ struct MemoryBrokerTests {
     @Test func epochsDifferPerBrokerInstance() async throws {
         let first = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
         let second = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
-        try await first.start(sink: RecordingSink())
-        try await second.start(sink: RecordingSink())
-        let a = try await first.publish(request(room, 1))
-        let b = try await second.publish(request(room, 1))
+        first.attach(sink: RecordingSink())
+        second.attach(sink: RecordingSink())
+        let a = try await first.publishing(request(room, 1))
+        let b = try await second.publishing(request(room, 1))
         #expect(a.offset == b.offset)
         #expect(a.epoch != b.epoch)
     }
 
     @Test func aRestartedBrokerMakesOldPositionsUnrecoverable() async throws {
         let before = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
-        try await before.start(sink: RecordingSink())
-        let last = try await before.publish(request(room, 1))
+        before.attach(sink: RecordingSink())
+        let last = try await before.publishing(request(room, 1))
         let after = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
-        try await after.start(sink: RecordingSink())
+        after.attach(sink: RecordingSink())
         let recovery = try await after.recover(channel: room, since: last.position, limit: 100)
         #expect(recovery.outcome == .reset(.epochChanged))
     }
@@ -139,10 +139,10 @@ struct MemoryBrokerTests {
     @Test func theSinkReceivesEveryPublicationInOrder() async throws {
         let sink = RecordingSink()
         let broker = broker()
-        try await broker.start(sink: sink)
+        broker.attach(sink: sink)
         var returned: [UInt64] = []
         for n in 1...20 {
-            returned.append(try await broker.publish(request(n.isMultiple(of: 3) ? lobby : room, n)).offset)
+            returned.append(try await broker.publishing(request(n.isMultiple(of: 3) ? lobby : room, n)).offset)
         }
         let delivered = sink.publications
         #expect(delivered.count == 20)
@@ -155,26 +155,28 @@ struct MemoryBrokerTests {
     @Test func publishingBeforeStartDeliversNothingButStillAssignsOffsets() async throws {
         let sink = RecordingSink()
         let broker = broker()
-        #expect(try await broker.publish(request(room, 1)).offset == 1)
-        try await broker.start(sink: sink)
-        #expect(try await broker.publish(request(room, 2)).offset == 2)
+        #expect(try await broker.publishing(request(room, 1)).offset == 1)
+        broker.attach(sink: sink)
+        #expect(try await broker.publishing(request(room, 2)).offset == 2)
         #expect(sink.offsets(on: room) == [2])
     }
 
-    @Test func afterShutdownTheSinkReceivesNothing() async throws {
+    @Test func afterItsRunEndsTheSinkReceivesNothing() async throws {
         let sink = RecordingSink()
         let broker = broker()
-        try await broker.start(sink: sink)
-        _ = try await broker.publish(request(room, 1))
-        await broker.shutdown()
-        _ = try? await broker.publish(request(room, 2))
+        broker.attach(sink: sink)
+        let running = Task { try await broker.run() }
+        _ = try await broker.publishing(request(room, 1))
+        running.cancel()
+        try await running.value
+        _ = try? await broker.publishing(request(room, 2))
         #expect(sink.offsets(on: room) == [1])
     }
 
     @Test func concurrentPublishesToOneChannelReachTheSinkInOffsetOrderWithoutGaps() async throws {
         let sink = RecordingSink()
         let broker = broker(capacity: 10)
-        try await broker.start(sink: sink)
+        broker.attach(sink: sink)
         let tasks = 16
         let perTask = 250
         let returned = try await withThrowingTaskGroup(of: [UInt64].self) { group in
@@ -182,7 +184,7 @@ struct MemoryBrokerTests {
                 group.addTask {
                     var offsets: [UInt64] = []
                     for n in 0..<perTask {
-                        offsets.append(try await broker.publish(request(room, task * perTask + n)).offset)
+                        offsets.append(try await broker.publishing(request(room, task * perTask + n)).offset)
                     }
                     return offsets
                 }
@@ -205,13 +207,13 @@ struct MemoryBrokerTests {
     @Test func concurrentPublishesToManyChannelsKeepEachChannelInOrder() async throws {
         let sink = RecordingSink()
         let broker = broker(capacity: 10)
-        try await broker.start(sink: sink)
+        broker.attach(sink: sink)
         let channels = try (0..<4).map { try ChannelName(validating: "load:c\($0)") }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for task in 0..<16 {
                 group.addTask {
                     for n in 0..<100 {
-                        _ = try await broker.publish(request(channels[(task + n) % channels.count], n))
+                        _ = try await broker.publishing(request(channels[(task + n) % channels.count], n))
                     }
                 }
             }
@@ -224,9 +226,9 @@ struct MemoryBrokerTests {
 
     @Test func recoveryAfterNPublicationsReturnsTheMissedOnes() async throws {
         let broker = broker()
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         var publications: [Publication] = []
-        for n in 1...5 { publications.append(try await broker.publish(request(room, n))) }
+        for n in 1...5 { publications.append(try await broker.publishing(request(room, n))) }
         let recovery = try await broker.recover(channel: room, since: publications[1].position, limit: 100)
         #expect(recovery.outcome == .recovered)
         #expect(recovery.publications.map(\.offset) == [3, 4, 5])
@@ -235,8 +237,8 @@ struct MemoryBrokerTests {
 
     @Test func recoveryWithoutAPositionIsFreshAtTheCurrentPosition() async throws {
         let broker = broker()
-        try await broker.start(sink: RecordingSink())
-        for n in 1...3 { _ = try await broker.publish(request(room, n)) }
+        broker.attach(sink: RecordingSink())
+        for n in 1...3 { _ = try await broker.publishing(request(room, n)) }
         let recovery = try await broker.recover(channel: room, since: nil, limit: 100)
         #expect(recovery.outcome == .fresh)
         #expect(recovery.position.offset == 3)
@@ -246,11 +248,11 @@ struct MemoryBrokerTests {
     @Test func recoveryOnAnUnusedChannelStartsItAtOffsetZero() async throws {
         let epochs = CountingEpochs()
         let broker = broker(epochs: epochs)
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         let recovery = try await broker.recover(channel: room, since: nil, limit: 100)
         #expect(recovery.position == StreamPosition(epoch: "e1", offset: 0))
         // The channel keeps that epoch, so a subscriber that starts here recovers the first publication.
-        _ = try await broker.publish(request(room, 1))
+        _ = try await broker.publishing(request(room, 1))
         let later = try await broker.recover(channel: room, since: recovery.position, limit: 100)
         #expect(later.outcome == .recovered)
         #expect(later.publications.map(\.offset) == [1])
@@ -258,9 +260,9 @@ struct MemoryBrokerTests {
 
     @Test func recoveryOfMoreThanTheLimitResets() async throws {
         let broker = broker()
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         var last: Publication?
-        for n in 1...10 { last = try await broker.publish(request(room, n)) }
+        for n in 1...10 { last = try await broker.publishing(request(room, n)) }
         let since = StreamPosition(epoch: last!.epoch, offset: 2)
         let recovery = try await broker.recover(channel: room, since: since, limit: 5)
         #expect(recovery.outcome == .reset(.tooManyMissed))
@@ -268,9 +270,9 @@ struct MemoryBrokerTests {
 
     @Test func recoveryBeyondTheChannelsCapacityResets() async throws {
         let broker = broker(capacity: 3)
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         var last: Publication?
-        for n in 1...10 { last = try await broker.publish(request(room, n)) }
+        for n in 1...10 { last = try await broker.publishing(request(room, n)) }
         let recovery = try await broker.recover(channel: room, since: StreamPosition(epoch: last!.epoch, offset: 5), limit: 100)
         #expect(recovery.outcome == .reset(.outsideWindow))
         #expect(recovery.position == last!.position)
@@ -281,10 +283,10 @@ struct MemoryBrokerTests {
             HistoryPolicy(capacity: channel.namespace == "chat" ? 5 : 0, ttl: nil)
         })
         let news = try ChannelName(validating: "news:today")
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         for n in 1...3 {
-            _ = try await broker.publish(request(room, n))
-            _ = try await broker.publish(request(news, n))
+            _ = try await broker.publishing(request(room, n))
+            _ = try await broker.publishing(request(news, n))
         }
         #expect(try await broker.history(channel: room, after: 0, limit: 10).publications.count == 3)
         #expect(try await broker.history(channel: news, after: 0, limit: 10).publications.isEmpty)
@@ -292,9 +294,9 @@ struct MemoryBrokerTests {
 
     @Test func historyReturnsThePositionAndHeldPublications() async throws {
         let broker = broker()
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         var last: Publication?
-        for n in 1...6 { last = try await broker.publish(request(room, n)) }
+        for n in 1...6 { last = try await broker.publishing(request(room, n)) }
         let history = try await broker.history(channel: room, after: 2, limit: 3)
         #expect(history.position == last!.position)
         #expect(history.publications.map(\.offset) == [3, 4, 5])
@@ -303,11 +305,11 @@ struct MemoryBrokerTests {
     @Test func publicationsExpireAfterTheTTLByTheInjectedClock() async throws {
         let clock = ManualClock()
         let broker = broker(ttl: .seconds(10), clock: clock)
-        try await broker.start(sink: RecordingSink())
+        broker.attach(sink: RecordingSink())
         clock.advance(to: 1 * second)
-        let first = try await broker.publish(request(room, 1))
+        let first = try await broker.publishing(request(room, 1))
         clock.advance(to: 6 * second)
-        _ = try await broker.publish(request(room, 2))
+        _ = try await broker.publishing(request(room, 2))
 
         clock.advance(to: 11 * second)  // the first is exactly 10s old: still held
         #expect(try await broker.history(channel: room, after: 0, limit: 10).publications.map(\.offset) == [1, 2])
@@ -321,10 +323,10 @@ struct MemoryBrokerTests {
     @Test func recoveryWithinTheTTLSucceedsByTheInjectedClock() async throws {
         let clock = ManualClock()
         let broker = broker(ttl: .milliseconds(1500), clock: clock)
-        try await broker.start(sink: RecordingSink())
-        let first = try await broker.publish(request(room, 1))
+        broker.attach(sink: RecordingSink())
+        let first = try await broker.publishing(request(room, 1))
         clock.advance(to: 1 * second)
-        _ = try await broker.publish(request(room, 2))
+        _ = try await broker.publishing(request(room, 2))
         clock.advance(to: 2 * second)  // the first is 2s old (expired), the second 1s
         let recovery = try await broker.recover(channel: room, since: first.position, limit: 100)
         #expect(recovery.outcome == .recovered)
@@ -338,7 +340,7 @@ struct MemoryBrokerTests {
     private func started() async throws -> (MemoryBroker, RecordingSink) {
         let broker = MemoryBroker(policy: { _ in HistoryPolicy(capacity: 10, ttl: nil) })
         let sink = RecordingSink()
-        try await broker.start(sink: sink)
+        broker.attach(sink: sink)
         return (broker, sink)
     }
 
@@ -386,8 +388,8 @@ struct MemoryBrokerReclaimTests {
     @Test func aChannelIsForgottenOnceItsHistoryExpiredAndNobodySubscribes() async throws {
         let clock = ManualClock()
         let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
-        try await broker.start(sink: SubscribedSink())
-        for n in 0..<1000 { _ = try await broker.publish(request(try ChannelName(validating: "chat:c\(n)"), n)) }
+        broker.attach(sink: SubscribedSink())
+        for n in 0..<1000 { _ = try await broker.publishing(request(try ChannelName(validating: "chat:c\(n)"), n)) }
         #expect(broker.channelCount == 1000)
         #expect(broker.reclaimIdleChannels() == 0)  // history still held
         clock.advance(to: 61 * second)
@@ -399,13 +401,13 @@ struct MemoryBrokerReclaimTests {
         let clock = ManualClock()
         let sink = SubscribedSink()
         let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
-        try await broker.start(sink: sink)
+        broker.attach(sink: sink)
         sink.subscribed.withLockedValue { _ = $0.insert(room) }
-        _ = try await broker.publish(request(room, 1))
-        _ = try await broker.publish(request(lobby, 1))
+        _ = try await broker.publishing(request(room, 1))
+        _ = try await broker.publishing(request(lobby, 1))
         clock.advance(to: 61 * second)
         #expect(broker.reclaimIdleChannels() == 1)  // lobby only
-        #expect(try await broker.publish(request(room, 2)).offset == 2)
+        #expect(try await broker.publishing(request(room, 2)).offset == 2)
     }
 
     @Test func rememberedIdempotencyKeysKeepAChannel() async throws {
@@ -413,12 +415,12 @@ struct MemoryBrokerReclaimTests {
         let broker = MemoryBroker(
             policy: { _ in HistoryPolicy(capacity: 0, ttl: nil, idempotencyRetention: .seconds(300)) }, now: { clock.now },
             sweepInterval: nil)
-        try await broker.start(sink: SubscribedSink())
-        let first = try await broker.publish(PublishRequest(channel: room, data: ByteBuffer(string: "1"), idempotencyKey: "k"))
+        broker.attach(sink: SubscribedSink())
+        let first = try await broker.publishing(PublishRequest(channel: room, data: ByteBuffer(string: "1"), idempotencyKey: "k"))
         #expect(broker.reclaimIdleChannels() == 0)
         clock.advance(to: 301 * second)
         #expect(broker.reclaimIdleChannels() == 1)
-        let again = try await broker.publish(PublishRequest(channel: room, data: ByteBuffer(string: "1"), idempotencyKey: "k"))
+        let again = try await broker.publishing(PublishRequest(channel: room, data: ByteBuffer(string: "1"), idempotencyKey: "k"))
         #expect(again.epoch != first.epoch)
     }
 
@@ -427,13 +429,13 @@ struct MemoryBrokerReclaimTests {
     @Test func aPositionFromAForgottenChannelGetsAResetNeverAGap() async throws {
         let clock = ManualClock()
         let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
-        try await broker.start(sink: SubscribedSink())
+        broker.attach(sink: SubscribedSink())
         var last: Publication?
-        for n in 1...5 { last = try await broker.publish(request(room, n)) }
+        for n in 1...5 { last = try await broker.publishing(request(room, n)) }
         let held = StreamPosition(epoch: last!.epoch, offset: 5)
         clock.advance(to: 61 * second)
         #expect(broker.reclaimIdleChannels() == 1)
-        for n in 1...7 { _ = try await broker.publish(request(room, n)) }
+        for n in 1...7 { _ = try await broker.publishing(request(room, n)) }
         let recovery = try await broker.recover(channel: room, since: held, limit: 100)
         #expect(recovery.outcome == .reset(.epochChanged))
         #expect(recovery.position.offset == 7)
@@ -443,13 +445,13 @@ struct MemoryBrokerReclaimTests {
     @Test func anAbsentChannelReadsAtTheCurrentGenerationAndItsFirstPublishContinuesIt() async throws {
         let clock = ManualClock()
         let broker = reclaimingBroker(ttl: .seconds(60), clock: clock, epochs: CountingEpochs())
-        try await broker.start(sink: SubscribedSink())
-        _ = try await broker.publish(request(lobby, 1))
+        broker.attach(sink: SubscribedSink())
+        _ = try await broker.publishing(request(lobby, 1))
         clock.advance(to: 61 * second)
         broker.reclaimIdleChannels()
         let before = try await broker.recover(channel: room, since: nil, limit: 10)
         #expect(before.position.epoch == "e2")
-        _ = try await broker.publish(request(room, 1))
+        _ = try await broker.publishing(request(room, 1))
         let after = try await broker.recover(channel: room, since: before.position, limit: 10)
         #expect(after.recovered)
         #expect(after.publications.map(\.offset) == [1])
@@ -460,13 +462,15 @@ struct MemoryBrokerReclaimTests {
         let clock = ManualClock()
         let broker = MemoryBroker(
             policy: { _ in HistoryPolicy(capacity: 10, ttl: .seconds(1)) }, now: { clock.now }, sweepInterval: .milliseconds(10))
-        try await broker.start(sink: SubscribedSink())
-        _ = try await broker.publish(request(room, 1))
+        broker.attach(sink: SubscribedSink())
+        let running = Task { try await broker.run() }
+        _ = try await broker.publishing(request(room, 1))
         clock.advance(to: 2 * second)
         let deadline = ContinuousClock.now + .seconds(10)
         while broker.channelCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(broker.channelCount == 0)
-        await broker.shutdown()
+        running.cancel()
+        try await running.value
     }
 
     /// A publish racing the sweep either lands in the old stream (then the stream was not idle) or in a new one.
@@ -474,10 +478,10 @@ struct MemoryBrokerReclaimTests {
         let clock = ManualClock()
         let sink = SubscribedSink()
         let broker = reclaimingBroker(ttl: .seconds(1), capacity: 0, clock: clock, epochs: CountingEpochs())
-        try await broker.start(sink: sink)
+        broker.attach(sink: sink)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for n in 0..<2000 { _ = try? await broker.publish(request(room, n)) }
+                for n in 0..<2000 { _ = try? await broker.publishing(request(room, n)) }
             }
             group.addTask {
                 for _ in 0..<2000 { broker.reclaimIdleChannels() }

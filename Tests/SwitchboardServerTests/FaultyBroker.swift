@@ -74,8 +74,13 @@ final class FaultyBroker: Broker {
         }
     }
 
-    func start(sink: any PublicationSink) async throws { try await inner.start(sink: sink) }
-    func publish(_ request: PublishRequest) async throws -> Publication { try await around("publish") { try await inner.publish(request) } }
+    func attach(sink: any PublicationSink) { inner.attach(sink: sink) }
+    /// Hanging calls are released when the server stops, so its shutdown never waits on them.
+    func run() async throws {
+        defer { releaseHangs() }
+        try await inner.run()
+    }
+    func publish(_ request: PublishRequest) async throws -> PublishResult { try await around("publish") { try await inner.publish(request) } }
     func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
         try await around("recover") { try await inner.recover(channel: channel, since: since, limit: limit) }
     }
@@ -98,8 +103,4 @@ final class FaultyBroker: Broker {
         try await around("receipts") { try await inner.receipts(channel: channel, offset: offset) }
     }
     func signal(_ event: EphemeralEvent) async throws { try await around("signal") { try await inner.signal(event) } }
-    func shutdown() async {
-        releaseHangs()
-        await inner.shutdown()
-    }
 }

@@ -200,6 +200,7 @@ import Testing
         var configuration = HubConfiguration()
         configuration.port = 0
         configuration.tlsCertificateFile = files.certificate
+        configuration.engineType = .memory
         let server = SwitchboardServer(configuration: configuration, apiKey: TestServer.apiKey, logger: .init(label: "test"))
         let error = await #expect(throws: ServerSetupError.self) { _ = try await server.makeService() }
         #expect(error?.key == "server.tls_key")

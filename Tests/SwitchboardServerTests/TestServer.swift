@@ -37,6 +37,8 @@ final class TestServer: Sendable {
         configuration.limits.commandsPerSecond = 0
         configuration.limits.publishesPerSecondPerUser = 0
         configuration.limits.publishesPerSecondPerChannel = 0
+        // The durable engine's tests ask for it (with a data directory of their own).
+        configuration.engineType = .memory
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning

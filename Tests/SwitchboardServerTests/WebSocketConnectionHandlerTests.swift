@@ -190,7 +190,7 @@ import Testing
     @Test func theRawEndpointPublishesMessagesAndSendsPublicationsAsBareData() async throws {
         let loop = NIOAsyncTestingEventLoop()
         let services = try makeTestHubServices(loop: loop, verifier: verifier)
-        try await services.broker.start(sink: services.hub)
+        services.broker.attach(sink: services.hub)
         let room = try ChannelName(validating: "room")
         let channel = try await NIOAsyncTestingChannel(loop: loop) { channel in
             try channel.pipeline.syncOperations.addHandlers(webSocketHandlers(.raw(channel: room, options: NamespaceOptions()), services: services))
@@ -207,6 +207,5 @@ import Testing
         let published = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
         #expect(Array(published.readableBytesView) == WireBytes.server(0x1, #"{"price":12.5}"#))
         try await channel.close().get()
-        await services.broker.shutdown()
     }
 }

@@ -101,6 +101,8 @@ class Hub:
         self.process = None
         self.port = 0
         self.starts = 0
+        # The default engine (SQLite): one data directory for this hub, kept across restarts as an operator's would be.
+        self.data_dir = tempfile.mkdtemp(prefix="switchboard-data-")
 
     @property
     def url(self):
@@ -114,7 +116,8 @@ class Hub:
         # The hub refuses unknown SWITCHBOARD_* variables; none of the caller's settings should leak into it.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
         env["SWITCHBOARD_API_KEY"] = API_KEY
-        args = [BINARY, "serve", "--port", str(self.port), "--web-root", str(self.web_root)]
+        args = [BINARY, "serve", "--port", str(self.port), "--web-root", str(self.web_root),
+                "--set", f"engine.sqlite.path={self.data_dir}"]
         for setting in HUB_SETTINGS:
             args += ["--set", setting]
         with open(log_path, "wb") as log:

@@ -3,6 +3,7 @@ import os
 import pathlib
 import re
 import subprocess
+import tempfile
 
 import pytest
 
@@ -29,6 +30,8 @@ class Server:
 
 def start_server(*extra, env=None):
     environment = dict(os.environ, SWITCHBOARD_API_KEY=API_KEY)
+    # The default engine (SQLite) in a data directory of this server's own, so servers can run side by side.
+    environment["SWITCHBOARD_ENGINE_SQLITE_PATH"] = tempfile.mkdtemp(prefix="switchboard-data-")
     environment.update(env or {})
     process = subprocess.Popen(
         [BINARY, "serve", "--port", "0", *extra], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -10,6 +10,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import urllib.request
 
@@ -58,7 +59,8 @@ class DemoServer:
         self.log = open(ARTIFACTS / "server.log", "a")
         self.process = subprocess.Popen(
             [BINARY, "serve", "--port", str(self.requested_port), "--web-root", str(ROOT / "web" / "dist"),
-             "--set", "shutdown.drain_timeout_ms=500", *self.extra],
+             "--set", "shutdown.drain_timeout_ms=500", "--set", f"engine.sqlite.path={tempfile.mkdtemp(prefix='switchboard-data-')}",
+             *self.extra],
             env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         for line in self.process.stdout:  # the banner names the bound port: wait for it, no sleeping

@@ -100,6 +100,28 @@ extension HubSetting {
             target.engineCallTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
         },
         HubSetting(
+            "engine.type", env: "SWITCHBOARD_ENGINE_TYPE", flag: "--engine", default: "sqlite",
+            summary:
+                "`sqlite` keeps history on disk in `engine.sqlite.path` (survives restarts and `kill -9`); `memory` keeps it in this process only (tests, benchmarks, throwaway runs)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.engineType = try ConfigurationParse.choice(value, of: HubConfiguration.EngineType.self)
+        },
+        HubSetting(
+            "engine.sqlite.path", env: "SWITCHBOARD_ENGINE_SQLITE_PATH", default: "./switchboard-data",
+            summary: "Data directory of the SQLite engine, created on first start; one server at a time may use it."
+        ) { value, target throws(InvalidConfigurationValue) in
+            let path = ConfigurationParse.trimmed(value)
+            guard !path.isEmpty else { throw InvalidConfigurationValue(reason: "expected a directory path") }
+            target.sqlitePath = path
+        },
+        HubSetting(
+            "engine.sqlite.synchronous", env: "SWITCHBOARD_ENGINE_SQLITE_SYNCHRONOUS", default: "normal",
+            summary:
+                "`normal`: a commit survives a crash of the process, the last ones may roll back on power loss or an OS crash (detected at the next start: epochs rotate, clients reset); `full`: every group commit is synced to disk before it is answered."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.sqliteSynchronous = try ConfigurationParse.choice(value, of: HubConfiguration.SQLiteSynchronous.self)
+        },
+        HubSetting(
             "server.web_root_follow_symlinks", env: "SWITCHBOARD_WEB_ROOT_FOLLOW_SYMLINKS", default: "false",
             summary: "Serve files that symbolic links in the web root point to outside it; off, such links answer 404."
         ) { value, target throws(InvalidConfigurationValue) in
@@ -491,6 +513,16 @@ extension ConfigurationKey {
 
 /// Parsers shared by the schema; each refuses with a reason that quotes the value as written.
 enum ConfigurationParse {
+    /// One of an enumeration's raw values, case-insensitive.
+    static func choice<T: RawRepresentable & CaseIterable>(_ raw: String, of type: T.Type) throws(InvalidConfigurationValue) -> T
+    where T.RawValue == String {
+        guard let value = T(rawValue: trimmed(raw).lowercased()) else {
+            let names = T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw InvalidConfigurationValue(reason: "expected \(names), got \(quoted(raw))")
+        }
+        return value
+    }
+
     static func mode(_ raw: String) throws(InvalidConfigurationValue) -> HubConfiguration.Mode {
         guard let mode = HubConfiguration.Mode(rawValue: trimmed(raw).lowercased()) else {
             throw InvalidConfigurationValue(reason: "expected \"development\" or \"production\", got \(quoted(raw))")

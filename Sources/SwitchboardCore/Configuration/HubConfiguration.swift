@@ -116,6 +116,27 @@ public struct HubConfiguration: Sendable, Equatable {
     public var port = 8_080
     /// `engine.call_timeout_ms`: how long one engine call may take before it fails as timed out (retryable).
     public var engineCallTimeout: Duration = .seconds(5)
+    /// `engine.type`: where history lives.
+    public var engineType: EngineType = .sqlite
+    /// `engine.sqlite.path`: the SQLite engine's data directory (created on first start).
+    public var sqlitePath = "./switchboard-data"
+    /// `engine.sqlite.synchronous`: how hard the SQLite engine syncs its commits to disk.
+    public var sqliteSynchronous: SQLiteSynchronous = .normal
+
+    public enum EngineType: String, Sendable, CaseIterable {
+        /// Durable history in an embedded SQLite database (the default).
+        case sqlite
+        /// History in this process only: lost on restart (tests, benchmarks, throwaway runs).
+        case memory
+    }
+
+    public enum SQLiteSynchronous: String, Sendable, CaseIterable {
+        /// Commits survive a crash of the process; the last ones may roll back on power loss or an OS crash (the
+        /// engine then rotates epochs, so no client is told "recovered" over a lost tail).
+        case normal
+        /// Every commit is synced to disk before it is answered: survives power loss, costs an fsync per group commit.
+        case full
+    }
     /// Directory of static files to serve; nil serves none.
     public var webRoot: String?
     /// `server.web_root_follow_symlinks`: serve link targets outside the web root (off: such links answer 404).

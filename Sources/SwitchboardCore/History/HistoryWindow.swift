@@ -94,18 +94,17 @@ public struct HistoryWindow: Sendable {
     /// missed publications than `limit`).
     public mutating func recover(since: StreamPosition?, limit: Int = .max, now: UInt64) -> Recovery {
         expire(now: now)
-        guard let since else { return Recovery(outcome: .fresh, position: position, publications: []) }
-        guard since.epoch == epoch else { return reset(.epochChanged) }
-        guard since.offset <= topOffset else { return reset(.positionAhead) }
-        let missed = topOffset - since.offset
-        if missed == 0 { return Recovery(outcome: .recovered, position: position, publications: []) }
-        guard missed <= UInt64(max(limit, 0)) else { return reset(.tooManyMissed) }
-        guard let oldest = entries.first?.publication.offset, oldest <= since.offset + 1 else {
-            return reset(.outsideWindow)
+        let plan = RecoveryPlan(since: since, position: position, oldestHeld: entries.first?.publication.offset, limit: limit)
+        let after: UInt64
+        let missed: Int
+        switch plan {
+        case .answer(let recovery): return recovery
+        case .read(let from, let count): (after, missed) = (from, count)
         }
-        let skip = Int(since.offset + 1 - oldest)
+        // The plan reads only when the oldest held publication is at or before `after + 1`.
+        let skip = Int(after + 1 - entries.first!.publication.offset)
         var publications: [Publication] = []
-        publications.reserveCapacity(Int(missed))
+        publications.reserveCapacity(missed)
         for index in entries.indices.dropFirst(skip) {
             publications.append(entries[index].publication)
         }
@@ -123,8 +122,50 @@ public struct HistoryWindow: Sendable {
         return result
     }
 
-    private func reset(_ reason: Recovery.ResetReason) -> Recovery {
-        Recovery(outcome: .reset(reason), position: position, publications: [])
+}
+
+/// The recovery decision every engine makes the same way: from where the client stands and what the channel holds,
+/// either the answer itself or which publications to read.
+public enum RecoveryPlan: Sendable {
+    /// Nothing to read: fresh, recovered with nothing missed, or a reset.
+    case answer(Recovery)
+    /// Recovered: the `count` publications after offset `after` are all held; read them.
+    case read(after: UInt64, count: Int)
+
+    /// - Parameters:
+    ///   - position: the channel's epoch and newest offset.
+    ///   - oldestHeld: offset of the oldest publication still held (not expired), nil when none is.
+    ///   - limit: most publications one recovery may return (more missed is a reset).
+    public init(since: StreamPosition?, position: StreamPosition, oldestHeld: UInt64?, limit: Int) {
+        func reset(_ reason: Recovery.ResetReason) -> RecoveryPlan {
+            .answer(Recovery(outcome: .reset(reason), position: position, publications: []))
+        }
+        guard let since else {
+            self = .answer(Recovery(outcome: .fresh, position: position, publications: []))
+            return
+        }
+        guard since.epoch == position.epoch else {
+            self = reset(.epochChanged)
+            return
+        }
+        guard since.offset <= position.offset else {
+            self = reset(.positionAhead)
+            return
+        }
+        let missed = position.offset - since.offset
+        guard missed > 0 else {
+            self = .answer(Recovery(outcome: .recovered, position: position, publications: []))
+            return
+        }
+        guard missed <= UInt64(max(limit, 0)) else {
+            self = reset(.tooManyMissed)
+            return
+        }
+        guard let oldestHeld, oldestHeld <= since.offset + 1 else {
+            self = reset(.outsideWindow)
+            return
+        }
+        self = .read(after: since.offset, count: Int(missed))
     }
 }
 

@@ -3,13 +3,13 @@
 /// Recipients are the users subscribed when it was published (the publisher excluded), plus users who acknowledge it
 /// later while it is still in the channel's history (they recovered it). Beyond `maxRecipients` users the record
 /// stops naming them and only counts acknowledgements: memory stays bounded for huge channels, at the price of
-/// exactness (a user acknowledging twice is then counted twice).
-public struct ReceiptRecord: Sendable {
-    public enum Status: String, Sendable {
+/// exactness (a user acknowledging twice is then counted twice). Codable: durable engines store it with its publication.
+public struct ReceiptRecord: Sendable, Codable {
+    public enum Status: String, Sendable, Codable {
         case delivered, read
     }
 
-    public struct RecipientState: Sendable, Equatable {
+    public struct RecipientState: Sendable, Equatable, Codable {
         public var delivered = false
         public var read = false
 

@@ -27,7 +27,9 @@ struct HTTPAPI {
         router.get("/api/receipts") { request, context in try await self.receipts(request) }
         router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
-            services.isDraining ? json(#"{"status":"draining"}"#, status: .serviceUnavailable) : json(#"{"status":"ready"}"#)
+            if services.isDraining { return json(#"{"status":"draining"}"#, status: .serviceUnavailable) }
+            if !services.broker.isAvailable { return json(#"{"status":"engine_unavailable"}"#, status: .serviceUnavailable) }
+            return json(#"{"status":"ready"}"#)
         }
         router.get("/metrics") { _, _ in
             Response(
@@ -52,8 +54,8 @@ struct HTTPAPI {
         if let batch = members.first(where: { $0.key == "publications" })?.value {
             return try await publishBatch(batch)
         }
-        let publication = try await publishOne(members).get()
-        return json(Pushes.object { PublishReply.write(publication, into: &$0) })
+        let result = try await publishOne(members).get()
+        return json(Pushes.object { PublishReply.write(result, into: &$0) })
     }
 
     /// Publishes each item in order; not atomic: each item gets its own result.
@@ -61,7 +63,7 @@ struct HTTPAPI {
         guard JSONScanner.kind(of: raw) == .array, let items = try? JSONScanner.arrayElements(raw) else {
             throw APIError(.badRequest, .badRequest, "publications must be an array of {channel, data} objects")
         }
-        var results: [Result<Publication, APIError>] = []
+        var results: [Result<PublishResult, APIError>] = []
         for item in items {
             guard let members = try? JSONScanner.objectMembers(item) else {
                 results.append(.failure(APIError(.badRequest, .badRequest, "each publication must be an object")))
@@ -76,7 +78,7 @@ struct HTTPAPI {
                 for result in results {
                     writer.beginObject()
                     switch result {
-                    case .success(let publication): PublishReply.write(publication, into: &writer)
+                    case .success(let result): PublishReply.write(result, into: &writer)
                     case .failure(let error):
                         writer.key("error")
                         Pushes.writeError(error.error, into: &writer)
@@ -88,7 +90,7 @@ struct HTTPAPI {
         )
     }
 
-    private func publishOne(_ members: [JSONMember]) async -> Result<Publication, APIError> {
+    private func publishOne(_ members: [JSONMember]) async -> Result<PublishResult, APIError> {
         var fields: [String: ByteBuffer] = [:]
         for member in members { fields[member.key] = member.value }
         let channel: ChannelName

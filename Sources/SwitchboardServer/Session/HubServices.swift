@@ -64,7 +64,7 @@ final class HubServices: Sendable {
 
     /// Publishes validated data. A client publish (`client` set) is checked against the namespace and the token's
     /// capabilities; the HTTP API (authenticated by API key) may publish anywhere.
-    func publish(_ request: PublishRequest, client: ClientPublisher?) async -> Result<Publication, ProtocolError> {
+    func publish(_ request: PublishRequest, client: ClientPublisher?) async -> Result<PublishResult, ProtocolError> {
         switch options(for: request.channel) {
         case .failure(let error):
             metrics.error(error.code)
@@ -94,9 +94,9 @@ final class HubServices: Sendable {
             }
         }
         do {
-            let publication = try await broker.publish(request)
-            metrics.published(source: client == nil ? "api" : "client")
-            return .success(publication)
+            let result = try await broker.publish(request)
+            if !result.isDuplicate { metrics.published(source: client == nil ? "api" : "client") }
+            return .success(result)
         } catch {
             let refusal = ProtocolError(engineFailure: error, operation: "publish")
             metrics.error(refusal.code)

@@ -7,8 +7,8 @@ extension Session {
         queue.engineCallStarted()
         publish(request) { session, result in
             switch result {
-            case .success(let publication):
-                session.send(Pushes.reply(id: id) { PublishReply.write(publication, into: &$0) })
+            case .success(let result):
+                session.send(Pushes.reply(id: id) { PublishReply.write(result, into: &$0) })
             case .failure(let error):
                 session.send(Pushes.error(id: id, error))
             }
@@ -17,7 +17,7 @@ extension Session {
     }
 
     /// Publishes on behalf of this session's client and hands the result back on the loop.
-    func publish(_ request: PublishRequest, then completion: @escaping (Session, Result<Publication, ProtocolError>) -> Void) {
+    func publish(_ request: PublishRequest, then completion: @escaping (Session, Result<PublishResult, ProtocolError>) -> Void) {
         let services = self.services
         let client = ClientPublisher(identity: identity, session: id)
         perform({ await services.publish(request, client: client) }, then: completion)

@@ -2,7 +2,8 @@
 
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +46,10 @@ process.on('exit', () => {
 });
 
 export async function startServer({ port = 0, settings = [] } = {}) {
-  const args = ['serve', '--port', String(port)];
+  // The default engine (SQLite) in a data directory of this start's own: servers run side by side, and a restarted
+  // one starts from an empty history as these suites expect.
+  const dataDirectory = mkdtempSync(path.join(tmpdir(), 'switchboard-data-'));
+  const args = ['serve', '--port', String(port), '--set', `engine.sqlite.path=${dataDirectory}`];
   for (const setting of [...TEST_SETTINGS, ...settings]) args.push('--set', setting);
   const child = spawn(serverBinary(), args, {
     env: { ...serverEnvironment(), SWITCHBOARD_API_KEY: API_KEY },
@@ -56,6 +60,7 @@ export async function startServer({ port = 0, settings = [] } = {}) {
   const exited = new Promise((resolve) =>
     child.once('exit', (code, signal) => {
       running.delete(child);
+      rmSync(dataDirectory, { recursive: true, force: true });
       resolve({ code, signal });
     }),
   );

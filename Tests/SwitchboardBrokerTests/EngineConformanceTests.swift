@@ -1,0 +1,335 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardSQLite
+import Testing
+
+/// The contract every engine keeps (docs/engines.md), proven once per engine. The PostgreSQL engine joins the list.
+enum EngineKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case memory, sqlite
+
+    var testDescription: String { rawValue }
+}
+
+/// An engine made for one test, with what the test needs to drive it: a hand-moved clock and, for durable engines,
+/// its data directory (removed with ``close()``).
+struct EngineUnderTest {
+    let kind: EngineKind
+    let broker: any Broker
+    let clock: TestClock
+    let sink: EngineRecordingSink
+    let directory: String?
+
+    static func make(
+        _ kind: EngineKind, capacity: Int = 100, ttl: Duration? = nil, idempotency: Duration = .zero, clock: TestClock = TestClock(),
+        sink: EngineRecordingSink = EngineRecordingSink(), directory: String? = nil
+    ) throws -> EngineUnderTest {
+        let policy = HistoryPolicy(capacity: capacity, ttl: ttl, idempotencyRetention: idempotency)
+        switch kind {
+        case .memory:
+            let broker = MemoryBroker(policy: { _ in policy }, now: { clock.now }, sweepInterval: nil)
+            broker.attach(sink: sink)
+            return EngineUnderTest(kind: kind, broker: broker, clock: clock, sink: sink, directory: nil)
+        case .sqlite:
+            let directory = directory ?? TemporaryDirectory.make()
+            let broker = try SQLiteBroker(directory: directory, policy: { _ in policy }, now: { clock.now }, trimInterval: nil)
+            broker.attach(sink: sink)
+            return EngineUnderTest(kind: kind, broker: broker, clock: clock, sink: sink, directory: directory)
+        }
+    }
+
+    /// Forgets what expired and idle channels, the way each engine's own background work does.
+    func sweep() async throws {
+        switch broker {
+        case let memory as MemoryBroker: memory.reclaimIdleChannels()
+        case let sqlite as SQLiteBroker: try await sqlite.trim()
+        default: Issue.record("no sweep for \(type(of: broker))")
+        }
+    }
+
+    func close() {
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}
+
+enum TemporaryDirectory {
+    static func make() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-test-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// A clock the test moves by hand, in nanoseconds.
+final class TestClock: Sendable {
+    private let box = NIOLockedValueBox<UInt64>(1_000_000_000_000)
+
+    var now: UInt64 { box.withLockedValue { $0 } }
+    func advance(by nanoseconds: UInt64) { box.withLockedValue { $0 += nanoseconds } }
+}
+
+/// Records deliveries in order; says a channel has subscribers when the test says so.
+final class EngineRecordingSink: PublicationSink {
+    private let publicationsBox = NIOLockedValueBox<[Publication]>([])
+    private let eventsBox = NIOLockedValueBox<[EphemeralEvent]>([])
+    let subscribed = NIOLockedValueBox<Set<ChannelName>>([])
+
+    func deliver(_ publication: Publication) { publicationsBox.withLockedValue { $0.append(publication) } }
+    func deliver(event: EphemeralEvent) { eventsBox.withLockedValue { $0.append(event) } }
+    func hasSubscribers(_ channel: ChannelName) -> Bool { subscribed.withLockedValue { $0.contains(channel) } }
+
+    var publications: [Publication] { publicationsBox.withLockedValue { $0 } }
+    var events: [EphemeralEvent] { eventsBox.withLockedValue { $0 } }
+    func offsets(on channel: ChannelName) -> [UInt64] { publications.filter { $0.channel == channel }.map(\.offset) }
+}
+
+private let second: UInt64 = 1_000_000_000
+private let room = try! ChannelName(validating: "chat:room")
+private let lobby = try! ChannelName(validating: "chat:lobby")
+
+private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? = nil, receipts: Bool = false, sender: String? = nil)
+    -> PublishRequest
+{
+    PublishRequest(
+        channel: channel, data: ByteBuffer(string: #"{"n":\#(n)}"#), sender: sender, idempotencyKey: idempotencyKey, receipts: receipts)
+}
+
+@Suite struct EngineConformanceTests {
+    // MARK: positions and order
+
+    @Test(arguments: EngineKind.allCases)
+    func offsetsStartAtOneAndIncreaseByOnePerChannel(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind)
+        defer { engine.close() }
+        #expect(try await engine.broker.publishing(request(room, 1)).offset == 1)
+        #expect(try await engine.broker.publishing(request(room, 2)).offset == 2)
+        #expect(try await engine.broker.publishing(request(lobby, 1)).offset == 1)
+        #expect(try await engine.broker.publishing(request(room, 3)).offset == 3)
+        #expect(engine.sink.offsets(on: room) == [1, 2, 3])
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func aStoredPublicationKeepsEveryFieldOfItsRequest(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind)
+        defer { engine.close() }
+        let sent = PublishRequest(
+            channel: room, data: ByteBuffer(string: #"{"text":"hé"}"#), sender: "alice", idempotencyKey: "k1", key: "AAPL",
+            highPriority: true, receipts: true)
+        _ = try await engine.broker.publish(sent)
+        let stored = try #require(try await engine.broker.history(channel: room, after: 0, limit: 10).publications.first)
+        #expect(String(buffer: stored.data) == #"{"text":"hé"}"#)
+        #expect(stored.sender == "alice")
+        #expect(stored.idempotencyKey == "k1")
+        #expect(stored.key == "AAPL")
+        #expect(stored.highPriority)
+        #expect(stored.receipts)
+        #expect(stored.channel == room)
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func concurrentPublishersToOneChannelNeverReuseOrSkipAnOffsetAndDeliveryIsInOrder(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, capacity: 1000)
+        defer { engine.close() }
+        let offsets = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var offsets: [UInt64] = []
+                    for n in 0..<50 { offsets.append(try await engine.broker.publishing(request(room, task * 50 + n)).offset) }
+                    return offsets
+                }
+            }
+            return try await group.reduce(into: [UInt64]()) { $0 += $1 }
+        }
+        #expect(offsets.sorted() == Array(1...400))
+        #expect(engine.sink.offsets(on: room) == Array(1...400))
+    }
+
+    // MARK: recovery
+
+    @Test(arguments: EngineKind.allCases)
+    func recoveryReturnsExactlyThePublicationsAfterThePosition(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind)
+        defer { engine.close() }
+        var publications: [Publication] = []
+        for n in 1...5 { publications.append(try await engine.broker.publishing(request(room, n))) }
+        let recovery = try await engine.broker.recover(channel: room, since: publications[1].position, limit: 100)
+        #expect(recovery.outcome == .recovered)
+        #expect(recovery.publications.map(\.offset) == [3, 4, 5])
+        #expect(recovery.publications.map { String(buffer: $0.data) } == [#"{"n":3}"#, #"{"n":4}"#, #"{"n":5}"#])
+        #expect(recovery.position == publications[4].position)
+        let upToDate = try await engine.broker.recover(channel: room, since: publications[4].position, limit: 100)
+        #expect(upToDate.outcome == .recovered && upToDate.publications.isEmpty)
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func recoveryWithoutAPositionIsFreshAtTheCurrentPosition(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind)
+        defer { engine.close() }
+        let last = try await engine.broker.publishing(request(room, 1))
+        let recovery = try await engine.broker.recover(channel: room, since: nil, limit: 100)
+        #expect(recovery.outcome == .fresh)
+        #expect(recovery.position == last.position)
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func anUnusedChannelReadsAtOffsetZeroAndItsFirstPublicationContinuesThatPosition(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind)
+        defer { engine.close() }
+        let empty = try await engine.broker.recover(channel: room, since: nil, limit: 100)
+        #expect(empty.position.offset == 0)
+        let first = try await engine.broker.publishing(request(room, 1))
+        let recovery = try await engine.broker.recover(channel: room, since: empty.position, limit: 100)
+        #expect(first.epoch == empty.position.epoch)
+        #expect(recovery.outcome == .recovered && recovery.publications.map(\.offset) == [1])
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func theRecoveryWindowEdgesResetWithTheirReason(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, capacity: 5)
+        defer { engine.close() }
+        var last: Publication?
+        for n in 1...10 { last = try await engine.broker.publishing(request(room, n)) }
+        let epoch = try #require(last).epoch
+        // Offsets 6…10 are held: since 5 is exactly the window's edge, since 4 is one beyond it.
+        let edge = try await engine.broker.recover(channel: room, since: StreamPosition(epoch: epoch, offset: 5), limit: 100)
+        #expect(edge.outcome == .recovered && edge.publications.map(\.offset) == [6, 7, 8, 9, 10])
+        let beyond = try await engine.broker.recover(channel: room, since: StreamPosition(epoch: epoch, offset: 4), limit: 100)
+        #expect(beyond.outcome == .reset(.outsideWindow))
+        let tooMany = try await engine.broker.recover(channel: room, since: StreamPosition(epoch: epoch, offset: 5), limit: 4)
+        #expect(tooMany.outcome == .reset(.tooManyMissed))
+        let ahead = try await engine.broker.recover(channel: room, since: StreamPosition(epoch: epoch, offset: 11), limit: 100)
+        #expect(ahead.outcome == .reset(.positionAhead))
+        let otherEpoch = try await engine.broker.recover(channel: room, since: StreamPosition(epoch: "other", offset: 9), limit: 100)
+        #expect(otherEpoch.outcome == .reset(.epochChanged))
+        #expect(otherEpoch.position == StreamPosition(epoch: epoch, offset: 10))
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func publicationsExpireAfterTheTTLAndRecoveryWithinItSucceeds(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, ttl: .seconds(10))
+        defer { engine.close() }
+        let first = try await engine.broker.publishing(request(room, 1))
+        engine.clock.advance(by: 6 * second)
+        _ = try await engine.broker.publishing(request(room, 2))
+        let within = try await engine.broker.recover(channel: room, since: StreamPosition(epoch: first.epoch, offset: 0), limit: 100)
+        #expect(within.outcome == .recovered && within.publications.map(\.offset) == [1, 2])
+        engine.clock.advance(by: 5 * second)  // the first is 11 s old, the second 5 s
+        #expect(try await engine.broker.history(channel: room, after: 0, limit: 10).publications.map(\.offset) == [2])
+        let expired = try await engine.broker.recover(channel: room, since: StreamPosition(epoch: first.epoch, offset: 0), limit: 100)
+        #expect(expired.outcome == .reset(.outsideWindow))
+        let recent = try await engine.broker.recover(channel: room, since: first.position, limit: 100)
+        #expect(recent.outcome == .recovered && recent.publications.map(\.offset) == [2])
+    }
+
+    // MARK: history
+
+    @Test(arguments: EngineKind.allCases)
+    func historyPagesForwardFromAnOffset(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind)
+        defer { engine.close() }
+        for n in 1...7 { _ = try await engine.broker.publishing(request(room, n)) }
+        let first = try await engine.broker.history(channel: room, after: 0, limit: 3)
+        #expect(first.publications.map(\.offset) == [1, 2, 3])
+        #expect(first.position.offset == 7)
+        let second = try await engine.broker.history(channel: room, after: 3, limit: 3)
+        #expect(second.publications.map(\.offset) == [4, 5, 6])
+        let last = try await engine.broker.history(channel: room, after: 6, limit: 3)
+        #expect(last.publications.map(\.offset) == [7])
+        #expect(try await engine.broker.history(channel: lobby, after: 0, limit: 3).publications.isEmpty)
+    }
+
+    // MARK: idempotency
+
+    @Test(arguments: EngineKind.allCases)
+    func aRetriedIdempotencyKeyPublishesOnceAndIsMarkedAsADuplicate(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, idempotency: .seconds(60))
+        defer { engine.close() }
+        let original = try await engine.broker.publish(request(room, 1, idempotencyKey: "abc"))
+        let retry = try await engine.broker.publish(request(room, 1, idempotencyKey: "abc"))
+        #expect(!original.isDuplicate)
+        #expect(retry.isDuplicate)
+        #expect(retry.publication.position == original.publication.position)
+        #expect(engine.sink.offsets(on: room) == [1])
+        // Another channel's key space is its own.
+        #expect(try await !engine.broker.publish(request(lobby, 1, idempotencyKey: "abc")).isDuplicate)
+        // Past the retention the key is forgotten and publishes anew.
+        engine.clock.advance(by: 61 * second)
+        let late = try await engine.broker.publish(request(room, 1, idempotencyKey: "abc"))
+        #expect(!late.isDuplicate && late.publication.offset == 2)
+    }
+
+    // MARK: receipts
+
+    @Test(arguments: EngineKind.allCases)
+    func receiptRecordsNameThePresentUsersAndLiveAsLongAsTheirPublication(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, capacity: 2)
+        defer { engine.close() }
+        for user in ["alice", "bob", "carol"] {
+            _ = try await engine.broker.presenceJoin(PresenceMember(client: "c-\(user)", user: user, info: nil), channel: room, announce: false)
+        }
+        let published = try await engine.broker.publishing(request(room, 1, receipts: true, sender: "alice"))
+        let record = try #require(try await engine.broker.receipts(channel: room, offset: published.offset))
+        #expect(Set(record.recipients.keys) == ["bob", "carol"])
+        #expect(try await engine.broker.acknowledge(channel: room, offset: published.offset, user: "bob", status: .read))
+        let acknowledged = try #require(try await engine.broker.receipts(channel: room, offset: published.offset))
+        #expect(acknowledged.recipients["bob"] == ReceiptRecord.RecipientState(delivered: true, read: true))
+        let receipt = try #require(engine.sink.events.last { $0.kind == .receipt })
+        #expect(receipt.targetUser == "alice")
+        #expect(String(buffer: receipt.push) == #"{"push":"receipt","channel":"chat:room","offset":1,"user":"bob","status":"read"}"#)
+        // Two more publications push it out of a two-publication history: its record goes with it.
+        _ = try await engine.broker.publishing(request(room, 2))
+        _ = try await engine.broker.publishing(request(room, 3))
+        #expect(try await engine.broker.receipts(channel: room, offset: published.offset) == nil)
+        #expect(try await !engine.broker.acknowledge(channel: room, offset: published.offset, user: "carol", status: .delivered))
+    }
+
+    // MARK: presence
+
+    @Test(arguments: EngineKind.allCases)
+    func presenceIsAnnouncedInOrderAndPagedByClientID(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind)
+        defer { engine.close() }
+        for n in 1...5 {
+            _ = try await engine.broker.presenceJoin(PresenceMember(client: "c\(n)", user: "u\(n)", info: nil), channel: room, announce: true)
+        }
+        try await engine.broker.presenceLeave(client: "c2", channel: room, announce: true)
+        let first = try await engine.broker.presence(channel: room, after: nil, limit: 2)
+        #expect(first.members.map(\.client) == ["c1", "c3"])
+        let rest = try await engine.broker.presence(channel: room, after: "c3", limit: 10)
+        #expect(rest.members.map(\.client) == ["c4", "c5"])
+        let announced = engine.sink.events.map { "\($0.kind) \(String(buffer: $0.push).contains(#""client":"c2""#) ? "c2" : "")" }
+        #expect(announced == ["join ", "join c2", "join ", "join ", "join ", "leave c2"])
+    }
+
+    // MARK: trimming
+
+    @Test(arguments: EngineKind.allCases)
+    func anExpiredUnsubscribedChannelIsForgottenAndItsOldPositionsGetAResetNeverAGap(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, ttl: .seconds(1))
+        defer { engine.close() }
+        engine.sink.subscribed.withLockedValue { $0 = [lobby] }
+        let old = try await engine.broker.publishing(request(room, 1))
+        let kept = try await engine.broker.publishing(request(lobby, 1))
+        engine.clock.advance(by: 2 * second)
+        try await engine.sweep()
+        // The subscribed channel keeps its position; the forgotten one starts again, in a new epoch.
+        #expect(try await engine.broker.publishing(request(lobby, 2)).position == StreamPosition(epoch: kept.epoch, offset: 2))
+        let again = try await engine.broker.publishing(request(room, 2))
+        #expect(again.epoch != old.epoch)
+        #expect(again.offset == 1)
+        let recovery = try await engine.broker.recover(channel: room, since: old.position, limit: 100)
+        #expect(recovery.outcome == .reset(.epochChanged))
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func aChannelRemembersItsIdempotencyKeysUntilTheyExpire(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, capacity: 0, idempotency: .seconds(30))
+        defer { engine.close() }
+        let first = try await engine.broker.publishing(request(room, 1, idempotencyKey: "k"))
+        try await engine.sweep()
+        #expect(try await engine.broker.publish(request(room, 1, idempotencyKey: "k")).isDuplicate)
+        #expect(try await engine.broker.publishing(request(room, 2)).position == StreamPosition(epoch: first.epoch, offset: 2))
+    }
+}
