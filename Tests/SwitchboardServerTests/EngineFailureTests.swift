@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SwitchboardBroker
 import SwitchboardClient
 import SwitchboardCore
@@ -100,6 +101,50 @@ import Testing
         let presence = try await server.http("GET", "/api/presence?channel=room:ghost")
         #expect(presence.status == 200)
         #expect((presence.json?["members"] as? [Any])?.isEmpty == true)
+        try await server.stop()
+    }
+}
+
+/// Live delivery checked for gaps and epoch changes: what a shared engine can do (lose a notification, restart a
+/// channel's stream) never reaches a client as a silent hole or a mix of two streams.
+@Suite(.timeLimit(.minutes(1))) struct DeliveryGapTests {
+    @Test func aPublicationWhoseDeliveryWasLostIsReadFromHistoryBeforeTheNextOne() async throws {
+        let broker = FaultyBroker()
+        broker.withholds.withLockedValue { $0 = { $0.offset == 3 || $0.offset == 4 } }
+        let server = try await TestServer.start(broker: broker)
+        let client = try await server.webSocket()
+        #expect(try await client.command(#"{"id":1,"cmd":"subscribe","channel":"news"}"#, id: 1)?["result"] != nil)
+        for n in 1...6 {
+            #expect(try await server.http("POST", "/api/publish", body: #"{"channel":"news","data":\#(n)}"#).status == 200)
+        }
+        for n in 1...6 {
+            let push = await client.nextPush("publication")
+            #expect(push?["offset"] as? Int == n)
+            #expect(push?["data"] as? Int == n)
+        }
+        let metrics = try await server.http("GET", "/metrics")
+        #expect(metrics.bodyText.contains("switchboard_delivery_gaps_total 1"))
+        try await server.stop()
+    }
+
+    @Test func aPublicationOfANewEpochIsAnnouncedAsAResetThenDelivered() async throws {
+        let broker = FaultyBroker()
+        let server = try await TestServer.start(broker: broker)
+        let client = try await server.webSocket()
+        #expect(try await client.command(#"{"id":1,"cmd":"subscribe","channel":"news"}"#, id: 1)?["result"] != nil)
+        #expect(try await server.http("POST", "/api/publish", body: #"{"channel":"news","data":1}"#).status == 200)
+        #expect(await client.nextPush("publication")?["offset"] as? Int == 1)
+        let news = try ChannelName(validating: "news")
+        broker.deliverToHub(Publication(channel: news, epoch: "restarted", offset: 1, data: ByteBuffer(string: "2")))
+        let reset = await client.nextPush("reset")
+        #expect(reset?["channel"] as? String == "news")
+        #expect(reset?["epoch"] as? String == "restarted")
+        #expect(reset?["offset"] as? Int == 0)
+        #expect(reset?["recovered"] as? Bool == false)
+        #expect(reset?["reason"] as? String == "epoch changed: history was lost")
+        let next = await client.nextPush("publication")
+        #expect(next?["epoch"] as? String == "restarted")
+        #expect(next?["offset"] as? Int == 1)
         try await server.stop()
     }
 }

@@ -74,7 +74,30 @@ final class FaultyBroker: Broker {
         }
     }
 
-    func attach(sink: any PublicationSink) { inner.attach(sink: sink) }
+    func attach(sink: any PublicationSink) {
+        self.sink.withLockedValue { $0 = sink }
+        inner.attach(sink: InterceptingSink(broker: self, sink: sink))
+    }
+
+    /// What a shared engine can do to live delivery: publications for which `withholds` is true reach history but
+    /// never the hub (a lost notification).
+    let withholds = NIOLockedValueBox<@Sendable (Publication) -> Bool>({ _ in false })
+    private let sink = NIOLockedValueBox<(any PublicationSink)?>(nil)
+
+    /// Hands a publication to the hub as if the engine had delivered it (another epoch, an offset from nowhere).
+    func deliverToHub(_ publication: Publication) {
+        sink.withLockedValue { $0 }?.deliver(publication)
+    }
+
+    private struct InterceptingSink: PublicationSink {
+        let broker: FaultyBroker
+        let sink: any PublicationSink
+        func deliver(_ publication: Publication) {
+            if !broker.withholds.withLockedValue({ $0 })(publication) { sink.deliver(publication) }
+        }
+        func deliver(event: EphemeralEvent) { sink.deliver(event: event) }
+        func hasSubscribers(_ channel: ChannelName) -> Bool { sink.hasSubscribers(channel) }
+    }
     /// Hanging calls are released when the server stops, so its shutdown never waits on them.
     func run() async throws {
         defer { releaseHangs() }

@@ -64,6 +64,7 @@ final class EncodedPublication: Sendable, StreamItem {
     }
 
     var streamOffset: UInt64 { publication.offset }
+    var streamEpoch: String { publication.epoch }
     var channel: ChannelName { publication.channel }
     /// Raw WebSocket payload: the published data itself.
     var rawData: ByteBuffer { publication.data }

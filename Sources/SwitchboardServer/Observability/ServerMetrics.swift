@@ -28,6 +28,10 @@ public final class ServerMetrics: Sendable {
     let deliveries: CoreMetrics.Counter
     let bytesOut: CoreMetrics.Counter
     let slowConsumerDisconnects: CoreMetrics.Counter
+    /// Live deliveries that skipped offsets, so history was read to fill the gap.
+    let gapsFilled: CoreMetrics.Counter
+    /// Live subscriptions told to reset (the engine started a new epoch, or a gap was no longer in history).
+    let streamResets: CoreMetrics.Counter
     let heartbeatTimeouts: CoreMetrics.Counter
     /// Long-poll requests parked until a message arrives or their timeout passes.
     let pollsWaiting: CoreMetrics.Meter
@@ -71,6 +75,8 @@ public final class ServerMetrics: Sendable {
         deliveries = CoreMetrics.Counter(label: "switchboard_deliveries_total", factory: factory)
         bytesOut = CoreMetrics.Counter(label: "switchboard_delivered_bytes_total", factory: factory)
         slowConsumerDisconnects = CoreMetrics.Counter(label: "switchboard_slow_consumer_disconnects_total", factory: factory)
+        gapsFilled = CoreMetrics.Counter(label: "switchboard_delivery_gaps_total", factory: factory)
+        streamResets = CoreMetrics.Counter(label: "switchboard_stream_resets_total", factory: factory)
         heartbeatTimeouts = CoreMetrics.Counter(label: "switchboard_heartbeat_timeouts_total", factory: factory)
         pollsWaiting = CoreMetrics.Meter(label: "switchboard_polls_waiting", factory: factory)
         signalsSent = CoreMetrics.Counter(label: "switchboard_signals_total", factory: factory)

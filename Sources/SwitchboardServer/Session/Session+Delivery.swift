@@ -8,9 +8,22 @@ extension Session {
 
     /// A live publication from the hub for one of this session's subscriptions. Returns true when it was written.
     func deliver(_ publication: EncodedPublication, to subscription: Subscription) -> Bool {
-        guard !isClosed, let item = subscription.stream.receive(publication) else { return false }
-        guard subscription.pacer != nil else { return write(item, conflates: subscription.conflates) }
-        return pace(item) == .written
+        guard !isClosed else { return false }
+        switch subscription.stream.receive(publication) {
+        case .send(let item):
+            guard subscription.pacer != nil else { return write(item, conflates: subscription.conflates) }
+            return pace(item) == .written
+        case .duplicate, .buffered:
+            return false
+        case .gap(let after):
+            fillGap(publication.channel, subscription, after: after)
+            return false
+        case .epochChanged(let item):
+            // The engine lost this channel's history (a new epoch): the client must reload, then it continues here.
+            let position = StreamPosition(epoch: item.publication.epoch, offset: item.publication.offset - 1)
+            announceReset(publication.channel, Recovery(outcome: .reset(.epochChanged), position: position, publications: []))
+            return pace(item) == .written
+        }
     }
 
     enum PaceOutcome {

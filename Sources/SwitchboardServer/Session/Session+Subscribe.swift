@@ -176,10 +176,45 @@ extension Session {
                 missed = latest
             }
             let history = missed.map { loopHub.encodedFromHistory($0) }
-            let toSend = subscription.stream.completeRecovery(history: history, positionOffset: recovery.position.offset)
+            let toSend = subscription.stream.completeRecovery(history: history, position: recovery.position)
             for publication in toSend {
                 guard pace(publication) != .failed else { break }
             }
         }
+    }
+
+    /// A live publication skipped offsets (a shared engine's delivery raced or lost some): the missing ones are read
+    /// from history and sent first, the subscription holding what arrives meanwhile; when history no longer has them,
+    /// the client is told to reset and continues from the current position.
+    func fillGap(_ channel: ChannelName, _ subscription: Subscription, after: StreamPosition) {
+        services.metrics.gapsFilled.increment()
+        let broker = services.broker
+        let limit = services.settings.maxRecovery
+        let generation = subscription.generation
+        performEngineCall("recover", { try await broker.recover(channel: channel, since: after, limit: limit) }) { session, result in
+            guard !session.isClosed, let subscription = session.subscriptions[channel], subscription.generation == generation else { return }
+            switch result {
+            case .failure:
+                // Without the missing publications the stream cannot continue in order: the client reconnects and
+                // recovers from its last position.
+                session.disconnect(.internalError)
+            case .success(let recovery):
+                if !recovery.recovered { session.announceReset(channel, recovery) }
+                let history = recovery.publications.map { session.loopHub.encodedFromHistory($0) }
+                for publication in subscription.stream.completeRecovery(history: history, position: recovery.position) {
+                    guard session.pace(publication) != .failed else { break }
+                }
+            }
+        }
+    }
+
+    /// Tells the client that a subscription's stream restarted at `recovery.position` (`reset` push, or the SSE
+    /// transport's own `reset` event).
+    func announceReset(_ channel: ChannelName, _ recovery: Recovery) {
+        services.metrics.streamResets.increment()
+        if transport?.subscriptionReset(channel, recovery: recovery) != true {
+            send(Pushes.streamStart(type: "reset", channel: channel, recovery: recovery))
+        }
+        requestFlush()
     }
 }

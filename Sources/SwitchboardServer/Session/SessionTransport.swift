@@ -13,6 +13,9 @@ protocol SessionTransport: AnyObject {
     func send(message: ByteBuffer)
     /// A subscription that was not started by a command (SSE, raw endpoints) has its starting position.
     func subscriptionStarted(_ channel: ChannelName, recovery: Recovery)
+    /// Announces a reset of a live subscription in the transport's own way (SSE: a `reset` event that moves the event
+    /// id); false: the session sends the `reset` push as a message.
+    func subscriptionReset(_ channel: ChannelName, recovery: Recovery) -> Bool
     /// Sends a heartbeat the peer can see (ping frame and ping push, or an SSE comment).
     func sendHeartbeat()
     /// Whether the peer answers heartbeats, so silence after one means the link is dead.
@@ -25,6 +28,8 @@ protocol SessionTransport: AnyObject {
 }
 
 extension SessionTransport {
+    func subscriptionReset(_ channel: ChannelName, recovery: Recovery) -> Bool { false }
+
     /// Transports whose writes are already batched (SSE bytes, poll responses) ignore the request.
     func setBatching(_ enabled: Bool) {}
 }

@@ -184,6 +184,17 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
         }
     }
 
+    /// A channel named in the URL gets a `reset` event whose `id:` moves to the new position, so a later resume starts
+    /// there; other channels (subscribed by command) get the push like any message.
+    func subscriptionReset(_ channel: ChannelName, recovery: Recovery) -> Bool {
+        guard let index = channelIndex[channel] else { return false }
+        positions[index] = recovery.position
+        guard write(idLine()) else { return true }
+        let push = Pushes.streamStart(type: "reset", channel: channel, recovery: recovery)
+        _ = write(stream.raw ? SSEFraming.dataEvent(push, event: "reset") : SSEFraming.dataEvent(push))
+        return true
+    }
+
     var answersHeartbeats: Bool { false }
 
     func sendHeartbeat() {
