@@ -15,10 +15,11 @@ def rss_kb(pid):
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 @contextlib.contextmanager
-def release_server(binary, settings):
-    """Runs `switchboard serve` with `--set` for each of `settings` until the block ends; yields (process, port)."""
+def release_server(binary, settings, cpu=None):
+    """Runs `switchboard serve` with `--set` for each of `settings` (pinned to `cpu` when given) until the block ends;
+    yields (process, port)."""
     port = free_port()
-    args = [binary, "serve", "--port", str(port)]
+    args = (["taskset", "-c", str(cpu)] if cpu is not None else []) + [binary, "serve", "--port", str(port)]
     for setting in settings:
         args += ["--set", setting]
     server = subprocess.Popen(args, env=dict(os.environ, SWITCHBOARD_API_KEY=API_KEY), stdout=subprocess.DEVNULL,

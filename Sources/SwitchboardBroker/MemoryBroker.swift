@@ -98,7 +98,7 @@ public final class MemoryBroker: Broker {
     public func reclaimIdleChannels() -> Int {
         let now = self.now()
         let sink = self.sink.withLockedValue { $0 }
-        return streams.withLockedValue { streams in
+        let reclaimed = streams.withLockedValue { streams in
             var idle: [ChannelName] = []
             for (name, stream) in streams.byName {
                 let reclaimed = stream.state.withLockedValue { state in
@@ -116,6 +116,8 @@ public final class MemoryBroker: Broker {
             streams.generationEpoch = makeEpoch()
             return idle.count
         }
+        if reclaimed >= FreedMemory.worthReturning { FreedMemory.returnToSystem() }
+        return reclaimed
     }
 
     public func publish(_ request: PublishRequest) async throws -> PublishResult {

@@ -100,6 +100,9 @@ public final class SQLiteBroker: Broker {
                 } catch {
                     self.logger.warning("trimming history failed", metadata: ["error": "\(error)"])
                 }
+                // After a failed commit (disk full) a small write tells whether writes work again, so `/readyz`
+                // recovers without waiting for a publish to be tried.
+                if !self.isAvailable { await self.probeWrites() }
             }
         }
         // In a task of its own: a cancelled run (the service group's, a test's) must still record the clean stop.
@@ -189,6 +192,16 @@ public final class SQLiteBroker: Broker {
         sinkBox.withLockedValue { $0 }?.deliver(event: event)
     }
 
+    /// Writes one row; availability follows the outcome.
+    public func probeWrites() async {
+        do {
+            try await writer.exclusive { db, _ in try StartState.markProbe(db) }
+            writer.available.withLockedValue { $0 = true }
+        } catch {
+            writer.available.withLockedValue { $0 = false }
+        }
+    }
+
     /// The writer connection's `PRAGMA synchronous` (1 NORMAL, 2 FULL): what `engine.sqlite.synchronous` became.
     public func writerSynchronousLevel() async throws -> Int {
         try await writer.exclusive { db, _ in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
@@ -261,6 +274,12 @@ public final class SQLiteBroker: Broker {
             }
             report.channels += forgotten.forgotten
             if !forgotten.full || forgotten.forgotten == 0 { break }
+        }
+        if report.publications + report.channels >= FreedMemory.worthReturning {
+            // SQLite's page caches first (the writer's now; readers close once idle), then the allocator's free pages.
+            try await writer.exclusive { db, _ in db.releaseMemory() }
+            pool.releaseMemoryEventually()
+            FreedMemory.returnToSystem()
         }
         return report
     }

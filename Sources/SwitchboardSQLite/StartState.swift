@@ -34,6 +34,12 @@ struct StartState {
         try set("clean_stop", "1", db)
     }
 
+    /// A write that needs room for a few publications' worth of pages (32 KiB): a disk with less than that free is
+    /// still too full to be called available (a tiny write can succeed in space a publication does not fit in).
+    static func markProbe(_ db: Database) throws {
+        try set("write_probe", EpochGenerator.make() + String(repeating: "p", count: 32_768), db)
+    }
+
     static func generationEpoch(_ db: Database) throws -> String {
         try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'generation_epoch'") ?? ""
     }

@@ -253,7 +253,12 @@ private enum Stop { case graceful, crash }
         #expect(!engine.isAvailable)
         // Nothing already accepted is lost, and no offset was used by the refused publication.
         #expect(accepted == Array(1...UInt64(accepted.count)))
+        await engine.probeWrites()
+        #expect(!engine.isAvailable)
         try FileManager.default.removeItem(atPath: filler)
+        // What `run()` does every second while unavailable: a write that succeeds makes the engine available again.
+        await engine.probeWrites()
+        #expect(engine.isAvailable)
         let next = try await engine.publishing(PublishRequest(channel: room, data: ByteBuffer(string: "1")))
         #expect(next.offset == UInt64(accepted.count) + 1)
         #expect(engine.isAvailable)

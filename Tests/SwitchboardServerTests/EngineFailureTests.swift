@@ -105,6 +105,23 @@ import Testing
     }
 }
 
+/// `/readyz` follows the engine: a load balancer stops sending traffic to a node whose engine cannot accept
+/// publications (the SQLite engine's full disk: `SQLiteEngineTests`).
+@Suite(.timeLimit(.minutes(1))) struct EngineReadinessTests {
+    @Test func readyzAnswers503WhileTheEngineIsUnavailableAnd200Again() async throws {
+        let broker = FaultyBroker()
+        let server = try await TestServer.start(broker: broker)
+        #expect(try await server.http("GET", "/readyz").status == 200)
+        broker.available.withLockedValue { $0 = false }
+        let down = try await server.http("GET", "/readyz")
+        #expect(down.status == 503)
+        #expect(down.bodyText == #"{"status":"engine_unavailable"}"#)
+        broker.available.withLockedValue { $0 = true }
+        #expect(try await server.http("GET", "/readyz").status == 200)
+        try await server.stop()
+    }
+}
+
 /// Live delivery checked for gaps and epoch changes: what a shared engine can do (lose a notification, restart a
 /// channel's stream) never reaches a client as a silent hole or a mix of two streams.
 @Suite(.timeLimit(.minutes(1))) struct DeliveryGapTests {

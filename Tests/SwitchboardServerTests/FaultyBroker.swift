@@ -83,6 +83,9 @@ final class FaultyBroker: Broker {
     /// never the hub (a lost notification).
     let withholds = NIOLockedValueBox<@Sendable (Publication) -> Bool>({ _ in false })
     private let sink = NIOLockedValueBox<(any PublicationSink)?>(nil)
+    /// What `isAvailable` answers (a database that is down, a full disk).
+    let available = NIOLockedValueBox(true)
+    var isAvailable: Bool { available.withLockedValue { $0 } }
 
     /// Hands a publication to the hub as if the engine had delivered it (another epoch, an offset from nowhere).
     func deliverToHub(_ publication: Publication) {
