@@ -5,7 +5,8 @@ release server and data directory each time. Prints one JSON line per run and th
 
     python3 Benchmarks/idle-channels-rss.py [--engines memory,sqlite] [--channels 100000] [--ttl 5] [--runs 3]
 
-"Start" is the RSS after a warm-up publish to one channel (so lazily made thread pools and the database exist);
+"Start" is the RSS after a warm-up publish to one channel (so lazily made thread pools and the database exist) or,
+with --warmup-channels, after a first wave of other channels has expired (the process's steady size);
 "after" is sampled once a second after the TTL has passed, until it stops falling (at most 40 s): a measurement
 wait, not a synchronisation.
 """
@@ -20,26 +21,37 @@ def post(port, body):
     with urllib.request.urlopen(request, timeout=60) as answer:
         assert answer.status == 200, answer.status
 
-def run_once(binary, engine, channels, ttl):
+def publish_once_each(port, prefix, channels):
+    for first in range(0, channels, 1000):
+        post(port, {"publications": [{"channel": f"{prefix}:{n}", "data": {"n": n}} for n in range(first, min(channels, first + 1000))]})
+
+def settle(pid, ttl):
+    """RSS once it stops falling after the TTL (sampled each second, at most 40 s)."""
+    time.sleep(ttl)
+    samples = [rss_kb(pid)]
+    for _ in range(40):
+        time.sleep(1)
+        samples.append(rss_kb(pid))
+        if len(samples) > 12 and samples[-1] >= samples[-12]:
+            break
+    return samples[-1]
+
+def run_once(binary, engine, channels, ttl, warmup):
     settings = [f"engine.type={engine}", "engine.sqlite.path=" + tempfile.mkdtemp(prefix="switchboard-bench-"),
                 f"channel_defaults.history_ttl_seconds={ttl}", "limits.publishes_per_second_per_user=0",
                 "limits.publishes_per_second_per_channel=0"]
     with release_server(binary, settings) as (server, port):
         post(port, {"channel": "warmup", "data": 1})
-        time.sleep(ttl + 2)
-        start = rss_kb(server.pid)
-        for first in range(0, channels, 1000):
-            post(port, {"publications": [{"channel": f"idle:{n}", "data": {"n": n}} for n in range(first, min(channels, first + 1000))]})
+        if warmup:
+            publish_once_each(port, "warmup", warmup)
+            start = settle(server.pid, ttl)
+        else:
+            time.sleep(ttl + 2)
+            start = rss_kb(server.pid)
+        publish_once_each(port, "idle", channels)
         peak = rss_kb(server.pid)
-        time.sleep(ttl)
-        samples = [rss_kb(server.pid)]
-        for _ in range(40):
-            time.sleep(1)
-            samples.append(rss_kb(server.pid))
-            if len(samples) > 12 and samples[-1] >= samples[-12]:
-                break
-        after = samples[-1]
-    return {"engine": engine, "channels": channels, "start_kb": start, "peak_kb": peak, "after_kb": after,
+        after = settle(server.pid, ttl)
+    return {"engine": engine, "channels": channels, "warmup_channels": warmup, "start_kb": start, "peak_kb": peak, "after_kb": after,
             "after_vs_start_pct": round((after - start) * 100 / start, 1)}
 
 def main():
@@ -48,12 +60,14 @@ def main():
     ap.add_argument("--channels", type=int, default=100_000)
     ap.add_argument("--ttl", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--warmup-channels", type=int, default=0,
+                    help="publish once to this many other channels and let them expire before measuring the start")
     ap.add_argument("--binary", default=DEFAULT_BINARY)
     args = ap.parse_args()
     results = []
     for _ in range(args.runs):
         for engine in args.engines.split(","):
-            result = run_once(args.binary, engine, args.channels, args.ttl)
+            result = run_once(args.binary, engine, args.channels, args.ttl, args.warmup_channels)
             print(json.dumps(result), flush=True)
             results.append(result)
     for engine in args.engines.split(","):

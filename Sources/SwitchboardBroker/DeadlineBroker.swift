@@ -1,3 +1,4 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 public import SwitchboardCore
@@ -25,6 +26,16 @@ public final class DeadlineBroker: Broker {
 
     public func publish(_ request: PublishRequest) async throws -> PublishResult {
         try await call("publish") { [engine] in try await engine.publish(request) }
+    }
+
+    /// One deadline for the whole batch; past it every request fails as timed out.
+    public func publish(batch requests: [PublishRequest]) async -> [Result<PublishResult, any Error>] {
+        do {
+            let results = try await call("publish") { [engine] in await engine.publish(batch: requests) }
+            return results.map { result in result.mapError { EngineError(wrapping: $0, operation: "publish") } }
+        } catch {
+            return requests.map { _ in .failure(error) }
+        }
     }
 
     public func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
@@ -96,14 +107,28 @@ public final class DeadlineBroker: Broker {
                     race.finish(.failure(EngineError(wrapping: error, operation: operation)))
                 }
             }
-            let timer = Task {
-                // Cancelled when the work ends first; a cancelled sleep throws and ends the timer at once.
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            // A dispatch timer rather than a sleeping task: cancelling it when the work ends first wakes nothing up,
+            // so a call costs one task, not two.
+            let timer = DeadlineTimer {
                 race.finish(.failure(EngineError(.timedOut, operation: operation, detail: "no answer within \(timeout)")))
                 worker.cancel()
             }
-            race.onFinish { timer.cancel() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Self.nanoseconds(timeout)), execute: timer.item)
+            race.onFinish { timer.item.cancel() }
         }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : Int(clamping: whole) &+ Int(attoseconds / 1_000_000_000)
+    }
+
+    /// The deadline's work item. `@unchecked`: `DispatchWorkItem` is not marked `Sendable` in corelibs-dispatch, but
+    /// `cancel()` may be called from any thread (it only sets a flag the queue checks before running the item).
+    private final class DeadlineTimer: @unchecked Sendable {
+        let item: DispatchWorkItem
+        init(_ fire: @escaping @Sendable () -> Void) { item = DispatchWorkItem(block: fire) }
     }
 
     /// Resumes one continuation exactly once, with the first result offered.

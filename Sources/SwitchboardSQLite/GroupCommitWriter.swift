@@ -15,6 +15,8 @@ import SwitchboardCore
 final class GroupCommitWriter: Sendable {
     enum Job {
         case publish(PublishRequest, recipients: Set<String>, CheckedContinuation<PublishResult, any Error>)
+        /// Several publications answered together (the HTTP batch API): one job, one transaction.
+        case publishBatch([PublishRequest], recipients: [Set<String>], CheckedContinuation<[Result<PublishResult, any Error>], Never>)
         case acknowledge(
             channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status, CheckedContinuation<Bool, any Error>)
     }
@@ -76,6 +78,7 @@ final class GroupCommitWriter: Sendable {
 
     private enum Effect {
         case published(PublishResult)
+        case publishedBatch([PublishResult])
         case acknowledged(Bool, event: EphemeralEvent?)
     }
 
@@ -89,6 +92,13 @@ final class GroupCommitWriter: Sendable {
                     switch job {
                     case .publish(let request, let recipients, _):
                         effects.append(.published(try work.publish(request, recipients: recipients, db)))
+                    case .publishBatch(let requests, let recipients, _):
+                        var results: [PublishResult] = []
+                        results.reserveCapacity(requests.count)
+                        for (request, present) in zip(requests, recipients) {
+                            results.append(try work.publish(request, recipients: present, db))
+                        }
+                        effects.append(.publishedBatch(results))
                     case .acknowledge(let channel, let offset, let user, let status, _):
                         let (found, event) = try work.acknowledge(channel: channel, offset: offset, user: user, status: status, db)
                         effects.append(.acknowledged(found, event: event))
@@ -103,6 +113,8 @@ final class GroupCommitWriter: Sendable {
             for job in batch {
                 switch job {
                 case .publish(_, _, let continuation): continuation.resume(throwing: failure)
+                case .publishBatch(let requests, _, let continuation):
+                    continuation.resume(returning: requests.map { _ in .failure(failure) })
                 case .acknowledge(_, _, _, _, let continuation):
                     continuation.resume(throwing: EngineError(failure.kind, operation: "acknowledge", detail: failure.detail))
                 }
@@ -118,6 +130,9 @@ final class GroupCommitWriter: Sendable {
             case (.publish(_, _, let continuation), .published(let result)):
                 if !result.isDuplicate { sink?.deliver(result.publication) }
                 continuation.resume(returning: result)
+            case (.publishBatch(_, _, let continuation), .publishedBatch(let results)):
+                for result in results where !result.isDuplicate { sink?.deliver(result.publication) }
+                continuation.resume(returning: results.map { .success($0) })
             case (.acknowledge(_, _, _, _, let continuation), .acknowledged(let found, let event)):
                 if let event { sink?.deliver(event: event) }
                 continuation.resume(returning: found)

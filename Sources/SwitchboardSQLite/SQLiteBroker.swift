@@ -127,6 +127,13 @@ public final class SQLiteBroker: Broker {
         }
     }
 
+    public func publish(batch requests: [PublishRequest]) async -> [Result<PublishResult, any Error>] {
+        let recipients = requests.map { $0.receipts ? presenceRegistry.users(on: $0.channel) : [] }
+        return await withCheckedContinuation { continuation in
+            writer.submit(.publishBatch(requests, recipients: recipients, continuation))
+        }
+    }
+
     public func recover(channel: ChannelName, since: StreamPosition?, limit: Int) async throws -> Recovery {
         let now = Int64(clamping: self.now())
         return try await read("recover") { db in

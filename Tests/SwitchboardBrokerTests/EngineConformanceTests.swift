@@ -146,6 +146,22 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(engine.sink.offsets(on: room) == Array(1...400))
     }
 
+    @Test(arguments: EngineKind.allCases)
+    func aBatchPublishesInItsOrderAsOneByOneWouldWithDuplicatesMarked(_ kind: EngineKind) async throws {
+        let engine = try EngineUnderTest.make(kind, idempotency: .seconds(60))
+        defer { engine.close() }
+        _ = try await engine.broker.publishing(request(room, 0))
+        let results = await engine.broker.publish(batch: [
+            request(room, 1), request(lobby, 1), request(room, 2, idempotencyKey: "k"), request(room, 3, idempotencyKey: "k"),
+        ])
+        let published = try results.map { try $0.get() }
+        #expect(published.map(\.publication.offset) == [2, 1, 3, 3])
+        #expect(published.map(\.isDuplicate) == [false, false, false, true])
+        #expect(engine.sink.offsets(on: room) == [1, 2, 3])
+        #expect(engine.sink.offsets(on: lobby) == [1])
+        #expect(try await engine.broker.publishing(request(room, 4)).offset == 4)
+    }
+
     // MARK: recovery
 
     @Test(arguments: EngineKind.allCases)

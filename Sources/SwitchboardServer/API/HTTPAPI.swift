@@ -63,21 +63,31 @@ struct HTTPAPI {
         guard JSONScanner.kind(of: raw) == .array, let items = try? JSONScanner.arrayElements(raw) else {
             throw APIError(.badRequest, .badRequest, "publications must be an array of {channel, data} objects")
         }
-        var results: [Result<PublishResult, APIError>] = []
+        // Decoded first, then published together in order: one engine call for the whole batch.
+        var results: [Result<PublishResult, APIError>?] = []
+        var requests: [(index: Int, request: PublishRequest)] = []
         for item in items {
             guard let members = try? JSONScanner.objectMembers(item) else {
                 results.append(.failure(APIError(.badRequest, .badRequest, "each publication must be an object")))
                 continue
             }
-            results.append(await publishOne(members))
+            switch decodePublication(members) {
+            case .success(let request):
+                requests.append((results.count, request))
+                results.append(nil)
+            case .failure(let error):
+                results.append(.failure(error))
+            }
         }
+        let published = await services.publishBatch(requests.map(\.request))
+        for ((index, _), result) in zip(requests, published) { results[index] = result.mapError { APIError($0) } }
         return json(
             Pushes.object { writer in
                 writer.key("results")
                 writer.beginArray()
                 for result in results {
                     writer.beginObject()
-                    switch result {
+                    switch result! {
                     case .success(let result): PublishReply.write(result, into: &writer)
                     case .failure(let error):
                         writer.key("error")
@@ -91,6 +101,14 @@ struct HTTPAPI {
     }
 
     private func publishOne(_ members: [JSONMember]) async -> Result<PublishResult, APIError> {
+        switch decodePublication(members) {
+        case .success(let request): return await services.publish(request, client: nil).mapError { APIError($0) }
+        case .failure(let error): return .failure(error)
+        }
+    }
+
+    /// One publication of the API's body, validated.
+    private func decodePublication(_ members: [JSONMember]) -> Result<PublishRequest, APIError> {
         var fields: [String: ByteBuffer] = [:]
         for member in members { fields[member.key] = member.value }
         let channel: ChannelName
@@ -116,10 +134,10 @@ struct HTTPAPI {
         case .success(let value): metadata = value
         case .failure(let error): return .failure(APIError(error))
         }
-        let request = PublishRequest(
-            channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority, receipts: metadata.receipts)
-        return await services.publish(request, client: nil)
-            .mapError { APIError($0) }
+        return .success(
+            PublishRequest(
+                channel: channel, data: data, idempotencyKey: key, key: metadata.key, highPriority: metadata.highPriority,
+                receipts: metadata.receipts))
     }
 
     // MARK: history

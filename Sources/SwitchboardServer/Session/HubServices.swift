@@ -62,6 +62,46 @@ final class HubServices: Sendable {
         }
     }
 
+    /// Publishes the HTTP API's validated batch in order, in one engine call (one transaction on the SQLite engine);
+    /// each request gets its own result, as if published one by one through ``publish(_:client:)`` with no client.
+    func publishBatch(_ requests: [PublishRequest]) async -> [Result<PublishResult, ProtocolError>] {
+        var results = [Result<PublishResult, ProtocolError>?](repeating: nil, count: requests.count)
+        var accepted: [(index: Int, request: PublishRequest)] = []
+        for (index, request) in requests.enumerated() {
+            if let refusal = namespaceRefusal(request) {
+                metrics.error(refusal.code)
+                results[index] = .failure(refusal)
+            } else {
+                accepted.append((index, request))
+            }
+        }
+        let published = accepted.isEmpty ? [] : await broker.publish(batch: accepted.map(\.request))
+        for ((index, _), result) in zip(accepted, published) {
+            switch result {
+            case .success(let result):
+                if !result.isDuplicate { metrics.published(source: "api") }
+                results[index] = .success(result)
+            case .failure(let error):
+                let refusal = ProtocolError(engineFailure: error, operation: "publish")
+                metrics.error(refusal.code)
+                results[index] = .failure(refusal)
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// Why the request's namespace refuses it whoever publishes: unknown namespace, or receipts it does not keep.
+    private func namespaceRefusal(_ request: PublishRequest) -> ProtocolError? {
+        switch options(for: request.channel) {
+        case .failure(let error): return error
+        case .success(let options):
+            guard !request.receipts || options.receipts else {
+                return ProtocolError(.receiptsNotEnabled, "namespace does not keep receipts")
+            }
+            return nil
+        }
+    }
+
     /// Publishes validated data. A client publish (`client` set) is checked against the namespace and the token's
     /// capabilities; the HTTP API (authenticated by API key) may publish anywhere.
     func publish(_ request: PublishRequest, client: ClientPublisher?) async -> Result<PublishResult, ProtocolError> {
