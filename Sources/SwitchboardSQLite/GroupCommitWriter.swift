@@ -173,7 +173,8 @@ final class WriterHeads: @unchecked Sendable {
     func forget(_ channel: ChannelName) { byChannel[channel] = nil }
 }
 
-/// One batch's writes, before they are known to have committed.
+/// One batch's writes, before they are known to have committed. Every statement is a cached (prepared once) one:
+/// preparing SQL per publication cost more than executing it.
 private struct BatchWork {
     let heads: WriterHeads
     let now: Int64
@@ -196,7 +197,7 @@ private struct BatchWork {
         if let key = request.idempotencyKey, remembersKeys {
             if let original = keysInBatch[channel]?[key] { return PublishResult(publication: original, isDuplicate: true) }
             if let row = try Row.fetchOne(
-                db, sql: #"SELECT epoch, "offset" FROM idempotency_keys WHERE channel = ? AND key = ? AND expires_at > ?"#,
+                db.cachedStatement(sql: #"SELECT epoch, "offset" FROM idempotency_keys WHERE channel = ? AND key = ? AND expires_at > ?"#),
                 arguments: [channel.rawValue, key, now])
             {
                 var original = SQLiteRecords.publication(request, epoch: row[0], offset: UInt64(row[1] as Int64))
@@ -212,9 +213,10 @@ private struct BatchWork {
         let publication = SQLiteRecords.publication(request, epoch: head.epoch, offset: head.topOffset)
         let expiresAt = SQLiteRecords.expiry(now: now, after: policy.ttlNanoseconds)
         if policy.capacity > 0 {
-            try db.execute(
+            try db.cachedStatement(
                 sql:
-                    #"INSERT INTO publications (channel, "offset", expires_at, data, sender, idempotency_key, key, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#,
+                    #"INSERT INTO publications (channel, "offset", expires_at, data, sender, idempotency_key, key, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#
+            ).execute(
                 arguments: [
                     channel.rawValue, Int64(publication.offset), expiresAt, SQLiteRecords.blob(publication.data), publication.sender,
                     publication.idempotencyKey, publication.key, SQLiteRecords.flags(of: publication),
@@ -222,15 +224,15 @@ private struct BatchWork {
         }
         if request.receipts {
             let record = ReceiptRecord(publisher: publication.sender, recipients: recipients, maxRecipients: policy.receiptsMaxRecipients)
-            try db.execute(
-                sql: #"INSERT OR REPLACE INTO receipts (channel, "offset", expires_at, record) VALUES (?, ?, ?, ?)"#,
-                arguments: [channel.rawValue, Int64(publication.offset), expiresAt, try SQLiteRecords.encode(record)])
+            try db.cachedStatement(
+                sql: #"INSERT OR REPLACE INTO receipts (channel, "offset", expires_at, record) VALUES (?, ?, ?, ?)"#
+            ).execute(arguments: [channel.rawValue, Int64(publication.offset), expiresAt, try SQLiteRecords.encode(record)])
         }
         if let key = request.idempotencyKey, remembersKeys {
             let keyExpiry = SQLiteRecords.expiry(now: now, after: policy.idempotencyWindow.retentionNanoseconds)
-            try db.execute(
-                sql: #"INSERT OR REPLACE INTO idempotency_keys (channel, key, epoch, "offset", expires_at) VALUES (?, ?, ?, ?, ?)"#,
-                arguments: [channel.rawValue, key, publication.epoch, Int64(publication.offset), keyExpiry])
+            try db.cachedStatement(
+                sql: #"INSERT OR REPLACE INTO idempotency_keys (channel, key, epoch, "offset", expires_at) VALUES (?, ?, ?, ?, ?)"#
+            ).execute(arguments: [channel.rawValue, key, publication.epoch, Int64(publication.offset), keyExpiry])
             keysInBatch[channel, default: [:]][key] = publication
         }
         return PublishResult(publication: publication, isDuplicate: false)
@@ -241,14 +243,14 @@ private struct BatchWork {
     ) throws -> (found: Bool, event: EphemeralEvent?) {
         guard
             let data = try Data.fetchOne(
-                db, sql: #"SELECT record FROM receipts WHERE channel = ? AND "offset" = ? AND expires_at > ?"#,
+                db.cachedStatement(sql: #"SELECT record FROM receipts WHERE channel = ? AND "offset" = ? AND expires_at > ?"#),
                 arguments: [channel.rawValue, Int64(offset), now])
         else { return (false, nil) }
         var record = try SQLiteRecords.decodeReceipt(data)
         guard let change = record.acknowledge(user: user, status: status) else { return (true, nil) }
-        try db.execute(
-            sql: #"UPDATE receipts SET record = ? WHERE channel = ? AND "offset" = ?"#,
-            arguments: [try SQLiteRecords.encode(record), channel.rawValue, Int64(offset)])
+        try db.cachedStatement(
+            sql: #"UPDATE receipts SET record = ? WHERE channel = ? AND "offset" = ?"#
+        ).execute(arguments: [try SQLiteRecords.encode(record), channel.rawValue, Int64(offset)])
         guard let publisher = record.publisher else { return (true, nil) }
         return (true, .receipt(channel: channel, offset: offset, user: user, status: change, publisher: publisher))
     }
@@ -256,25 +258,30 @@ private struct BatchWork {
     /// Writes each touched channel's head and drops what its capacity no longer keeps.
     func writeHeads(_ db: Database) throws {
         for (channel, head) in touched {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO channels (name, epoch, top_offset) VALUES (?, ?, ?)
                     ON CONFLICT(name) DO UPDATE SET epoch = excluded.epoch, top_offset = excluded.top_offset
-                    """,
-                arguments: [channel.rawValue, head.epoch, Int64(head.topOffset)])
+                    """
+            ).execute(arguments: [channel.rawValue, head.epoch, Int64(head.topOffset)])
             let capacity = UInt64(max(capacities[channel] ?? 0, 0))
             if head.topOffset > capacity {
                 let keepAfter = Int64(head.topOffset - capacity)
-                try db.execute(
-                    sql: #"DELETE FROM publications WHERE channel = ? AND "offset" <= ?"#, arguments: [channel.rawValue, keepAfter])
-                try db.execute(sql: #"DELETE FROM receipts WHERE channel = ? AND "offset" <= ?"#, arguments: [channel.rawValue, keepAfter])
+                try db.cachedStatement(
+                    sql: #"DELETE FROM publications WHERE channel = ? AND "offset" <= ?"#
+                ).execute(arguments: [channel.rawValue, keepAfter])
+                try db.cachedStatement(sql: #"DELETE FROM receipts WHERE channel = ? AND "offset" <= ?"#).execute(arguments: [
+                    channel.rawValue, keepAfter,
+                ])
             }
         }
     }
 
     private func head(of channel: ChannelName, _ db: Database) throws -> WriterHeads.Head {
         if let head = touched[channel] ?? heads.byChannel[channel] { return head }
-        if let row = try Row.fetchOne(db, sql: "SELECT epoch, top_offset FROM channels WHERE name = ?", arguments: [channel.rawValue]) {
+        if let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT epoch, top_offset FROM channels WHERE name = ?"), arguments: [channel.rawValue])
+        {
             return WriterHeads.Head(epoch: row[0], topOffset: UInt64(row[1] as Int64))
         }
         return WriterHeads.Head(epoch: heads.generationEpoch, topOffset: 0)

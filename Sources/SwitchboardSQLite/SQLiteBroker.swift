@@ -97,6 +97,7 @@ public final class SQLiteBroker: Broker {
                 }
                 do {
                     _ = try await self.trim()
+                    try await self.checkpoint()
                 } catch {
                     self.logger.warning("trimming history failed", metadata: ["error": "\(error)"])
                 }
@@ -197,6 +198,12 @@ public final class SQLiteBroker: Broker {
 
     public func signal(_ event: EphemeralEvent) async throws {
         sinkBox.withLockedValue { $0 }?.deliver(event: event)
+    }
+
+    /// Copies the WAL into the database file (PASSIVE: never waits for readers), keeping the WAL small; the engine's
+    /// commits never do it themselves (`wal_autocheckpoint = 0`).
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
     }
 
     /// Writes one row; availability follows the outcome.

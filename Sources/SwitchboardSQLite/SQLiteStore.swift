@@ -92,6 +92,9 @@ enum SQLiteStore {
             // After the pool's WAL set-up, which sets NORMAL on the writer (the only connection that commits).
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")")
+                // Checkpoints run from the engine's trim loop, not in whichever commit crosses 1,000 WAL pages: a
+                // publish never waits for one (and its fsync).
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             }
         } catch {
             throw EngineSetupError(
