@@ -14,7 +14,7 @@ public import SwitchboardCore
 /// position must never turn into a silent gap, so every sweep that forgets something also moves the engine to a new
 /// **generation epoch**: channels created (or read while absent) from then on carry it, and a client that comes back
 /// with a position from before gets an explicit reset (`epoch changed`) rather than offsets that restarted.
-public final class MemoryBroker: Broker {
+public final class MemoryBroker: KeepsPresenceOnThisNode {
     private final class ChannelStream: Sendable {
         struct State {
             var window: HistoryWindow
@@ -41,7 +41,7 @@ public final class MemoryBroker: Broker {
     }
 
     private let streams: NIOLockedValueBox<Streams>
-    private let presenceRegistry = PresenceRegistry()
+    public let presenceRegistry = PresenceRegistry()
     private let sink = NIOLockedValueBox<(any PublicationSink)?>(nil)
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
     private let now: @Sendable () -> UInt64
@@ -67,6 +67,8 @@ public final class MemoryBroker: Broker {
         self.sweepInterval = sweepInterval
         self.streams = NIOLockedValueBox(Streams(generationEpoch: makeEpoch()))
     }
+
+    public var attachedSink: (any PublicationSink)? { sink.withLockedValue { $0 } }
 
     public func attach(sink: any PublicationSink) {
         self.sink.withLockedValue { $0 = sink }
@@ -167,18 +169,6 @@ public final class MemoryBroker: Broker {
         }
     }
 
-    public func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
-        presenceRegistry.join(member, channel: channel, announce: announce, sink: sink.withLockedValue { $0 })
-    }
-
-    public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
-        presenceRegistry.leave(client: client, channel: channel, announce: announce, sink: sink.withLockedValue { $0 })
-    }
-
-    public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
-        presenceRegistry.page(channel: channel, after: cursor, limit: limit)
-    }
-
     public func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool {
         guard let stream = existingStream(for: channel) else { return false }
         let sink = self.sink.withLockedValue { $0 }
@@ -200,10 +190,6 @@ public final class MemoryBroker: Broker {
             state.pruneReceipts()
             return state.receipts[offset]
         }
-    }
-
-    public func signal(_ event: EphemeralEvent) async throws {
-        sink.withLockedValue { $0 }?.deliver(event: event)
     }
 
     private enum Lookup {

@@ -41,3 +41,29 @@ public final class PresenceRegistry: Sendable {
         tables.withLockedValue { $0[channel]?.users ?? [] }
     }
 }
+
+/// An engine whose presence and signals stay on this node (the embedded engines): the presence calls and `signal`
+/// are written once, here.
+public protocol KeepsPresenceOnThisNode: Broker {
+    var presenceRegistry: PresenceRegistry { get }
+    /// The hub the engine delivers to, nil before `attach(sink:)` and after `run()` ended.
+    var attachedSink: (any PublicationSink)? { get }
+}
+
+extension KeepsPresenceOnThisNode {
+    public func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
+        presenceRegistry.join(member, channel: channel, announce: announce, sink: attachedSink)
+    }
+
+    public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
+        presenceRegistry.leave(client: client, channel: channel, announce: announce, sink: attachedSink)
+    }
+
+    public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
+        presenceRegistry.page(channel: channel, after: cursor, limit: limit)
+    }
+
+    public func signal(_ event: EphemeralEvent) async throws {
+        attachedSink?.deliver(event: event)
+    }
+}

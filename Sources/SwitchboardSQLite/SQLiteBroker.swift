@@ -19,12 +19,12 @@ public import SwitchboardCore
 /// the writer queue; a channel with nothing left (no publication, key or receipt) that nobody on this node subscribes
 /// to is forgotten, which moves the engine to a new **generation epoch** (as the memory engine does): positions from
 /// before get an explicit reset, never restarted offsets.
-public final class SQLiteBroker: Broker {
+public final class SQLiteBroker: KeepsPresenceOnThisNode {
     private let pool: DatabasePool
     private let lock: DirectoryLock
     private let writer: GroupCommitWriter
     private let sinkBox = NIOLockedValueBox<(any PublicationSink)?>(nil)
-    private let presenceRegistry = PresenceRegistry()
+    public let presenceRegistry = PresenceRegistry()
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
     private let now: @Sendable () -> UInt64
     private let trimInterval: Duration?
@@ -81,6 +81,8 @@ public final class SQLiteBroker: Broker {
                 metadata: ["directory": "\(self.directory)"])
         }
     }
+
+    public var attachedSink: (any PublicationSink)? { sinkBox.withLockedValue { $0 } }
 
     public func attach(sink: any PublicationSink) {
         sinkBox.withLockedValue { $0 = sink }
@@ -166,18 +168,6 @@ public final class SQLiteBroker: Broker {
         return (page.position, page.publications)
     }
 
-    public func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
-        presenceRegistry.join(member, channel: channel, announce: announce, sink: sinkBox.withLockedValue { $0 })
-    }
-
-    public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
-        presenceRegistry.leave(client: client, channel: channel, announce: announce, sink: sinkBox.withLockedValue { $0 })
-    }
-
-    public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
-        presenceRegistry.page(channel: channel, after: cursor, limit: limit)
-    }
-
     public func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
             writer.submit(.acknowledge(channel: channel, offset: offset, user: user, status: status, continuation))
@@ -194,10 +184,6 @@ public final class SQLiteBroker: Broker {
             else { return nil }
             return try SQLiteRecords.decodeReceipt(data)
         }
-    }
-
-    public func signal(_ event: EphemeralEvent) async throws {
-        sinkBox.withLockedValue { $0 }?.deliver(event: event)
     }
 
     /// Copies the WAL into the database file (PASSIVE: never waits for readers), keeping the WAL small; the engine's
