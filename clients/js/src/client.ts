@@ -138,13 +138,13 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     return this.events.on(event, listener);
   }
 
-  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+  subscribe<Data = unknown, Info = unknown>(channel: string, options: SubscribeOptions<Data, Info> = {}): Subscription<Info> {
     if (this.closed) throw new ClientClosedError();
-    return this.channels.subscribe(channel, options);
+    return this.channels.subscribe(channel, options as SubscribeOptions) as Subscription<Info>;
   }
 
   /** Resolves with the publication's position once the server stored it; held in the offline queue meanwhile. */
-  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  publish<Data = unknown>(channel: string, data: Data, options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     return new Promise<PublishResult>((resolve, reject) => {
       const item = this.publisher.item(channel, data, options, resolve, reject);
@@ -163,11 +163,11 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   }
 
   /** One page of a presence channel's members (the subscription's `presence` keeps the whole list current). */
-  presence(channel: string, options: { cursor?: string; limit?: number } = {}): Promise<PresencePage> {
+  presence<Info = unknown>(channel: string, options: { cursor?: string; limit?: number } = {}): Promise<PresencePage<Info>> {
     const command: Command = { cmd: 'presence', channel };
     if (options.cursor !== undefined) command.cursor = options.cursor;
     if (options.limit !== undefined) command.limit = options.limit;
-    return this.request('presence', command).then((result) => presencePageOf(result, channel));
+    return this.request('presence', command).then((result) => presencePageOf(result, channel) as PresencePage<Info>);
   }
 
   /**

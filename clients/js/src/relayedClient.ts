@@ -100,12 +100,12 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
     return this.events.on(event, listener);
   }
 
-  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+  subscribe<Data = unknown, Info = unknown>(channel: string, options: SubscribeOptions<Data, Info> = {}): Subscription<Info> {
     if (this.closed) throw new ClientClosedError();
-    return this.channels.subscribe(channel, options);
+    return this.channels.subscribe(channel, options as SubscribeOptions) as Subscription<Info>;
   }
 
-  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  publish<Data = unknown>(channel: string, data: Data, options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     const limit = this.options.maxQueuedPublishes ?? 1000;
     if (this.waiting.size >= limit) return Promise.reject(new PublishQueueFullError(limit));
@@ -126,8 +126,8 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
     return this.relay('signal', [channel, type, data]) as Promise<{ coalesced: boolean }>;
   }
 
-  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage> {
-    return this.relay('presence', [channel, options]) as Promise<PresencePage>;
+  presence<Info = unknown>(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage<Info>> {
+    return this.relay('presence', [channel, options]) as Promise<PresencePage<Info>>;
   }
 
   markRead(channel: string, offset: number): Promise<void> {

@@ -45,17 +45,18 @@ export interface ReceiptRecord {
   truncated: boolean;
 }
 
-export interface PresencePage {
+export interface PresencePage<Info = unknown> {
   channel: string;
   clients: number;
   users: number;
-  members: PresenceMember[];
+  members: PresenceMember<Info>[];
   /** Cursor of the next page, when more members follow. */
   next?: string;
 }
 
 
-export interface SubscribeOptions extends SubscriptionListener {
+/** `Data`: the channel's publications' `data`; `Info`: presence members' `info`. */
+export interface SubscribeOptions<Data = unknown, Info = unknown> extends SubscriptionListener<Data, Info> {
   /** Resume after this position (the last publication the app already has). Applies to the channel's first listener. */
   since?: StreamPosition | null;
   /** A subscription token for a private channel (docs/security.md §1.6). */
@@ -64,13 +65,13 @@ export interface SubscribeOptions extends SubscriptionListener {
   maxRate?: number;
 }
 
-export interface Subscription {
+export interface Subscription<Info = unknown> {
   readonly channel: string;
   readonly state: SubscriptionState;
   /** The last publication seen on this channel, shared by all its listeners. */
   readonly position: StreamPosition | null;
   /** Presence of a presence channel (null otherwise, or before the snapshot). */
-  readonly presence: PresenceState | null;
+  readonly presence: PresenceState<Info> | null;
   unsubscribe(): void;
 }
 
@@ -160,14 +161,14 @@ export interface SwitchboardClientLike extends PresenceAndSignals {
   on(event: 'state', listener: (state: ConnectionState) => void): () => void;
   on(event: 'error', listener: (error: unknown) => void): () => void;
   on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
-  subscribe(channel: string, options?: SubscribeOptions): Subscription;
-  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
+  subscribe<Data = unknown, Info = unknown>(channel: string, options?: SubscribeOptions<Data, Info>): Subscription<Info>;
+  publish<Data = unknown>(channel: string, data: Data, options?: PublishOptions): Promise<PublishResult>;
 }
 
 /** Presence, signals and receipts: offered by every client (a shared tab client relays them to the leader tab). */
 export interface PresenceAndSignals {
   signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }>;
-  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage>;
+  presence<Info = unknown>(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage<Info>>;
   /** Marks a received publication read (§4.11). Queued while offline; resolves once the server recorded it. */
   markRead(channel: string, offset: number): Promise<void>;
   /** The receipt record of your own publication (the publisher only). Needs a connection. */

@@ -43,15 +43,15 @@ class SignalStore extends FrameBatchedStore<null> {
  * Ephemeral signals on `channel` (protocol.md §4.8): `onSignal` gets every one (yours included); the returned
  * `send(type, data?)` sends one. Signals are not queued: while disconnected `send` rejects (`NotConnectedError`).
  */
-export function useSignal(
+export function useSignal<Data = unknown>(
   channel: string,
-  onSignal?: (signal: Signal) => void,
-): (type: string, data?: unknown) => Promise<{ coalesced: boolean }> {
+  onSignal?: (signal: Signal<Data>) => void,
+): (type: string, data?: Data) => Promise<{ coalesced: boolean }> {
   const { client, batcher } = useSwitchboardContext();
   const store = useStoreFor([client, batcher, channel], () => new SignalStore(client, channel, batcher));
-  store.onSignal = onSignal;
+  store.onSignal = onSignal as ((signal: Signal) => void) | undefined;
   useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
-  return useCallback((type: string, data?: unknown) => signalSender(client)(channel, type, data), [client, channel]);
+  return useCallback((type: string, data?: Data) => signalSender(client)(channel, type, data), [client, channel]);
 }
 
 export interface TypingMember {
