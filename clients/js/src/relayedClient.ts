@@ -6,6 +6,7 @@ import {
   ClientClosedError,
   NotConnectedError,
   PublishQueueFullError,
+  PublishTimeoutError,
   type ClientOptions,
   type ClientStats,
   type ConnectionState,
@@ -21,6 +22,7 @@ import {
 import { ClientEvents } from './events.js';
 import { makeLogger, type Logger } from './log.js';
 import { SwitchboardError } from './protocol.js';
+import { realTimers } from './timers.js';
 import type { RelayedMethod, RelayedPublishOptions, TabMessage } from './relay.js';
 import type { ResetEvent } from './subscriptions.js';
 import { TabChannels } from './tabChannels.js';
@@ -117,7 +119,28 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(options.receipts ? { receipts: true } : {}),
       };
-      this.waiting.set(request, { request, channel, data, idempotencyKey, options: relayed, resolve, reject });
+      const timeoutMs = options.timeoutMs ?? this.options.publishTimeoutMs ?? 0;
+      const timers = this.options.timers ?? realTimers;
+      const timer =
+        timeoutMs > 0
+          ? timers.setTimeout(() => {
+              if (!this.waiting.delete(request)) return;
+              // The hub may have sent it already: it may still be stored (its answer is ignored now).
+              reject(new PublishTimeoutError(timeoutMs, true));
+            }, timeoutMs)
+          : null;
+      const clear = () => {
+        if (timer !== null) timers.clearTimeout(timer);
+      };
+      this.waiting.set(request, {
+        request,
+        channel,
+        data,
+        idempotencyKey,
+        options: relayed,
+        resolve: (result) => (clear(), resolve(result)),
+        reject: (error) => (clear(), reject(error)),
+      });
       this.post({ type: 'publish', tab: this.tab, request, channel, data, idempotencyKey, options: relayed });
     });
   }

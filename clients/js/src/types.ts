@@ -26,6 +26,8 @@ export interface PublishOptions {
   key?: string;
   /** `high`: ahead of other channels' waiting publications in a backed-up queue (§4.9). */
   priority?: 'high';
+  /** Reject with `PublishTimeoutError` when not answered within this many ms (default `publishTimeoutMs`). */
+  timeoutMs?: number;
   /**
    * Ask for delivery and read receipts (namespace with `receipts: true`, §4.11): recipients' clients acknowledge, and
    * the publisher's subscriptions to the channel get `onReceipt`; `client.receipts(channel, offset)` gives the record.
@@ -105,6 +107,13 @@ export interface ClientOptions {
   token?: string | null;
   /** Called before connecting when no valid token is held, before expiry, and when the server asks for a refresh. */
   getToken?: () => Promise<string | null> | string | null;
+  /** A `getToken` that has not settled after this many ms fails (`TokenTimeoutError`); the client retries. Default 10000; 0: wait forever. */
+  getTokenTimeoutMs?: number;
+  /**
+   * Publishes not answered within this many ms reject with `PublishTimeoutError` (queued ones are dropped from the
+   * queue). Default 0: a publish waits in the offline queue until it is answered or the client stops.
+   */
+  publishTimeoutMs?: number;
   /** Transports in order of preference (default websocket, sse, poll). Custom factories plug in here. */
   transports?: Array<TransportName | TransportFactory>;
   autoConnect?: boolean;
