@@ -5,6 +5,7 @@
 import type { ErrorBody, StreamPosition } from './protocol.js';
 import { SwitchboardError } from './protocol.js';
 import type { Logger } from './log.js';
+import type { ListenerServerOptions } from './subscriptionOptions.js';
 
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed' | 'failed';
 
@@ -91,6 +92,8 @@ export class ChannelEntry {
   serverState: 'none' | 'pending' | 'active' = 'none';
   retryOnReconnect = true;
   maxRate: number | undefined;
+  /** Each listener's `token`/`maxRate`; the server subscription carries their combination (subscriptionOptions.ts). */
+  readonly listenerOptions = new Map<SubscriptionListener, ListenerServerOptions>();
   duplicatesDropped = 0;
   gapsSeen = 0;
   /** The server announced a conflation skip: the next offset jump is expected (protocol.md §4.9). */
@@ -102,7 +105,7 @@ export class ChannelEntry {
   constructor(
     readonly channel: string,
     since: StreamPosition | null,
-    readonly subscriptionToken: string | null,
+    public subscriptionToken: string | null,
     private readonly log: Logger,
     private readonly reportListenerError: (error: unknown) => void,
   ) {

@@ -63,7 +63,11 @@ export interface SubscribeOptions<Data = unknown, Info = unknown> extends Subscr
   since?: StreamPosition | null;
   /** A subscription token for a private channel (docs/security.md §1.6). */
   token?: string | null;
-  /** At most this many pushes per second for this channel (server-side rate, §4.9). Applies to the first listener. */
+  /**
+   * At most this many pushes per second for this channel (server-side rate, §4.9). The channel's listeners share one
+   * server subscription: it carries the fastest rate any of them asked for (none if one asked for none), re-negotiated
+   * when listeners come and go. `token` likewise: the most recent listener's.
+   */
   maxRate?: number;
 }
 

@@ -56,6 +56,28 @@ test('useChannel keeps the newest DEFAULT_MESSAGE_LIMIT (1000) publications by d
   hub.closeAll();
 });
 
+test('changing maxRate on a mounted useChannel reaches the server: one re-subscribe from the position, nothing lost', async () => {
+  const hub = fakeHub();
+  const client = hub.client();
+  const element = (options) => h(SwitchboardProvider, { client, frames: hub.frames, timers: hub.timers }, h(Feed, { channel: 'ticker', options }));
+  const view = await render(element({ maxRate: 5 }));
+  await hub.frame();
+  hub.server.publish('ticker', { n: 1 });
+  hub.server.publish('ticker', { n: 2 });
+  await hub.frame();
+  assert.deepEqual(view.all('li'), ['1', '2']);
+  await view.rerender(element({ maxRate: 20 }));
+  await hub.settle();
+  hub.server.publish('ticker', { n: 3 });
+  await hub.frame();
+  const subscribes = hub.commands('subscribe').map((command) => [command.maxRate, command.since?.offset ?? null]);
+  assert.deepEqual(subscribes, [[5, null], [20, 2]]);
+  assert.deepEqual(view.all('li'), ['3'], 'a changed option starts a fresh buffer, from the next publication');
+  assert.equal(hub.server.subscriberCount('ticker'), 1);
+  await view.unmount();
+  hub.closeAll();
+});
+
 test('useChannel with a reducer folds every publication into state and keeps none', async () => {
   const hub = fakeHub();
   let snapshot;
