@@ -17,9 +17,20 @@ done
 rm -rf dist
 tsc -p tsconfig.json
 external=(--external:react --external:@switchboard/client --external:@switchboard/client/testing)
-esbuild src/index.ts --bundle --format=esm --target=es2020 --sourcemap "${external[@]}" \
+# Hooks and the provider only run in the browser: frameworks with React Server Components must treat the bindings as
+# client code. esbuild drops directives it does not know from a bundle, so the banner puts it back on line 1.
+client_directive=(--banner:js='"use client";')
+esbuild src/index.ts --bundle --format=esm --target=es2020 --sourcemap "${external[@]}" "${client_directive[@]}" \
   --outfile=dist/switchboard-react.mjs --log-level=warning
-
-esbuild src/testing/index.ts --bundle --format=esm --target=es2020 "${external[@]}" \
+esbuild src/testing/index.ts --bundle --format=esm --target=es2020 "${external[@]}" "${client_directive[@]}" \
   --outfile=dist/testing.mjs --log-level=warning
+# CommonJS (Jest, `require`): its own folder with `"type": "commonjs"` and its own copy of the declarations, which
+# TypeScript's node16 resolution then reads as CommonJS types.
+esbuild src/index.ts --bundle --format=cjs --platform=neutral --target=es2020 "${external[@]}" "${client_directive[@]}" \
+  --outfile=dist/cjs/switchboard-react.cjs --log-level=warning
+esbuild src/testing/index.ts --bundle --format=cjs --platform=neutral --target=es2020 "${external[@]}" "${client_directive[@]}" \
+  --outfile=dist/cjs/testing.cjs --log-level=warning
+echo '{ "type": "commonjs" }' > dist/cjs/package.json
+cp -R dist/types dist/cjs/types
+cp ../../LICENSE LICENSE
 echo "built: $(ls dist | tr '\n' ' ')"

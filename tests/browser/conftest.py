@@ -275,6 +275,18 @@ class Page:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}; last status: {seen.get('status')}\n"
                                  + "\n".join(self.log_tail())) from None
 
+    def wait_until_script(self, script, what, timeout=30):
+        """Explicit wait: polls a script until it returns a truthy value; the failure names `what`."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.browser.driver.switch_to.window(self.handle)
+        try:
+            return WebDriverWait(self.browser.driver, timeout, poll_frequency=0.05).until(
+                lambda driver: driver.execute_script(script))
+        except TimeoutException:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
+
     def wait_connected(self, transport=None, timeout=30):
         return self.wait_until(
             lambda s: s["status"] == "connected" and s["subscription"] in ("subscribed", None)

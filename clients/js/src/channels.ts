@@ -7,6 +7,7 @@ import type { Command } from './protocol.js';
 import { memberOf, receiptOf, signalOf } from './pushes.js';
 import { listenerOf, subscriptionHandle } from './subscriptionHandle.js';
 import { ChannelEntry, type Publication, type ResetEvent, type SubscriptionListener } from './subscriptions.js';
+import { combineServerOptions, sameServerOptions } from './subscriptionOptions.js';
 import type { SubscribeOptions, Subscription } from './types.js';
 
 export interface ChannelsHooks {
@@ -47,7 +48,9 @@ export class Channels {
     }
     const listener = listenerOf(options);
     entry.listeners.add(listener);
-    if (fresh && typeof options.maxRate === 'number') entry.maxRate = options.maxRate;
+    entry.listenerOptions.set(listener, { token: options.token ?? null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) });
+    if (fresh) entry.maxRate = options.maxRate;
+    else this.renegotiate(entry);
     if (fresh) {
       const link = this.hooks.currentLink();
       if (link?.connected) this.sendSubscribe(link, entry);
@@ -149,12 +152,17 @@ export class Channels {
 
   private release(entry: ChannelEntry, listener: SubscriptionListener): void {
     if (!entry.listeners.delete(listener)) return;
+    entry.listenerOptions.delete(listener);
     try {
       listener.onState?.('unsubscribed');
     } catch (error) {
       this.hooks.error(error);
     }
-    if (entry.listeners.size > 0 || this.entries.get(entry.channel) !== entry) return;
+    if (this.entries.get(entry.channel) !== entry) return;
+    if (entry.listeners.size > 0) {
+      this.renegotiate(entry);
+      return;
+    }
     this.entries.delete(entry.channel);
     this.released.duplicatesDropped += entry.duplicatesDropped;
     this.released.gapsSeen += entry.gapsSeen;
@@ -165,6 +173,24 @@ export class Channels {
       link.send({ cmd: 'unsubscribe', channel: entry.channel }, { onReply: () => {}, onLost: () => {} });
     }
     entry.serverState = 'none';
+  }
+
+  /**
+   * A listener came or went: when the combination of the listeners' `token`/`maxRate` changed, the server
+   * subscription is taken again from the channel's position so that it carries the new one.
+   */
+  private renegotiate(entry: ChannelEntry): void {
+    const next = combineServerOptions(entry.listenerOptions.values());
+    if (sameServerOptions(next, { token: entry.subscriptionToken, maxRate: entry.maxRate })) return;
+    entry.subscriptionToken = next.token;
+    entry.maxRate = next.maxRate;
+    // A refusal may not hold for the new token: the next subscribe tries again.
+    if (entry.state === 'failed') entry.retryOnReconnect = true;
+    const link = this.hooks.currentLink();
+    if (!link?.connected) return; // the next connect subscribes with the new options
+    this.log('subscription options changed: subscribing again', { channel: entry.channel, ...next });
+    if (entry.serverState !== 'none') link.send({ cmd: 'unsubscribe', channel: entry.channel }, { onReply: () => {}, onLost: () => {} });
+    this.sendSubscribe(link, entry);
   }
 
   private fetchPresencePages(link: Link, entry: ChannelEntry, cursor: string): void {

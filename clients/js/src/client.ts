@@ -7,7 +7,7 @@
 import { AckSender } from './ackSender.js';
 import { Channels } from './channels.js';
 import { Connection } from './connection.js';
-import { ClientClosedError, NotConnectedError } from './errors.js';
+import { ClientClosedError, NotConnectedError, PublishTimeoutError } from './errors.js';
 import { ClientEvents } from './events.js';
 import type { Link } from './link.js';
 import { makeLogger, summarize, type Logger } from './log.js';
@@ -15,7 +15,7 @@ import { isReply, SwitchboardError, type Command, type ServerMessage } from './p
 import { Publisher } from './publisher.js';
 import { presencePageOf, publicationOf, receiptRecordOf } from './pushes.js';
 import type { ResetEvent } from './subscriptions.js';
-import { realTimers } from './timers.js';
+import { realTimers, type Timers } from './timers.js';
 import { TokenKeeper } from './tokenKeeper.js';
 import { TransportChoice, UpgradeProbe } from './transportChoice.js';
 import type {
@@ -33,7 +33,7 @@ import type {
 } from './types.js';
 
 export * from './types.js';
-export { ClientClosedError, NotConnectedError, PublishQueueFullError } from './errors.js';
+export { ClientClosedError, NotConnectedError, PublishQueueFullError, PublishTimeoutError, TokenTimeoutError } from './errors.js';
 
 type ClientEvent = 'state' | 'error' | 'reset';
 
@@ -47,10 +47,14 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   private readonly publisher: Publisher;
   private readonly acks: AckSender;
   private readonly connection: Connection;
+  private readonly timers: Timers;
+  private readonly publishTimeoutMs: number;
   private closed = false;
 
   constructor(options: ClientOptions) {
     const timers = options.timers ?? realTimers;
+    this.timers = timers;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 0;
     const random = options.random ?? Math.random;
     const log = makeLogger(options.debug);
     const currentLink = (): Link | null => this.connection.current;
@@ -138,19 +142,39 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
     return this.events.on(event, listener);
   }
 
-  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+  subscribe<Data = unknown, Info = unknown>(channel: string, options: SubscribeOptions<Data, Info> = {}): Subscription<Info> {
     if (this.closed) throw new ClientClosedError();
-    return this.channels.subscribe(channel, options);
+    return this.channels.subscribe(channel, options as SubscribeOptions) as Subscription<Info>;
   }
 
   /** Resolves with the publication's position once the server stored it; held in the offline queue meanwhile. */
-  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  publish<Data = unknown>(channel: string, data: Data, options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     return new Promise<PublishResult>((resolve, reject) => {
-      const item = this.publisher.item(channel, data, options, resolve, reject);
+      const timeoutMs = options.timeoutMs ?? this.publishTimeoutMs;
+      let settled = false;
+      const timer =
+        timeoutMs > 0
+          ? this.timers.setTimeout(() => {
+              if (settled) return;
+              settled = true;
+              // A queued publish leaves the queue; a sent one may still be stored (its answer is ignored now).
+              const sent = !this.publisher.withdraw(item);
+              reject(new PublishTimeoutError(timeoutMs, sent));
+            }, timeoutMs)
+          : null;
+      const finish =
+        <T>(settle: (value: T) => void) =>
+        (value: T) => {
+          if (settled) return;
+          settled = true;
+          if (timer !== null) this.timers.clearTimeout(timer);
+          settle(value);
+        };
+      const item = this.publisher.item(channel, data, options, finish(resolve), finish(reject));
       const refusal = this.stoppedByServer();
       // The server said not to come back (protocol §6): queueing would hold this publish forever.
-      if (refusal) reject(refusal);
+      if (refusal) item.reject(refusal);
       else this.publisher.offer(item, this.connection.current);
     });
   }
@@ -163,11 +187,11 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   }
 
   /** One page of a presence channel's members (the subscription's `presence` keeps the whole list current). */
-  presence(channel: string, options: { cursor?: string; limit?: number } = {}): Promise<PresencePage> {
+  presence<Info = unknown>(channel: string, options: { cursor?: string; limit?: number } = {}): Promise<PresencePage<Info>> {
     const command: Command = { cmd: 'presence', channel };
     if (options.cursor !== undefined) command.cursor = options.cursor;
     if (options.limit !== undefined) command.limit = options.limit;
-    return this.request('presence', command).then((result) => presencePageOf(result, channel));
+    return this.request('presence', command).then((result) => presencePageOf(result, channel) as PresencePage<Info>);
   }
 
   /**

@@ -34,19 +34,31 @@ export function crossTabAvailable(options: CrossTabOptions): boolean {
 }
 
 export class TabClient extends RelayedClient {
-  private readonly bus: TabChannel;
+  /** Null until the tab joins (at construction, or at `connect()` with `autoConnect: false`). */
+  private bus: TabChannel | null = null;
   // Leader only.
   private hub: RelayHub | null = null;
   private releaseLock: (() => void) | null = null;
 
-  constructor(options: ClientOptions & CrossTabOptions) {
-    super(options, 'tab');
+  constructor(private readonly crossTabOptions: ClientOptions & CrossTabOptions) {
+    super(crossTabOptions, 'tab');
+    // With `autoConnect: false` the tab takes no part until `connect()`: no BroadcastChannel, no Web Lock. A tab that
+    // only might connect must not win the election and then hold (or withhold) the one connection for the others.
+    if (crossTabOptions.autoConnect ?? true) this.join();
+  }
+
+  private join(): void {
+    const options = this.crossTabOptions;
     const scope = globalThis as { navigator?: { locks?: TabLocks }; BroadcastChannel?: new (name: string) => TabChannel };
     const name = `switchboard:${options.url}`;
-    this.bus = options.openChannel ? options.openChannel(name) : new (scope.BroadcastChannel as new (name: string) => TabChannel)(name);
-    this.bus.onmessage = (event) => this.onBusMessage(event.data as TabMessage);
+    const bus = options.openChannel ? options.openChannel(name) : new (scope.BroadcastChannel as new (name: string) => TabChannel)(name);
+    this.bus = bus;
+    bus.onmessage = (event) => this.onBusMessage(event.data as TabMessage);
     // A tab that opens after the leader connected learns the connection state from the leader's answer.
-    this.bus.postMessage({ type: 'hello', tab: this.tab });
+    bus.postMessage({ type: 'hello', tab: this.tab });
+    // What the app asked before joining (subscriptions, publishes) goes to the leader, if there is one yet; a leader
+    // elected later asks every tab again (`leader` message).
+    this.resync();
     const locks = options.locks ?? (scope.navigator?.locks as TabLocks);
     void locks
       .request(name, () => {
@@ -66,7 +78,9 @@ export class TabClient extends RelayedClient {
   }
 
   connect(): void {
-    this.hub?.inner.connect();
+    if (this.closed) return;
+    if (!this.bus) this.join();
+    else this.hub?.inner.connect();
   }
 
   disconnect(): void {
@@ -80,18 +94,20 @@ export class TabClient extends RelayedClient {
       this.hub.close();
       this.hub = null;
     } else {
-      this.bus.postMessage({ type: 'bye', tab: this.tab });
+      this.bus?.postMessage({ type: 'bye', tab: this.tab });
     }
     this.releaseLock?.();
     this.releaseLock = null;
-    this.bus.onmessage = null;
-    this.bus.close();
+    if (this.bus) {
+      this.bus.onmessage = null;
+      this.bus.close();
+    }
   }
 
   /** Messages to the leader; the leader's own tab handles its messages directly (BroadcastChannel skips the sender). */
   protected post(message: TabMessage): void {
     if (this.hub) this.hub.handle(message);
-    else this.bus.postMessage(message);
+    else this.bus?.postMessage(message); // before joining: re-sent by the resync of `join()`
   }
 
   private onBusMessage(message: TabMessage): void {
@@ -107,11 +123,11 @@ export class TabClient extends RelayedClient {
     inner.on('error', (error) => this.emit('error', error));
     // Messages from the leader go to every tab, this one included.
     this.hub = new RelayHub(inner, (message) => {
-      this.bus.postMessage(message);
+      this.bus?.postMessage(message);
       this.receive(message);
     });
     this.resync();
-    this.bus.postMessage({ type: 'leader', tab: this.tab });
+    this.bus?.postMessage({ type: 'leader', tab: this.tab });
     this.receive({ type: 'state', state: inner.state });
   }
 }

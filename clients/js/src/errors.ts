@@ -14,6 +14,25 @@ export class PublishQueueFullError extends Error {
   }
 }
 
+/**
+ * A publish with a timeout (`publishTimeoutMs`, `PublishOptions.timeoutMs`) got no answer in time. It may still have
+ * been stored if it was sent: publishing again with the same `idempotencyKey` is safe (stored once).
+ */
+export class PublishTimeoutError extends Error {
+  constructor(readonly timeoutMs: number, readonly sent: boolean) {
+    super(`publish not answered within ${timeoutMs} ms (${sent ? 'sent: it may still be stored' : 'never sent'})`);
+    this.name = 'PublishTimeoutError';
+  }
+}
+
+/** `getToken` did not settle within `getTokenTimeoutMs`: the attempt fails and the client retries with backoff. */
+export class TokenTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`getToken did not settle within ${timeoutMs} ms`);
+    this.name = 'TokenTimeoutError';
+  }
+}
+
 export class ClientClosedError extends Error {
   constructor(reason = 'client closed') {
     super(reason);

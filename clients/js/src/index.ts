@@ -6,6 +6,8 @@ export {
   SwitchboardClient,
   type SwitchboardClientLike,
   PublishQueueFullError,
+  PublishTimeoutError,
+  TokenTimeoutError,
   ClientClosedError,
   NotConnectedError,
   type PresenceAndSignals,

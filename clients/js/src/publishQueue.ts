@@ -39,6 +39,14 @@ export class PublishQueue {
     this.items = [...items, ...this.items];
   }
 
+  /** Drops one waiting publish (its timeout passed); false when it is not waiting here. */
+  remove(item: QueuedPublish): boolean {
+    const index = this.items.indexOf(item);
+    if (index < 0) return false;
+    this.items.splice(index, 1);
+    return true;
+  }
+
   takeAll(): QueuedPublish[] {
     const items = this.items;
     this.items = [];

@@ -62,6 +62,13 @@ export class Publisher {
     this.queue.putBack(lost);
   }
 
+  /** Takes a publish back when its timeout passed: true when it had not been sent (it was still queued). */
+  withdraw(item: QueuedPublish): boolean {
+    const lostIndex = this.lost.indexOf(item);
+    if (lostIndex >= 0) this.lost.splice(lostIndex, 1);
+    return this.queue.remove(item);
+  }
+
   rejectAll(error: Error): void {
     this.queue.rejectAll(error);
   }

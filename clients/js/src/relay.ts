@@ -7,6 +7,7 @@
 import type { ConnectionState, PublishOptions, PublishResult, Subscription, SwitchboardClient } from './client.js';
 import type { StreamPosition } from './protocol.js';
 import type { PresenceState, Publication, Receipt, ResetEvent, Signal, SubscriptionState } from './subscriptions.js';
+import { combineServerOptions, sameServerOptions, type ListenerServerOptions } from './subscriptionOptions.js';
 
 export type RelayedChannel = { channel: string; since: StreamPosition | null; token: string | null; maxRate?: number };
 
@@ -43,6 +44,10 @@ export type Recipients = string | ReadonlySet<string> | null;
 interface SharedSubscription {
   subscription: Subscription;
   tabs: Set<string>;
+  /** Each tab's `token`/`maxRate`; the real subscription carries their combination. */
+  options: Map<string, ListenerServerOptions>;
+  /** Cleared when the subscription is replaced, so the old one's last callbacks reach no tab. */
+  live: { current: boolean };
 }
 
 type ErrorLike = Error & { code?: number; reason?: string; errorName?: string };
@@ -50,6 +55,8 @@ type ErrorLike = Error & { code?: number; reason?: string; errorName?: string };
 /** Runs the real client for any number of tabs: one server subscription per channel, results routed back. */
 export class RelayHub {
   private readonly shared = new Map<string, SharedSubscription>();
+  /** The options each real subscription was made with. */
+  private readonly currentOptions = new WeakMap<Subscription, { token: string | null; maxRate: number | undefined }>();
   private closing = false;
 
   constructor(
@@ -82,8 +89,17 @@ export class RelayHub {
         break;
       case 'subscribe': {
         const existing = this.shared.get(message.channel);
+        const tabOptions: ListenerServerOptions = { token: message.token, ...(message.maxRate !== undefined ? { maxRate: message.maxRate } : {}) };
+        if (existing && existing.tabs.has(message.tab)) {
+          // The tab's listeners changed what they ask for.
+          existing.options.set(message.tab, tabOptions);
+          this.renegotiate(message.channel, existing);
+          break;
+        }
         if (existing) {
           existing.tabs.add(message.tab);
+          existing.options.set(message.tab, tabOptions);
+          this.renegotiate(message.channel, existing);
           this.send({ type: 'subscriptionState', channel: message.channel, state: existing.subscription.state }, message.tab);
           const presence = existing.subscription.presence;
           if (presence) this.send({ type: 'presence', channel: message.channel, presence }, message.tab);
@@ -92,20 +108,12 @@ export class RelayHub {
         const channel = message.channel;
         // Created before subscribing: the subscription may report its state synchronously.
         const tabs = new Set([message.tab]);
-        const subscription = inner.subscribe(channel, {
-          since: message.since,
-          token: message.token,
-          ...(message.maxRate !== undefined ? { maxRate: message.maxRate } : {}),
-          onPublication: (publication) => this.send({ type: 'publication', publication }, tabs),
-          onReset: (reset) => this.send({ type: 'reset', reset }, tabs),
-          onPresence: (presence) => this.send({ type: 'presence', channel, presence }, tabs),
-          onSignal: (signal) => this.send({ type: 'signal', signal }, tabs),
-          onReceipt: (receipt) => this.send({ type: 'receipt', receipt }, tabs),
-          onState: (state) => this.send({ type: 'subscriptionState', channel, state }, tabs),
-          onError: (error) =>
-            this.send({ type: 'subscriptionError', channel, error: { code: error.code, name: error.errorName, reason: error.reason } }, tabs),
-        });
-        this.shared.set(channel, { subscription, tabs });
+        const live = { current: true };
+        const options = new Map([[message.tab, tabOptions]]);
+        const combined = combineServerOptions(options.values());
+        const subscription = this.subscribeInner(channel, tabs, live, { since: message.since, ...combined });
+        this.currentOptions.set(subscription, combined);
+        this.shared.set(channel, { subscription, tabs, options, live });
         break;
       }
       case 'unsubscribe':
@@ -158,8 +166,57 @@ export class RelayHub {
 
   private dropTabFrom(tab: string, channel: string): void {
     const shared = this.shared.get(channel);
-    if (!shared || !shared.tabs.delete(tab) || shared.tabs.size > 0) return;
+    if (!shared || !shared.tabs.delete(tab)) return;
+    shared.options.delete(tab);
+    if (shared.tabs.size > 0) {
+      this.renegotiate(channel, shared);
+      return;
+    }
+    shared.live.current = false;
     shared.subscription.unsubscribe();
     this.shared.delete(channel);
+  }
+
+  /** The real client's subscription for the tabs of a channel; its callbacks stop when `live` is cleared. */
+  private subscribeInner(
+    channel: string,
+    tabs: ReadonlySet<string>,
+    live: { current: boolean },
+    options: { since?: StreamPosition | null; token: string | null; maxRate: number | undefined },
+  ): Subscription {
+    const to = (message: TabMessage) => {
+      if (live.current) this.send(message, tabs);
+    };
+    return this.inner.subscribe(channel, {
+      ...(options.since !== undefined ? { since: options.since } : {}),
+      token: options.token,
+      ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
+      onPublication: (publication) => to({ type: 'publication', publication }),
+      onReset: (reset) => to({ type: 'reset', reset }),
+      onPresence: (presence) => to({ type: 'presence', channel, presence }),
+      onSignal: (signal) => to({ type: 'signal', signal }),
+      onReceipt: (receipt) => to({ type: 'receipt', receipt }),
+      onState: (state) => to({ type: 'subscriptionState', channel, state }),
+      onError: (error) => to({ type: 'subscriptionError', channel, error: { code: error.code, name: error.errorName, reason: error.reason } }),
+    });
+  }
+
+  /**
+   * The tabs' combined `token`/`maxRate` changed: a new listener with the new options replaces the old one on the real
+   * client, which then subscribes again from the channel's position (channels.ts); publications keep flowing to the
+   * tabs (their duplicate guards drop what is sent twice).
+   */
+  private renegotiate(channel: string, shared: SharedSubscription): void {
+    const next = combineServerOptions(shared.options.values());
+    const old = shared.subscription;
+    const current = this.currentOptions.get(old);
+    if (current && sameServerOptions(next, current)) return;
+    const live = { current: true };
+    const subscription = this.subscribeInner(channel, shared.tabs, live, next);
+    this.currentOptions.set(subscription, next);
+    shared.live.current = false;
+    old.unsubscribe();
+    shared.subscription = subscription;
+    shared.live = live;
   }
 }

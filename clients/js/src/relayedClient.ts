@@ -6,6 +6,7 @@ import {
   ClientClosedError,
   NotConnectedError,
   PublishQueueFullError,
+  PublishTimeoutError,
   type ClientOptions,
   type ClientStats,
   type ConnectionState,
@@ -21,6 +22,7 @@ import {
 import { ClientEvents } from './events.js';
 import { makeLogger, type Logger } from './log.js';
 import { SwitchboardError } from './protocol.js';
+import { realTimers } from './timers.js';
 import type { RelayedMethod, RelayedPublishOptions, TabMessage } from './relay.js';
 import type { ResetEvent } from './subscriptions.js';
 import { TabChannels } from './tabChannels.js';
@@ -100,12 +102,12 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
     return this.events.on(event, listener);
   }
 
-  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+  subscribe<Data = unknown, Info = unknown>(channel: string, options: SubscribeOptions<Data, Info> = {}): Subscription<Info> {
     if (this.closed) throw new ClientClosedError();
-    return this.channels.subscribe(channel, options);
+    return this.channels.subscribe(channel, options as SubscribeOptions) as Subscription<Info>;
   }
 
-  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  publish<Data = unknown>(channel: string, data: Data, options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     const limit = this.options.maxQueuedPublishes ?? 1000;
     if (this.waiting.size >= limit) return Promise.reject(new PublishQueueFullError(limit));
@@ -117,7 +119,28 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(options.receipts ? { receipts: true } : {}),
       };
-      this.waiting.set(request, { request, channel, data, idempotencyKey, options: relayed, resolve, reject });
+      const timeoutMs = options.timeoutMs ?? this.options.publishTimeoutMs ?? 0;
+      const timers = this.options.timers ?? realTimers;
+      const timer =
+        timeoutMs > 0
+          ? timers.setTimeout(() => {
+              if (!this.waiting.delete(request)) return;
+              // The hub may have sent it already: it may still be stored (its answer is ignored now).
+              reject(new PublishTimeoutError(timeoutMs, true));
+            }, timeoutMs)
+          : null;
+      const clear = () => {
+        if (timer !== null) timers.clearTimeout(timer);
+      };
+      this.waiting.set(request, {
+        request,
+        channel,
+        data,
+        idempotencyKey,
+        options: relayed,
+        resolve: (result) => (clear(), resolve(result)),
+        reject: (error) => (clear(), reject(error)),
+      });
       this.post({ type: 'publish', tab: this.tab, request, channel, data, idempotencyKey, options: relayed });
     });
   }
@@ -126,8 +149,8 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
     return this.relay('signal', [channel, type, data]) as Promise<{ coalesced: boolean }>;
   }
 
-  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage> {
-    return this.relay('presence', [channel, options]) as Promise<PresencePage>;
+  presence<Info = unknown>(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage<Info>> {
+    return this.relay('presence', [channel, options]) as Promise<PresencePage<Info>>;
   }
 
   markRead(channel: string, offset: number): Promise<void> {

@@ -5,14 +5,16 @@
 import type { ErrorBody, StreamPosition } from './protocol.js';
 import { SwitchboardError } from './protocol.js';
 import type { Logger } from './log.js';
+import type { ListenerServerOptions } from './subscriptionOptions.js';
 
 export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed' | 'failed';
 
-export interface Publication {
+/** A publication; `Data` is what the app publishes on the channel (the hub does not check it: type it, then validate). */
+export interface Publication<Data = unknown> {
   channel: string;
   epoch: string;
   offset: number;
-  data: unknown;
+  data: Data;
   sender?: string;
   /** The publisher's conflation key (protocol.md §4.9), when it gave one. */
   key?: string;
@@ -31,29 +33,30 @@ export interface Receipt {
 }
 
 /** One connection present on a channel (protocol.md §4.7). */
-export interface PresenceMember {
+/** `Info` is the `info` clients give in `connect` (the client's `info` option). */
+export interface PresenceMember<Info = unknown> {
   client: string;
   user?: string;
-  info?: unknown;
+  info?: Info;
 }
 
-export interface PresenceState {
+export interface PresenceState<Info = unknown> {
   /** Connections present. */
   clients: number;
   /** Distinct users among them (anonymous connections are not users). */
   users: number;
-  members: PresenceMember[];
+  members: PresenceMember<Info>[];
   /** False while member pages are still being fetched. */
   complete: boolean;
 }
 
 /** An ephemeral signal (typing, cursor, "seen"): never stored, never recovered (protocol.md §4.8). */
-export interface Signal {
+export interface Signal<Data = unknown> {
   channel: string;
   type: string;
   client: string;
   user?: string;
-  data?: unknown;
+  data?: Data;
 }
 
 export interface ResetEvent {
@@ -65,14 +68,14 @@ export interface ResetEvent {
   reason: string;
 }
 
-export interface SubscriptionListener {
-  onPublication?(publication: Publication): void;
+export interface SubscriptionListener<Data = unknown, Info = unknown> {
+  onPublication?(publication: Publication<Data>): void;
   onState?(state: SubscriptionState): void;
   /** Missed publications could not be recovered: reload the state by other means, then continue live. */
   onReset?(reset: ResetEvent): void;
   onError?(error: SwitchboardError): void;
   /** Presence channels: the member list and counts, after the snapshot and after every join or leave. */
-  onPresence?(presence: PresenceState): void;
+  onPresence?(presence: PresenceState<Info>): void;
   onSignal?(signal: Signal): void;
   /** Receipts of your own publications on this channel that asked for them (`publish(…, {receipts: true})`). */
   onReceipt?(receipt: Receipt): void;
@@ -89,6 +92,8 @@ export class ChannelEntry {
   serverState: 'none' | 'pending' | 'active' = 'none';
   retryOnReconnect = true;
   maxRate: number | undefined;
+  /** Each listener's `token`/`maxRate`; the server subscription carries their combination (subscriptionOptions.ts). */
+  readonly listenerOptions = new Map<SubscriptionListener, ListenerServerOptions>();
   duplicatesDropped = 0;
   gapsSeen = 0;
   /** The server announced a conflation skip: the next offset jump is expected (protocol.md §4.9). */
@@ -100,7 +105,7 @@ export class ChannelEntry {
   constructor(
     readonly channel: string,
     since: StreamPosition | null,
-    readonly subscriptionToken: string | null,
+    public subscriptionToken: string | null,
     private readonly log: Logger,
     private readonly reportListenerError: (error: unknown) => void,
   ) {

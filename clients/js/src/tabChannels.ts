@@ -5,6 +5,7 @@ import { SwitchboardError, type StreamPosition } from './protocol.js';
 import type { RelayedChannel, TabMessage } from './relay.js';
 import { listenerOf, subscriptionHandle } from './subscriptionHandle.js';
 import type { PresenceState, Publication, ResetEvent, SubscriptionListener, SubscriptionState } from './subscriptions.js';
+import { combineServerOptions, sameServerOptions, type ListenerServerOptions } from './subscriptionOptions.js';
 import type { SubscribeOptions, Subscription } from './types.js';
 
 interface TabEntry {
@@ -15,6 +16,8 @@ interface TabEntry {
   token: string | null;
   presence: PresenceState | null;
   maxRate?: number;
+  /** Each listener's `token`/`maxRate`; the hub is told their combination (subscriptionOptions.ts). */
+  listenerOptions: Map<SubscriptionListener, ListenerServerOptions>;
 }
 
 export interface TabChannelsHooks {
@@ -39,20 +42,37 @@ export class TabChannels {
     let entry = this.entries.get(channel);
     const fresh = !entry;
     if (!entry) {
-      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) };
+      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}), listenerOptions: new Map() };
       this.entries.set(channel, entry);
     }
     const listener = listenerOf(options);
     entry.listeners.add(listener);
+    entry.listenerOptions.set(listener, { token: options.token ?? null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) });
     if (fresh) this.hooks.subscribe({ channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
+    else this.renegotiate(entry);
     const owner = entry;
     return subscriptionHandle(channel, owner, () => {
       owner.listeners.delete(listener);
+      owner.listenerOptions.delete(listener);
       this.hooks.call(() => listener.onState?.('unsubscribed'));
-      if (owner.listeners.size > 0 || this.entries.get(channel) !== owner) return;
+      if (this.entries.get(channel) !== owner) return;
+      if (owner.listeners.size > 0) {
+        this.renegotiate(owner);
+        return;
+      }
       this.entries.delete(channel);
       this.hooks.unsubscribe(channel);
     });
+  }
+
+  /** This tab's listeners now ask for other options: the hub hears the new combination (a `subscribe` again). */
+  private renegotiate(entry: TabEntry): void {
+    const next = combineServerOptions(entry.listenerOptions.values());
+    if (sameServerOptions(next, { token: entry.token, maxRate: entry.maxRate })) return;
+    entry.token = next.token;
+    if (next.maxRate === undefined) delete entry.maxRate;
+    else entry.maxRate = next.maxRate;
+    this.hooks.subscribe({ channel: entry.channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
   }
 
   /** What a new hub needs to subscribe for this tab, from the positions this tab has. */

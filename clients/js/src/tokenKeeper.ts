@@ -3,6 +3,7 @@
 
 import type { Link } from './link.js';
 import type { Logger } from './log.js';
+import { TokenTimeoutError } from './errors.js';
 import { isTokenError, SwitchboardError } from './protocol.js';
 import { TimerSlot, type Timers } from './timers.js';
 import { refreshDelayMs } from './tokens.js';
@@ -42,8 +43,25 @@ export class TokenKeeper {
   async resolve(): Promise<string | null> {
     if (this.token !== undefined) return this.token;
     const getToken = this.options.getToken;
-    this.token = getToken ? (await getToken()) ?? null : this.options.token ?? null;
+    this.token = getToken ? await this.callGetToken(getToken) : this.options.token ?? null;
     return this.token;
+  }
+
+  /** Calls `getToken`, failing with `TokenTimeoutError` when it does not settle in time (a hung token endpoint). */
+  private callGetToken(getToken: NonNullable<ClientOptions['getToken']>): Promise<string | null> {
+    const timeoutMs = this.options.getTokenTimeoutMs ?? 10000;
+    return new Promise<string | null>((resolve, reject) => {
+      const timer = timeoutMs > 0 ? this.timers.setTimeout(() => reject(new TokenTimeoutError(timeoutMs)), timeoutMs) : null;
+      const settle = () => {
+        if (timer !== null) this.timers.clearTimeout(timer);
+      };
+      Promise.resolve()
+        .then(getToken)
+        .then(
+          (token) => (settle(), resolve(token ?? null)),
+          (error: unknown) => (settle(), reject(error)),
+        );
+    });
   }
 
   /** The server refused the token: the next attempt asks for a new one. */
@@ -66,7 +84,7 @@ export class TokenKeeper {
     this.refreshing = true;
     const stillCurrent = this.hooks.runCheck();
     try {
-      const token = (await getToken()) ?? null;
+      const token = await this.callGetToken(getToken);
       if (!stillCurrent()) return;
       this.token = token;
       const link = this.hooks.currentLink();

@@ -26,6 +26,8 @@ export interface PublishOptions {
   key?: string;
   /** `high`: ahead of other channels' waiting publications in a backed-up queue (§4.9). */
   priority?: 'high';
+  /** Reject with `PublishTimeoutError` when not answered within this many ms (default `publishTimeoutMs`). */
+  timeoutMs?: number;
   /**
    * Ask for delivery and read receipts (namespace with `receipts: true`, §4.11): recipients' clients acknowledge, and
    * the publisher's subscriptions to the channel get `onReceipt`; `client.receipts(channel, offset)` gives the record.
@@ -45,32 +47,37 @@ export interface ReceiptRecord {
   truncated: boolean;
 }
 
-export interface PresencePage {
+export interface PresencePage<Info = unknown> {
   channel: string;
   clients: number;
   users: number;
-  members: PresenceMember[];
+  members: PresenceMember<Info>[];
   /** Cursor of the next page, when more members follow. */
   next?: string;
 }
 
 
-export interface SubscribeOptions extends SubscriptionListener {
+/** `Data`: the channel's publications' `data`; `Info`: presence members' `info`. */
+export interface SubscribeOptions<Data = unknown, Info = unknown> extends SubscriptionListener<Data, Info> {
   /** Resume after this position (the last publication the app already has). Applies to the channel's first listener. */
   since?: StreamPosition | null;
   /** A subscription token for a private channel (docs/security.md §1.6). */
   token?: string | null;
-  /** At most this many pushes per second for this channel (server-side rate, §4.9). Applies to the first listener. */
+  /**
+   * At most this many pushes per second for this channel (server-side rate, §4.9). The channel's listeners share one
+   * server subscription: it carries the fastest rate any of them asked for (none if one asked for none), re-negotiated
+   * when listeners come and go. `token` likewise: the most recent listener's.
+   */
   maxRate?: number;
 }
 
-export interface Subscription {
+export interface Subscription<Info = unknown> {
   readonly channel: string;
   readonly state: SubscriptionState;
   /** The last publication seen on this channel, shared by all its listeners. */
   readonly position: StreamPosition | null;
   /** Presence of a presence channel (null otherwise, or before the snapshot). */
-  readonly presence: PresenceState | null;
+  readonly presence: PresenceState<Info> | null;
   unsubscribe(): void;
 }
 
@@ -104,6 +111,13 @@ export interface ClientOptions {
   token?: string | null;
   /** Called before connecting when no valid token is held, before expiry, and when the server asks for a refresh. */
   getToken?: () => Promise<string | null> | string | null;
+  /** A `getToken` that has not settled after this many ms fails (`TokenTimeoutError`); the client retries. Default 10000; 0: wait forever. */
+  getTokenTimeoutMs?: number;
+  /**
+   * Publishes not answered within this many ms reject with `PublishTimeoutError` (queued ones are dropped from the
+   * queue). Default 0: a publish waits in the offline queue until it is answered or the client stops.
+   */
+  publishTimeoutMs?: number;
   /** Transports in order of preference (default websocket, sse, poll). Custom factories plug in here. */
   transports?: Array<TransportName | TransportFactory>;
   autoConnect?: boolean;
@@ -160,14 +174,14 @@ export interface SwitchboardClientLike extends PresenceAndSignals {
   on(event: 'state', listener: (state: ConnectionState) => void): () => void;
   on(event: 'error', listener: (error: unknown) => void): () => void;
   on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
-  subscribe(channel: string, options?: SubscribeOptions): Subscription;
-  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
+  subscribe<Data = unknown, Info = unknown>(channel: string, options?: SubscribeOptions<Data, Info>): Subscription<Info>;
+  publish<Data = unknown>(channel: string, data: Data, options?: PublishOptions): Promise<PublishResult>;
 }
 
 /** Presence, signals and receipts: offered by every client (a shared tab client relays them to the leader tab). */
 export interface PresenceAndSignals {
   signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }>;
-  presence(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage>;
+  presence<Info = unknown>(channel: string, options?: { cursor?: string; limit?: number }): Promise<PresencePage<Info>>;
   /** Marks a received publication read (§4.11). Queued while offline; resolves once the server recorded it. */
   markRead(channel: string, offset: number): Promise<void>;
   /** The receipt record of your own publication (the publisher only). Needs a connection. */

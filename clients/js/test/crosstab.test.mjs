@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '../dist/switchboard.mjs';
-import { FakeServer, FakeLocks } from '../dist/testing.mjs';
+import { FakeServer, FakeLocks, flushMicrotasks } from '../dist/testing.mjs';
 import { waitFor } from './helpers/wait.mjs';
 
 let run = 0;
@@ -176,5 +176,45 @@ test('a follower tab signals, pages presence, marks read and reads receipts thro
   } finally {
     tabs.forEach((tab) => tab.close());
     alice.close();
+  }
+});
+
+test('a tab created with autoConnect: false takes no part (no channel, no lock) until connect(), then joins', async () => {
+  const server = new FakeServer();
+  const locks = new FakeLocks();
+  const opened = [];
+  const url = `http://fake-${++run}`;
+  const options = {
+    url,
+    transports: [server.transport('websocket')],
+    shareAcrossTabs: true,
+    locks,
+    environment: null,
+    openChannel: (name) => {
+      const channel = new BroadcastChannel(name);
+      opened.push(channel);
+      return channel;
+    },
+  };
+  const idle = createClient({ ...options, autoConnect: false });
+  const copy = collect();
+  idle.subscribe('news', copy);
+  await flushMicrotasks(); // FakeLocks grants in microtasks: an election would have happened by now
+  assert.equal(opened.length, 0, 'no BroadcastChannel before connect()');
+  assert.equal(idle.isLeader, false);
+  assert.equal(server.connections.size, 0);
+
+  const active = createClient(options); // another tab that does connect: it leads, unhindered by the idle one
+  try {
+    await waitFor(() => active.state.status === 'connected', { message: 'the active tab connected' });
+    assert.equal(active.isLeader, true);
+    idle.connect(); // joins as a follower and subscribes through the leader
+    await waitFor(() => idle.state.status === 'connected' && server.subscriberCount('news') === 1, { message: 'the idle tab joined' });
+    server.publish('news', 1);
+    await waitFor(() => copy.received.length === 1, { message: 'the publication in the joined tab' });
+    assert.equal(server.connections.size, 1);
+  } finally {
+    idle.close();
+    active.close();
   }
 });

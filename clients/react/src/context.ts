@@ -1,10 +1,12 @@
 // One client for the whole tree. Given a `client`, the provider only shares it (the app owns its lifecycle). Given a
-// `url`, the provider owns one: created without connecting (so StrictMode's discarded extra render costs nothing),
-// connected when the provider mounts, and closed a microtask after it unmounts — a StrictMode re-mount in between
-// keeps the same client and its single connection.
+// `url`, the provider owns one. Render only builds a `DeferredClient` stand-in (no socket, lock, BroadcastChannel or
+// timer: StrictMode's discarded render and server rendering leave nothing behind); the real client is created by the
+// first effect that uses it, connected when the provider mounts, and closed a microtask after it unmounts — a
+// StrictMode re-mount in between keeps the same client and its single connection.
 
-import { createContext, createElement, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { createContext, createElement, useContext, useEffect, useMemo, useRef, useState, type ReactElement, type ReactNode } from 'react';
 import { createClient, realTimers, type CreateClientOptions, type SwitchboardClientLike, type Timers } from '@switchboard/client';
+import { DeferredClient } from './deferredClient.js';
 import { FrameBatcher, type FrameScheduler } from './frames.js';
 
 export interface SwitchboardContextValue {
@@ -32,7 +34,7 @@ export interface SwitchboardProviderProps {
   children?: ReactNode;
 }
 
-export function SwitchboardProvider(props: SwitchboardProviderProps): ReturnType<typeof createElement> {
+export function SwitchboardProvider(props: SwitchboardProviderProps): ReactElement {
   const latestGetToken = useRef(props.getToken);
   latestGetToken.current = props.getToken;
   const [owned] = useState(() => (props.client ? null : createOwnedClient(props, () => latestGetToken.current)));
@@ -57,14 +59,17 @@ function createOwnedClient(
   props: SwitchboardProviderProps,
   getToken: () => SwitchboardProviderProps['getToken'],
 ): OwnedClient {
-  if (!props.url) throw new Error('SwitchboardProvider needs a `client` or a `url`');
-  const client = createClient({
-    ...props.options,
-    url: props.url,
-    // Without getToken at mount the client uses `options.token` (or none); with it, always the latest function.
-    ...(props.getToken ? { getToken: () => getToken()?.() ?? null } : {}),
-    autoConnect: false,
-  });
+  const { url } = props;
+  if (!url) throw new Error('SwitchboardProvider needs a `client` or a `url`');
+  const client = new DeferredClient(() =>
+    createClient({
+      ...props.options,
+      url,
+      // Without getToken at mount the client uses `options.token` (or none); with it, always the latest function.
+      ...(props.getToken ? { getToken: () => getToken()?.() ?? null } : {}),
+      autoConnect: false,
+    }),
+  );
   let connected = false;
   let releaseTicket = 0;
   return {

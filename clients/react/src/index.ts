@@ -8,9 +8,10 @@ export {
 export { FrameBatcher, defaultFrameScheduler, type FrameScheduler } from './frames.js';
 export { FrameBatchedStore } from './store.js';
 export { useConnectionState } from './hooks/connection.js';
-export { useChannel, type UseChannelOptions, type ChannelSnapshot } from './hooks/channel.js';
+export { useChannel, DEFAULT_MESSAGE_LIMIT, type UseChannelOptions, type ChannelSnapshot } from './hooks/channel.js';
 export { usePublish } from './hooks/publish.js';
 export { usePresence } from './hooks/presence.js';
+export { useSwitchboardErrors, ConnectionError, type SwitchboardErrors } from './hooks/errors.js';
 export { useSignal, useTyping, type TypingMember, type TypingSnapshot, type UseTypingOptions } from './hooks/signals.js';
 export {
   useReceipts,
@@ -30,6 +31,9 @@ export {
   type RawSnapshot,
   type RawStatus,
   type UseWebSocketOptions,
+  type WebSocketApi,
+  type WebSocketHeartbeat,
+  type WebSocketSendable,
   type UseEventSourceOptions,
   type EventSourceMessage,
 } from './hooks/raw.js';

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { SwitchboardProvider, useChannel, usePublish, useConnectionState } from '@switchboard/react';
+import { DEFAULT_MESSAGE_LIMIT, SwitchboardProvider, useChannel, usePublish, useConnectionState } from '@switchboard/react';
 import { h, render, renderCounter, React } from './helpers/dom.mjs';
 import { fakeHub } from './helpers/fake.mjs';
 
@@ -33,6 +33,48 @@ test('useChannel with `limit` keeps only the newest publications', async () => {
   for (let n = 1; n <= 5; n++) hub.server.publish('feed', { n });
   await hub.frame();
   assert.deepEqual(view.all('li'), ['3', '4', '5']);
+  hub.closeAll();
+});
+
+test('useChannel keeps the newest DEFAULT_MESSAGE_LIMIT (1000) publications by default; `limit: Infinity` keeps all', async () => {
+  const hub = fakeHub();
+  let bounded;
+  let unbounded;
+  await mountWithClient(
+    hub,
+    h(React.Fragment, null, [
+      h(Feed, { key: 'a', channel: 'busy', onSnapshot: (s) => (bounded = s) }),
+      h(Feed, { key: 'b', channel: 'busy', options: { limit: Infinity }, onSnapshot: (s) => (unbounded = s) }),
+    ]),
+  );
+  for (let n = 1; n <= 1500; n++) hub.server.publish('busy', { n });
+  await hub.frame();
+  assert.equal(DEFAULT_MESSAGE_LIMIT, 1000);
+  assert.equal(bounded.publications.length, 1000);
+  assert.deepEqual([bounded.publications[0].data.n, bounded.publications[999].data.n], [501, 1500]);
+  assert.equal(unbounded.publications.length, 1500);
+  hub.closeAll();
+});
+
+test('changing maxRate on a mounted useChannel reaches the server: one re-subscribe from the position, nothing lost', async () => {
+  const hub = fakeHub();
+  const client = hub.client();
+  const element = (options) => h(SwitchboardProvider, { client, frames: hub.frames, timers: hub.timers }, h(Feed, { channel: 'ticker', options }));
+  const view = await render(element({ maxRate: 5 }));
+  await hub.frame();
+  hub.server.publish('ticker', { n: 1 });
+  hub.server.publish('ticker', { n: 2 });
+  await hub.frame();
+  assert.deepEqual(view.all('li'), ['1', '2']);
+  await view.rerender(element({ maxRate: 20 }));
+  await hub.settle();
+  hub.server.publish('ticker', { n: 3 });
+  await hub.frame();
+  const subscribes = hub.commands('subscribe').map((command) => [command.maxRate, command.since?.offset ?? null]);
+  assert.deepEqual(subscribes, [[5, null], [20, 2]]);
+  assert.deepEqual(view.all('li'), ['3'], 'a changed option starts a fresh buffer, from the next publication');
+  assert.equal(hub.server.subscriberCount('ticker'), 1);
+  await view.unmount();
   hub.closeAll();
 });
 

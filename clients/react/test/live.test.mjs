@@ -82,17 +82,20 @@ test('useTyping forgets a typer whose signals stop for longer than the timeout',
   hub.closeAll();
 });
 
-test('useTyping sends at most one typing signal per interval while the user keeps typing', async () => {
+test('useTyping (the client\'s typingIndicator) sends one typing signal per interval, and the latest state last', async () => {
   const hub = fakeHub();
   let api;
   await mount(hub, hub.client({ token: 'alice' }), h(Typing, { onApi: (value) => (api = value) }));
+  const sent = () => hub.commands('signal').map((command) => command.data.typing);
   for (let key = 0; key < 10; key++) api.startTyping();
+  await hub.settle();
+  assert.deepEqual(sent(), [true], 'the first keystroke at once, the others held');
   await hub.timers.advance(1000);
+  assert.deepEqual(sent(), [true, true], 'the held state when the interval ends');
   api.startTyping();
   api.stopTyping();
-  await hub.settle();
-  const typingSignals = hub.commands('signal').map((command) => command.data.typing);
-  assert.deepEqual(typingSignals, [true, true, false]);
+  await hub.timers.advance(1000);
+  assert.deepEqual(sent(), [true, true, false], 'a stop within the interval goes out after it, never lost');
   hub.closeAll();
 });
 

@@ -18,8 +18,9 @@ function fakeWebSocketClass() {
     send(data) {
       this.sent.push(data);
     }
-    close() {
+    close(code, reason) {
       this.readyState = 3;
+      this.closedWith = { code, reason };
     }
     serverOpen() {
       this.readyState = 1;
@@ -28,9 +29,12 @@ function fakeWebSocketClass() {
     serverSend(data) {
       this.onmessage?.({ data });
     }
-    serverClose(code) {
+    serverClose(code, reason = '') {
       this.readyState = 3;
-      this.onclose?.({ code });
+      this.onclose?.({ code, reason });
+    }
+    serverError() {
+      this.onerror?.({ type: 'error' });
     }
   }
   return { FakeWebSocket, sockets };

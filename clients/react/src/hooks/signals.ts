@@ -1,5 +1,5 @@
 import { useCallback, useSyncExternalStore } from 'react';
-import type { Signal, Subscription, SwitchboardClientLike, TimerHandle, Timers } from '@switchboard/client';
+import { typingIndicator, type Signal, type Subscription, type SwitchboardClientLike, type Timers, type TypingIndicator } from '@switchboard/client';
 import { useSwitchboardContext } from '../context.js';
 import type { FrameBatcher } from '../frames.js';
 import { FrameBatchedStore } from '../store.js';
@@ -43,15 +43,15 @@ class SignalStore extends FrameBatchedStore<null> {
  * Ephemeral signals on `channel` (protocol.md §4.8): `onSignal` gets every one (yours included); the returned
  * `send(type, data?)` sends one. Signals are not queued: while disconnected `send` rejects (`NotConnectedError`).
  */
-export function useSignal(
+export function useSignal<Data = unknown>(
   channel: string,
-  onSignal?: (signal: Signal) => void,
-): (type: string, data?: unknown) => Promise<{ coalesced: boolean }> {
+  onSignal?: (signal: Signal<Data>) => void,
+): (type: string, data?: Data) => Promise<{ coalesced: boolean }> {
   const { client, batcher } = useSwitchboardContext();
   const store = useStoreFor([client, batcher, channel], () => new SignalStore(client, channel, batcher));
-  store.onSignal = onSignal;
+  store.onSignal = onSignal as ((signal: Signal) => void) | undefined;
   useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
-  return useCallback((type: string, data?: unknown) => signalSender(client)(channel, type, data), [client, channel]);
+  return useCallback((type: string, data?: Data) => signalSender(client)(channel, type, data), [client, channel]);
 }
 
 export interface TypingMember {
@@ -79,11 +79,11 @@ export interface TypingSnapshot {
 
 const TYPING_TIMEOUT_MS = 5000;
 const TYPING_SEND_INTERVAL_MS = 1000;
+const NOBODY: readonly TypingMember[] = Object.freeze([]);
 
+/** Adapts the client's `TypingIndicator` (typing.ts) to React: it holds one while mounted and renders its typists. */
 class TypingStore extends FrameBatchedStore<readonly TypingMember[]> {
-  private subscription: Subscription | null = null;
-  private readonly typers = new Map<string, { member: TypingMember; expiry: TimerHandle }>();
-  private lastSentAt: number | null = null;
+  private indicator: TypingIndicator | null = null;
 
   constructor(
     private readonly client: SwitchboardClientLike,
@@ -92,69 +92,39 @@ class TypingStore extends FrameBatchedStore<readonly TypingMember[]> {
     private readonly timers: Timers,
     batcher: FrameBatcher,
   ) {
-    super([], batcher);
+    super(NOBODY, batcher);
   }
 
   protected attach(): void {
-    this.subscription = this.client.subscribe(this.channel, { onSignal: (signal) => this.receive(signal) });
+    this.indicator = typingIndicator(this.client, this.channel, {
+      type: this.options.type,
+      intervalMs: this.options.sendIntervalMs,
+      expireAfterMs: this.options.timeoutMs,
+      timers: this.timers,
+      onChange: () => this.changed(),
+    });
   }
 
   protected detach(): void {
-    this.subscription?.unsubscribe();
-    this.subscription = null;
-    for (const { expiry } of this.typers.values()) this.timers.clearTimeout(expiry);
-    this.typers.clear();
+    this.indicator?.close();
+    this.indicator = null;
     this.changed();
   }
 
-  private receive(signal: Signal): void {
-    if (signal.type !== this.options.type) return;
-    const state = this.client.state;
-    if (state.status === 'connected' && signal.client === state.clientId) return;
-    const known = this.typers.get(signal.client);
-    if (known) this.timers.clearTimeout(known.expiry);
-    const typing = (signal.data as { typing?: unknown } | undefined)?.typing !== false;
-    if (!typing) {
-      if (known) this.typers.delete(signal.client);
-    } else {
-      const member: TypingMember = { client: signal.client, ...(signal.user ? { user: signal.user } : {}) };
-      const expiry = this.timers.setTimeout(() => {
-        this.typers.delete(signal.client);
-        this.changed();
-      }, this.options.timeoutMs);
-      this.typers.set(signal.client, { member: known?.member ?? member, expiry });
-    }
-    this.changed();
-  }
+  readonly startTyping = (): void => this.indicator?.typing();
 
-  readonly startTyping = (): void => {
-    const now = this.timers.now();
-    if (this.lastSentAt !== null && now - this.lastSentAt < this.options.sendIntervalMs) return;
-    this.lastSentAt = now;
-    this.send(true);
-  };
+  readonly stopTyping = (): void => this.indicator?.stop();
 
-  readonly stopTyping = (): void => {
-    if (this.lastSentAt === null) return;
-    this.lastSentAt = null;
-    this.send(false);
-  };
-
-  private send(typing: boolean): void {
-    // Best effort: a typing indicator lost while offline is not worth an error.
-    signalSender(this.client)(this.channel, this.options.type, { typing }).catch(() => {});
-  }
-
-  protected nextSnapshot(current: readonly TypingMember[]): readonly TypingMember[] {
-    const members = [...this.typers.values()].map((typer) => typer.member);
-    const same = members.length === current.length && members.every((member, index) => member === current[index]);
-    return same ? current : Object.freeze(members);
+  protected nextSnapshot(): readonly TypingMember[] {
+    // The indicator keeps one frozen array until its list changes, so identity says whether to render.
+    return this.indicator?.typists ?? NOBODY;
   }
 }
 
 /**
- * Typing indicators over signals: who else is typing on `channel`, and `startTyping`/`stopTyping` for this user.
- * Thin on purpose — when the client grows its own typing helper this hook should only adapt it to React.
+ * Typing indicators over signals: who else is typing on `channel`, and `startTyping`/`stopTyping` for this user — the
+ * client's `typingIndicator()` (leading and trailing throttle to one signal per `sendIntervalMs`, expiry after
+ * `timeoutMs` of silence), rendered at most once per frame.
  */
 export function useTyping(channel: string, options: UseTypingOptions = {}): TypingSnapshot {
   const { client, batcher, timers } = useSwitchboardContext();

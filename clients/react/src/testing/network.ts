@@ -13,6 +13,7 @@ export interface PublishFailure {
 }
 
 interface FailureRule {
+  command: 'publish' | 'subscribe';
   matches(channel: string): boolean;
   error: PublishFailure;
   remaining: number;
@@ -56,7 +57,19 @@ export class TestNetwork {
     { error = { code: 103, name: 'publish_denied', reason: 'refused by the test' }, times = Infinity }: { error?: PublishFailure; times?: number } = {},
   ): void {
     const matches = typeof channel === 'string' ? (name: string) => name === channel : channel;
-    this.rules.push({ matches, error, remaining: times });
+    this.rules.push({ command: 'publish', matches, error, remaining: times });
+  }
+
+  /**
+   * The next `times` subscribes to a matching channel are refused with `error` (default `101 unauthorized`), as the
+   * server refuses a channel the session may not read.
+   */
+  failSubscribes(
+    channel: string | ((channel: string) => boolean),
+    { error = { code: 101, name: 'unauthorized', reason: 'refused by the test' }, times = Infinity }: { error?: PublishFailure; times?: number } = {},
+  ): void {
+    const matches = typeof channel === 'string' ? (name: string) => name === channel : channel;
+    this.rules.push({ command: 'subscribe', matches, error, remaining: times });
   }
 
   /** Cuts every connection (the client sees 1006 and reconnects); with a 4xxx code, a server close. */
@@ -66,8 +79,9 @@ export class TestNetwork {
 
   /** @internal */
   refusal(command: Command): PublishFailure | null {
-    if (command.cmd !== 'publish') return null;
-    const rule = this.rules.find((candidate) => candidate.remaining > 0 && candidate.matches(String(command.channel)));
+    const rule = this.rules.find(
+      (candidate) => candidate.command === command.cmd && candidate.remaining > 0 && candidate.matches(String(command.channel)),
+    );
     if (!rule) return null;
     rule.remaining--;
     return rule.error;
