@@ -223,6 +223,13 @@ extension HubSetting {
             target.limits.apiRequestsPerSecond = try ConfigurationParse.count(value, in: 0...Int.max)
         },
         HubSetting(
+            "limits.close_timeout_ms", env: "SWITCHBOARD_LIMITS_CLOSE_TIMEOUT_MS", default: "5000",
+            summary:
+                "Milliseconds a connection the server cuts off (4002, 4003, 4004, 4500…) has to read what was already sent and the close frame before its socket is closed."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.closeTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
             "security.allowed_origins", env: "SWITCHBOARD_SECURITY_ALLOWED_ORIGINS", default: "",
             summary:
                 "Comma-separated browser origins allowed besides same-origin (and localhost in development), e.g. https://app.example.com,https://*.example.com."

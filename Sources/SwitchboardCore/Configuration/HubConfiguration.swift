@@ -41,6 +41,9 @@ public struct HubConfiguration: Sendable, Equatable {
         public var publishesPerSecondPerChannel = 1000
         /// HTTP API requests per second per API key; 0 means no limit.
         public var apiRequestsPerSecond = 0
+        /// Time a connection the server cuts off (slow consumer, flood, dead heartbeat) has to read what was already
+        /// written and its close frame before the socket is closed.
+        public var closeTimeout: Duration = .milliseconds(5_000)
         /// The NIO low watermark: always half the high one, so writability does not flap.
         public var writeBufferLowWaterBytes: Int { writeBufferHighWaterBytes / 2 }
 
