@@ -241,6 +241,13 @@ extension HubSetting {
             target.limits.bodyTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
         },
         HubSetting(
+            "limits.api_key_failures_per_minute", env: "SWITCHBOARD_LIMITS_API_KEY_FAILURES_PER_MINUTE", default: "10",
+            summary:
+                "Wrong API keys one client address may send per minute; past it that address's API requests get HTTP 429 with retry-after until the minute is over; 0 means no limit."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.apiKeyFailuresPerMinute = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
             "limits.close_timeout_ms", env: "SWITCHBOARD_LIMITS_CLOSE_TIMEOUT_MS", default: "5000",
             summary:
                 "Milliseconds a connection the server cuts off (4002, 4003, 4004, 4500…) has to read what was already sent and the close frame before its socket is closed."

@@ -47,6 +47,9 @@ public struct HubConfiguration: Sendable, Equatable {
         public var maxHeaderCount = 100
         /// Time an HTTP request's body has, from its head to its last byte; over it HTTP 408 and the connection closes.
         public var bodyTimeout: Duration = .milliseconds(30_000)
+        /// Wrong API keys one client address may send per minute before its API requests are answered 429 until the
+        /// minute is over; 0 means no limit.
+        public var apiKeyFailuresPerMinute = 10
         /// Time a connection the server cuts off (slow consumer, flood, dead heartbeat) has to read what was already
         /// written and its close frame before the socket is closed.
         public var closeTimeout: Duration = .milliseconds(5_000)
