@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SwitchboardClient
 import SwitchboardCore
 import Testing
@@ -7,14 +8,14 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct CommandOrderTests {
     /// 10,000 subscribe commands sent at once at the default rate (100 per second, burst 200): every accepted command
     /// gets its reply (a subscription, or 106 past `limits.max_subscriptions_per_connection`), then the refusals
-    /// (128), all in id order with no gap, then the disconnect push and close 4004. A healthy client is served meanwhile.
+    /// (128), all in id order with no gap, then the disconnect push and close 4004. A healthy client on the same server is served afterwards.
     @Test func aCommandFloodGetsEveryAcceptedReplyInOrderBeforeTheClose() async throws {
         let server = try await TestServer.start { $0.limits.commandsPerSecond = 100 }
         let flooder = try await server.webSocket()
-        // Sent before reading: the server answers while the flood arrives, and stops reading after the cut-off (a
-        // write then fails).
-        for id in 1...10_000 {
-            guard (try? await flooder.send(text: #"{"id":\#(id),"cmd":"subscribe","channel":"flood:\#(id)"}"#)) != nil else { break }
+        // Sent before reading, in ten writes of 1,000 masked frames: the server answers while the flood arrives and
+        // stops reading after the cut-off (a write may then fail).
+        for first in stride(from: 1, through: 10_000, by: 1000) {
+            guard (try? await flooder.connection.write(Self.subscribeFrames(first..<first + 1000))) != nil else { break }
         }
         var replyIDs: [Int] = []
         var codes: [Int?] = []
@@ -46,5 +47,17 @@ import Testing
         let healthy = try await server.webSocket()
         #expect(try await healthy.command(#"{"id":1,"cmd":"ping"}"#, id: 1)?["result"] != nil)
         try await server.stop()
+    }
+
+    /// Masked text frames `{"id":N,"cmd":"subscribe","channel":"flood:N"}`, back to back.
+    private static func subscribeFrames(_ ids: Range<Int>) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: ids.count * 64)
+        let mask: [UInt8] = [7, 1, 9, 3]
+        for id in ids {
+            let payload = Array(#"{"id":\#(id),"cmd":"subscribe","channel":"flood:\#(id)"}"#.utf8)
+            buffer.writeBytes([0x81, 0x80 | UInt8(payload.count)] + mask)
+            buffer.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+        }
+        return buffer
     }
 }
