@@ -100,6 +100,8 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
         pipe.discard()
         session?.close()
         session = nil
+        // The context holds this handler: keeping it would make a cycle that outlives the connection (~1 KB each).
+        context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -61,6 +61,8 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
         connectionInflater = nil
         output.discard()
         endpoint.stop()
+        // The context holds this handler: keeping it would make a cycle that outlives the connection (~1 KB each).
+        context = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
