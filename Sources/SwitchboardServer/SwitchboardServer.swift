@@ -78,7 +78,7 @@ public struct SwitchboardServer: Sendable {
         let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let audit = try AuditLog(destination: configuration.auditLog)
         let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier, audit: audit)
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: SwitchboardRequestContext.self)
         router.add(middleware: RequestPathGuard())
         HTTPAPI(services: services, apiKey: apiKey).register(on: router)
         SessionEndpoints(services: services).register(on: router)

@@ -125,14 +125,14 @@ import Testing
     ]
 
     @Test(arguments: headerFloods)
-    func aHeaderFloodGets400AndTheServerKeepsServing(headers: String) async throws {
+    func aHeaderFloodGets431AndTheServerKeepsServing(headers: String) async throws {
         let server = try await TestServer.start()
         let connection = try await ByteConnection.connect(host: "127.0.0.1", port: server.port)
         var reader = connection.reader()
         // The server may answer and close before reading everything: a failed write is part of the answer.
-        try? await connection.write("GET /healthz HTTP/1.1\r\nhost: x\r\n" + headers + "\r\n")
+        try? await connection.write("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n" + headers + "\r\n")
         let response = String(decoding: await reader.readToEnd().readableBytesView, as: UTF8.self)
-        #expect(response.hasPrefix("HTTP/1.1 400"))
+        #expect(response.hasPrefix("HTTP/1.1 431"))
         #expect(response.contains(#""code":107"#))
         #expect(try await server.http("GET", "/healthz", apiKey: nil).status == 200)
         try await server.stop()
@@ -221,7 +221,12 @@ import Testing
 
     /// While every bad input above hits the server, a healthy subscriber keeps receiving a sequenced stream with no gap.
     @Test func hostileClientsDoNotDisturbAHealthySubscriber() async throws {
-        let server = try await TestServer.start { $0.limits.maxMessageBytes = 4096 }
+        let server = try await TestServer.start {
+            $0.limits.maxMessageBytes = 4096
+            // The attacker's wrong API keys and the publishing backend share 127.0.0.1 here; shutting that address out
+            // after ten wrong keys is `APIKeyThrottleTests`' subject, not this test's.
+            $0.limits.apiKeyFailuresPerMinute = 0
+        }
         let healthy = try await server.webSocket()
         _ = try await healthy.command(#"{"id":1,"cmd":"subscribe","channel":"health:stream"}"#, id: 1)
         let total = 200
@@ -276,7 +281,8 @@ import Testing
         let server = try await TestServer.start()
         let connection = try await ByteConnection.connect(host: "127.0.0.1", port: server.port)
         var reader = connection.reader()
-        try await connection.write("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /connection/sse?channel=a HTTP/1.1\r\nhost: x\r\n\r\n")
+        try await connection.write(
+            "GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\nGET /connection/sse?channel=a HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
         let text = String(decoding: await reader.readToEnd().readableBytesView, as: UTF8.self).lowercased()
         #expect(text.contains("http/1.1 200"))
         #expect(text.contains("http/1.1 307"))

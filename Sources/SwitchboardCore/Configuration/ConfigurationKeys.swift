@@ -245,6 +245,45 @@ extension HubSetting {
             target.limits.apiRequestsPerSecond = try ConfigurationParse.count(value, in: 0...Int.max)
         },
         HubSetting(
+            "limits.max_header_bytes", env: "SWITCHBOARD_LIMITS_MAX_HEADER_BYTES", default: "32768",
+            summary: "Bytes of header names and values one HTTP request head may carry (one header alone too); over it HTTP 431."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxHeaderBytes = try ConfigurationParse.bytes(value, atLeast: 1024)
+        },
+        HubSetting(
+            "limits.max_header_count", env: "SWITCHBOARD_LIMITS_MAX_HEADER_COUNT", default: "100",
+            summary: "Header lines one HTTP request head may carry; over it HTTP 431."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.maxHeaderCount = try ConfigurationParse.count(value, in: 8...65_534)
+        },
+        HubSetting(
+            "limits.body_timeout_ms", env: "SWITCHBOARD_LIMITS_BODY_TIMEOUT_MS", default: "30000",
+            summary: "Milliseconds an HTTP request body has from the end of its head to its last byte; over it HTTP 408 and the connection closes."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.bodyTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
+            "limits.api_key_failures_per_minute", env: "SWITCHBOARD_LIMITS_API_KEY_FAILURES_PER_MINUTE", default: "10",
+            summary:
+                "Wrong API keys one client address may send per minute; past it that address's API requests get HTTP 429 with retry-after until the minute is over; 0 means no limit."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.apiKeyFailuresPerMinute = try ConfigurationParse.count(value, in: 0...Int.max)
+        },
+        HubSetting(
+            "limits.close_timeout_ms", env: "SWITCHBOARD_LIMITS_CLOSE_TIMEOUT_MS", default: "5000",
+            summary:
+                "Milliseconds a connection the server cuts off (4002, 4003, 4004, 4500…) has to read what was already sent and the close frame before its socket is closed."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.limits.closeTimeout = try ConfigurationParse.milliseconds(value, atLeast: 1)
+        },
+        HubSetting(
+            "server.public_hosts", env: "SWITCHBOARD_SERVER_PUBLIC_HOSTS", default: "",
+            summary:
+                "Comma-separated host names this server answers to in Host besides localhost names and IP addresses (app.example.com, *.example.com); others get HTTP 421. In production an empty list accepts any well-formed name."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.publicHosts = try ConfigurationParse.hostNames(value)
+        },
+        HubSetting(
             "security.allowed_origins", env: "SWITCHBOARD_SECURITY_ALLOWED_ORIGINS", default: "",
             summary:
                 "Comma-separated browser origins allowed besides same-origin (and localhost in development), e.g. https://app.example.com,https://*.example.com."
@@ -557,6 +596,22 @@ enum ConfigurationParse {
             origins.append(origin)
         }
         return origins
+    }
+
+    /// Comma-separated host names as `Host` carries them without port: `app.example.com`, or `*.example.com` for
+    /// every subdomain.
+    static func hostNames(_ raw: String) throws(InvalidConfigurationValue) -> [String] {
+        var names: [String] = []
+        for part in raw.split(separator: ",") {
+            let name = trimmed(String(part)).lowercased()
+            let bare = name.hasPrefix("*.") ? String(name.dropFirst(2)) : name
+            guard !bare.isEmpty, !bare.contains(":") || bare.hasPrefix("["), HostPolicy.hostName(bare) == bare else {
+                throw InvalidConfigurationValue(
+                    reason: "host names look like app.example.com or *.example.com (no scheme, no port), got \(quoted(name))")
+            }
+            names.append(name)
+        }
+        return names
     }
 
     static func apiKey(_ raw: String) throws(InvalidConfigurationValue) -> String? {

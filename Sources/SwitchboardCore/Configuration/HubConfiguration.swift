@@ -41,6 +41,18 @@ public struct HubConfiguration: Sendable, Equatable {
         public var publishesPerSecondPerChannel = 1000
         /// HTTP API requests per second per API key; 0 means no limit.
         public var apiRequestsPerSecond = 0
+        /// Bytes of header names and values one request head may carry (each header alone too); over it HTTP 431.
+        public var maxHeaderBytes = 32_768
+        /// Header lines one request head may carry; over it HTTP 431.
+        public var maxHeaderCount = 100
+        /// Time an HTTP request's body has, from its head to its last byte; over it HTTP 408 and the connection closes.
+        public var bodyTimeout: Duration = .milliseconds(30_000)
+        /// Wrong API keys one client address may send per minute before its API requests are answered 429 until the
+        /// minute is over; 0 means no limit.
+        public var apiKeyFailuresPerMinute = 10
+        /// Time a connection the server cuts off (slow consumer, flood, dead heartbeat) has to read what was already
+        /// written and its close frame before the socket is closed.
+        public var closeTimeout: Duration = .milliseconds(5_000)
         /// The NIO low watermark: always half the high one, so writability does not flap.
         public var writeBufferLowWaterBytes: Int { writeBufferHighWaterBytes / 2 }
 
@@ -108,6 +120,9 @@ public struct HubConfiguration: Sendable, Equatable {
     /// Browser origins allowed besides same-origin (and localhost in development), e.g. `https://app.example.com`
     /// or `https://*.example.com`.
     public var allowedOrigins: [String] = []
+    /// `server.public_hosts`: the names this server answers to in `Host` (exact or `*.example.com`) besides localhost
+    /// names and IP literals; in production an empty list accepts any well-formed name (see `HostPolicy`).
+    public var publicHosts: [String] = []
     /// Where audit events go as JSON lines: "" (off), "stderr", "stdout" or a file path.
     public var auditLog = ""
     /// Address to listen on.

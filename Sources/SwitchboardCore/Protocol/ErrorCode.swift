@@ -89,6 +89,9 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let engineTimeout = ErrorCode(137, "engine_timeout")
     /// The engine refused the request itself; retrying it unchanged fails again.
     public static let engineRejected = ErrorCode(138, "engine_rejected")
+    /// The request's `Host` names a server this one is not (`server.public_hosts`; in development localhost names and
+    /// IP addresses): a page whose DNS name was rebound to this address, or a misrouted request.
+    public static let hostNotAllowed = ErrorCode(139, "host_not_allowed")
 
     public static let all: [ErrorCode] = [
         .internalError, .unauthorized, .unknownNamespace, .publishNotAllowed, .unknownCommand, .alreadySubscribed,
@@ -97,7 +100,7 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
         .notFound, .shuttingDown, .upgradeRequired, .methodNotAllowed, .subscribeDenied, .invalidToken, .tokenExpired,
         .invalidSubscriptionToken, .tokenReused, .originNotAllowed, .rateLimited, .sessionNotFound, .presenceNotEnabled,
         .presenceDenied, .signalsNotAllowed, .receiptsNotEnabled, .receiptNotFound, .receiptsDenied, .engineUnavailable,
-        .engineTimeout, .engineRejected,
+        .engineTimeout, .engineRejected, .hostNotAllowed,
     ]
 }
 

@@ -10,7 +10,7 @@ struct HTTPAPI {
 
     static let maxHistoryLimit = 1000
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SwitchboardRequestContext>) {
         router.middlewares.add(CORSMiddleware(policy: services.originPolicy))
         router.middlewares.add(JSONErrorMiddleware())
         // Stream endpoints are served by NIO handlers only on the first request of a connection. A browser that
@@ -21,10 +21,10 @@ struct HTTPAPI {
                 Response(status: .temporaryRedirect, headers: [.location: request.uri.description, .connection: "close", .contentLength: "0"])
             }
         }
-        router.post("/api/publish") { request, context in try await self.publish(request) }
-        router.get("/api/history") { request, context in try await self.history(request) }
-        router.get("/api/presence") { request, context in try await self.presence(request) }
-        router.get("/api/receipts") { request, context in try await self.receipts(request) }
+        router.post("/api/publish") { request, context in try await self.publish(request, context: context) }
+        router.get("/api/history") { request, context in try await self.history(request, context: context) }
+        router.get("/api/presence") { request, context in try await self.presence(request, context: context) }
+        router.get("/api/receipts") { request, context in try await self.receipts(request, context: context) }
         router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
             if services.isDraining { return json(#"{"status":"draining"}"#, status: .serviceUnavailable) }
@@ -41,8 +41,8 @@ struct HTTPAPI {
 
     // MARK: publish
 
-    private func publish(_ request: Request) async throws -> Response {
-        try authorize(request)
+    private func publish(_ request: Request, context: SwitchboardRequestContext) async throws -> Response {
+        try authorize(request, context: context)
         let body = try await request.collectBody(services: services)
         let members: [JSONMember]
         do {
@@ -142,8 +142,8 @@ struct HTTPAPI {
 
     // MARK: history
 
-    private func history(_ request: Request) async throws -> Response {
-        try authorize(request)
+    private func history(_ request: Request, context: SwitchboardRequestContext) async throws -> Response {
+        try authorize(request, context: context)
         let query = request.uri.queryParameters
         let channel = try channelParameter(query["channel"].map(String.init))
         if case .failure(let error) = services.options(for: channel) { throw APIError(error) }
@@ -197,8 +197,8 @@ struct HTTPAPI {
 
     // MARK: presence
 
-    private func presence(_ request: Request) async throws -> Response {
-        try authorize(request)
+    private func presence(_ request: Request, context: SwitchboardRequestContext) async throws -> Response {
+        try authorize(request, context: context)
         let query = request.uri.queryParameters
         let channel = try channelParameter(query["channel"].map(String.init))
         try requireOption(channel, \.presence, else: ProtocolError(.presenceNotEnabled, "namespace does not track presence"))
@@ -220,8 +220,8 @@ struct HTTPAPI {
 
     // MARK: receipts
 
-    private func receipts(_ request: Request) async throws -> Response {
-        try authorize(request)
+    private func receipts(_ request: Request, context: SwitchboardRequestContext) async throws -> Response {
+        try authorize(request, context: context)
         let query = request.uri.queryParameters
         let channel = try channelParameter(query["channel"].map(String.init))
         try requireOption(channel, \.receipts, else: ProtocolError(.receiptsNotEnabled, "namespace does not keep receipts"))
@@ -270,15 +270,26 @@ struct HTTPAPI {
         }
     }
 
-    private func authorize(_ request: Request) throws {
+    /// Checks the API key. An address that sent `limits.api_key_failures_per_minute` wrong keys is answered 429 until
+    /// its minute is over, before its key is looked at (a different answer for the right key would end the guessing).
+    private func authorize(_ request: Request, context: SwitchboardRequestContext) throws {
+        let address = context.clientAddress
+        let now = MonotonicTime.nanoseconds()
+        if case .shutOut(let retryAfter) = services.apiKeyFailures.withLockedValue({ $0.check(address, now: now) }) {
+            services.metrics.error(.rateLimited)
+            var error = APIError(.tooManyRequests, .rateLimited, "too many wrong API keys from this address (limits.api_key_failures_per_minute)")
+            error.headers[.retryAfter] = String(retryAfter)
+            throw error
+        }
         guard let header = request.headers[.authorization] else {
             services.metrics.error(.invalidAPIKey)
             throw APIError(.unauthorized, .invalidAPIKey, "send Authorization: apikey <KEY>")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "apikey", ConstantTime.equal(String(parts[1]), apiKey) else {
+            services.apiKeyFailures.withLockedValue { $0.recordFailure(address, now: now) }
             services.metrics.error(.invalidAPIKey)
-            services.audit.record("auth_failed", ["kind": "api_key", "path": request.uri.path])
+            services.audit.record("auth_failed", ["kind": "api_key", "path": request.uri.path, "remote": address])
             throw APIError(.unauthorized, .invalidAPIKey, "wrong API key")
         }
         guard services.apiRequests.allow(apiKey) else {

@@ -8,7 +8,7 @@ import SwitchboardCore
 struct SessionEndpoints {
     let services: HubServices
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SwitchboardRequestContext>) {
         router.post("/connection/poll") { request, _ in try await self.openPoll(request) }
         router.get("/connection/poll/:session") { request, context in try await self.poll(request, session: context.parameters.get("session") ?? "") }
         router.delete("/connection/poll/:session") { _, context in try await self.closePoll(session: context.parameters.get("session") ?? "") }

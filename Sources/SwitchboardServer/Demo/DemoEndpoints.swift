@@ -12,7 +12,7 @@ struct DemoEndpoints {
 
     static let tokenLifetime: Duration = .seconds(3600)
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<SwitchboardRequestContext>) {
         router.post("/demo/token") { request, _ in try await self.token(request) }
     }
 

@@ -11,6 +11,10 @@ final class HubServices: Sendable {
     let settings: ServerSettings
     let verifier: TokenVerifier
     let originPolicy: OriginPolicy
+    /// The names this server answers to in `Host`, checked before any origin rule.
+    let hostPolicy: HostPolicy
+    /// Wrong API keys per client address (`limits.api_key_failures_per_minute`).
+    let apiKeyFailures: NIOLockedValueBox<FailureThrottle>
     let connections: ConnectionLimiter
     let audit: AuditLog
     /// SSE and long-poll sessions, by id, for the HTTP command and poll endpoints.
@@ -32,6 +36,8 @@ final class HubServices: Sendable {
         self.audit = audit
         let configuration = settings.configuration
         self.originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
+        self.hostPolicy = HostPolicy(publicHosts: configuration.publicHosts, development: configuration.mode == .development)
+        self.apiKeyFailures = NIOLockedValueBox(FailureThrottle(maxFailures: configuration.limits.apiKeyFailuresPerMinute))
         self.connections = ConnectionLimiter(limits: configuration.limits)
         self.publishesPerUser = KeyedRateLimiter(rate: configuration.limits.publishesPerSecondPerUser)
         self.publishesPerChannel = KeyedRateLimiter(rate: configuration.limits.publishesPerSecondPerChannel)

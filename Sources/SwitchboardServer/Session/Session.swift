@@ -34,10 +34,15 @@ final class Session {
     var signalGates = SignalGates()
     private var flushRequested = false
     private(set) var isClosed = false
+    /// The client went past a tolerance (command flood, malformed commands): once the commands accepted before have
+    /// their replies, the session ends with this code. Nothing more is read meanwhile.
+    private var disconnectAfterQueue: CloseCode?
 
     enum Work {
         case command(CommandEnvelope)
         case publishWithoutReply(PublishRequest)
+        /// A refusal decided on arrival, sent when the commands before it have their replies.
+        case reply(ByteBuffer)
     }
 
     var user: String? { client.identity?.user }
@@ -136,27 +141,28 @@ final class Session {
 
     /// One command's text (a WebSocket text message or an HTTP command body).
     func receive(command text: ByteBuffer) {
-        guard !isClosed else { return }
+        guard !isClosed, disconnectAfterQueue == nil else { return }
         if case .refuse(let disconnects) = discipline.admit(now: MonotonicTime.nanoseconds()) {
             let commandID = try? CommandDecoder.decode(text).get().id
             let rate = services.settings.configuration.limits.commandsPerSecond
             services.metrics.error(.rateLimited)
-            send(Pushes.error(id: commandID, ProtocolError(.rateLimited, "more than \(rate) commands per second; slow down")))
+            answerInOrder(Pushes.error(id: commandID, ProtocolError(.rateLimited, "more than \(rate) commands per second; slow down")))
             if disconnects {
                 services.audit.record("limit_hit", ["limit": "commands_per_second", "session": id, "user": user])
-                disconnect(.rateLimited)
+                disconnectInOrder(.rateLimited)
             }
             return
         }
         switch CommandDecoder.decode(text) {
         case .failure(let failure):
             services.metrics.error(failure.error.code)
-            send(Pushes.error(id: failure.id, failure.error))
-            if discipline.malformed() == .refuse(disconnect: true) { disconnect(.badProtocol) }
+            answerInOrder(Pushes.error(id: failure.id, failure.error))
+            if discipline.malformed() == .refuse(disconnect: true) { disconnectInOrder(.badProtocol) }
         case .success(let envelope):
             discipline.wellFormed()
             if case .pong = envelope.command { return }
             guard queue.enqueue(.command(envelope)) else {
+                // The queue is full: this refusal cannot wait its turn, so it overtakes the replies still due.
                 services.metrics.error(.badRequest)
                 send(Pushes.error(id: envelope.id, ProtocolError(.badRequest, "too many commands waiting; wait for replies")))
                 return
@@ -167,10 +173,23 @@ final class Session {
 
     /// A command that could not even be turned into JSON (a broken MessagePack frame): refused like malformed JSON.
     func receive(undecodableCommand reason: String) {
-        guard !isClosed else { return }
+        guard !isClosed, disconnectAfterQueue == nil else { return }
         services.metrics.error(.malformedJSON)
-        send(Pushes.error(id: nil, ProtocolError(.malformedJSON, reason)))
-        if discipline.malformed() == .refuse(disconnect: true) { disconnect(.badProtocol) }
+        answerInOrder(Pushes.error(id: nil, ProtocolError(.malformedJSON, reason)))
+        if discipline.malformed() == .refuse(disconnect: true) { disconnectInOrder(.badProtocol) }
+    }
+
+    /// Sends a refusal decided on arrival after the replies of the commands queued before it (the protocol answers in
+    /// command order); at once when nothing waits, or when the queue is full.
+    private func answerInOrder(_ message: ByteBuffer) {
+        if queue.count == 0 && !queue.isAwaitingEngine { return send(message) }
+        if !queue.enqueue(.reply(message)) { send(message) }
+    }
+
+    /// Ends the session once every command accepted before has its reply.
+    private func disconnectInOrder(_ code: CloseCode) {
+        disconnectAfterQueue = code
+        runCommands()
     }
 
     /// Publishes a raw endpoint's message in arrival order; refusals are counted, not answered (there is no reply).
@@ -192,7 +211,13 @@ final class Session {
             case .publishWithoutReply(let request):
                 queue.engineCallStarted()
                 publish(request) { session, _ in session.engineCallFinished() }
+            case .reply(let message):
+                send(message)
             }
+        }
+        if let code = disconnectAfterQueue, !isClosed, queue.count == 0, !queue.isAwaitingEngine {
+            disconnectAfterQueue = nil
+            disconnect(code)
         }
     }
 

@@ -109,11 +109,14 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 state = .awaitingEnd(.refuse(refusal))
                 return
             }
-            if StreamRedirectCloser.isStreamPath(head.uri), let refusal = StreamRoutes(services: services).checkOrigin(head) {
+            let isStream = StreamRoutes.isStreamPath(head.uri)
+            // Host and duplicate headers before any origin rule (DNS rebinding); HTTP routes get the same checks from
+            // the HTTPRequestGuard they are handed to.
+            if isStream, let refusal = HTTPRequestGuard.headRefusal(head, services: services) ?? StreamRoutes(services: services).checkOrigin(head) {
                 state = .awaitingEnd(.refuse(refusal))
                 return
             }
-            if StreamRedirectCloser.isStreamPath(head.uri), let token = TokenSources.token(in: head) {
+            if isStream, let token = TokenSources.token(in: head) {
                 state = .verifying(head, endReceived: false, quiescing: false)
                 verify(token, context: context)
                 return
@@ -140,8 +143,14 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard case .done = state else {
             state = .done
-            // HTTP parse errors: header floods, garbage instead of a request line, oversized headers.
-            refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "malformed HTTP request")), context: context)
+            handshakeTimer?.cancel()
+            // HTTP parse errors: a head over limits.max_header_bytes or limits.max_header_count (431), garbage instead
+            // of a request line (400).
+            if let parseError = error as? HTTPParserError, parseError == .headerOverflow {
+                refuse(HTTPRequestGuard.headTooLarge(services), context: context)
+            } else {
+                refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "malformed HTTP request")), context: context)
+            }
             return
         }
         context.close(promise: nil)
@@ -323,7 +332,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 try pipeline.addHandlers(
                     [
                         HTTPResponseEncoder(),
-                        StreamRedirectCloser(),
+                        HTTPRequestGuard(services: services),
                         HTTP1ToHTTPServerCodec(secure: secure),
                         HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
                     ],
@@ -332,7 +341,10 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             case .http2Stream:
                 // One request per stream: no keep-alive redirects; the stream codec already speaks HTTP/1 parts.
                 try pipeline.addHandlers(
-                    [HTTP1ToHTTPServerCodec(secure: true), HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger)],
+                    [
+                        HTTPRequestGuard(services: services), HTTP1ToHTTPServerCodec(secure: true),
+                        HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
+                    ],
                     position: .after(self)
                 )
             }
@@ -398,12 +410,22 @@ struct SwitchboardChildChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let kind = channel.eventLoop.makePromise(of: ConnectionKind.self)
-            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+            let decoder = ByteToMessageHandler(
+                HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: Self.headLimits(services.settings.limits)))
             try channel.pipeline.syncOperations.addHandler(decoder)
             try channel.pipeline.syncOperations.addHandler(
                 ConnectionRouter(services: services, wire: .http1(requestDecoder: decoder, secure: secure), kind: kind, logger: logger))
             return Value(channel: channel, kind: kind.futureResult)
         }
+    }
+
+    /// One limit for request heads on every route: NIO's parser refuses a head over it before routing (431).
+    static func headLimits(_ limits: HubConfiguration.Limits) -> NIOHTTPDecoderLimitConfiguration {
+        var configuration = NIOHTTPDecoderLimitConfiguration()
+        configuration.maxHeaderFieldSize = limits.maxHeaderBytes
+        configuration.maxHeaderListSize = limits.maxHeaderBytes
+        configuration.maxHeaderFieldCount = limits.maxHeaderCount
+        return configuration
     }
 
     func handle(value: Value, logger: Logger) async {

@@ -100,6 +100,8 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
         pipe.discard()
         session?.close()
         session = nil
+        // The context holds this handler: keeping it would make a cycle that outlives the connection (~1 KB each).
+        context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -210,7 +212,9 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
         guard let context, !closing else { return }
         closing = true
         pipe.discardQueue(context: context)
-        ConnectionClosing.close(context: context, after: wrapOutboundOut(disconnectEvent(code)), timeout: .milliseconds(100))
+        // Behind what the socket already holds; a peer that reads again within the close timeout still gets it.
+        ConnectionClosing.close(
+            context: context, after: wrapOutboundOut(disconnectEvent(code)), timeout: TimeAmount(services.settings.limits.closeTimeout))
     }
 
     private func disconnectEvent(_ code: CloseCode) -> ByteBuffer {

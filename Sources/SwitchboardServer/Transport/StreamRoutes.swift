@@ -26,9 +26,15 @@ struct StreamRoutes {
     /// Who the request's token proved to be (verified before deciding), nil when anonymous.
     var identity: Identity? = nil
 
+    /// The long-lived endpoints, served only on a connection's first request (or an HTTP/2 stream of their own).
+    static func isStreamPath(_ uri: String) -> Bool {
+        let path = URLParts.split(uri).path
+        return path == "/connection/sse" || path == "/connection/websocket" || path.hasPrefix("/raw/sse/") || path.hasPrefix("/raw/ws/")
+    }
+
     func decide(_ head: HTTPRequestHead) -> RouteDecision {
         let (path, query) = URLParts.split(head.uri)
-        let isStream = StreamRedirectCloser.isStreamPath(head.uri)
+        let isStream = Self.isStreamPath(head.uri)
         if isStream, let refusal = checkOrigin(head) { return .refuse(refusal) }
         if path == "/connection/websocket" {
             return webSocket(head, mode: .protocolV1)

@@ -61,6 +61,8 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
         connectionInflater = nil
         output.discard()
         endpoint.stop()
+        // The context holds this handler: keeping it would make a cycle that outlives the connection (~1 KB each).
+        context = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -212,11 +214,14 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
         closeAbruptly(code, reason: reason, context: context)
     }
 
-    /// Abrupt close for the session (slow consumer, dead link, protocol abuse): the endpoint's goodbye tells the peer
-    /// why, then the close frame; the connection closes without waiting.
+    /// Abrupt close for the session (slow consumer, dead link, protocol abuse): nothing more is queued, the endpoint's
+    /// goodbye tells the peer why, then the close frame. Bytes are ordered on a TCP stream, so the goodbye cannot
+    /// overtake frames already handed to the socket; the socket closes once the close frame has left or after
+    /// `limits.close_timeout_ms`, so a peer that reads again gets its close code, not a bare end of stream.
     func disconnect(_ code: CloseCode) {
         guard let context, case .sendClose = machine.fail(WebSocketFailure(code, code.reason)) else { return }
-        closeAbruptly(code, reason: code.reason, goodbye: endpoint.goodbye(code), timeout: .milliseconds(100), context: context)
+        closeAbruptly(
+            code, reason: code.reason, goodbye: endpoint.goodbye(code), timeout: TimeAmount(services.settings.limits.closeTimeout), context: context)
     }
 
     private func closeAbruptly(
