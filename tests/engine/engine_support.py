@@ -110,12 +110,13 @@ def wait_until_sync(condition, timeout, what):
         time.sleep(0.1)  # polling interval of the condition, not a synchronisation delay
 
 
-async def wait_until(condition, timeout, what):
-    """Checks `condition` (cheap, in-process state) every 50 ms until it holds; fails when the deadline passes."""
+async def wait_until(condition, timeout, what, detail=lambda: ""):
+    """Checks `condition` (cheap, in-process state) every 50 ms until it holds; fails when the deadline passes, with
+    `detail()` (the state that explains why) in the message."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; {detail()}")
         await asyncio.sleep(0.05)  # polling interval of a condition on local state, not a synchronisation delay
 
 
@@ -384,7 +385,8 @@ class StreamRecord:
         return None if self.epoch is None else {"epoch": self.epoch, "offset": self.offset}
 
     def subscribed(self, result, generation):
-        """Applies a subscribe answer (WebSocket reply, SSE start event, poll reply) and counts its recovery outcome."""
+        """Applies a subscribe answer (WebSocket reply, SSE start event, poll reply) or a `reset` push and counts its
+        recovery outcome; after a reset the record continues from the position the server named."""
         if self.epoch is None:
             self.epoch, self.offset = result["epoch"], result["offset"]
         elif result.get("recovered") is True:
@@ -446,7 +448,7 @@ class WebSocketSubscriber(StreamRecord):
                         elif message.get("push") == "publication":
                             self.publication(message)
                         elif message.get("push") == "reset":
-                            self.resets.append(message)
+                            self.subscribed(message, generation)
             except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
                 pass
             if hub.up.is_set() and hub.generation == generation:
@@ -555,7 +557,7 @@ class PollSubscriber(StreamRecord):
                     elif message.get("push") == "publication":
                         self.publication(message)
                     elif message.get("push") == "reset":
-                        self.resets.append(message)
+                        self.subscribed(message, generation)
                     elif message.get("push") == "disconnect":
                         return
                 ack = answer["seq"]

@@ -22,6 +22,13 @@ RATE = 200
 STOPS = 3
 
 
+def anomalies(subscribers):
+    """Totals over all subscribers, for failure messages."""
+    return (f"resets {sum(len(s.resets) for s in subscribers)}, epoch changes {sum(len(s.epoch_changes) for s in subscribers)}, "
+            f"missing {sum(len(s.missing) for s in subscribers)}, duplicated {sum(s.duplicated for s in subscribers)}, "
+            f"out of order {sum(s.out_of_order for s in subscribers)}, errors {[e for s in subscribers for e in s.errors][:5]}")
+
+
 def make_subscribers():
     subscribers = []
     for index in range(100):
@@ -46,7 +53,9 @@ async def scenario(data_directory, log_path, stop_signal, seed):
     publishers = Publishers(hub, CHANNELS, RATE, workers=32)
     report = {"seed": seed, "exit_statuses": [], "recovery_seconds": []}
     try:
-        await wait_until(lambda: all(s.subscribed_generation == 1 for s in subscribers), 120, "every subscriber's first subscription")
+        await wait_until(
+            lambda: all(s.subscribed_generation == 1 for s in subscribers), 120, "every subscriber's first subscription",
+            lambda: anomalies(subscribers))
         assert all(s.offset == 0 for s in subscribers), "subscribers start before the first publication"
         publishers.start()
         for _ in range(STOPS):
@@ -57,7 +66,7 @@ async def scenario(data_directory, log_path, stop_signal, seed):
             restarted = time.monotonic()
             await wait_until(
                 lambda: all(s.subscribed_generation == hub.generation for s in subscribers), 120,
-                f"every subscriber to resubscribe after restart {hub.generation - 1}")
+                f"every subscriber to resubscribe after restart {hub.generation - 1} (seed {seed})", lambda: anomalies(subscribers))
             report["recovery_seconds"].append(round(time.monotonic() - restarted, 2))
         await asyncio.sleep(rng.uniform(0.5, 2.0))  # publishing goes on after the last restart
         await publishers.stop()
@@ -71,7 +80,7 @@ async def scenario(data_directory, log_path, stop_signal, seed):
             assert sorted(history[channel]) == list(range(1, head + 1)), f"{channel}: offsets are 1…{head} without gaps"
         await wait_until(
             lambda: all(s.offset == max(history[s.channel], default=0) for s in subscribers), 120,
-            "every subscriber to catch up with its channel's head")
+            f"every subscriber to catch up with its channel's head (seed {seed})", lambda: anomalies(subscribers))
     finally:
         for task in tasks:
             task.cancel()
