@@ -147,8 +147,15 @@ enum SQLiteStore {
 
     static func reason(_ error: any Error) -> String {
         if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
-        if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError {
-            return String(cString: strerror(Int32(underlying.code)))
+        if let error = error as? CocoaError {
+            // Foundation on Linux keeps the errno as a `POSIXError`, which does not cast to `NSError` there: without
+            // this the reason would be "The operation could not be completed. (NSCocoaErrorDomain error 512.)".
+            if let underlying = error.userInfo[NSUnderlyingErrorKey] as? POSIXError {
+                return String(cString: strerror(underlying.code.rawValue))
+            }
+            if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError {
+                return String(cString: strerror(Int32(underlying.code)))
+            }
         }
         return error.localizedDescription
     }

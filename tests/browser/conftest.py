@@ -93,7 +93,8 @@ def http(method, url, body=None, headers=None, timeout=10.0):
 
 
 class Hub:
-    """The real server, in-memory engine. `restart()` stops it (SIGTERM) and starts it again on the same port."""
+    """The real server on the default engine (SQLite). `restart()` stops it (SIGTERM) and starts it again on the same
+    port and data directory; `restart(lose_history=True)` on a new, empty one, as after a lost disk."""
 
     def __init__(self, web_root, log_dir):
         self.web_root = web_root
@@ -128,8 +129,10 @@ class Hub:
     def stop(self):
         stop_process(self.process)
 
-    def restart(self):
+    def restart(self, lose_history=False):
         self.stop()
+        if lose_history:
+            self.data_dir = tempfile.mkdtemp(prefix="switchboard-data-")
         self.start()
 
     def publish(self, channel, data):

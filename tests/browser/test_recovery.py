@@ -86,7 +86,7 @@ def test_a_restarted_hub_brings_the_page_back_with_an_explicit_reset_never_a_sil
     page.wait_for_last(10)
     old_epoch = publisher.positions[10][0]
 
-    hub.restart()  # same port, in-memory engine: history and epoch are gone
+    hub.restart(lose_history=True)  # same port, an empty data directory: history and epoch are gone
     # Published at once, racing the client's reconnect: the client either gets these live, or its reset covers them.
     for _ in range(10):
         publisher.publish_next()
@@ -107,3 +107,30 @@ def test_a_restarted_hub_brings_the_page_back_with_an_explicit_reset_never_a_sil
     assert copy == list(range(1, 11)) + after_reset, f"reset at offset {reset['offset']}, copy {copy}"
     print(f"reset: {reset}; publications covered by the reset: {20 - len(after_reset)}")
     assert page.status()["stats"]["gapsSeen"] == 0
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse", "poll"])
+def test_a_restarted_hub_on_the_same_data_directory_brings_the_page_back_with_nothing_lost(hub, proxy, browser, page_url,
+                                                                                          transport):
+    channel = f"browser:durable-restart-{transport}"
+    page = browser.open(page_url(channel, transports=[transport], **FAST))
+    page.wait_connected(transport)
+    publisher = Publisher(hub, channel)
+    for _ in range(10):
+        publisher.publish_next()
+    page.wait_for_last(10)
+
+    hub.restart()  # same port and data directory (the default SQLite engine): history and epoch are kept
+    # Published at once, racing the client's reconnect: it gets them live or recovers them, never loses one.
+    for _ in range(10):
+        publisher.publish_next()
+    page.wait_until(lambda s: s["stats"]["connects"] >= 2 and s["status"] == "connected" and s["subscription"] == "subscribed",
+                    "reconnected to the restarted hub")
+    for _ in range(10):
+        publisher.publish_next()
+    page.wait_for_last(30)
+
+    assert {epoch for epoch, _ in publisher.positions.values()} == {publisher.positions[1][0]}
+    assert page.copy() == list(range(1, 31))
+    status = page.status()
+    assert (status["resets"], status["stats"]["gapsSeen"], status["stats"]["duplicatesDropped"]) == (0, 0, 0)
