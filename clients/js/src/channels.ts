@@ -102,6 +102,14 @@ export class Channels {
       case 'conflated':
         entry.announceSkip();
         break;
+      case 'reset': {
+        const reset = entry.applyLiveReset(push);
+        if (reset) {
+          this.resets++;
+          this.hooks.reset(reset);
+        }
+        break;
+      }
       case 'join':
       case 'leave':
         entry.applyJoinLeave(push.push, memberOf(push));

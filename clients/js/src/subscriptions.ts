@@ -176,6 +176,21 @@ export class ChannelEntry {
     return true;
   }
 
+  /**
+   * A `reset` push on a live subscription (protocol.md §3): the engine restarted the channel's stream or lost
+   * publications it could not recover. Listeners hear it as a reset and the stream continues from its position.
+   */
+  applyLiveReset(push: Record<string, unknown>): ResetEvent | null {
+    if (this.serverState !== 'active') return null;
+    const current = Object.freeze({ epoch: String(push.epoch), offset: Number(push.offset) });
+    this.position = current;
+    this.skipAnnounced = false;
+    const reset: ResetEvent = { channel: this.channel, ...current, reason: String(push.reason ?? '') };
+    this.log('reset', reset);
+    for (const listener of [...this.listeners]) this.call(() => listener.onReset?.(reset));
+    return reset;
+  }
+
   announceSkip(): void {
     this.skipAnnounced = true;
   }

@@ -536,6 +536,28 @@ test('an offset jump announced by a conflated push is not counted as a gap', asy
   client.close();
 });
 
+test('a reset push on a live subscription is a reset: listeners and the client hear it, the stream continues from it', async () => {
+  const channel = collect();
+  const resets = [];
+  const { server, timers, client } = setup();
+  client.on('reset', (reset) => resets.push(reset));
+  client.subscribe('news', { ...channel, onReset: (reset) => resets.push({ ...reset, from: 'listener' }) });
+  await timers.advance(0);
+  const connection = [...server.connections][0];
+  connection.deliver({ push: 'publication', channel: 'news', epoch: server.epoch, offset: 1, data: 1 });
+  connection.deliver({ push: 'reset', channel: 'news', epoch: 'restarted', offset: 0, recovered: false, reason: 'epoch changed: history was lost' });
+  connection.deliver({ push: 'publication', channel: 'news', epoch: 'restarted', offset: 1, data: 2 });
+  await timers.advance(0);
+  assert.deepEqual(channel.received, [1, 2]);
+  assert.equal(resets.length, 2);
+  assert.deepEqual(resets.find((reset) => reset.from === 'listener'), {
+    channel: 'news', epoch: 'restarted', offset: 0, reason: 'epoch changed: history was lost', from: 'listener',
+  });
+  assert.equal(client.stats.resets, 1);
+  assert.equal(client.stats.gapsSeen, 0);
+  client.close();
+});
+
 test('presence: the snapshot, then joins and leaves, keep the member list exact across a reconnect', async () => {
   const server = new FakeServer({ presence: true });
   const alice = setup({ server, info: { name: 'Alice' }, backoff: { initialMs: 10 } });
