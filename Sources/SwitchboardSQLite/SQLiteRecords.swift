@@ -31,8 +31,7 @@ enum SQLiteRecords {
     /// Columns: "offset", data, sender, idempotency_key, key, flags.
     static let publicationColumns = #""offset", data, sender, idempotency_key, key, flags"#
 
-    /// A row selected with ``publicationColumns``. A stored channel name was validated when it was published; one
-    /// that no longer validates is reported as corruption rather than served.
+    /// A row selected with ``publicationColumns``, of `channel` (the query's own, already validated).
     static func publication(_ row: Row, channel: ChannelName, epoch: String) -> Publication {
         let data: Data = row[1]
         let flags: Int64 = row[5]

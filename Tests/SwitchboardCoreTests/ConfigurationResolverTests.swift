@@ -122,6 +122,23 @@ struct ConfigurationResolverTests {
         #expect(resolveError([file([("server.web_root_follow_symlinks", "maybe")])])?.key == "server.web_root_follow_symlinks")
     }
 
+    /// The engine keys: the durable engine by default, its path and sync level read; bad values refused with a reason.
+    @Test func engineTypeAndSQLiteKeysAreReadAndChecked() throws {
+        let defaults = try ConfigurationResolver.resolve([])
+        #expect(defaults.engineType == .sqlite)
+        #expect(defaults.sqlitePath == "./switchboard-data")
+        #expect(defaults.sqliteSynchronous == .normal)
+        let configuration = try ConfigurationResolver.resolve([
+            file([("engine.type", "Memory"), ("engine.sqlite.path", "/var/lib/sb"), ("engine.sqlite.synchronous", "full")])
+        ])
+        #expect(configuration.engineType == .memory)
+        #expect(configuration.sqlitePath == "/var/lib/sb")
+        #expect(configuration.sqliteSynchronous == .full)
+        #expect(resolveError([file([("engine.type", "redis")])])?.reason == #"expected "sqlite" or "memory", got "redis""#)
+        #expect(resolveError([file([("engine.sqlite.synchronous", "off")])])?.reason == #"expected "normal" or "full", got "off""#)
+        #expect(resolveError([file([("engine.sqlite.path", "  ")])])?.reason == "expected a directory path")
+    }
+
     /// Production mode closes client publishing and anonymous access by default, for channel defaults and namespaces.
     @Test func productionFlipsModeDependentDefaults() throws {
         let configuration = try ConfigurationResolver.resolve([

@@ -194,9 +194,10 @@ extension Session {
         performEngineCall("recover", { try await broker.recover(channel: channel, since: after, limit: limit) }) { session, result in
             guard !session.isClosed, let subscription = session.subscriptions[channel], subscription.generation == generation else { return }
             switch result {
-            case .failure:
+            case .failure(let error):
                 // Without the missing publications the stream cannot continue in order: the client reconnects and
                 // recovers from its last position.
+                session.services.metrics.error(error.code)
                 session.disconnect(.internalError)
             case .success(let recovery):
                 if !recovery.recovered { session.announceReset(channel, recovery) }
