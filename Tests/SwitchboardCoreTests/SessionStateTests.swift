@@ -46,14 +46,38 @@ import Testing
         #expect(last == .refuse(disconnect: true))
     }
 
-    @Test func overTheRateIsRefusedAndTwentyInARowDisconnect() {
+    @Test func overTheRateIsRefusedAndTwentyStrikesDisconnect() {
         var discipline = CommandDiscipline(commandsPerSecond: 1, now: 0)
         var verdicts = [discipline.admit(now: 0), discipline.admit(now: 0)]  // burst of two
         #expect(verdicts == [.accept, .accept])
-        verdicts = (1..<CommandDiscipline.maxConsecutiveRateLimited).map { _ in discipline.admit(now: 0) }
+        verdicts = (1..<CommandDiscipline.maxRateLimitStrikes).map { _ in discipline.admit(now: 0) }
         #expect(verdicts.allSatisfy { $0 == .refuse(disconnect: false) })
         verdicts = [discipline.admit(now: 0), discipline.admit(now: 2_000_000_000)]
         #expect(verdicts == [.refuse(disconnect: true), .accept])
+    }
+
+    /// The refill lets one command through now and then; a flood at twenty times the rate is still closed.
+    @Test func aFloodThatEarnsAnOccasionalTokenIsStillDisconnected() {
+        var discipline = CommandDiscipline(commandsPerSecond: 1, now: 0)
+        var now: UInt64 = 0
+        var verdicts: [CommandDiscipline.Verdict] = []
+        while !verdicts.contains(.refuse(disconnect: true)) && verdicts.count < 100 {
+            verdicts.append(discipline.admit(now: now))
+            now += 50_000_000  // twenty commands per second
+        }
+        #expect(verdicts.contains(.refuse(disconnect: true)))
+        #expect(verdicts.filter { $0 == .accept }.count > 2)  // tokens were earned on the way
+    }
+
+    /// A client slightly over the rate that slows down sheds its strikes instead of carrying them forever.
+    @Test func acceptedCommandsTakeStrikesAway() {
+        var discipline = CommandDiscipline(commandsPerSecond: 1, now: 0)
+        var now: UInt64 = 0
+        for _ in 0..<200 {
+            // Two commands per second: every other one is refused, every other one accepted.
+            #expect(discipline.admit(now: now) != .refuse(disconnect: true))
+            now += 500_000_000
+        }
     }
 }
 

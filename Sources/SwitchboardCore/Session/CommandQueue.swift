@@ -57,12 +57,15 @@ public struct CommandDiscipline: Sendable {
 
     /// Consecutive undecodable commands tolerated before the connection is closed.
     public static let maxConsecutiveMalformed = 16
-    /// Consecutive commands over the rate tolerated before the connection is closed.
-    public static let maxConsecutiveRateLimited = 20
+    /// Strikes tolerated before the connection is closed: each command over the rate adds one, each command
+    /// within it takes one away. A client that pauses recovers; one that keeps sending at several times the rate is
+    /// closed even though the refill lets an occasional command through (a plain "in a row" count would reset on
+    /// it and never close a client flooding at, say, twenty times the rate on a slow reader).
+    public static let maxRateLimitStrikes = 20
 
     private var budget: TokenBucket?
     private var malformedInARow = 0
-    private var rateLimitedInARow = 0
+    private var rateLimitStrikes = 0
 
     /// - Parameter commandsPerSecond: 0 for no rate limit.
     public init(commandsPerSecond: Int, now: UInt64) {
@@ -74,10 +77,10 @@ public struct CommandDiscipline: Sendable {
     /// Spends one command of the rate budget.
     public mutating func admit(now: UInt64) -> Verdict {
         if budget?.take(now: now) == false {
-            rateLimitedInARow += 1
-            return .refuse(disconnect: rateLimitedInARow == Self.maxConsecutiveRateLimited)
+            rateLimitStrikes += 1
+            return .refuse(disconnect: rateLimitStrikes == Self.maxRateLimitStrikes)
         }
-        rateLimitedInARow = 0
+        rateLimitStrikes = max(0, rateLimitStrikes - 1)
         return .accept
     }
 
