@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run build release test test-swift test-cli conformance format clean bench bench-micro
+.PHONY: run build release test test-swift test-cli conformance fuzz format clean bench bench-micro
 
 ## Build the hub (release) and the demo apps (web/build.sh), then run the hub with development defaults on
 ## $(HOST):$(PORT) in demo mode (demo token endpoint, simulated ticker, chat and ticker namespaces), serving the demo
@@ -30,6 +30,12 @@ test:
 conformance:
 	bash scripts/autobahn.sh full
 
+## Every fuzz target for FUZZ_SECONDS (default 600) under libFuzzer + AddressSanitizer; TARGETS="json utf8" picks some.
+## FUZZ_RUNS=10000000 runs that many inputs per target instead. See docs/security.md ("Fuzzing").
+fuzz:
+	bash scripts/install-build-deps.sh
+	bash scripts/fuzz.sh $(or $(FUZZ_SECONDS),600) $(TARGETS)
+
 ## Side-by-side benchmark, Switchboard vs Nchan (needs nginx + libnginx-mod-nchan; ~6 min with RUNS=3): see docs/benchmarks.md.
 bench: release
 	bash Benchmarks/side-by-side.sh
@@ -42,4 +48,4 @@ format:
 	$(SWIFT) format --in-place --recursive Sources Tests
 
 clean:
-	rm -rf .build artifacts
+	rm -rf .build .build-fuzz artifacts

@@ -143,6 +143,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The parsers that read client bytes, as fuzz targets; replayed over their seed corpus by the test suite.
+        .target(
+            name: "SwitchboardFuzzTargets",
+            dependencies: [
+                "SwitchboardCore",
+                "SwitchboardServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: ["SwitchboardCore", .product(name: "NIOCore", package: "swift-nio")],
@@ -179,5 +191,22 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "SwitchboardFuzzTargetsTests",
+            dependencies: ["SwitchboardFuzzTargets"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
+
+// The libFuzzer binary has no `main` of its own (libFuzzer's is linked in by -sanitize=fuzzer), so it exists only in
+// the fuzz build: `SWITCHBOARD_FUZZ=1 swift build -Xswiftc -sanitize=fuzzer,address …` (scripts/fuzz.sh).
+if Context.environment["SWITCHBOARD_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "switchboard-fuzz",
+            dependencies: ["SwitchboardFuzzTargets"],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        ))
+    package.products.append(.executable(name: "switchboard-fuzz", targets: ["switchboard-fuzz"]))
+}

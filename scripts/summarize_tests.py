@@ -45,7 +45,16 @@ def autobahn(text):
     return int(passed), int(failed)
 
 
-PARSERS = {"swift-test": swift_testing, "pytest": pytest, "node-test": node, "autobahn": autobahn}
+def fuzz(text):
+    """scripts/fuzz.sh ends with "N passed, N failed", one per fuzz target."""
+    totals = re.findall(r"^(\d+) passed, (\d+) failed", text, re.M)
+    if not totals:
+        return 0, 1  # the fuzz build or run did not report: count that as a failure
+    passed, failed = totals[-1]
+    return int(passed), int(failed)
+
+
+PARSERS = {"swift-test": swift_testing, "pytest": pytest, "node-test": node, "autobahn": autobahn, "fuzz": fuzz}
 
 
 def main(paths):

@@ -40,5 +40,9 @@ echo "== autobahn (WebSocket conformance: groups 1-11, 12.1, 13.1; make conforma
 bash scripts/autobahn.sh quick 2>&1 | tee artifacts/autobahn.log | grep -E "^autobahn: " | tail -30
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
-python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log artifacts/node-test.log artifacts/node-test-react.log artifacts/autobahn.log || status=1
+echo "== fuzz (every parser target ${FUZZ_SECONDS:-30} s under libFuzzer + AddressSanitizer; make fuzz runs longer)"
+FUZZ_CONFIG=debug bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" 2>&1 | tee artifacts/fuzz.log | grep -E "^fuzz: |passed, " | tail -20
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log artifacts/node-test.log artifacts/node-test-react.log artifacts/autobahn.log artifacts/fuzz.log || status=1
 exit $status
