@@ -63,7 +63,7 @@ import Testing
     }
 
     /// Header names and tokens are case-insensitive and `Connection` may list other options next to `Upgrade`.
-    @Test func upgradeTokensAreMatchedCaseInsensitivelyInALists() async throws {
+    @Test func upgradeTokensAreMatchedCaseInsensitivelyInLists() async throws {
         let server = try await TestServer.start()
         let answer = try await server.rawExchange(
             request([
