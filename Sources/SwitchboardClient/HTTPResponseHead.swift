@@ -5,6 +5,11 @@ public struct HTTPResponseHead: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
 
+    public init(status: Int, headers: [(name: String, value: String)]) {
+        self.status = status
+        self.headers = headers
+    }
+
     /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
@@ -22,8 +27,8 @@ public struct HTTPResponseHead: Sendable {
     /// Whether the body is chunked: `chunked` is the last transfer coding (RFC 9112 section 6.1).
     public var isChunked: Bool { header("transfer-encoding")?.lowercased().hasSuffix("chunked") == true }
 
-    /// Parses the head (without the blank line that ends it).
-    static func parse(_ text: String) -> HTTPResponseHead? {
+    /// Parses the head (without the blank line that ends it); nil when it is not an HTTP/1.x response head.
+    public static func parse(_ text: String) -> HTTPResponseHead? {
         var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
         guard !lines.isEmpty else { return nil }
         let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)

@@ -33,7 +33,8 @@ public final class WebSocketClient {
     /// The subprotocol the server accepted, if any.
     public var subprotocol: String? { head.header("sec-websocket-protocol") }
 
-    /// Connects and upgrades; throws ``HTTPRefusal`` with the server's status and body when it refuses.
+    /// Connects and upgrades; throws ``HTTPRefusal`` with the server's status and body when it refuses, or with status 101
+    /// and the reason when the `101` is not a valid answer to this handshake (``WebSocketHandshake``).
     public static func connect(
         host: String, port: Int, path: String, subprotocols: [String] = ["switchboard.v1.json"], headers: [(String, String)] = [],
         tls: ClientTLS? = nil
@@ -57,7 +58,16 @@ public final class WebSocketClient {
             await connection.close()
             throw HTTPRefusal(status: head.status, body: String(decoding: body.readableBytesView, as: UTF8.self), head: head)
         }
+        let offered = subprotocols + headers.filter { $0.0.lowercased() == "sec-websocket-protocol" }.flatMap { Self.tokens($0.1) }
+        if let problem = WebSocketHandshake.problem(in: head, key: key, offeredSubprotocols: offered) {
+            await connection.close()
+            throw HTTPRefusal(status: head.status, body: problem, head: head)
+        }
         return WebSocketClient(connection: connection, head: head, reader: reader)
+    }
+
+    private static func tokens(_ list: String) -> [String] {
+        list.split(separator: ",").map { $0.trimmingWhitespace() }
     }
 
     /// The next message; nil once the connection has ended (after a `.close`, or abruptly).

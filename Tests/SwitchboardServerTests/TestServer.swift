@@ -7,6 +7,7 @@ import SwitchboardBroker
 import SwitchboardClient
 import SwitchboardCore
 import SwitchboardServer
+import Testing
 
 /// A live Switchboard server on a free loopback port, for end-to-end tests over real sockets.
 final class TestServer: Sendable {
@@ -88,6 +89,29 @@ final class TestServer: Sendable {
         if let apiKey { headers.append(("authorization", "apikey \(apiKey)")) }
         return try await HTTPClient.request(
             method, host: "127.0.0.1", port: port, path: path, headers: headers, body: body.map { ByteBuffer(string: $0) })
+    }
+
+    /// What the server answered to `request`, sent as raw bytes on a new connection.
+    struct RawAnswer {
+        /// The answer exactly as received (head, blank line and body).
+        var text: String
+        var head: HTTPResponseHead
+        var body: String
+    }
+
+    /// Sends `request` as it is and reads the answer to the end of the connection (a refusal closes it; one left open
+    /// runs into the test's time limit), or with `headOnly` up to the end of the head (a `101` keeps it open).
+    func rawExchange(_ request: String, headOnly: Bool = false) async throws -> RawAnswer {
+        let connection = try await ByteConnection.connect(host: "127.0.0.1", port: port)
+        var reader = connection.reader()
+        try? await connection.write(request)  // the server may answer and close before reading it all
+        let bytes =
+            headOnly ? (await reader.read(until: "\r\n\r\n")).map { String(buffer: $0) + "\r\n\r\n" } : String(buffer: await reader.readToEnd())
+        await connection.close()
+        let text = try #require(bytes, "the connection ended before a response head")
+        let parts = text.split(separator: "\r\n\r\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let head = try #require(HTTPResponseHead.parse(String(parts[0])), "not a response head: \(text.prefix(80))")
+        return RawAnswer(text: text, head: head, body: parts.count == 2 ? String(parts[1]) : "")
     }
 
     /// Publishes through the HTTP API and returns the assigned offset.

@@ -21,6 +21,8 @@ import urllib.request
 
 import pytest
 
+import main_thread
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PAGES = pathlib.Path(__file__).resolve().parent / "pages"
 DIST = ROOT / "clients" / "js" / "dist"
@@ -389,8 +391,7 @@ def proxy(hub, tmp_path):
     link.close()
 
 
-@pytest.fixture
-def browser():
+def _start_browser(trace=False):
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -401,7 +402,24 @@ def browser():
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-extensions", "--no-first-run"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    if trace:
+        main_thread.enable(options)
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+@pytest.fixture
+def browser():
+    driver = _start_browser()
+    try:
+        yield Browser(driver)
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def traced_browser():
+    """A browser whose page's main-thread tasks can be read from the trace (tests/main_thread.py)."""
+    driver = _start_browser(trace=True)
     try:
         yield Browser(driver)
     finally:

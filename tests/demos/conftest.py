@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+import main_thread
 from demo_support import CHROMEDRIVER, CHROMIUM, ROOT, Browser, DemoServer, missing
 
 try:
@@ -55,16 +56,19 @@ def server(servers):
 
 @pytest.fixture
 def browsers():
-    """Starts headless Chromium instances on demand; all are quit after the test."""
+    """Starts headless Chromium instances on demand (`trace=True`: with the main-thread trace of tests/main_thread.py);
+    all are quit after the test."""
     started = []
 
-    def start():
+    def start(trace=False):
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,860",
                          "--disable-background-timer-throttling", "--disable-renderer-backgrounding"):
             options.add_argument(argument)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        if trace:
+            main_thread.enable(options)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         started.append(driver)
         return Browser(driver)
@@ -80,3 +84,8 @@ def browsers():
 @pytest.fixture
 def browser(browsers):
     return browsers()
+
+
+@pytest.fixture
+def traced_browser(browsers):
+    return browsers(trace=True)

@@ -93,6 +93,16 @@ class DemoServer:
     def publish_batch(self, publications):
         return self.api("/api/publish", {"publications": publications})
 
+    def connections(self):
+        """Open client connections per transport, from the hub's /metrics."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        found = {}
+        for transport in ("websocket", "sse", "poll"):
+            match = re.search(r'^switchboard_connections\{transport="%s"\} (\S+)$' % transport, text, re.MULTILINE)
+            found[transport] = int(float(match.group(1))) if match else 0
+        return found
+
     def api(self, path, body):
         request = urllib.request.Request(
             self.url + path, data=json.dumps(body).encode(), method="POST",

@@ -2,6 +2,9 @@
 // virtualized table written here (only the rows in view are in the DOM), memoized rows (a row re-renders only when
 // its symbol's price changed), a per-subscription max-rate selector, and live figures: updates received per second,
 // table renders per second, rows re-rendered, frames per second and long tasks (Performance API).
+//
+// `?transport=sse` (or `websocket`, `poll`) pins the client to one transport; without it the client's default order
+// applies (WebSocket first).
 import { StrictMode, memo, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { SwitchboardProvider, useChannel } from '@switchboard/react';
@@ -32,7 +35,27 @@ class Book {
   }
 }
 
-const meter = { updates: 0, renders: 0, rowRenders: 0, frames: 0, longTasks: 0, longTaskMs: 0 };
+const TRANSPORTS = ['websocket', 'sse', 'poll'];
+const PINNED_TRANSPORT = new URLSearchParams(location.search).get('transport');
+
+/**
+ * Counters read by the page's figures and by the browser tests. `deliveries` counts the tasks that brought at least
+ * one publication (a WebSocket message or an SSE chunk: what the hub pushed at once); `feedMounts` counts mounts of
+ * the subscribing component, so a test can tell that a max-rate change did not remount it.
+ */
+const meter = { updates: 0, deliveries: 0, renders: 0, rowRenders: 0, frames: 0, longTasks: 0, longTaskMs: 0, longestTaskMs: 0, feedMounts: 0 };
+let deliveryOpen = false;
+
+function countUpdate() {
+  meter.updates++;
+  if (deliveryOpen) return;
+  // Publications handled in the same task came in one push; the microtask closes the task's count.
+  deliveryOpen = true;
+  meter.deliveries++;
+  queueMicrotask(() => {
+    deliveryOpen = false;
+  });
+}
 
 function useFrameAndLongTaskMeter() {
   useEffect(() => {
@@ -46,6 +69,7 @@ function useFrameAndLongTaskMeter() {
         for (const entry of list.getEntries()) {
           meter.longTasks++;
           meter.longTaskMs += entry.duration;
+          meter.longestTaskMs = Math.max(meter.longestTaskMs, entry.duration);
         }
       });
       observer.observe({ type: 'longtask', buffered: true });
@@ -118,14 +142,18 @@ function Table({ book }) {
   );
 }
 
-/** The subscription: one per max rate (the rate is a subscribe option, so a new rate is a new subscription). */
+/** The subscription. A new max rate is an option change on the mounted hook: the client subscribes again from the
+ * channel's position with the new rate (docs/react.md), so the component and its table stay mounted. */
 function Feed({ maxRate, book }) {
+  useEffect(() => {
+    meter.feedMounts++;
+  }, []);
   const { status, position } = useChannel(CHANNEL, {
     ...(maxRate > 0 ? { maxRate } : {}),
     limit: 1, // keep nothing: the book holds the state; the changing snapshot paces renders to one per frame
     onPublication: (publication) => {
       book.apply(publication);
-      meter.updates++;
+      countUpdate();
     },
   });
   return (
@@ -142,14 +170,6 @@ function Feed({ maxRate, book }) {
 function Ticker() {
   const [book] = useState(() => new Book());
   const [maxRate, setMaxRate] = useState(0);
-  // A new max rate needs a new subscription: the bindings' useChannel keeps the first listener's rate when a new one
-  // subscribes before the old one's deferred release, so the feed unmounts for one tick first.
-  const [activeRate, setActiveRate] = useState(0);
-  useEffect(() => {
-    if (activeRate === maxRate) return undefined;
-    const timer = setTimeout(() => setActiveRate(maxRate), 0);
-    return () => clearTimeout(timer);
-  }, [maxRate, activeRate]);
   useFrameAndLongTaskMeter();
   const rates = useRates();
   const [stale, setStale] = useState(false);
@@ -212,7 +232,7 @@ function Ticker() {
             <code>node web/tools/ticker-feed.mjs --url {HUB_URL} --api-key KEY</code> (KEY: the server's API key).
           </p>
         ) : null}
-        {activeRate === maxRate ? <Feed key={activeRate} maxRate={activeRate} book={book} /> : <p className="muted">resubscribing…</p>}
+        <Feed maxRate={maxRate} book={book} />
       </main>
     </>
   );
@@ -220,7 +240,13 @@ function Ticker() {
 
 createRoot(document.getElementById('root')).render(
   <StrictMode>
-    <SwitchboardProvider url={HUB_URL} options={{ backoff: { initialMs: 300, maxMs: 5000, factor: 2 } }}>
+    <SwitchboardProvider
+      url={HUB_URL}
+      options={{
+        backoff: { initialMs: 300, maxMs: 5000, factor: 2 },
+        ...(TRANSPORTS.includes(PINNED_TRANSPORT) ? { transports: [PINNED_TRANSPORT] } : {}),
+      }}
+    >
       <Ticker />
     </SwitchboardProvider>
   </StrictMode>,

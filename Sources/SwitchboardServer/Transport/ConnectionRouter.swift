@@ -379,7 +379,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         var head = "HTTP/1.1 \(refusal.status.code) \(refusal.status.reasonPhrase)\r\ncontent-type: application/json\r\n"
-        head += "content-length: \(body.readableBytes)\r\nconnection: close\r\n"
+        // A header sent with `Upgrade` is named in `Connection` too, so proxies do not forward it (RFC 9110 §7.8).
+        let connection = refusal.headers.contains { $0.0 == "upgrade" } ? "close, upgrade" : "close"
+        head += "content-length: \(body.readableBytes)\r\nconnection: \(connection)\r\n"
         for (name, value) in refusal.headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         var response = context.channel.allocator.buffer(capacity: head.utf8.count + body.readableBytes)

@@ -143,21 +143,26 @@ struct StreamRoutes {
         guard upgradeTokens.contains("websocket"), connectionTokens.contains("upgrade") else {
             return .refuse(
                 Refusal(
-                    status: .upgradeRequired, error: ProtocolError(.upgradeRequired, "this endpoint speaks WebSocket only: send an upgrade request"),
+                    status: .upgradeRequired,
+                    error: ProtocolError(.upgradeRequired, "this endpoint speaks WebSocket only: send Upgrade: websocket and Connection: Upgrade"),
                     headers: [("upgrade", "websocket")]
                 )
             )
         }
         guard headers.first(name: "sec-websocket-version") == "13" else {
+            // RFC 6455 §4.4 names the version to use; RFC 9110 §15.5.22 asks every 426 for an `Upgrade` header.
             return .refuse(
                 Refusal(
-                    status: .upgradeRequired, error: ProtocolError(.upgradeRequired, "only WebSocket version 13 is supported"),
-                    headers: [("sec-websocket-version", "13")]
+                    status: .upgradeRequired,
+                    error: ProtocolError(.upgradeRequired, "only WebSocket version 13 is supported: send Sec-WebSocket-Version: 13"),
+                    headers: [("upgrade", "websocket"), ("sec-websocket-version", "13")]
                 )
             )
         }
         guard let key = headers.first(name: "sec-websocket-key"), WebSocketAccept.isValidKey(key) else {
-            return .refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "missing or malformed Sec-WebSocket-Key")))
+            return .refuse(
+                Refusal(
+                    status: .badRequest, error: ProtocolError(.badRequest, "missing or malformed Sec-WebSocket-Key: send 16 random bytes in base64")))
         }
         var accept: [(String, String)] = [("sec-websocket-accept", WebSocketAccept.value(forKey: key))]
         if case .protocolV1 = mode {
