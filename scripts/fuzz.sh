@@ -17,12 +17,10 @@ out="${FUZZ_OUT:-artifacts/fuzz}"  # logs and crash inputs
 mkdir -p "$out"
 echo "fuzz: building switchboard-fuzz ($config, -sanitize=fuzzer,address)"
 if ! SWITCHBOARD_FUZZ=1 swift build -c "$config" --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address \
-    --product switchboard-fuzz > artifacts-fuzz-build.log 2>&1; then
-    grep -E "error:" artifacts-fuzz-build.log | head -20
+    --product switchboard-fuzz > "$out/build.log" 2>&1; then
+    grep -E "error:" "$out/build.log" | head -20
     echo "fuzz: build failed"; echo "0 passed, 1 failed"; exit 1
 fi
-mkdir -p artifacts/fuzz
-mv artifacts-fuzz-build.log artifacts/fuzz/build.log
 binary=".build-fuzz/$config/switchboard-fuzz"
 
 if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(ls Fuzz/corpus); fi
