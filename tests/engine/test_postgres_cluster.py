@@ -8,6 +8,7 @@ Without it this test fails, unless SWITCHBOARD_TEST_ALLOW_NO_POSTGRES=1 (quick l
 import asyncio
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import threading
@@ -175,3 +176,48 @@ def test_a_postgres_engine_without_a_usable_url_refuses_to_start_naming_the_key(
     no_database = subprocess.run([BINARY, "serve", "--port", "0"], env=environment, capture_output=True, text=True, timeout=60)
     assert no_database.returncode == 2
     assert "engine.postgres.url: the URL names no database (…/DATABASE)" in no_database.stderr
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL of the test's own (it is stopped and started), removed afterwards."""
+    script = str(pathlib.Path(__file__).resolve().parents[2] / "scripts" / "postgres-test-server.sh")
+    output = subprocess.run(["bash", script, "start"], check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
+    directory, url = output.split()[:2]
+    server = {"url": url, "stop": lambda: subprocess.run(["bash", script, "stop", directory], check=True, capture_output=True),
+              "start": lambda: subprocess.run(["bash", script, "start-again", directory], check=True, capture_output=True)}
+    yield server
+    subprocess.run(["bash", script, "remove", directory], capture_output=True)
+
+
+def publish_answer(node, channel, number):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
+    try:
+        connection.request("POST", "/api/publish", json.dumps({"channel": channel, "data": {"p": number}}), api_headers())
+        response = connection.getresponse()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_while_postgresql_is_stopped_readyz_and_publishes_answer_503_and_publishing_continues_after(private_postgres, tmp_path):
+    channel = "chat:outage"
+    node = Node(private_postgres["url"], tmp_path / "node.log")
+    try:
+        status, _, first = publish_answer(node, channel, 1)
+        assert status == 200 and first["offset"] == 1
+        private_postgres["stop"]()
+        wait_until_sync(lambda: node.status("/readyz") == 503, 30, "/readyz 503 while PostgreSQL is stopped")
+        status, headers, body = publish_answer(node, channel, 2)
+        assert status == 503, (status, body)
+        assert headers.get("retry-after") == "1"
+        assert body["error"]["name"] == "engine_unavailable"
+        private_postgres["start"]()
+        wait_until_sync(lambda: node.status("/readyz") == 200, 60, "/readyz 200 once PostgreSQL is back")
+        status, _, after = publish_answer(node, channel, 3)
+        assert status == 200, after
+        assert (after["epoch"], after["offset"]) == (first["epoch"], 2)
+    finally:
+        node.stop()
