@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -71,12 +72,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The shared engine for several nodes: channels, history and offsets in PostgreSQL (through postgres-nio).
+        .target(
+            name: "SwitchboardPostgres",
+            dependencies: [
+                "SwitchboardCore",
+                "SwitchboardBroker",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwitchboardServer",
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardBroker",
                 "SwitchboardSQLite",
+                "SwitchboardPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -163,7 +181,9 @@ let package = Package(
         .testTarget(
             name: "SwitchboardBrokerTests",
             dependencies: [
-                "SwitchboardBroker", "SwitchboardCore", "SwitchboardSQLite",
+                "SwitchboardBroker", "SwitchboardCore", "SwitchboardSQLite", "SwitchboardPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // To write a database the way a newer server would (schema tests).
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -13,6 +13,8 @@ command -v tsc >/dev/null || need_apt+=(node-typescript)
 # Real-browser tests drive Debian's Chromium.
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+# The PostgreSQL engine's tests start their own PostgreSQL 15 (scripts/postgres-test-server.sh).
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq

@@ -16,12 +16,21 @@ if ! grep -q "Build complete" artifacts/swift-build.log; then
 fi
 swift build --product switchboard >/dev/null 2>&1 || { echo "building the switchboard binary failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# One PostgreSQL 15 for the Swift tests and pytest (each test makes its own database in it); removed on exit.
+# Tests that need PostgreSQL fail when SWITCHBOARD_TEST_POSTGRES_URL is missing (docs/engines.md, "Testing"). It is
+# given to those two runners only: a server started with it in its environment refuses it (unknown SWITCHBOARD_*).
+postgres_out="$(bash scripts/postgres-test-server.sh start)" || { echo "starting PostgreSQL for the tests failed"; echo "0 passed, 1 failed"; exit 1; }
+postgres_dir="$(echo "$postgres_out" | head -1)"
+postgres_url="$(echo "$postgres_out" | tail -1)"
+trap 'bash scripts/postgres-test-server.sh remove "$postgres_dir"' EXIT
+echo "PostgreSQL for the tests: $postgres_url"
+
 echo "== swift test"
-swift test --skip-build 2>&1 | tee artifacts/swift-test.log | grep -E "✘|Test run with|error:|Fatal" | tail -60
+SWITCHBOARD_TEST_POSTGRES_URL="$postgres_url" swift test --skip-build 2>&1 | tee artifacts/swift-test.log | grep -E "✘|Test run with|error:|Fatal" | tail -60
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 echo "== pytest (CLI, tour, independent peers, real browser)"
-python3 -m pytest tests -q -p no:cacheprovider 2>&1 | tee artifacts/pytest.log | tail -15
+SWITCHBOARD_TEST_POSTGRES_URL="$postgres_url" python3 -m pytest tests -q -p no:cacheprovider 2>&1 | tee artifacts/pytest.log | tail -15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 echo "== node --test (browser client)"

@@ -7,6 +7,7 @@ import NIOPosix
 public import ServiceLifecycle
 public import SwitchboardBroker
 public import SwitchboardCore
+import SwitchboardPostgres
 import SwitchboardSQLite
 
 /// The Switchboard hub: Hummingbird for routing, the HTTP API and lifecycle; classic NIO handlers for WebSocket and
@@ -55,6 +56,14 @@ public struct SwitchboardServer: Sendable {
             do {
                 return try SQLiteBroker(
                     directory: configuration.sqlitePath, synchronous: configuration.sqliteSynchronous, policy: policy, logger: logger)
+            } catch {
+                throw ServerSetupError(key: error.key, reason: error.reason)
+            }
+        case .postgres:
+            do {
+                let settings = try PostgresSettings(
+                    url: configuration.postgresURL, shards: configuration.postgresShards, pollInterval: configuration.postgresPollInterval)
+                return PostgresBroker(settings: settings, policy: policy, defaultPolicy: configuration.channelDefaults.historyPolicy, logger: logger)
             } catch {
                 throw ServerSetupError(key: error.key, reason: error.reason)
             }

@@ -91,6 +91,13 @@ enum APIKeys {
 }
 
 enum Banner {
+    /// The URL with its password replaced by `***`: the banner goes to logs.
+    static func redactingPassword(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+
     static func text(configuration: HubConfiguration, port: Int, apiKey: String, generatedKey: Bool, secure: Bool = false) -> String {
         let base = "\(secure ? "https" : "http")://\(configuration.host):\(port)"
         let ws = secure ? "wss" : "ws"
@@ -109,6 +116,8 @@ enum Banner {
             lines.append("  engine: sqlite, history kept in \(directory) (survives restarts; --engine memory keeps none)")
         case .memory:
             lines.append("  engine: memory (history is lost when the process stops)")
+        case .postgres:
+            lines.append("  engine: postgres, shared with every node on \(Self.redactingPassword(configuration.postgresURL))")
         }
         lines.append(generatedKey ? "  API key (generated; set SWITCHBOARD_API_KEY to keep one): \(apiKey)" : "  API key: from configuration")
         if let webRoot = configuration.webRoot { lines.append("  serving \(webRoot) at \(base)/") }

@@ -3,14 +3,21 @@ import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardBroker
 import SwitchboardCore
+import SwitchboardPostgres
 import SwitchboardSQLite
 import Testing
 
-/// The contract every engine keeps (docs/engines.md), proven once per engine. The PostgreSQL engine joins the list.
+/// The contract every engine keeps (docs/engines.md), proven once per engine.
 enum EngineKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case memory, sqlite
+    case memory, sqlite, postgres
 
     var testDescription: String { rawValue }
+
+    /// Every engine; `postgres` is left out only when `SWITCHBOARD_TEST_ALLOW_NO_POSTGRES=1` and no test server is
+    /// set (quick local runs). Otherwise a missing `SWITCHBOARD_TEST_POSTGRES_URL` fails its tests.
+    static var underTest: [EngineKind] {
+        PostgresTestServer.isSkipped ? [.memory, .sqlite] : allCases
+    }
 }
 
 /// An engine made for one test, with what the test needs to drive it: a hand-moved clock and, for durable engines,
@@ -21,11 +28,13 @@ struct EngineUnderTest {
     let clock: TestClock
     let sink: EngineRecordingSink
     let directory: String?
+    /// The PostgreSQL engine's running `run()` and its database, dropped by ``close()``.
+    var postgres: PostgresTestServer.RunningNode? = nil
 
     static func make(
         _ kind: EngineKind, capacity: Int = 100, ttl: Duration? = nil, idempotency: Duration = .zero, clock: TestClock = TestClock(),
         sink: EngineRecordingSink = EngineRecordingSink(), directory: String? = nil
-    ) throws -> EngineUnderTest {
+    ) async throws -> EngineUnderTest {
         let policy = HistoryPolicy(capacity: capacity, ttl: ttl, idempotencyRetention: idempotency)
         switch kind {
         case .memory:
@@ -37,6 +46,10 @@ struct EngineUnderTest {
             let broker = try SQLiteBroker(directory: directory, policy: { _ in policy }, now: { clock.now }, trimInterval: nil)
             broker.attach(sink: sink)
             return EngineUnderTest(kind: kind, broker: broker, clock: clock, sink: sink, directory: directory)
+        case .postgres:
+            let database = try await PostgresTestServer.createDatabase()
+            let node = try await PostgresTestServer.startNode(database: database, policy: policy, now: { clock.now }, sink: sink)
+            return EngineUnderTest(kind: kind, broker: node.broker, clock: clock, sink: sink, directory: nil, postgres: node)
         }
     }
 
@@ -45,12 +58,14 @@ struct EngineUnderTest {
         switch broker {
         case let memory as MemoryBroker: memory.reclaimIdleChannels()
         case let sqlite as SQLiteBroker: try await sqlite.trim()
+        case let postgres as PostgresBroker: try await postgres.trim()
         default: Issue.record("no sweep for \(type(of: broker))")
         }
     }
 
     func close() {
         if let directory { try? FileManager.default.removeItem(atPath: directory) }
+        postgres?.stopAndDropDatabase()
     }
 }
 
@@ -76,7 +91,37 @@ final class EngineRecordingSink: PublicationSink {
     private let eventsBox = NIOLockedValueBox<[EphemeralEvent]>([])
     let subscribed = NIOLockedValueBox<Set<ChannelName>>([])
 
-    func deliver(_ publication: Publication) { publicationsBox.withLockedValue { $0.append(publication) } }
+    private let waiters = NIOLockedValueBox<[(predicate: @Sendable ([Publication]) -> Bool, continuation: CheckedContinuation<Void, Never>)]>([])
+
+    func deliver(_ publication: Publication) {
+        let publications = publicationsBox.withLockedValue { publications in
+            publications.append(publication)
+            return publications
+        }
+        let ready = waiters.withLockedValue { waiters -> [CheckedContinuation<Void, Never>] in
+            var ready: [CheckedContinuation<Void, Never>] = []
+            waiters.removeAll { waiter in
+                guard waiter.predicate(publications) else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// Returns once the deliveries so far satisfy `predicate` (checked at every delivery; callers add a deadline).
+    func waitUntil(_ predicate: @escaping @Sendable ([Publication]) -> Bool) async {
+        await withCheckedContinuation { continuation in
+            let now = waiters.withLockedValue { waiters -> Bool in
+                // Checked under the waiters' lock: a delivery in between runs the check after the waiter is in.
+                if predicate(publications) { return true }
+                waiters.append((predicate, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
     func deliver(event: EphemeralEvent) { eventsBox.withLockedValue { $0.append(event) } }
     func hasSubscribers(_ channel: ChannelName) -> Bool { subscribed.withLockedValue { $0.contains(channel) } }
 
@@ -99,9 +144,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
 @Suite struct EngineConformanceTests {
     // MARK: positions and order
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func offsetsStartAtOneAndIncreaseByOnePerChannel(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind)
+        let engine = try await EngineUnderTest.make(kind)
         defer { engine.close() }
         #expect(try await engine.broker.publishing(request(room, 1)).offset == 1)
         #expect(try await engine.broker.publishing(request(room, 2)).offset == 2)
@@ -110,9 +155,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(engine.sink.offsets(on: room) == [1, 2, 3])
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func aStoredPublicationKeepsEveryFieldOfItsRequest(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind)
+        let engine = try await EngineUnderTest.make(kind)
         defer { engine.close() }
         let sent = PublishRequest(
             channel: room, data: ByteBuffer(string: #"{"text":"hé"}"#), sender: "alice", idempotencyKey: "k1", key: "AAPL",
@@ -128,9 +173,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(stored.channel == room)
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func concurrentPublishersToOneChannelNeverReuseOrSkipAnOffsetAndDeliveryIsInOrder(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, capacity: 1000)
+        let engine = try await EngineUnderTest.make(kind, capacity: 1000)
         defer { engine.close() }
         let offsets = try await withThrowingTaskGroup(of: [UInt64].self) { group in
             for task in 0..<8 {
@@ -146,9 +191,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(engine.sink.offsets(on: room) == Array(1...400))
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func aBatchPublishesInItsOrderAsOneByOneWouldWithDuplicatesMarked(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, idempotency: .seconds(60))
+        let engine = try await EngineUnderTest.make(kind, idempotency: .seconds(60))
         defer { engine.close() }
         _ = try await engine.broker.publishing(request(room, 0))
         let results = await engine.broker.publish(batch: [
@@ -164,9 +209,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
 
     // MARK: recovery
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func recoveryReturnsExactlyThePublicationsAfterThePosition(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind)
+        let engine = try await EngineUnderTest.make(kind)
         defer { engine.close() }
         var publications: [Publication] = []
         for n in 1...5 { publications.append(try await engine.broker.publishing(request(room, n))) }
@@ -179,9 +224,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(upToDate.outcome == .recovered && upToDate.publications.isEmpty)
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func recoveryWithoutAPositionIsFreshAtTheCurrentPosition(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind)
+        let engine = try await EngineUnderTest.make(kind)
         defer { engine.close() }
         let last = try await engine.broker.publishing(request(room, 1))
         let recovery = try await engine.broker.recover(channel: room, since: nil, limit: 100)
@@ -189,9 +234,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(recovery.position == last.position)
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func anUnusedChannelReadsAtOffsetZeroAndItsFirstPublicationContinuesThatPosition(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind)
+        let engine = try await EngineUnderTest.make(kind)
         defer { engine.close() }
         let empty = try await engine.broker.recover(channel: room, since: nil, limit: 100)
         #expect(empty.position.offset == 0)
@@ -201,9 +246,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(recovery.outcome == .recovered && recovery.publications.map(\.offset) == [1])
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func theRecoveryWindowEdgesResetWithTheirReason(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, capacity: 5)
+        let engine = try await EngineUnderTest.make(kind, capacity: 5)
         defer { engine.close() }
         var last: Publication?
         for n in 1...10 { last = try await engine.broker.publishing(request(room, n)) }
@@ -222,9 +267,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(otherEpoch.position == StreamPosition(epoch: epoch, offset: 10))
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func publicationsExpireAfterTheTTLAndRecoveryWithinItSucceeds(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, ttl: .seconds(10))
+        let engine = try await EngineUnderTest.make(kind, ttl: .seconds(10))
         defer { engine.close() }
         let first = try await engine.broker.publishing(request(room, 1))
         engine.clock.advance(by: 6 * second)
@@ -241,9 +286,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
 
     // MARK: history
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func historyPagesForwardFromAnOffset(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind)
+        let engine = try await EngineUnderTest.make(kind)
         defer { engine.close() }
         for n in 1...7 { _ = try await engine.broker.publishing(request(room, n)) }
         let first = try await engine.broker.history(channel: room, after: 0, limit: 3)
@@ -258,9 +303,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
 
     // MARK: idempotency
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func aRetriedIdempotencyKeyPublishesOnceAndIsMarkedAsADuplicate(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, idempotency: .seconds(60))
+        let engine = try await EngineUnderTest.make(kind, idempotency: .seconds(60))
         defer { engine.close() }
         let original = try await engine.broker.publish(request(room, 1, idempotencyKey: "abc"))
         let retry = try await engine.broker.publish(request(room, 1, idempotencyKey: "abc"))
@@ -278,9 +323,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
 
     // MARK: receipts
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func receiptRecordsNameThePresentUsersAndLiveAsLongAsTheirPublication(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, capacity: 2)
+        let engine = try await EngineUnderTest.make(kind, capacity: 2)
         defer { engine.close() }
         for user in ["alice", "bob", "carol"] {
             _ = try await engine.broker.presenceJoin(PresenceMember(client: "c-\(user)", user: user, info: nil), channel: room, announce: false)
@@ -303,9 +348,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
 
     // MARK: presence
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func presenceIsAnnouncedInOrderAndPagedByClientID(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind)
+        let engine = try await EngineUnderTest.make(kind)
         defer { engine.close() }
         for n in 1...5 {
             _ = try await engine.broker.presenceJoin(PresenceMember(client: "c\(n)", user: "u\(n)", info: nil), channel: room, announce: true)
@@ -321,9 +366,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
 
     // MARK: trimming
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func anExpiredUnsubscribedChannelIsForgottenAndItsOldPositionsGetAResetNeverAGap(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, ttl: .seconds(1))
+        let engine = try await EngineUnderTest.make(kind, ttl: .seconds(1))
         defer { engine.close() }
         engine.sink.subscribed.withLockedValue { $0 = [lobby] }
         let old = try await engine.broker.publishing(request(room, 1))
@@ -339,9 +384,9 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         #expect(recovery.outcome == .reset(.epochChanged))
     }
 
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineKind.underTest)
     func aChannelRemembersItsIdempotencyKeysUntilTheyExpire(_ kind: EngineKind) async throws {
-        let engine = try EngineUnderTest.make(kind, capacity: 0, idempotency: .seconds(30))
+        let engine = try await EngineUnderTest.make(kind, capacity: 0, idempotency: .seconds(30))
         defer { engine.close() }
         let first = try await engine.broker.publishing(request(room, 1, idempotencyKey: "k"))
         try await engine.sweep()

@@ -134,9 +134,34 @@ struct ConfigurationResolverTests {
         #expect(configuration.engineType == .memory)
         #expect(configuration.sqlitePath == "/var/lib/sb")
         #expect(configuration.sqliteSynchronous == .full)
-        #expect(resolveError([file([("engine.type", "redis")])])?.reason == #"expected "sqlite" or "memory", got "redis""#)
+        #expect(resolveError([file([("engine.type", "redis")])])?.reason == #"expected "sqlite" or "memory" or "postgres", got "redis""#)
         #expect(resolveError([file([("engine.sqlite.synchronous", "off")])])?.reason == #"expected "normal" or "full", got "off""#)
         #expect(resolveError([file([("engine.sqlite.path", "  ")])])?.reason == "expected a directory path")
+    }
+
+    /// The PostgreSQL engine's keys: URL, shards (default 32) and poll interval (default 100 ms) read; bad values refused.
+    @Test func postgresEngineKeysAreReadAndChecked() throws {
+        let defaults = try ConfigurationResolver.resolve([])
+        #expect(defaults.postgresURL == "")
+        #expect(defaults.postgresShards == 32)
+        #expect(defaults.postgresPollInterval == .milliseconds(100))
+        let configuration = try ConfigurationResolver.resolve([
+            file([
+                ("engine.type", "postgres"), ("engine.postgres.url", "postgres://sb@db:5432/switchboard"), ("engine.postgres.shards", "8"),
+                ("engine.postgres.poll_interval_ms", "250"),
+            ])
+        ])
+        #expect(configuration.engineType == .postgres)
+        #expect(configuration.postgresURL == "postgres://sb@db:5432/switchboard")
+        #expect(configuration.postgresShards == 8)
+        #expect(configuration.postgresPollInterval == .milliseconds(250))
+        let fromEnvironment = try ConfigurationResolver.resolve([
+            try ConfigurationLayer.environment(["SWITCHBOARD_ENGINE_POSTGRES_URL": "postgres://u@h/d"])
+        ])
+        #expect(fromEnvironment.postgresURL == "postgres://u@h/d")
+        #expect(resolveError([file([("engine.postgres.shards", "0")])])?.reason == #"must be at least 1, got "0""#)
+        #expect(resolveError([file([("engine.postgres.shards", "2000")])])?.reason == #"must be at most 1024, got "2000""#)
+        #expect(resolveError([file([("engine.postgres.poll_interval_ms", "0")])])?.key == "engine.postgres.poll_interval_ms")
     }
 
     /// Production mode closes client publishing and anonymous access by default, for channel defaults and namespaces.

@@ -12,6 +12,14 @@ BINARY = os.environ.get("SWITCHBOARD_BIN", str(ROOT / ".build" / "debug" / "swit
 API_KEY = "cli-test-key-0123456789"
 
 
+def inherited_environment(**settings):
+    """This process's environment for a `switchboard` process, without the test harness's own SWITCHBOARD_TEST_*
+    variables (the server refuses unknown SWITCHBOARD_* variables), plus `settings`."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SWITCHBOARD_TEST_")}
+    environment.update(settings)
+    return environment
+
+
 class Server:
     def __init__(self, process, port):
         self.process = process
@@ -20,16 +28,16 @@ class Server:
 
     def run(self, *args, **kwargs):
         """Runs a `switchboard` client subcommand against this server."""
-        env = dict(os.environ, SWITCHBOARD_API_KEY=API_KEY)
+        env = inherited_environment(SWITCHBOARD_API_KEY=API_KEY)
         return subprocess.run([BINARY, *args, "--url", self.url], env=env, capture_output=True, text=True, timeout=30, **kwargs)
 
     def spawn(self, *args):
-        env = dict(os.environ, SWITCHBOARD_API_KEY=API_KEY)
+        env = inherited_environment(SWITCHBOARD_API_KEY=API_KEY)
         return subprocess.Popen([BINARY, *args, "--url", self.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def start_server(*extra, env=None):
-    environment = dict(os.environ, SWITCHBOARD_API_KEY=API_KEY)
+    environment = inherited_environment(SWITCHBOARD_API_KEY=API_KEY)
     # The default engine (SQLite) in a data directory of this server's own, so servers can run side by side.
     environment["SWITCHBOARD_ENGINE_SQLITE_PATH"] = tempfile.mkdtemp(prefix="switchboard-data-")
     environment.update(env or {})

@@ -5,7 +5,7 @@ import subprocess
 import urllib.error
 import urllib.request
 
-from conftest import API_KEY, BINARY, start_server
+from conftest import API_KEY, BINARY, inherited_environment, start_server
 
 
 def publish(server, channel, data):
@@ -88,7 +88,9 @@ def test_sigterm_tells_subscribers_to_reconnect_and_exits_zero():
 def test_bad_config_file_fails_at_start_naming_file_key_and_reason(tmp_path):
     config = tmp_path / "switchboard.yaml"
     config.write_text("limits:\n  max_message_bytes: lots\n")
-    done = subprocess.run([BINARY, "serve", "--config", str(config)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [BINARY, "serve", "--config", str(config)], env=inherited_environment(), capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 2
     assert str(config) in done.stderr and "limits.max_message_bytes" in done.stderr
     assert "Fatal error" not in done.stderr

@@ -12,7 +12,7 @@ websockets = pytest.importorskip("websockets")
 msgpack = pytest.importorskip("msgpack")
 from websockets.sync.client import connect  # noqa: E402
 
-from conftest import API_KEY, BINARY, start_server  # noqa: E402
+from conftest import API_KEY, BINARY, inherited_environment, start_server  # noqa: E402
 
 MSGPACK = "switchboard.v1.msgpack"
 JSON = "switchboard.v1.json"
@@ -126,7 +126,7 @@ def live_server():
 
 def mint(server, user):
     """A token from `switchboard token`, signed with the live server's secret."""
-    env = dict(os.environ, SWITCHBOARD_AUTH_HMAC_SECRET="messagepack-test-secret-0123456789abcdef")
+    env = inherited_environment(SWITCHBOARD_AUTH_HMAC_SECRET="messagepack-test-secret-0123456789abcdef")
     completed = subprocess.run([BINARY, "token", "--sub", user, "--ttl", "600"], env=env, capture_output=True, text=True, timeout=30)
     return completed.stdout.strip()
 

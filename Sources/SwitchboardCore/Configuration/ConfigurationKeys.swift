@@ -102,7 +102,7 @@ extension HubSetting {
         HubSetting(
             "engine.type", env: "SWITCHBOARD_ENGINE_TYPE", flag: "--engine", default: "sqlite",
             summary:
-                "`sqlite` keeps history on disk in `engine.sqlite.path` (survives restarts and `kill -9`); `memory` keeps it in this process only (tests, benchmarks, throwaway runs)."
+                "`sqlite` keeps history on disk in `engine.sqlite.path` (survives restarts and `kill -9`); `postgres` shares channels, offsets and history with every node on the database `engine.postgres.url` names; `memory` keeps it in this process only (tests, benchmarks, throwaway runs)."
         ) { value, target throws(InvalidConfigurationValue) in
             target.engineType = try ConfigurationParse.choice(value, of: HubConfiguration.EngineType.self)
         },
@@ -120,6 +120,27 @@ extension HubSetting {
                 "`normal`: a commit survives a crash of the process, the last ones may roll back on power loss or an OS crash (detected at the next start: epochs rotate, clients reset); `full`: every group commit is synced to disk before it is answered."
         ) { value, target throws(InvalidConfigurationValue) in
             target.sqliteSynchronous = try ConfigurationParse.choice(value, of: HubConfiguration.SQLiteSynchronous.self)
+        },
+        HubSetting(
+            "engine.postgres.url", env: "SWITCHBOARD_ENGINE_POSTGRES_URL", default: "",
+            summary:
+                "The PostgreSQL engine's database: `postgres://user:password@host:5432/database` (`?sslmode=` `disable` (default), `prefer` or `require`); required with `engine.type: postgres`."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.postgresURL = ConfigurationParse.trimmed(value)
+        },
+        HubSetting(
+            "engine.postgres.shards", env: "SWITCHBOARD_ENGINE_POSTGRES_SHARDS", default: "32",
+            summary:
+                "Shards of channels, 1…1024, each with its own publish lock: publishers to channels of one shard commit one at a time. Fixed by the first node that creates the schema; every node must use the same number."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.postgresShards = try ConfigurationParse.count(value, in: 1...1024)
+        },
+        HubSetting(
+            "engine.postgres.poll_interval_ms", env: "SWITCHBOARD_ENGINE_POSTGRES_POLL_INTERVAL_MS", default: "100",
+            summary:
+                "Milliseconds between a node's reads of new publications when no NOTIFY woke it: the longest a missed wake-up delays delivery."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.postgresPollInterval = try ConfigurationParse.milliseconds(value, atLeast: 1)
         },
         HubSetting(
             "server.web_root_follow_symlinks", env: "SWITCHBOARD_WEB_ROOT_FOLLOW_SYMLINKS", default: "false",

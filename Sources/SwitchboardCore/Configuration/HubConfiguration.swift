@@ -137,12 +137,20 @@ public struct HubConfiguration: Sendable, Equatable {
     public var sqlitePath = "./switchboard-data"
     /// `engine.sqlite.synchronous`: how hard the SQLite engine syncs its commits to disk.
     public var sqliteSynchronous: SQLiteSynchronous = .normal
+    /// `engine.postgres.url`: the PostgreSQL engine's database (required with `engine.type: postgres`).
+    public var postgresURL = ""
+    /// `engine.postgres.shards`: shards of channels, each with its own publish lock.
+    public var postgresShards = 32
+    /// `engine.postgres.poll_interval_ms`: how often readers look for rows when no NOTIFY woke them.
+    public var postgresPollInterval: Duration = .milliseconds(100)
 
     public enum EngineType: String, Sendable, CaseIterable {
         /// Durable history in an embedded SQLite database (the default).
         case sqlite
         /// History in this process only: lost on restart (tests, benchmarks, throwaway runs).
         case memory
+        /// Channels, offsets and history shared by every node on one PostgreSQL database.
+        case postgres
     }
 
     public enum SQLiteSynchronous: String, Sendable, CaseIterable {

@@ -1,0 +1,222 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardPostgres
+import Testing
+
+private let room = try! ChannelName(validating: "chat:room")
+
+private func request(_ n: Int, idempotencyKey: String? = nil) -> PublishRequest {
+    PublishRequest(channel: room, data: ByteBuffer(string: #"{"n":\#(n)}"#), idempotencyKey: idempotencyKey)
+}
+
+/// Two ``PostgresBroker``s on one database are two nodes of a cluster (docs/engines.md, "The PostgreSQL engine").
+@Suite(.enabled(if: !PostgresTestServer.isSkipped, "SWITCHBOARD_TEST_ALLOW_NO_POSTGRES=1 and no test server"))
+struct PostgresEngineTests {
+    /// Two nodes on a new database, run until `body` returns.
+    private func withTwoNodes(
+        policy: HistoryPolicy = HistoryPolicy(capacity: 1000, ttl: nil, idempotencyRetention: .seconds(60)),
+        _ body: (PostgresTestServer.RunningNode, EngineRecordingSink, PostgresTestServer.RunningNode, EngineRecordingSink) async throws -> Void
+    ) async throws {
+        let database = try await PostgresTestServer.createDatabase()
+        let sinkA = EngineRecordingSink()
+        let sinkB = EngineRecordingSink()
+        let a = try await PostgresTestServer.startNode(database: database, policy: policy, sink: sinkA)
+        let b = try await PostgresTestServer.startNode(database: database, policy: policy, sink: sinkB)
+        do {
+            try await body(a, sinkA, b, sinkB)
+        } catch {
+            await a.stop()
+            b.stopAndDropDatabase()
+            throw error
+        }
+        await a.stop()
+        b.stopAndDropDatabase()
+    }
+
+    @Test func aPublicationOnOneNodeIsDeliveredByTheOtherNodeInOffsetOrder() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            for n in 1...20 { _ = try await a.broker.publish(request(n)) }
+            #expect(await sinkB.waitForDeliveries(20, on: room))
+            #expect(sinkB.offsets(on: room) == Array(1...20))
+            #expect(sinkB.publications.map { String(buffer: $0.data) } == (1...20).map { #"{"n":\#($0)}"# })
+            #expect(sinkA.offsets(on: room) == Array(1...20))
+            #expect(Set(sinkB.publications.map(\.epoch)) == Set(sinkA.publications.map(\.epoch)))
+        }
+    }
+
+    @Test func concurrentPublishersOnTwoNodesGetGaplessOffsetsAndBothNodesDeliverTheSameOrder() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            let offsets = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+                for task in 0..<8 {
+                    let node = task % 2 == 0 ? a : b
+                    group.addTask {
+                        var offsets: [UInt64] = []
+                        for n in 0..<25 { offsets.append(try await node.broker.publishing(request(task * 25 + n)).offset) }
+                        return offsets
+                    }
+                }
+                return try await group.reduce(into: [UInt64]()) { $0 += $1 }
+            }
+            #expect(offsets.sorted() == Array(1...200))
+            #expect(await sinkA.waitForDeliveries(200, on: room))
+            #expect(await sinkB.waitForDeliveries(200, on: room))
+            #expect(sinkA.offsets(on: room) == Array(1...200))
+            #expect(sinkB.offsets(on: room) == Array(1...200))
+            #expect(sinkA.publications.map { String(buffer: $0.data) } == sinkB.publications.map { String(buffer: $0.data) })
+        }
+    }
+
+    @Test func anIdempotencyKeyUsedOnOneNodeIsADuplicateOnTheOther() async throws {
+        try await withTwoNodes { a, _, b, _ in
+            let original = try await a.broker.publish(request(1, idempotencyKey: "k"))
+            let retry = try await b.broker.publish(request(1, idempotencyKey: "k"))
+            #expect(!original.isDuplicate && retry.isDuplicate)
+            #expect(retry.publication.position == original.publication.position)
+        }
+    }
+
+    @Test func transactionalPublishRolledBackPublishesNothingAndCommittedIsDeliveredOnEveryNodeInOrder() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            try await PostgresTestServer.withConnection(a.database) { connection in
+                try await connection.query("BEGIN", logger: PostgresTestServer.logger)
+                try await connection.query(#"SELECT switchboard_publish('chat:room', '{"n":"rolled back"}')"#, logger: PostgresTestServer.logger)
+                try await connection.query("ROLLBACK", logger: PostgresTestServer.logger)
+                try await connection.query("BEGIN", logger: PostgresTestServer.logger)
+                let offset = try await connection.query(
+                    #"SELECT switchboard_publish('chat:room', '{"n": "committed"}')"#, logger: PostgresTestServer.logger
+                ).collect().first?.decode(Int64.self)
+                #expect(offset == 1)
+                try await connection.query("COMMIT", logger: PostgresTestServer.logger)
+            }
+            let next = try await a.broker.publishing(request(2))
+            #expect(next.offset == 2)
+            for sink in [sinkA, sinkB] {
+                #expect(await sink.waitForDeliveries(2, on: room))
+                #expect(sink.offsets(on: room) == [1, 2])
+                // jsonb's text form: valid JSON on one line.
+                #expect(sink.publications.map { String(buffer: $0.data) } == [#"{"n": "committed"}"#, #"{"n":2}"#])
+            }
+            #expect(try await b.broker.history(channel: room, after: 0, limit: 10).publications.map(\.offset) == [1, 2])
+        }
+    }
+
+    @Test func aNodeWhoseReaderLostItsConnectionResumesFromItsCursor() async throws {
+        try await withTwoNodes { a, _, b, sinkB in
+            for n in 1...5 { _ = try await a.broker.publish(request(n)) }
+            #expect(await sinkB.waitForDeliveries(5, on: room))
+            // Every node's reader connection is cut; publications keep coming from another connection meanwhile.
+            try await PostgresTestServer.withConnection(a.database) { connection in
+                try await connection.query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'switchboard-reader' AND datname = current_database()",
+                    logger: PostgresTestServer.logger)
+                for n in 6...15 {
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: #"SELECT switchboard_publish('chat:room', '{"n":\#(n)}')"#), logger: PostgresTestServer.logger)
+                }
+            }
+            #expect(await sinkB.waitForDeliveries(15, on: room))
+            #expect(sinkB.offsets(on: room) == Array(1...15))
+            await b.broker.waitUntilAvailable()
+            #expect(try await b.broker.publishing(request(16)).offset == 16)
+        }
+    }
+
+    @Test func aChangedDatabaseIdentityGivesEveryChannelANewEpoch() async throws {
+        try await withTwoNodes { a, _, _, _ in
+            let before = try await a.broker.publishing(request(1))
+            // As after a failover to a standby that may have lost the tail: another system identifier or timeline.
+            try await PostgresTestServer.withConnection(a.database) { connection in
+                try await connection.query(
+                    "UPDATE switchboard_meta SET value = 'another-database/2' WHERE key = 'database_identity'", logger: PostgresTestServer.logger)
+            }
+            let sinkC = EngineRecordingSink()
+            let c = try await PostgresTestServer.startNode(database: a.database, policy: HistoryPolicy(capacity: 1000, ttl: nil), sink: sinkC)
+            defer { Task { await c.stop() } }
+            #expect(c.broker.epochRotations == 1)
+            let recovery = try await c.broker.recover(channel: room, since: before.position, limit: 100)
+            #expect(recovery.outcome == .reset(.epochChanged))
+            let after = try await c.broker.publishing(request(2))
+            #expect(after.epoch != before.epoch)
+            #expect(after.offset == 2)
+        }
+    }
+
+    @Test func aNodeWithAnotherShardCountIsRefusedWithTheKeyToFix() async throws {
+        let database = try await PostgresTestServer.createDatabase()
+        let first = try await PostgresTestServer.startNode(database: database, shards: 32, sink: EngineRecordingSink())
+        defer { first.stopAndDropDatabase() }
+        let second = try await PostgresTestServer.startNode(database: database, shards: 8, sink: EngineRecordingSink(), waitUntilAvailable: false)
+        let outcome = await second.run.result
+        guard case .failure(let error as EngineSetupError) = outcome else {
+            Issue.record("expected a setup error, got \(outcome)")
+            return
+        }
+        #expect(error.key == "engine.postgres.shards")
+        #expect(error.reason == "the database was set up with 32 shards and every node must use that number (this one has 8)")
+    }
+
+    @Test func whileTheDatabaseIsStoppedCallsFailAsUnavailableAndAfterItRestartsNothingAnsweredIsLost() async throws {
+        let server = try PrivatePostgresServer.start()
+        defer { server.remove() }
+        let database = try await PostgresTestServer.createDatabase(on: server.url)
+        let policy = HistoryPolicy(capacity: 1000, ttl: nil)
+        let sinkA = EngineRecordingSink()
+        let sinkB = EngineRecordingSink()
+        let a = try await PostgresTestServer.startNode(database: database, policy: policy, sink: sinkA)
+        let b = try await PostgresTestServer.startNode(database: database, policy: policy, sink: sinkB)
+        var answered: [UInt64] = []
+        for n in 1...5 { answered.append(try await a.broker.publishing(request(n)).offset) }
+
+        try server.stop()
+        await a.broker.waitUntilAvailable(false)
+        #expect(!a.broker.isAvailable)
+        do {
+            _ = try await a.broker.publish(request(6))
+            Issue.record("a publish while the database is stopped succeeded")
+        } catch let error as EngineError {
+            #expect(error.kind == .unavailable)
+            #expect(error.isRetryable)
+        }
+        // Through the deadline wrapper the server uses: the same retryable answer (HTTP 503), not a timeout.
+        let wrapped = DeadlineBroker(a.broker, timeout: .seconds(5))
+        await #expect(throws: EngineError(.unavailable, operation: "publish", detail: "the database is unreachable")) {
+            try await wrapped.publish(request(6))
+        }
+
+        try server.startAgain()
+        await a.broker.waitUntilAvailable()
+        await b.broker.waitUntilAvailable()
+        for n in 6...10 { answered.append(try await a.broker.publishing(request(n)).offset) }
+        #expect(answered == Array(1...10))
+        #expect(await sinkB.waitForDeliveries(10, on: room))
+        #expect(sinkB.offsets(on: room) == Array(1...10))
+        #expect(sinkA.offsets(on: room) == Array(1...10))
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func aBadURLIsRefusedNamingTheKey() {
+        for (url, reason) in [
+            ("", "set the PostgreSQL URL, e.g. postgres://user:password@host:5432/database"),
+            ("mysql://u@h/d", "expected postgres://user:password@host:port/database"),
+            ("postgres://u@h", "the URL names no database (…/DATABASE)"),
+            ("postgres://h/d", "the URL names no user"),
+            ("postgres://u@h/d?sslmode=verify-full", "sslmode must be disable, prefer or require"),
+            ("postgres://u@h/d?pool=3", "unknown URL parameter pool (known: sslmode)"),
+        ] {
+            #expect(throws: EngineSetupError.self) { try PostgresSettings(url: url) }
+            do {
+                _ = try PostgresSettings(url: url)
+            } catch {
+                #expect(error.key == "engine.postgres.url")
+                #expect(error.reason == reason)
+            }
+        }
+        let settings = try? PostgresSettings(url: "postgres://sb:p%40ss@db.example:6432/switchboard?sslmode=require")
+        #expect(settings?.host == "db.example" && settings?.port == 6432 && settings?.username == "sb")
+        #expect(settings?.password == "p@ss" && settings?.database == "switchboard" && settings?.tlsMode == .require)
+    }
+}
