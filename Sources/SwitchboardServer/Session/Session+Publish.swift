@@ -20,6 +20,6 @@ extension Session {
     func publish(_ request: PublishRequest, then completion: @escaping (Session, Result<PublishResult, ProtocolError>) -> Void) {
         let services = self.services
         let client = ClientPublisher(identity: identity, session: id)
-        perform({ await services.publish(request, client: client) }, then: completion)
+        perform({ await services.publishing.publish(request, client: client) }, then: completion)
     }
 }

@@ -18,7 +18,7 @@ final class Session {
     /// be shown to other clients (presence), and knowing it must not let anyone send commands as this session.
     let address: String?
     let kind: TransportKind
-    let services: HubServices
+    let services: SessionServices
     let loopHub: LoopHub
     private(set) var transport: (any SessionTransport)?
     /// Who the client is and what it told others (token identity, `connect` info, token expiry).
@@ -50,7 +50,7 @@ final class Session {
 
     /// - Parameter userAdmitted: whether `identity`'s user was already counted against the per-user connection limit
     ///   (tokens that came with the upgrade are admitted before it).
-    init(kind: TransportKind, services: HubServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?, userAdmitted: Bool) {
+    init(kind: TransportKind, services: SessionServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?, userAdmitted: Bool) {
         self.id = SessionID.make()
         self.address = kind.takesHTTPCommands ? SessionID.make() + SessionID.make() : nil
         self.client = SessionClient(identity: identity, countedUser: userAdmitted ? identity?.user : nil)
@@ -61,8 +61,8 @@ final class Session {
         self.loopHub = loopHub
         self.transport = transport
         loopHub.register(self)
-        if kind.takesHTTPCommands { services.sessions.register(self) }
-        services.sessionOpened()
+        if kind.takesHTTPCommands { services.registry.register(self) }
+        services.drain.sessionOpened()
         services.metrics.connectionOpened(kind)
         services.audit.record("connection_opened", ["session": id, "transport": kind.rawValue, "user": identity?.user])
     }
@@ -84,10 +84,10 @@ final class Session {
         subscriptions.removeAll()
         queue.removeAll()
         loopHub.unregister(self)
-        if kind.takesHTTPCommands { services.sessions.unregister(self) }
+        if kind.takesHTTPCommands { services.registry.unregister(self) }
         transport = nil
         services.metrics.connectionClosed(kind)
-        services.sessionClosed()
+        services.drain.sessionClosed()
         if let counted = client.countedUser { services.connections.release(user: counted) }
         services.audit.record("connection_closed", ["session": id, "user": user])
     }

@@ -81,7 +81,7 @@ extension WebSocketSessionEndpoint {
     func openSession(_ kind: TransportKind, identity: Identity?, context: ChannelHandlerContext) -> Session {
         let services = connection.services
         let session = Session(
-            kind: kind, services: services, loopHub: services.hub.loopHub(for: context.eventLoop), transport: self, identity: identity,
+            kind: kind, services: services.session, loopHub: services.hub.loopHub(for: context.eventLoop), transport: self, identity: identity,
             userAdmitted: true
         )
         self.session = session
