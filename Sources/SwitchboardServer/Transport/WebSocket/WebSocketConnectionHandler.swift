@@ -186,6 +186,15 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
         return true
     }
 
+    /// A publication for the session's client: written (as ``send(_:sharedFrame:tag:)``) while the connection is open.
+    /// False when it is not, or when the queue overflowed. The endpoints call this once per delivery rather than
+    /// ``isOpen`` and then ``send(_:sharedFrame:tag:)``: every call through their `unowned(unsafe)` reference retains
+    /// and releases the handler, and reading ``isOpen`` from outside this file costs a dynamic exclusivity check.
+    func sendPublication(_ payload: ByteBuffer, sharedFrame: ByteBuffer?, tag: @autoclosure () -> QueueTag?) -> Bool {
+        guard machine.isOpen else { return false }
+        return send(payload, sharedFrame: sharedFrame, tag: tag())
+    }
+
     /// Writes a message straight back (echo), flushed at the end of the read burst.
     func echo(_ message: ByteBuffer, isText: Bool) {
         guard let context else { return }
