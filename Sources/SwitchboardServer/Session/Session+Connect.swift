@@ -7,7 +7,7 @@ extension Session {
         if let info { client.info = info }
         transport?.setBatching(batch)
         guard let token else { return replyConnected(id) }
-        queue.engineCallStarted()
+        engineCallStarted()
         let verifier = services.tokens
         perform({ await verifier.connectionIdentity(token) }) { session, result in
             defer { session.engineCallFinished() }
@@ -32,7 +32,7 @@ extension Session {
     }
 
     func refresh(id: Int64, token: String) {
-        queue.engineCallStarted()
+        engineCallStarted()
         let verifier = services.tokens
         perform({ await verifier.connectionIdentity(token) }) { session, result in
             defer { session.engineCallFinished() }

@@ -11,7 +11,7 @@ extension Session {
         case .failure(let error): return refuse(id, error)
         }
         if let error = Permissions.presence(channel, options: options, identity: identity) { return refuse(id, error) }
-        queue.engineCallStarted()
+        engineCallStarted()
         let broker = services.engine
         performEngineCall("presence", { try await broker.presence(channel: channel, after: cursor, limit: limit) }) { session, result in
             defer { session.engineCallFinished() }

@@ -4,7 +4,7 @@ import SwitchboardCore
 /// Publishing from the client: the `publish` command (answered with the position) and raw-endpoint messages.
 extension Session {
     func publish(id: Int64, _ request: PublishRequest) {
-        queue.engineCallStarted()
+        engineCallStarted()
         publish(request) { session, result in
             switch result {
             case .success(let result):

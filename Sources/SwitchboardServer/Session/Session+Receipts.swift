@@ -6,7 +6,7 @@ extension Session {
     func acknowledge(id: Int64, channel: ChannelName, offset: UInt64, status: ReceiptRecord.Status) {
         guard let user else { return refuse(id, ProtocolError(.unauthorized, "receipts are per user: connect with a token")) }
         if let error = receiptsRefusal(channel) { return refuse(id, error) }
-        queue.engineCallStarted()
+        engineCallStarted()
         let broker = services.engine
         performEngineCall("acknowledge", { try await broker.acknowledge(channel: channel, offset: offset, user: user, status: status) }) {
             session, result in
@@ -25,7 +25,7 @@ extension Session {
 
     func receipts(id: Int64, channel: ChannelName, offset: UInt64) {
         if let error = receiptsRefusal(channel) { return refuse(id, error) }
-        queue.engineCallStarted()
+        engineCallStarted()
         let broker = services.engine
         performEngineCall("receipts", { try await broker.receipts(channel: channel, offset: offset) }) { session, result in
             defer { session.engineCallFinished() }

@@ -29,7 +29,7 @@ extension Session {
                 })
         case .send:
             // Through the command queue, so one connection's signals reach the engine in the order sent.
-            queue.engineCallStarted()
+            engineCallStarted()
             let broker = services.engine
             performEngineCall("signal", { try await broker.signal(event) }) { session, result in
                 defer { session.engineCallFinished() }

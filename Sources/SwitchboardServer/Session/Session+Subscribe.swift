@@ -52,10 +52,10 @@ extension Session {
         }
         guard let token else {
             if let error = services.channels.checkSubscribe(channel, identity: identity) { return refuse(id, error) }
-            queue.engineCallStarted()
+            engineCallStarted()
             return startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate)
         }
-        queue.engineCallStarted()
+        engineCallStarted()
         let verifier = services.tokens
         let user = self.user
         perform({ await verifier.checkSubscriptionToken(token, channel: channel, user: user) }) { session, tokenError in
