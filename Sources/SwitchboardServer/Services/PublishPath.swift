@@ -1,8 +1,8 @@
 import SwitchboardBroker
 import SwitchboardCore
 
-/// The one publish path, for client publishes (``Session``), the HTTP API and the demo ticker: namespace rules,
-/// publish rate limits, the engine, and the metrics and audit records of each outcome.
+/// The one publish path, for client publishes (``Session``), the HTTP API (one publication or a batch) and the demo
+/// ticker: namespace rules, publish rate limits, the engine, and the metrics and audit records of each outcome.
 final class PublishPath: Sendable {
     private let engine: any Broker
     private let channels: ChannelRules
