@@ -2,6 +2,7 @@ public import Foundation
 import Hummingbird
 import HummingbirdCore
 public import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 public import ServiceLifecycle
@@ -86,11 +87,22 @@ public struct SwitchboardServer: Sendable {
         broker.attach(sink: hub)
         let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let audit = try AuditLog(destination: configuration.auditLog)
-        let services = HubServices(broker: broker, hub: hub, metrics: metrics, settings: settings, verifier: verifier, audit: audit)
+        // Each part gets the services it uses; the shared ones (channel rules, publish path, drain state) are made once.
+        let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit)
+        let streams = StreamServices(session: sessionServices, hub: hub)
+        let originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
+        let hostPolicy = HostPolicy(publicHosts: configuration.publicHosts, development: configuration.mode == .development)
+        let routes = StreamRoutes(
+            settings: settings, channels: sessionServices.channels, originPolicy: originPolicy, hostPolicy: hostPolicy, drain: sessionServices.drain)
         let router = Router(context: SwitchboardRequestContext.self)
         router.add(middleware: RequestPathGuard())
-        HTTPAPI(services: services, apiKey: apiKey).register(on: router)
-        SessionEndpoints(services: services).register(on: router)
+        HTTPAPI(
+            engine: broker, channels: sessionServices.channels, publishing: sessionServices.publishing, drain: sessionServices.drain,
+            originPolicy: originPolicy, metrics: metrics, audit: audit, maxBodyBytes: settings.limits.maxMessageBytes, apiKey: apiKey,
+            apiRequests: KeyedRateLimiter(rate: configuration.limits.apiRequestsPerSecond),
+            apiKeyFailures: NIOLockedValueBox(FailureThrottle(maxFailures: configuration.limits.apiKeyFailuresPerMinute))
+        ).register(on: router)
+        SessionEndpoints(services: streams).register(on: router)
         var demoServices: [any Service] = []
         if configuration.demo {
             guard configuration.mode == .development else {
@@ -99,8 +111,9 @@ public struct SwitchboardServer: Sendable {
             guard let secret = configuration.auth.hmacSecret else {
                 throw ServerSetupError(key: "auth.hmac_secret", reason: "demo mode signs its tokens with the HMAC secret: set one")
             }
-            DemoEndpoints(services: services, minter: TokenMinter(hmacSecret: secret)).register(on: router)
-            demoServices.append(DemoTicker(services: services))
+            let minter = TokenMinter(hmacSecret: secret)
+            DemoEndpoints(maxBodyBytes: settings.limits.maxMessageBytes, metrics: metrics, minter: minter).register(on: router)
+            demoServices.append(DemoTicker(publishing: sessionServices.publishing))
         }
         if let webRoot = configuration.webRoot {
             let files = WebRootFiles(root: webRoot, followsLinksOutside: configuration.webRootFollowsSymlinks, logger: logger)
@@ -109,8 +122,8 @@ public struct SwitchboardServer: Sendable {
         let application = Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                guard let sslContext else { return SwitchboardChildChannel(responder: responder, services: services) }
-                return SecureChildChannel(responder: responder, services: services, sslContext: sslContext)
+                guard let sslContext else { return SwitchboardChildChannel(responder: responder, routes: routes, services: streams) }
+                return SecureChildChannel(responder: responder, routes: routes, services: streams, sslContext: sslContext)
             },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
             services: [BrokerService(broker: broker)] + demoServices,
@@ -121,7 +134,10 @@ public struct SwitchboardServer: Sendable {
         // Services shut down in reverse order: the drain flag flips before the server starts closing connections.
         return ServiceGroup(
             configuration: .init(
-                services: [SessionDrainService(services: services), application, DrainFlagService(services: services)], logger: logger
+                services: [
+                    SessionDrainService(drain: sessionServices.drain, timeout: configuration.drainTimeout), application,
+                    DrainFlagService(drain: sessionServices.drain, registry: sessionServices.registry),
+                ], logger: logger
             )
         )
     }
@@ -149,12 +165,14 @@ private struct BrokerService: Service {
 /// the server quiesced), bounded by the drain timeout, so the process never exits under a connection still sending its
 /// goodbye.
 private struct SessionDrainService: Service {
-    let services: HubServices
+    let drain: DrainState
+    /// `shutdown.drain_timeout_ms`; the wait ends a second after it.
+    let timeout: Duration
 
     func run() async throws {
         try? await gracefulShutdown()
-        let deadline = ContinuousClock.now + services.settings.configuration.drainTimeout + .seconds(1)
-        while services.openSessionCount > 0, ContinuousClock.now < deadline {
+        let deadline = ContinuousClock.now + timeout + .seconds(1)
+        while drain.openSessionCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -163,12 +181,13 @@ private struct SessionDrainService: Service {
 /// Marks the hub as draining as soon as shutdown begins, so `/readyz` turns 503 and new stream requests are refused
 /// while existing ones are told to reconnect.
 private struct DrainFlagService: Service {
-    let services: HubServices
+    let drain: DrainState
+    let registry: SessionRegistry
 
     func run() async throws {
         try? await gracefulShutdown()
-        services.startDraining()
+        drain.startDraining()
         // Long-poll sessions have no connection to quiesce: tell each to reconnect elsewhere.
-        services.sessions.forEach { session in if session.kind == .poll { session.disconnect(.shutdown) } }
+        registry.forEach { session in if session.kind == .poll { session.disconnect(.shutdown) } }
     }
 }

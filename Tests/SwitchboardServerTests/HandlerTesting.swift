@@ -6,11 +6,11 @@ import SwitchboardCore
 
 @testable import SwitchboardServer
 
-/// ``HubServices`` without a server, for handler-level tests: the in-memory engine and a hub whose one event loop is
+/// ``StreamServices`` without a server, for handler-level tests: the in-memory engine and a hub whose one event loop is
 /// the test channel's, put together as `SwitchboardServer.makeService` does. Limits are lifted as in ``TestServer``.
-func makeTestHubServices(
+func makeTestStreamServices(
     loop: any EventLoop, verifier: TokenVerifier, _ configure: (inout HubConfiguration) -> Void = { _ in }
-) throws -> HubServices {
+) throws -> StreamServices {
     var configuration = HubConfiguration()
     configuration.limits.commandsPerSecond = 0
     configuration.limits.publishesPerSecondPerUser = 0
@@ -21,13 +21,13 @@ func makeTestHubServices(
     let broker = MemoryBroker(policy: { [configuration] channel in
         (configuration.options(forNamespace: channel.namespace) ?? configuration.channelDefaults).historyPolicy
     })
-    return HubServices(
-        broker: broker, hub: Hub(loops: [loop], metrics: metrics, heartbeat: settings.heartbeat), metrics: metrics, settings: settings,
-        verifier: verifier, audit: try AuditLog(destination: configuration.auditLog))
+    let session = SessionServices(
+        engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: try AuditLog(destination: configuration.auditLog))
+    return StreamServices(session: session, hub: Hub(loops: [loop], metrics: metrics, heartbeat: settings.heartbeat))
 }
 
 /// The pipeline a WebSocket hand-off installs (NIO's frame decoder, then the connection handler), for a test channel.
-func webSocketHandlers(_ mode: WebSocketMode, services: HubServices, messagePack: Bool = false) -> [any ChannelHandler] {
+func webSocketHandlers(_ mode: WebSocketMode, services: StreamServices, messagePack: Bool = false) -> [any ChannelHandler] {
     [
         ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
         WebSocketConnectionHandler(mode: mode, services: services, identity: nil, messagePack: messagePack),

@@ -19,9 +19,9 @@ import Testing
     /// An upgraded connection on an `EmbeddedChannel` (everything stays on the test's thread).
     private func connection(
         _ mode: WebSocketMode = .echo, _ configure: (inout HubConfiguration) -> Void = { _ in }
-    ) throws -> (EmbeddedChannel, HubServices) {
+    ) throws -> (EmbeddedChannel, StreamServices) {
         let channel = EmbeddedChannel()
-        let services = try makeTestHubServices(loop: channel.embeddedEventLoop, verifier: verifier, configure)
+        let services = try makeTestStreamServices(loop: channel.embeddedEventLoop, verifier: verifier, configure)
         try channel.connect(to: Self.peer).wait()
         try channel.pipeline.syncOperations.addHandlers(webSocketHandlers(mode, services: services))
         return (channel, services)
@@ -202,8 +202,8 @@ import Testing
     /// reach the client as their bare data, the client's own included.
     @Test func theRawEndpointPublishesMessagesAndSendsPublicationsAsBareData() async throws {
         let loop = NIOAsyncTestingEventLoop()
-        let services = try makeTestHubServices(loop: loop, verifier: verifier)
-        services.broker.attach(sink: services.hub)
+        let services = try makeTestStreamServices(loop: loop, verifier: verifier)
+        services.session.engine.attach(sink: services.hub)
         let room = try ChannelName(validating: "room")
         let channel = try await NIOAsyncTestingChannel(loop: loop) { channel in
             try channel.pipeline.syncOperations.addHandlers(webSocketHandlers(.raw(channel: room, options: NamespaceOptions()), services: services))
@@ -213,10 +213,10 @@ import Testing
         try await channel.writeInbound(WireBytes.client(0x1, "hello"))
         let echoed = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
         #expect(Array(echoed.readableBytesView) == WireBytes.server(0x1, #""hello""#))
-        let history = try await services.broker.history(channel: room, after: 0, limit: 10)
+        let history = try await services.session.engine.history(channel: room, after: 0, limit: 10)
         #expect(history.publications.map { String(buffer: $0.data) } == [#""hello""#])
 
-        _ = await services.publish(PublishRequest(channel: room, data: ByteBuffer(string: #"{"price":12.5}"#)), client: nil)
+        _ = await services.session.publishing.publish(PublishRequest(channel: room, data: ByteBuffer(string: #"{"price":12.5}"#)), client: nil)
         let published = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
         #expect(Array(published.readableBytesView) == WireBytes.server(0x1, #"{"price":12.5}"#))
         try await channel.close().get()

@@ -1,17 +1,31 @@
 import Hummingbird
+import NIOConcurrencyHelpers
 import NIOCore
 import SwitchboardBroker
 import SwitchboardCore
 
 /// The HTTP API: publishing and history for application backends (API key), health, readiness and metrics.
 struct HTTPAPI {
-    let services: HubServices
+    let engine: any Broker
+    let channels: ChannelRules
+    let publishing: PublishPath
+    /// `/readyz` answers 503 while the server drains.
+    let drain: DrainState
+    let originPolicy: OriginPolicy
+    let metrics: ServerMetrics
+    let audit: AuditLog
+    /// `limits.max_message_bytes`: the largest request body.
+    let maxBodyBytes: Int
     let apiKey: String
+    /// `limits.api_requests_per_second`, per API key.
+    let apiRequests: KeyedRateLimiter
+    /// Wrong API keys per client address (`limits.api_key_failures_per_minute`).
+    let apiKeyFailures: NIOLockedValueBox<FailureThrottle>
 
     static let maxHistoryLimit = 1000
 
     func register(on router: Router<SwitchboardRequestContext>) {
-        router.middlewares.add(CORSMiddleware(policy: services.originPolicy))
+        router.middlewares.add(CORSMiddleware(policy: originPolicy))
         router.middlewares.add(JSONErrorMiddleware())
         // Stream endpoints are served by NIO handlers only on the first request of a connection. A browser that
         // reuses a keep-alive connection (e.g. after loading a page from the web root) lands here instead: send it to
@@ -27,14 +41,14 @@ struct HTTPAPI {
         router.get("/api/receipts") { request, context in try await self.receipts(request, context: context) }
         router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
-            if services.isDraining { return json(#"{"status":"draining"}"#, status: .serviceUnavailable) }
-            if !services.broker.isAvailable { return json(#"{"status":"engine_unavailable"}"#, status: .serviceUnavailable) }
+            if drain.isDraining { return json(#"{"status":"draining"}"#, status: .serviceUnavailable) }
+            if !engine.isAvailable { return json(#"{"status":"engine_unavailable"}"#, status: .serviceUnavailable) }
             return json(#"{"status":"ready"}"#)
         }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: services.metrics.exposition()))
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
             )
         }
     }
@@ -43,12 +57,12 @@ struct HTTPAPI {
 
     private func publish(_ request: Request, context: SwitchboardRequestContext) async throws -> Response {
         try authorize(request, context: context)
-        let body = try await request.collectBody(services: services)
+        let body = try await request.collectBody(limit: maxBodyBytes, metrics: metrics)
         let members: [JSONMember]
         do {
             members = try JSONScanner.objectMembers(body)
         } catch {
-            services.metrics.error(.invalidData)
+            metrics.error(.invalidData)
             throw APIError(.badRequest, .invalidData, "body is not valid JSON: \(error)")
         }
         if let batch = members.first(where: { $0.key == "publications" })?.value {
@@ -79,7 +93,7 @@ struct HTTPAPI {
                 results.append(.failure(error))
             }
         }
-        let published = await services.publishBatch(requests.map(\.request))
+        let published = await publishing.publishBatch(requests.map(\.request))
         for ((index, _), result) in zip(requests, published) { results[index] = result.mapError { APIError($0) } }
         return json(
             Pushes.object { writer in
@@ -102,7 +116,7 @@ struct HTTPAPI {
 
     private func publishOne(_ members: [JSONMember]) async -> Result<PublishResult, APIError> {
         switch decodePublication(members) {
-        case .success(let request): return await services.publish(request, client: nil).mapError { APIError($0) }
+        case .success(let request): return await publishing.publish(request, client: nil).mapError { APIError($0) }
         case .failure(let error): return .failure(error)
         }
     }
@@ -115,11 +129,11 @@ struct HTTPAPI {
         switch CommandDecoder.decodeChannel(fields["channel"]) {
         case .success(let value): channel = value
         case .failure(let error):
-            services.metrics.error(error.code)
+            metrics.error(error.code)
             return .failure(APIError(error))
         }
         guard let rawData = fields["data"], let data = try? JSONScanner.validateAndMinify(rawData) else {
-            services.metrics.error(.badRequest)
+            metrics.error(.badRequest)
             return .failure(APIError(.badRequest, .badRequest, "data is required"))
         }
         var key: String?
@@ -146,11 +160,11 @@ struct HTTPAPI {
         try authorize(request, context: context)
         let query = request.uri.queryParameters
         let channel = try channelParameter(query["channel"].map(String.init))
-        if case .failure(let error) = services.options(for: channel) { throw APIError(error) }
+        if case .failure(let error) = channels.options(for: channel) { throw APIError(error) }
         var since: StreamPosition?
         if let text = query["since"] {
             guard let position = StreamPosition(parsing: text[...]) else {
-                services.metrics.error(.invalidPosition)
+                metrics.error(.invalidPosition)
                 throw APIError(.badRequest, .invalidPosition, "since must be EPOCH:OFFSET")
             }
             since = position
@@ -243,17 +257,17 @@ struct HTTPAPI {
     /// Calls the engine; a failure becomes the HTTP refusal its engine error maps to (never a 200).
     private func engine<Value>(_ operation: String, _ call: (any Broker) async throws -> Value) async throws -> Value {
         do {
-            return try await call(services.broker)
+            return try await call(engine)
         } catch {
             let refusal = ProtocolError(engineFailure: error, operation: operation)
-            services.metrics.error(refusal.code)
+            metrics.error(refusal.code)
             throw APIError(refusal)
         }
     }
 
     /// Refuses with `refusal` (400) unless the channel's namespace is served and has `option` on.
     private func requireOption(_ channel: ChannelName, _ option: KeyPath<NamespaceOptions, Bool>, else refusal: ProtocolError) throws {
-        switch services.options(for: channel) {
+        switch channels.options(for: channel) {
         case .failure(let error): throw APIError(error)
         case .success(let options):
             guard options[keyPath: option] else { throw APIError(.badRequest, refusal.code, refusal.reason) }
@@ -265,7 +279,7 @@ struct HTTPAPI {
         do {
             return try ChannelName(validating: name)
         } catch {
-            services.metrics.error(.invalidChannel)
+            metrics.error(.invalidChannel)
             throw APIError(.badRequest, .invalidChannel, error.reason)
         }
     }
@@ -275,30 +289,30 @@ struct HTTPAPI {
     private func authorize(_ request: Request, context: SwitchboardRequestContext) throws {
         let address = context.clientAddress
         let now = MonotonicTime.nanoseconds()
-        if case .shutOut(let retryAfter) = services.apiKeyFailures.withLockedValue({ $0.check(address, now: now) }) {
-            services.metrics.error(.rateLimited)
+        if case .shutOut(let retryAfter) = apiKeyFailures.withLockedValue({ $0.check(address, now: now) }) {
+            metrics.error(.rateLimited)
             var error = APIError(.tooManyRequests, .rateLimited, "too many wrong API keys from this address (limits.api_key_failures_per_minute)")
             error.headers[.retryAfter] = String(retryAfter)
             throw error
         }
         guard let header = request.headers[.authorization] else {
-            services.metrics.error(.invalidAPIKey)
+            metrics.error(.invalidAPIKey)
             throw APIError(.unauthorized, .invalidAPIKey, "send Authorization: apikey <KEY>")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "apikey", ConstantTime.equal(String(parts[1]), apiKey) else {
-            services.apiKeyFailures.withLockedValue { $0.recordFailure(address, now: now) }
-            services.metrics.error(.invalidAPIKey)
-            services.audit.record("auth_failed", ["kind": "api_key", "path": request.uri.path, "remote": address])
+            apiKeyFailures.withLockedValue { $0.recordFailure(address, now: now) }
+            metrics.error(.invalidAPIKey)
+            audit.record("auth_failed", ["kind": "api_key", "path": request.uri.path, "remote": address])
             throw APIError(.unauthorized, .invalidAPIKey, "wrong API key")
         }
-        guard services.apiRequests.allow(apiKey) else {
-            services.metrics.error(.rateLimited)
+        guard apiRequests.allow(apiKey) else {
+            metrics.error(.rateLimited)
             var error = APIError(.tooManyRequests, .rateLimited, "API request rate limit reached (limits.api_requests_per_second)")
             error.headers[.retryAfter] = "1"
             throw error
         }
-        services.audit.record("api_call", ["method": request.method.rawValue, "path": request.uri.path])
+        audit.record("api_call", ["method": request.method.rawValue, "path": request.uri.path])
     }
 }
 
@@ -325,12 +339,11 @@ enum ConstantTime {
 
 extension Request {
     /// The whole body, at most `limits.max_message_bytes` (else `413` `110`).
-    func collectBody(services: HubServices) async throws -> ByteBuffer {
-        let limit = services.settings.limits.maxMessageBytes
+    func collectBody(limit: Int, metrics: ServerMetrics) async throws -> ByteBuffer {
         do {
             return try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            services.metrics.error(.messageTooLarge)
+            metrics.error(.messageTooLarge)
             throw APIError(.contentTooLarge, .messageTooLarge, "body larger than \(limit) bytes (limits.max_message_bytes)")
         }
     }

@@ -6,7 +6,8 @@ import SwitchboardCore
 /// to SSE and long-poll sessions, and refreshing their token. Commands and their replies are the WebSocket
 /// protocol's; replies and pushes travel on the session's stream (SSE events or poll responses), in order.
 struct SessionEndpoints {
-    let services: HubServices
+    /// What the sessions opened here need, and the hub that places them on a loop.
+    let services: StreamServices
 
     func register(on router: Router<SwitchboardRequestContext>) {
         router.post("/connection/poll") { request, _ in try await self.openPoll(request) }
@@ -21,21 +22,21 @@ struct SessionEndpoints {
     // MARK: long-poll
 
     private func openPoll(_ request: Request) async throws -> Response {
-        if services.isDraining {
+        if services.session.drain.isDraining {
             var error = APIError(.serviceUnavailable, .shuttingDown, "server is shutting down; retry")
             error.headers[.retryAfter] = "1"
             throw error
         }
         let limit = services.settings.limits.maxConnections
-        if limit > 0 && services.sessions.count >= limit {
+        if limit > 0 && services.session.registry.count >= limit {
             services.metrics.error(.rateLimited)
             var error = APIError(.serviceUnavailable, .rateLimited, "server connection limit reached (limits.max_connections)")
             error.headers[.retryAfter] = "1"
             throw error
         }
         let identity = try await verifiedIdentity(of: request)
-        if let user = identity?.user, let error = services.connections.admit(user: user) {
-            services.audit.record("limit_hit", ["limit": "connections_per_user", "user": user])
+        if let user = identity?.user, let error = services.session.connections.admit(user: user) {
+            services.session.audit.record("limit_hit", ["limit": "connections_per_user", "user": user])
             var refusal = APIError(error)
             refusal.status = .tooManyRequests
             refusal.headers[.retryAfter] = "1"
@@ -43,7 +44,7 @@ struct SessionEndpoints {
         }
         let loopHub = services.hub.nextLoopHub()
         let services = self.services
-        let id = try await loopHub.loop.submit { PollTransport.openSession(on: loopHub, services: services, identity: identity) }.get()
+        let id = try await loopHub.loop.submit { PollTransport.openSession(on: loopHub, services: services.session, identity: identity) }.get()
         return json(
             Pushes.object {
                 $0.key("session"); $0.string(id); $0.key("seq"); $0.uint(0)
@@ -63,7 +64,7 @@ struct SessionEndpoints {
             guard let milliseconds = Int64(text), milliseconds >= 0 else { throw APIError(.badRequest, .badRequest, "timeout must be milliseconds") }
             timeout = min(.milliseconds(milliseconds), longest)
         }
-        let body = await services.sessions.withSession(
+        let body = await services.session.registry.withSession(
             id,
             future: { [ack, timeout] session in
                 (session.transport as? PollTransport)?.poll(ack: ack, timeout: timeout)
@@ -73,7 +74,7 @@ struct SessionEndpoints {
     }
 
     private func closePoll(session id: String) async throws -> Response {
-        let closed = await services.sessions.withSession(id) { session -> Bool? in
+        let closed = await services.session.registry.withSession(id) { session -> Bool? in
             guard let transport = session.transport as? PollTransport else { return nil }
             transport.finish()
             return true
@@ -85,7 +86,7 @@ struct SessionEndpoints {
     // MARK: commands
 
     private func commands(_ request: Request, session id: String) async throws -> Response {
-        let body = try await request.collectBody(services: services)
+        let body = try await request.collectBody(limit: services.settings.limits.maxMessageBytes, metrics: services.metrics)
         // The whole body must be JSON before anything is accepted: a broken body is refused here (400 111) rather
         // than answered 202 and refused later on the stream.
         guard (try? JSONScanner.validateAndMinify(body)) != nil else { throw notCommands() }
@@ -99,7 +100,7 @@ struct SessionEndpoints {
         default:
             throw notCommands()
         }
-        let accepted = await services.sessions.withSession(id) { session -> Int? in
+        let accepted = await services.session.registry.withSession(id) { session -> Int? in
             guard !session.isClosed, (session.transport as? PollTransport)?.isEnding != true else { return nil }
             session.noteInbound()
             for command in commands { session.receive(command: command) }
@@ -115,7 +116,7 @@ struct SessionEndpoints {
     /// `POST /connection/refresh` with `{"session":ID,"token":JWT}`: installs a fresh token on an SSE or long-poll
     /// session and answers with its expiry, for clients that prefer a direct answer to the `refresh` command.
     private func refresh(_ request: Request) async throws -> Response {
-        let body = try await request.collectBody(services: services)
+        let body = try await request.collectBody(limit: services.settings.limits.maxMessageBytes, metrics: services.metrics)
         var fields: [String: ByteBuffer] = [:]
         for member in (try? JSONScanner.objectMembers(body)) ?? [] { fields[member.key] = member.value }
         guard let id = fields["session"].flatMap(JSONScanner.decodeString), let token = fields["token"].flatMap(JSONScanner.decodeString),
@@ -124,11 +125,11 @@ struct SessionEndpoints {
             throw APIError(.badRequest, .badRequest, "send {\"session\":ID,\"token\":JWT}")
         }
         let identity: Identity?
-        switch await services.verifier.connectionIdentity(token) {
+        switch await services.session.tokens.connectionIdentity(token) {
         case .success(let verified): identity = verified
         case .failure(let error): throw tokenRefused(error)
         }
-        let outcome = await services.sessions.withSession(id) { session -> ProtocolError?? in .some(session.installRefreshed(identity)) }
+        let outcome = await services.session.registry.withSession(id) { session -> ProtocolError?? in .some(session.installRefreshed(identity)) }
         guard let outcome else { throw sessionNotFound(id) }
         if let error = outcome { throw tokenRefused(error) }
         return json(Pushes.object { writer in if let expires = identity?.expiresAt { writer.key("expires"); writer.int(expires) } })
@@ -141,7 +142,7 @@ struct SessionEndpoints {
         let token = TokenSources.token(
             authorization: request.headers[.authorization], cookieHeaders: request.headers[values: .cookie], query: query)
         guard let token else { return nil }
-        switch await services.verifier.connectionIdentity(token) {
+        switch await services.session.tokens.connectionIdentity(token) {
         case .success(let identity): return identity
         case .failure(let error): throw tokenRefused(error)
         }
@@ -149,7 +150,7 @@ struct SessionEndpoints {
 
     private func tokenRefused(_ error: ProtocolError) -> APIError {
         services.metrics.error(error.code)
-        services.audit.record("auth_failed", ["kind": "connection_token", "code": String(error.code.rawValue)])
+        services.session.audit.record("auth_failed", ["kind": "connection_token", "code": String(error.code.rawValue)])
         var refusal = APIError(error)
         refusal.status = .unauthorized
         refusal.headers[.wwwAuthenticate] = "Bearer"

@@ -7,7 +7,9 @@ import SwitchboardCore
 ///
 /// Anyone who can reach it can be anyone: the server refuses demo mode in production (``SwitchboardServer``).
 struct DemoEndpoints {
-    let services: HubServices
+    /// `limits.max_message_bytes`: the largest request body.
+    let maxBodyBytes: Int
+    let metrics: ServerMetrics
     let minter: TokenMinter
 
     static let tokenLifetime: Duration = .seconds(3600)
@@ -17,7 +19,7 @@ struct DemoEndpoints {
     }
 
     private func token(_ request: Request) async throws -> Response {
-        let body = try await request.collectBody(services: services)
+        let body = try await request.collectBody(limit: maxBodyBytes, metrics: metrics)
         let fields = Dictionary(((try? JSONScanner.objectMembers(body)) ?? []).map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         guard let user = fields["sub"].flatMap(JSONScanner.decodeString), (1...64).contains(user.count),
             user.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })

@@ -12,7 +12,7 @@ struct DemoTicker: Service {
     /// Updates are sent in bursts every 10 ms: steady enough for the demo's rate meter, cheap in wake-ups.
     static let tick: Duration = .milliseconds(10)
 
-    let services: HubServices
+    let publishing: PublishPath
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown { try await publishForever() }
@@ -31,7 +31,7 @@ struct DemoTicker: Service {
                 let price = (prices[index] * 100).rounded() / 100
                 let millis = Int64(Date().timeIntervalSince1970 * 1000)
                 let data = ByteBuffer(string: #"{"symbol":"\#(symbol)","price":\#(price),"ts":\#(millis)}"#)
-                _ = await services.publish(PublishRequest(channel: Self.channel, data: data, key: symbol), client: nil)
+                _ = await publishing.publish(PublishRequest(channel: Self.channel, data: data, key: symbol), client: nil)
             }
             next += Self.tick
             try await Task.sleep(until: next, clock: .continuous)

@@ -7,8 +7,8 @@ extension Session {
         if let info { client.info = info }
         transport?.setBatching(batch)
         guard let token else { return replyConnected(id) }
-        queue.engineCallStarted()
-        let verifier = services.verifier
+        engineCallStarted()
+        let verifier = services.tokens
         perform({ await verifier.connectionIdentity(token) }) { session, result in
             defer { session.engineCallFinished() }
             switch result {
@@ -32,8 +32,8 @@ extension Session {
     }
 
     func refresh(id: Int64, token: String) {
-        queue.engineCallStarted()
-        let verifier = services.verifier
+        engineCallStarted()
+        let verifier = services.tokens
         perform({ await verifier.connectionIdentity(token) }) { session, result in
             defer { session.engineCallFinished() }
             let installed = result.flatMap { identity -> Result<Identity?, ProtocolError> in
@@ -65,7 +65,7 @@ extension Session {
         guard let expiresAt = identity?.expiresAt else { return }
         let auth = services.settings.configuration.auth
         let action = client.tokenExpiry.check(
-            now: services.verifier.currentTime, expiresAt: expiresAt, leeway: services.verifier.validator.leeway,
+            now: services.tokens.currentTime, expiresAt: expiresAt, leeway: services.tokens.validator.leeway,
             graceSeconds: auth.refreshGrace.components.seconds)
         switch action {
         case .none:

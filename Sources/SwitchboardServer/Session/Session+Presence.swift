@@ -6,13 +6,13 @@ import SwitchboardCore
 extension Session {
     func presence(id: Int64, channel: ChannelName, cursor: String?, limit: Int) {
         let options: NamespaceOptions
-        switch services.options(for: channel) {
+        switch services.channels.options(for: channel) {
         case .success(let value): options = value
         case .failure(let error): return refuse(id, error)
         }
         if let error = Permissions.presence(channel, options: options, identity: identity) { return refuse(id, error) }
-        queue.engineCallStarted()
-        let broker = services.broker
+        engineCallStarted()
+        let broker = services.engine
         performEngineCall("presence", { try await broker.presence(channel: channel, after: cursor, limit: limit) }) { session, result in
             defer { session.engineCallFinished() }
             switch result {
@@ -31,9 +31,9 @@ extension Session {
     /// Leaves after every earlier presence call of this session (its join included) has ended: a leave that
     /// overtook its join would leave a ghost member behind.
     func leavePresence(_ channel: ChannelName) {
-        let broker = services.broker
+        let broker = services.engine
         let client = id
-        let options = try? services.options(for: channel).get()
+        let options = try? services.channels.options(for: channel).get()
         let announce = (options?.presence ?? false) && (options?.joinLeave ?? true)
         let metrics = services.metrics
         presenceOrder.runDetached {

@@ -4,7 +4,7 @@ import SwitchboardCore
 /// Publishing from the client: the `publish` command (answered with the position) and raw-endpoint messages.
 extension Session {
     func publish(id: Int64, _ request: PublishRequest) {
-        queue.engineCallStarted()
+        engineCallStarted()
         publish(request) { session, result in
             switch result {
             case .success(let result):
@@ -20,6 +20,6 @@ extension Session {
     func publish(_ request: PublishRequest, then completion: @escaping (Session, Result<PublishResult, ProtocolError>) -> Void) {
         let services = self.services
         let client = ClientPublisher(identity: identity, session: id)
-        perform({ await services.publish(request, client: client) }, then: completion)
+        perform({ await services.publishing.publish(request, client: client) }, then: completion)
     }
 }

@@ -6,8 +6,8 @@ extension Session {
     func acknowledge(id: Int64, channel: ChannelName, offset: UInt64, status: ReceiptRecord.Status) {
         guard let user else { return refuse(id, ProtocolError(.unauthorized, "receipts are per user: connect with a token")) }
         if let error = receiptsRefusal(channel) { return refuse(id, error) }
-        queue.engineCallStarted()
-        let broker = services.broker
+        engineCallStarted()
+        let broker = services.engine
         performEngineCall("acknowledge", { try await broker.acknowledge(channel: channel, offset: offset, user: user, status: status) }) {
             session, result in
             defer { session.engineCallFinished() }
@@ -25,8 +25,8 @@ extension Session {
 
     func receipts(id: Int64, channel: ChannelName, offset: UInt64) {
         if let error = receiptsRefusal(channel) { return refuse(id, error) }
-        queue.engineCallStarted()
-        let broker = services.broker
+        engineCallStarted()
+        let broker = services.engine
         performEngineCall("receipts", { try await broker.receipts(channel: channel, offset: offset) }) { session, result in
             defer { session.engineCallFinished() }
             switch result {
@@ -48,7 +48,7 @@ extension Session {
     }
 
     private func receiptsRefusal(_ channel: ChannelName) -> ProtocolError? {
-        switch services.options(for: channel) {
+        switch services.channels.options(for: channel) {
         case .failure(let error): return error
         case .success(let options): return options.receipts ? nil : ProtocolError(.receiptsNotEnabled, "namespace does not keep receipts")
         }

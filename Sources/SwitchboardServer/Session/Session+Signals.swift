@@ -6,7 +6,7 @@ import SwitchboardCore
 extension Session {
     func signal(id: Int64, channel: ChannelName, type: String, data: ByteBuffer?) {
         let options: NamespaceOptions
-        switch services.options(for: channel) {
+        switch services.channels.options(for: channel) {
         case .success(let value): options = value
         case .failure(let error): return refuse(id, error)
         }
@@ -29,8 +29,8 @@ extension Session {
                 })
         case .send:
             // Through the command queue, so one connection's signals reach the engine in the order sent.
-            queue.engineCallStarted()
-            let broker = services.broker
+            engineCallStarted()
+            let broker = services.engine
             performEngineCall("signal", { try await broker.signal(event) }) { session, result in
                 defer { session.engineCallFinished() }
                 switch result {
@@ -47,7 +47,7 @@ extension Session {
     /// The interval of a gate ended: its newest held-back signal goes out now.
     private func releaseSignal(_ key: SignalGates.Key) {
         guard !isClosed, let pending = signalGates.release(key, now: .now()) else { return }
-        let broker = services.broker
+        let broker = services.engine
         let metrics = services.metrics
         metrics.signalsSent.increment()
         Task {

@@ -51,15 +51,15 @@ extension Session {
             return refuse(id, ProtocolError(.tooManySubscriptions, "a connection may hold at most \(limit) subscriptions"))
         }
         guard let token else {
-            if let error = services.checkSubscribe(channel, identity: identity) { return refuse(id, error) }
-            queue.engineCallStarted()
+            if let error = services.channels.checkSubscribe(channel, identity: identity) { return refuse(id, error) }
+            engineCallStarted()
             return startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate)
         }
-        queue.engineCallStarted()
-        let verifier = services.verifier
+        engineCallStarted()
+        let verifier = services.tokens
         let user = self.user
         perform({ await verifier.checkSubscriptionToken(token, channel: channel, user: user) }) { session, tokenError in
-            if let error = tokenError ?? session.services.checkSubscribe(channel, identity: session.identity, hasSubscriptionToken: true) {
+            if let error = tokenError ?? session.services.channels.checkSubscribe(channel, identity: session.identity, hasSubscriptionToken: true) {
                 session.refuse(id, error)
                 session.engineCallFinished()
                 return
@@ -96,7 +96,7 @@ extension Session {
 
     private func startSubscription(_ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin, maxRate: Int? = nil) {
         let generation = nextGeneration()
-        let options = (try? services.options(for: channel).get()) ?? NamespaceOptions()
+        let options = (try? services.channels.options(for: channel).get()) ?? NamespaceOptions()
         let seesPresence = Permissions.presence(channel, options: options, identity: identity) == nil
         // Receipts need to know who is subscribed, so receipt namespaces track membership like presence does.
         let joinsPresence = options.presence || options.receipts
@@ -114,7 +114,7 @@ extension Session {
         // Live delivery starts before the history read, so nothing published in between is missed (duplicates are
         // dropped by the subscription stream).
         loopHub.subscribe(self, to: channel, subscription: subscription)
-        let broker = services.broker
+        let broker = services.engine
         let limit = services.settings.maxRecovery
         let start: @Sendable () async throws -> SubscriptionStart = {
             let recovery = try await broker.recover(channel: channel, since: since, limit: limit)
@@ -188,7 +188,7 @@ extension Session {
     /// the client is told to reset and continues from the current position.
     func fillGap(_ channel: ChannelName, _ subscription: Subscription, after: StreamPosition) {
         services.metrics.gapsFilled.increment()
-        let broker = services.broker
+        let broker = services.engine
         let limit = services.settings.maxRecovery
         let generation = subscription.generation
         performEngineCall("recover", { try await broker.recover(channel: channel, since: after, limit: limit) }) { session, result in

@@ -15,9 +15,9 @@ enum HTTP2Connection {
     /// Installs the HTTP/2 handler, the stream multiplexer and connection management (GOAWAY on graceful shutdown,
     /// idle close) on a channel whose ALPN chose `h2`.
     static func configure(_ channel: any Channel, base: SwitchboardChildChannel, logger: Logger) throws -> Streams {
-        let services = base.services
+        let (routes, services) = (base.routes, base.services)
         // One TCP connection, counted once against the connection limits; an over-limit answer goes to every stream.
-        let overLimit = ConnectionRouter.admitConnection(channel, services: services)
+        let overLimit = ConnectionRouter.admitConnection(channel, connections: services.session.connections, audit: services.session.audit)
         let management = NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
             configuration: .init(
@@ -42,7 +42,7 @@ enum HTTP2Connection {
                 let kind = stream.eventLoop.makePromise(of: ConnectionKind.self)
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try stream.pipeline.syncOperations.addHandler(
-                    ConnectionRouter(services: services, wire: .http2Stream(overLimit: overLimit), kind: kind, logger: logger))
+                    ConnectionRouter(routes: routes, services: services, wire: .http2Stream(overLimit: overLimit), kind: kind, logger: logger))
                 return SwitchboardChildChannel.Value(channel: stream, kind: kind.futureResult)
             }
         }

@@ -23,8 +23,8 @@ struct SecureChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     var responder: HTTPChannelHandler.Responder { base.responder }
 
-    init(responder: @escaping HTTPChannelHandler.Responder, services: HubServices, sslContext: NIOSSLContext) {
-        self.base = SwitchboardChildChannel(responder: responder, services: services, secure: true)
+    init(responder: @escaping HTTPChannelHandler.Responder, routes: StreamRoutes, services: StreamServices, sslContext: NIOSSLContext) {
+        self.base = SwitchboardChildChannel(responder: responder, routes: routes, services: services, secure: true)
         self.sslContext = sslContext
     }
 

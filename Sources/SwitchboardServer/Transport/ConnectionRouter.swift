@@ -43,7 +43,10 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         case http2Stream(overLimit: Refusal?)
     }
 
-    private let services: HubServices
+    /// Decides from the head; anonymous until a token proved who the client is.
+    private let routes: StreamRoutes
+    /// What the handlers taking over a stream need; also limits, tokens, metrics and audit for the router itself.
+    private let services: StreamServices
     private let wire: Wire
     private let kind: EventLoopPromise<ConnectionKind>
     private let logger: Logger
@@ -52,7 +55,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// Set when the connection is over a connection limit: its first request is answered with this refusal.
     private var overLimit: Refusal?
 
-    init(services: HubServices, wire: Wire, kind: EventLoopPromise<ConnectionKind>, logger: Logger) {
+    init(routes: StreamRoutes, services: StreamServices, wire: Wire, kind: EventLoopPromise<ConnectionKind>, logger: Logger) {
+        self.routes = routes
         self.services = services
         self.wire = wire
         self.kind = kind
@@ -61,7 +65,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         switch wire {
-        case .http1: overLimit = Self.admitConnection(context.channel, services: services)
+        case .http1: overLimit = Self.admitConnection(context.channel, connections: services.session.connections, audit: services.session.audit)
         case .http2Stream(let refusal): overLimit = refusal
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -73,10 +77,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Counts a TCP connection against the node and per-IP limits until it closes; the refusal to give its requests
     /// when it is over a limit.
-    static func admitConnection(_ channel: any Channel, services: HubServices) -> Refusal? {
+    static func admitConnection(_ channel: any Channel, connections: ConnectionLimiter, audit: AuditLog) -> Refusal? {
         let ip = channel.remoteAddress?.ipAddress ?? "unknown"
-        guard let refusal = services.connections.admit(ip: ip) else {
-            let connections = services.connections
+        guard let refusal = connections.admit(ip: ip) else {
             channel.closeFuture.whenComplete { _ in connections.release(ip: ip) }
             return nil
         }
@@ -85,7 +88,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             case .node(let error): (.serviceUnavailable, error)
             case .address(let error): (.tooManyRequests, error)
             }
-        services.audit.record("limit_hit", ["limit": "connections", "remote": ip, "reason": error.reason])
+        audit.record("limit_hit", ["limit": "connections", "remote": ip, "reason": error.reason])
         return Refusal(status: status, error: error, headers: [("retry-after", "1")])
     }
 
@@ -112,7 +115,10 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             let isStream = StreamRoutes.isStreamPath(head.uri)
             // Host and duplicate headers before any origin rule (DNS rebinding); HTTP routes get the same checks from
             // the HTTPRequestGuard they are handed to.
-            if isStream, let refusal = HTTPRequestGuard.headRefusal(head, services: services) ?? StreamRoutes(services: services).checkOrigin(head) {
+            if isStream,
+                let refusal = HTTPRequestGuard.headRefusal(head, hostPolicy: routes.hostPolicy, limits: services.settings.limits)
+                    ?? routes.checkOrigin(head)
+            {
                 state = .awaitingEnd(.refuse(refusal))
                 return
             }
@@ -121,7 +127,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 verify(token, context: context)
                 return
             }
-            let decision = fitWire(StreamRoutes(services: services).decide(head))
+            let decision = fitWire(routes.decide(head))
             if case .http = decision {
                 handToHTTP(context: context, head: head)
             } else {
@@ -147,7 +153,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             // HTTP parse errors: a head over limits.max_header_bytes or limits.max_header_count (431), garbage instead
             // of a request line (400).
             if let parseError = error as? HTTPParserError, parseError == .headerOverflow {
-                refuse(HTTPRequestGuard.headTooLarge(services), context: context)
+                refuse(HTTPRequestGuard.headTooLarge(services.settings.limits), context: context)
             } else {
                 refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "malformed HTTP request")), context: context)
             }
@@ -184,7 +190,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// Verifies a token that came with a stream request before anything is upgraded or streamed, so a bad token is
     /// answered with HTTP 401 and a JSON reason, never a 101 followed by a close.
     private func verify(_ token: String, context: ChannelHandlerContext) {
-        let verifier = services.verifier
+        let verifier = services.session.tokens
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         Task {
@@ -201,7 +207,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         let decision: RouteDecision
         switch result {
         case .failure(let error):
-            services.audit.record(
+            services.session.audit.record(
                 "auth_failed", ["remote": context.channel.remoteAddress?.ipAddress, "code": String(error.code.rawValue), "reason": error.reason]
             )
             decision = .refuse(Refusal(status: .unauthorized, error: error, headers: [("www-authenticate", "Bearer")]))
@@ -209,7 +215,9 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             if quiescing {
                 decision = .refuse(Refusal(status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry")))
             } else {
-                decision = admitUser(identity, fitWire(StreamRoutes(services: services, identity: identity).decide(head)), context: context)
+                var routes = self.routes
+                routes.identity = identity
+                decision = admitUser(identity, fitWire(routes.decide(head)), context: context)
             }
         }
         if endReceived {
@@ -237,8 +245,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         guard let user = identity?.user else { return decision }
         switch decision {
         case .webSocket, .sse:
-            if let error = services.connections.admit(user: user) {
-                services.audit.record("limit_hit", ["limit": "connections_per_user", "user": user])
+            if let error = services.session.connections.admit(user: user) {
+                services.session.audit.record("limit_hit", ["limit": "connections_per_user", "user": user])
                 return .refuse(Refusal(status: .tooManyRequests, error: error, headers: [("retry-after", "1")]))
             }
             return decision
@@ -332,7 +340,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 try pipeline.addHandlers(
                     [
                         HTTPResponseEncoder(),
-                        HTTPRequestGuard(services: services),
+                        HTTPRequestGuard(hostPolicy: routes.hostPolicy, settings: services.settings, metrics: services.metrics),
                         HTTP1ToHTTPServerCodec(secure: secure),
                         HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
                     ],
@@ -342,7 +350,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 // One request per stream: no keep-alive redirects; the stream codec already speaks HTTP/1 parts.
                 try pipeline.addHandlers(
                     [
-                        HTTPRequestGuard(services: services), HTTP1ToHTTPServerCodec(secure: true),
+                        HTTPRequestGuard(hostPolicy: routes.hostPolicy, settings: services.settings, metrics: services.metrics),
+                        HTTP1ToHTTPServerCodec(secure: true),
                         HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger),
                     ],
                     position: .after(self)
@@ -405,7 +414,8 @@ struct SwitchboardChildChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     let responder: HTTPChannelHandler.Responder
-    let services: HubServices
+    let routes: StreamRoutes
+    let services: StreamServices
     /// Whether the connection runs under TLS (``SecureChildChannel`` sets it up this way after ALPN chose HTTP/1.1).
     var secure = false
 
@@ -416,7 +426,8 @@ struct SwitchboardChildChannel: ServerChildChannel, HTTPChannelHandler {
                 HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: Self.headLimits(services.settings.limits)))
             try channel.pipeline.syncOperations.addHandler(decoder)
             try channel.pipeline.syncOperations.addHandler(
-                ConnectionRouter(services: services, wire: .http1(requestDecoder: decoder, secure: secure), kind: kind, logger: logger))
+                ConnectionRouter(
+                    routes: routes, services: services, wire: .http1(requestDecoder: decoder, secure: secure), kind: kind, logger: logger))
             return Value(channel: channel, kind: kind.futureResult)
         }
     }

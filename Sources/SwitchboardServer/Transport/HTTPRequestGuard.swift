@@ -5,7 +5,7 @@ import SwitchboardCore
 /// Stands between the HTTP/1 parser and Hummingbird for every request that reaches the router (keep-alive ones too),
 /// enforcing what Hummingbird does not:
 ///
-/// - the head rules of ``HTTPRequestGuard/headRefusal(_:services:)`` (one well-formed `Host` this server answers to,
+/// - the head rules of ``HTTPRequestGuard/headRefusal(_:hostPolicy:limits:)`` (one well-formed `Host` this server answers to,
 ///   at most one `Origin`, at most `limits.max_header_count` header lines), answered before the router sees the
 ///   request;
 /// - a `Content-Length` over `limits.max_message_bytes`: `413` at once, without waiting for a body it would refuse;
@@ -24,7 +24,10 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let services: HubServices
+    private let hostPolicy: HostPolicy
+    /// The head, body and deadline limits.
+    private let settings: ServerSettings
+    private let metrics: ServerMetrics
     /// One entry per request passed on and not yet answered (requests may be pipelined): whether to close after its
     /// response.
     private var closeAfterResponses = CircularBuffer<Bool>()
@@ -37,24 +40,27 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// A refusal was written or is pending: nothing more is read from this connection.
     private var refusing = false
 
-    init(services: HubServices) { self.services = services }
+    init(hostPolicy: HostPolicy, settings: ServerSettings, metrics: ServerMetrics) {
+        self.hostPolicy = hostPolicy
+        self.settings = settings
+        self.metrics = metrics
+    }
 
     /// The checks every request head passes before routing, in order: `Host` and `Origin` (RFC 9112 §3.2, DNS
     /// rebinding), then the header count (HTTP/1's parser enforces it already; HTTP/2 heads are checked here).
-    static func headRefusal(_ head: HTTPRequestHead, services: HubServices) -> Refusal? {
+    static func headRefusal(_ head: HTTPRequestHead, hostPolicy: HostPolicy, limits: HubConfiguration.Limits) -> Refusal? {
         let requiresHost = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
-        if let refused = services.hostPolicy.check(hosts: head.headers["host"], origins: head.headers["origin"], requiresHost: requiresHost) {
+        if let refused = hostPolicy.check(hosts: head.headers["host"], origins: head.headers["origin"], requiresHost: requiresHost) {
             let error = ProtocolError(refused.misdirected ? .hostNotAllowed : .badRequest, refused.reason)
             return Refusal(status: refused.misdirected ? .misdirectedRequest : .badRequest, error: error)
         }
-        if head.headers.count > services.settings.limits.maxHeaderCount {
-            return headTooLarge(services)
+        if head.headers.count > limits.maxHeaderCount {
+            return headTooLarge(limits)
         }
         return nil
     }
 
-    static func headTooLarge(_ services: HubServices) -> Refusal {
-        let limits = services.settings.limits
+    static func headTooLarge(_ limits: HubConfiguration.Limits) -> Refusal {
         return Refusal(
             status: .requestHeaderFieldsTooLarge,
             error: ProtocolError(
@@ -67,7 +73,7 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard !refusing else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if let refusal = Self.headRefusal(head, services: services) ?? bodyRefusal(head) {
+            if let refusal = Self.headRefusal(head, hostPolicy: hostPolicy, limits: settings.limits) ?? bodyRefusal(head) {
                 refuse(refusal, context: context)
                 return
             }
@@ -92,7 +98,7 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         bodyTimer?.cancel()
         let refusal =
             parseError == .headerOverflow
-            ? Self.headTooLarge(services)
+            ? Self.headTooLarge(settings.limits)
             : Refusal(status: .badRequest, error: ProtocolError(.badRequest, "malformed HTTP request"))
         refuse(refusal, context: context)
     }
@@ -137,7 +143,7 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A body announced larger than the server would ever collect is refused from the head alone.
     private func bodyRefusal(_ head: HTTPRequestHead) -> Refusal? {
-        let limit = services.settings.limits.maxMessageBytes
+        let limit = settings.limits.maxMessageBytes
         guard let declared = head.headers.first(name: "content-length").flatMap(Int.init), declared > limit else { return nil }
         return Refusal(status: .payloadTooLarge, error: ProtocolError(.messageTooLarge, "body larger than \(limit) bytes (limits.max_message_bytes)"))
     }
@@ -151,7 +157,7 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func startBodyTimer(context: ChannelHandlerContext) {
         bodyTimer?.cancel()
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        bodyTimer = context.eventLoop.scheduleTask(in: TimeAmount(services.settings.limits.bodyTimeout)) {
+        bodyTimer = context.eventLoop.scheduleTask(in: TimeAmount(settings.limits.bodyTimeout)) {
             let (guardHandler, context) = bound.value
             guardHandler.bodyTimedOut(context: context)
         }
@@ -160,7 +166,7 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func bodyTimedOut(context: ChannelHandlerContext) {
         bodyTimer = nil
         guard !refusing else { return }
-        let limit = services.settings.limits.bodyTimeout
+        let limit = settings.limits.bodyTimeout
         refuse(
             Refusal(
                 status: .requestTimeout, error: ProtocolError(.badRequest, "request body not completed within \(limit) (limits.body_timeout_ms)")),
@@ -173,7 +179,7 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         refusing = true
         bodyTimer?.cancel()
         bodyTimer = nil
-        services.metrics.error(refusal.error.code)
+        metrics.error(refusal.error.code)
         // The oldest unanswered request may be the one refused (its body timed out) or an earlier one still running.
         let outstanding = closeAfterResponses.count
         if outstanding == 0 {

@@ -20,7 +20,12 @@ final class PollTransport: SessionTransport {
     }
 
     private let loop: any EventLoop
-    private let services: HubServices
+    private let metrics: ServerMetrics
+    private let audit: AuditLog
+    /// While the server drains, a session told to go ends at once instead of waiting for a poll.
+    private let drain: DrainState
+    /// `poll.session_idle_ms`: a session nobody polls for this long is closed.
+    private let sessionIdle: TimeAmount
     private weak var session: Session?
     private var outbox: PollOutbox
     private var parked: ParkedPoll?
@@ -30,14 +35,17 @@ final class PollTransport: SessionTransport {
     private(set) var isEnding = false
     private var isFinished = false
 
-    init(loop: any EventLoop, services: HubServices) {
+    init(loop: any EventLoop, services: SessionServices) {
         self.loop = loop
-        self.services = services
+        self.metrics = services.metrics
+        self.audit = services.audit
+        self.drain = services.drain
+        self.sessionIdle = TimeAmount(services.settings.configuration.poll.sessionIdle)
         self.outbox = PollOutbox(maxBytes: services.settings.limits.outboundQueueBytes, maxMessages: services.settings.limits.outboundQueueMessages)
     }
 
     /// Opens a long-poll session on `loop`; returns its address.
-    static func openSession(on loopHub: LoopHub, services: HubServices, identity: Identity?) -> String {
+    static func openSession(on loopHub: LoopHub, services: SessionServices, identity: Identity?) -> String {
         let transport = PollTransport(loop: loopHub.loop, services: services)
         let session = Session(kind: .poll, services: services, loopHub: loopHub, transport: transport, identity: identity, userAdmitted: true)
         transport.session = session
@@ -71,7 +79,7 @@ final class PollTransport: SessionTransport {
                 self.answerParked()
             }
             parked = ParkedPoll(promise: promise, ack: ack, timeout: scheduled)
-            services.metrics.pollsWaiting.increment()
+            metrics.pollsWaiting.increment()
         }
         return promise.futureResult
     }
@@ -90,7 +98,7 @@ final class PollTransport: SessionTransport {
         guard let waiting = parked else { return nil }
         parked = nil
         waiting.timeout.cancel()
-        services.metrics.pollsWaiting.decrement()
+        metrics.pollsWaiting.decrement()
         return waiting
     }
 
@@ -107,9 +115,9 @@ final class PollTransport: SessionTransport {
 
     private func startIdleTimer() {
         idleTimer?.cancel()
-        idleTimer = loop.assumeIsolated().scheduleTask(in: TimeAmount(services.settings.configuration.poll.sessionIdle)) { [weak self] in
+        idleTimer = loop.assumeIsolated().scheduleTask(in: sessionIdle) { [weak self] in
             guard let self, self.parked == nil else { return }
-            self.services.audit.record("poll_session_expired", ["session": self.session?.id, "user": self.session?.user])
+            self.audit.record("poll_session_expired", ["session": self.session?.id, "user": self.session?.user])
             self.finish()
         }
     }
@@ -131,7 +139,7 @@ final class PollTransport: SessionTransport {
     private func enqueue(_ message: ByteBuffer) -> Bool {
         guard !isEnding, !isFinished else { return false }
         guard outbox.append(message) else {
-            services.metrics.slowConsumerDisconnects.increment()
+            metrics.slowConsumerDisconnects.increment()
             session?.disconnect(.slowConsumer)
             return false
         }
@@ -167,7 +175,7 @@ final class PollTransport: SessionTransport {
         isEnding = true
         if parked != nil {
             answerParked()
-        } else if services.isDraining {
+        } else if drain.isDraining {
             finish()
         }
         // Otherwise the next poll takes the disconnect push, or the idle timer ends the session.

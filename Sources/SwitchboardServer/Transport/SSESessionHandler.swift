@@ -25,7 +25,7 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
     }
 
     private let stream: Stream
-    private let services: HubServices
+    private let services: StreamServices
     private var context: ChannelHandlerContext?
     private var session: Session?
     private let pipe: OutboundPipe
@@ -34,7 +34,7 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
     private var closing = false
     private var drainDeadline = DrainDeadline()
 
-    init(stream: Stream, services: HubServices) {
+    init(stream: Stream, services: StreamServices) {
         self.stream = stream
         self.services = services
         self.positions = stream.since
@@ -74,7 +74,7 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
         }
         let session = Session(
             kind: stream.raw ? .rawSSE : .sse,
-            services: services,
+            services: services.session,
             loopHub: services.hub.loopHub(for: context.eventLoop),
             transport: self,
             identity: stream.identity,

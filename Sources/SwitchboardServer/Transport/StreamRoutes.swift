@@ -22,7 +22,13 @@ struct Refusal: Error {
 /// Decides how the first request of a connection is served: the long-lived endpoints are handed to NIO handlers,
 /// everything else goes to the HTTP router. Pure apart from reading the configuration, so every refusal is testable.
 struct StreamRoutes {
-    let services: HubServices
+    let settings: ServerSettings
+    let channels: ChannelRules
+    let originPolicy: OriginPolicy
+    /// The names this server answers to in `Host`, checked before any origin rule (by ``HTTPRequestGuard``).
+    let hostPolicy: HostPolicy
+    /// New streams are refused while the server drains.
+    let drain: DrainState
     /// Who the request's token proved to be (verified before deciding), nil when anonymous.
     var identity: Identity? = nil
 
@@ -45,14 +51,14 @@ struct StreamRoutes {
             case .success(let (channel, options)): return webSocket(head, mode: .raw(channel: channel, options: options))
             }
         }
-        if path == "/testing/echo" && services.settings.configuration.testing.echoEndpoint {
+        if path == "/testing/echo" && settings.configuration.testing.echoEndpoint {
             return webSocket(head, mode: .echo)
         }
         if path == "/connection/sse" {
             if let refusal = checkStreamRequest(head) { return .refuse(refusal) }
             // No channel is fine: the client subscribes with commands over `POST /connection/{session}/command`.
             let names = query.filter { $0.name == "channel" }.map(\.value)
-            let limit = services.settings.limits.maxSSEChannels
+            let limit = settings.limits.maxSSEChannels
             guard names.count <= limit else {
                 return .refuse(Refusal(status: .badRequest, error: ProtocolError(.tooManyChannels, "at most \(limit) channels per stream")))
             }
@@ -81,14 +87,14 @@ struct StreamRoutes {
 
     /// Refuses browser pages from origins the policy does not allow (cross-site WebSocket hijacking).
     func checkOrigin(_ head: HTTPRequestHead) -> Refusal? {
-        let decision = services.originPolicy.decide(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
+        let decision = originPolicy.decide(origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
         guard decision == .refused else { return nil }
         return Refusal(
             status: .forbidden, error: ProtocolError(.originNotAllowed, "origin \(head.headers.first(name: "origin") ?? "") is not allowed"))
     }
 
     private func allowOrigin(_ head: HTTPRequestHead) -> String? {
-        if case .crossOrigin(let origin) = services.originPolicy.decide(
+        if case .crossOrigin(let origin) = originPolicy.decide(
             origin: head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
         {
             return origin
@@ -124,7 +130,7 @@ struct StreamRoutes {
         guard head.method == .GET else {
             return Refusal(status: .methodNotAllowed, error: ProtocolError(.methodNotAllowed, "use GET"), headers: [("allow", "GET")])
         }
-        if services.isDraining {
+        if drain.isDraining {
             return Refusal(
                 status: .serviceUnavailable, error: ProtocolError(.shuttingDown, "server is shutting down; retry"), headers: [("retry-after", "1")])
         }
@@ -183,7 +189,7 @@ struct StreamRoutes {
                 accept.append(("sec-websocket-protocol", chosen))
             }
         }
-        if let extensions = PerMessageDeflate.responseHeader(for: headers, settings: services.settings) { accept.append(extensions) }
+        if let extensions = PerMessageDeflate.responseHeader(for: headers, settings: settings) { accept.append(extensions) }
         return .webSocket(mode, acceptHeaders: accept, identity: identity)
     }
 
@@ -206,11 +212,11 @@ struct StreamRoutes {
         } catch {
             return .failure(Refusal(status: .badRequest, error: ProtocolError(.invalidChannel, error.reason)))
         }
-        switch services.options(for: channel) {
+        switch channels.options(for: channel) {
         case .failure(let error):
             return .failure(Refusal(status: .notFound, error: error))
         case .success(let options):
-            if let error = services.checkSubscribe(channel, identity: identity) {
+            if let error = channels.checkSubscribe(channel, identity: identity) {
                 return .failure(Refusal(status: error.code == .unauthorized ? .unauthorized : .forbidden, error: error))
             }
             return .success((channel, options))

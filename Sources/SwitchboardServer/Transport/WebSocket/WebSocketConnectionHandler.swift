@@ -19,7 +19,8 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
     /// subscriber, so NIO's `WebSocketFrameEncoder` is not in the pipeline.
     typealias OutboundOut = ByteBuffer
 
-    let services: HubServices
+    /// Limits and metrics for this connection, and what its endpoint's session needs.
+    let services: StreamServices
     let output: WebSocketOutput
     private var machine: WebSocketConnectionStateMachine
     /// Made at the end of `init`: the endpoint refers back to this handler.
@@ -34,10 +35,10 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
     /// Running while a fragmented message is incomplete (``WebSocketConnectionStateMachine/messageTimerFired()``).
     private var messageTimer: Scheduled<Void>?
 
-    init(mode: WebSocketMode, services: HubServices, identity: Identity?, deflate: PerMessageDeflateAgreement? = nil, messagePack: Bool = false) {
+    init(mode: WebSocketMode, services: StreamServices, identity: Identity?, deflate: PerMessageDeflateAgreement? = nil, messagePack: Bool = false) {
         self.services = services
         self.deflate = deflate
-        self.output = WebSocketOutput(services: services, deflate: deflate, messagePack: messagePack)
+        self.output = WebSocketOutput(settings: services.settings, metrics: services.metrics, deflate: deflate, messagePack: messagePack)
         self.machine = WebSocketConnectionStateMachine(maxMessageBytes: services.settings.limits.maxMessageBytes, compressionAgreed: deflate != nil)
         self.endpoint = mode.endpoint(on: self, identity: identity, messagePack: messagePack)
     }
@@ -183,6 +184,15 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
             return false
         }
         return true
+    }
+
+    /// A publication for the session's client: written (as ``send(_:sharedFrame:tag:)``) while the connection is open.
+    /// False when it is not, or when the queue overflowed. The endpoints call this once per delivery rather than
+    /// ``isOpen`` and then ``send(_:sharedFrame:tag:)``: every call through their `unowned(unsafe)` reference retains
+    /// and releases the handler, and reading ``isOpen`` from outside this file costs a dynamic exclusivity check.
+    func sendPublication(_ payload: ByteBuffer, sharedFrame: ByteBuffer?, tag: @autoclosure () -> QueueTag?) -> Bool {
+        guard machine.isOpen else { return false }
+        return send(payload, sharedFrame: sharedFrame, tag: tag())
     }
 
     /// Writes a message straight back (echo), flushed at the end of the read burst.

@@ -24,8 +24,8 @@ enum WebSocketMode {
 /// of the frame machinery every endpoint shares (``WebSocketConnectionHandler``).
 ///
 /// An endpoint holds its handler `unowned(unsafe)`: the handler owns the endpoint, and ends the endpoint's session
-/// (``stop()``) before it can go away, so nothing reaches the endpoint afterwards. The reference costs a delivery no
-/// reference counting.
+/// (``stop()``) before it can go away, so nothing reaches the endpoint afterwards. The reference makes no cycle, but each
+/// call through it still retains and releases the handler (seen in the release build's machine code).
 protocol WebSocketEndpoint: AnyObject {
     /// The handler is in the pipeline: open the session, if the endpoint has one.
     func start(context: ChannelHandlerContext)
@@ -81,7 +81,7 @@ extension WebSocketSessionEndpoint {
     func openSession(_ kind: TransportKind, identity: Identity?, context: ChannelHandlerContext) -> Session {
         let services = connection.services
         let session = Session(
-            kind: kind, services: services, loopHub: services.hub.loopHub(for: context.eventLoop), transport: self, identity: identity,
+            kind: kind, services: services.session, loopHub: services.hub.loopHub(for: context.eventLoop), transport: self, identity: identity,
             userAdmitted: true
         )
         self.session = session

@@ -17,7 +17,11 @@ final class WebSocketOutput {
     /// The heartbeat's ping frame, the same bytes for every connection.
     static let pingFrame = WebSocketFraming.frame(ByteBuffer(string: "sb"), opcode: .ping)
 
-    private let services: HubServices
+    private let metrics: ServerMetrics
+    /// `websocket.compression_min_bytes`: smaller messages go out uncompressed.
+    private let compressionMinBytes: Int
+    /// `testing.deflate_per_connection` off: a payload compressed for one connection is reused by the next.
+    private let reusesCompressedPayloads: Bool
     private let deflate: PerMessageDeflateAgreement?
     /// The event loop's shared compressor and inflater, when permessage-deflate was agreed.
     private(set) var loopCodecs: DeflateLoopCodecs?
@@ -25,14 +29,16 @@ final class WebSocketOutput {
     private var batch: [ByteBuffer] = []
     private var batchBytes = 0
 
-    init(services: HubServices, deflate: PerMessageDeflateAgreement?, messagePack: Bool) {
-        self.services = services
+    init(settings: ServerSettings, metrics: ServerMetrics, deflate: PerMessageDeflateAgreement?, messagePack: Bool) {
+        self.metrics = metrics
+        self.compressionMinBytes = settings.configuration.webSocket.compressionMinBytes
+        self.reusesCompressedPayloads = !settings.configuration.testing.deflatePerConnection
         self.deflate = deflate
         self.messagePack = messagePack
         self.pipe = OutboundPipe(
-            maxBytes: services.settings.limits.outboundQueueBytes,
-            maxMessages: services.settings.limits.outboundQueueMessages,
-            metrics: services.metrics
+            maxBytes: settings.limits.outboundQueueBytes,
+            maxMessages: settings.limits.outboundQueueMessages,
+            metrics: metrics
         )
     }
 
@@ -76,7 +82,7 @@ final class WebSocketOutput {
                 if index > 0 && !messagePack { payload.writeInteger(UInt8(ascii: "\n")) }
                 payload.writeBuffer(&part)
             }
-            services.metrics.batchedMessages.increment(by: batch.count)
+            metrics.batchedMessages.increment(by: batch.count)
         }
         return pipe.write(dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context)
     }
@@ -104,7 +110,7 @@ final class WebSocketOutput {
 
     /// Whether deflate was agreed and the message is worth compressing.
     func compresses(_ payload: ByteBuffer) -> Bool {
-        deflate != nil && payload.readableBytes >= services.settings.configuration.webSocket.compressionMinBytes
+        deflate != nil && payload.readableBytes >= compressionMinBytes
     }
 
     /// One unfragmented data frame, compressed when ``compresses(_:)`` says so.
@@ -113,7 +119,7 @@ final class WebSocketOutput {
     func dataFrame(_ payload: ByteBuffer, opcode: WebSocketFraming.Opcode) -> ByteBuffer {
         if compresses(payload), let deflate, let loopCodecs,
             let compressed = try? loopCodecs.deflater(windowBits: deflate.compressorWindowBits).compress(
-                payload, allocator: allocator, reusingLast: !services.settings.configuration.testing.deflatePerConnection)
+                payload, allocator: allocator, reusingLast: reusesCompressedPayloads)
         {
             return WebSocketFraming.frame(compressed, opcode: opcode, compressed: true, allocator: allocator)
         }

@@ -44,9 +44,8 @@ final class WebSocketProtocolEndpoint: WebSocketSessionEndpoint {
     // MARK: SessionTransport
 
     func send(publication: EncodedPublication, conflates: Bool) -> Bool {
-        guard connection.isOpen else { return false }
         let (payload, frame) = messagePack ? publication.messagePackEncoded : (publication.jsonPush, publication.jsonTextFrame)
-        return connection.send(payload, sharedFrame: frame, tag: publication.queueTag(conflates: conflates))
+        return connection.sendPublication(payload, sharedFrame: frame, tag: publication.queueTag(conflates: conflates))
     }
 
     func send(message: ByteBuffer) {

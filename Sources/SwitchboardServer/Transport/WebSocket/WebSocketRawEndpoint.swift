@@ -48,8 +48,7 @@ final class WebSocketRawEndpoint: WebSocketSessionEndpoint {
     // MARK: SessionTransport
 
     func send(publication: EncodedPublication, conflates: Bool) -> Bool {
-        guard connection.isOpen else { return false }
-        return connection.send(publication.rawData, tag: publication.queueTag(conflates: conflates))
+        connection.sendPublication(publication.rawData, sharedFrame: nil, tag: publication.queueTag(conflates: conflates))
     }
 
     func send(message: ByteBuffer) {}

@@ -2,7 +2,10 @@ import NIOCore
 import SwitchboardCore
 
 /// The resolved configuration in the units the transports use.
-struct ServerSettings: Sendable {
+///
+/// A class: one instance per server, so what keeps it (every connection's stream routes, the session services) holds
+/// a reference rather than its own copy of the whole configuration.
+final class ServerSettings: Sendable {
     let configuration: HubConfiguration
     let heartbeat: HeartbeatSettings
     let handshakeTimeout: TimeAmount
