@@ -32,7 +32,8 @@ for target in "${targets[@]}"; do
     # New inputs go to the temporary folder (first); the committed corpus (second) is only read.
     limits=(-max_total_time="$seconds")
     [ -n "${FUZZ_RUNS:-}" ] && limits=(-runs="$FUZZ_RUNS")
-    SWITCHBOARD_FUZZ_TARGET="$target" "$binary" "${limits[@]}" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+    # SWIFT_BACKTRACE off: after a finding's abort() the Swift backtracer reads memory that AddressSanitizer reports.
+    SWIFT_BACKTRACE=enable=no SWITCHBOARD_FUZZ_TARGET="$target" "$binary" "${limits[@]}" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$out/$target/" -print_final_stats=1 "$work" "Fuzz/corpus/$target" \
         > "$out/$target.log" 2>&1
     code=$?

@@ -38,8 +38,10 @@ enum HTTPTargets {
         let decoded = FuzzingEntryPoints.percentDecode(path) ?? String(path)
         if case .servable = WebRootPath.check(decoded) {
             try require(!WebRootPath.containsControlCharacter(decoded), "a path with a control character is servable")
-            for segment in decoded.split(separator: "/") where segment != ".well-known" {
-                try require(!segment.hasPrefix("."), "a path with a dot segment '\(segment)' is servable")
+            // Split on the byte, as the file system does: split on Characters, "/" followed by a combining mark is
+            // one grapheme and no separator (the fuzzer's first finding was that mistake in this very check).
+            for segment in decoded.utf8.split(separator: UInt8(ascii: "/")) where !segment.elementsEqual(".well-known".utf8) {
+                try require(segment.first != UInt8(ascii: "."), "a path with a dot segment '\(String(decoding: segment, as: UTF8.self))' is servable")
             }
         }
     }

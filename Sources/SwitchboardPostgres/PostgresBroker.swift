@@ -626,16 +626,6 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
 
     // MARK: trimming
 
-    /// What one trim pass removed.
-    public struct TrimReport: Sendable, Equatable {
-        public var publications = 0
-        public var receipts = 0
-        public var idempotencyKeys = 0
-        public var channels = 0
-
-        public init() {}
-    }
-
     /// Deletes publications that left the history (expired, or beyond the channel's capacity) once they are older than
     /// the retention grace, expired receipts and idempotency keys — at most ``trimBatch`` rows per statement,
     /// repeating until none is left — and forgets channels that hold nothing, were not published to within the grace,

@@ -209,16 +209,6 @@ public final class SQLiteBroker: KeepsPresenceOnThisNode {
 
     // MARK: trimming
 
-    /// What one trim pass removed.
-    public struct TrimReport: Sendable, Equatable {
-        public var publications = 0
-        public var receipts = 0
-        public var idempotencyKeys = 0
-        public var channels = 0
-
-        public init() {}
-    }
-
     /// Deletes expired publications, receipts and idempotency keys (at most ``trimBatch`` of each per transaction,
     /// repeating until none is left) and forgets channels that hold nothing and have no subscriber on this node.
     @discardableResult

@@ -142,7 +142,7 @@ private enum Stop { case graceful, crash }
         let report = try await engine.trim()
         #expect(report.publications == channels)
         #expect(report.channels == channels)
-        #expect(try await engine.trim() == SQLiteBroker.TrimReport())
+        #expect(try await engine.trim() == TrimReport())
     }
 
     // MARK: bad states at start

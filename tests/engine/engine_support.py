@@ -47,10 +47,10 @@ def run_serve_until_exit(data_directory, *extra, timeout=60):
 class ServerProcess:
     """A `switchboard serve` run synchronously (for tests without asyncio): started, asked over HTTP, stopped."""
 
-    def __init__(self, data_directory, *extra, log_path=None):
+    def __init__(self, data_directory, *extra, log_path=None, environment=None):
         self.log = open(log_path or os.devnull, "ab")
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--port", "0", *extra], env=hub_environment(data_directory),
+            [BINARY, "serve", "--port", "0", *extra], env=hub_environment(data_directory, environment),
             stdout=subprocess.PIPE, stderr=self.log,
         )
         for line in self.process.stdout:  # the banner's first line names the bound port: wait for it, no sleeping

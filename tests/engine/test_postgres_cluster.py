@@ -11,14 +11,13 @@ import os
 import pathlib
 import signal
 import subprocess
-import threading
 import urllib.parse
 import uuid
 
 import pytest
 import websockets
 
-from engine_support import API_KEY, BANNER, BINARY, api_headers, wait_until_sync
+from engine_support import API_KEY, BINARY, ServerProcess, api_headers, wait_until_sync
 
 POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", "")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
@@ -43,59 +42,26 @@ def database():
     subprocess.run([PSQL, POSTGRES_URL, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
 
 
-class Node:
+class Node(ServerProcess):
     """One `switchboard serve --engine postgres` process."""
 
     def __init__(self, url, log_path):
-        environment = {key: value for key, value in os.environ.items() if not key.startswith("SWITCHBOARD_")}
-        environment.update(SWITCHBOARD_API_KEY=API_KEY, SWITCHBOARD_ENGINE_TYPE="postgres", SWITCHBOARD_ENGINE_POSTGRES_URL=url)
-        self.log = open(log_path, "ab")
-        self.process = subprocess.Popen([BINARY, "serve", "--port", "0"], env=environment, stdout=subprocess.PIPE, stderr=self.log)
-        for line in self.process.stdout:  # the banner names the bound port: wait for it, no sleeping
-            match = BANNER.search(line.decode(errors="replace"))
-            if match:
-                self.port = int(match.group(1))
-                threading.Thread(target=self._drain, daemon=True).start()
-                break
-        else:
-            raise AssertionError(f"switchboard exited with {self.process.wait()} before listening (log: {log_path})")
+        super().__init__(
+            log_path.with_suffix(".data"), log_path=log_path,
+            environment={"SWITCHBOARD_ENGINE_TYPE": "postgres", "SWITCHBOARD_ENGINE_POSTGRES_URL": url},
+        )
         wait_until_sync(lambda: self.status("/readyz") == 200, 60, f"node on {self.port} ready")
 
-    def _drain(self):
-        for line in self.process.stdout:
-            self.log.write(line)
-
     def status(self, target):
-        import http.client
-
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            connection.request("GET", target)
-            return connection.getresponse().status
+            return self.request("GET", target, api_key=False)[0]
         except OSError:
             return None
-        finally:
-            connection.close()
 
     def publish(self, channel, number):
-        import http.client
-
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request("POST", "/api/publish", json.dumps({"channel": channel, "data": {"p": number}}), api_headers())
-            response = connection.getresponse()
-            body = json.loads(response.read())
-            assert response.status == 200, (response.status, body)
-            return body
-        finally:
-            connection.close()
-
-    def stop(self, signal_number=signal.SIGTERM):
-        if self.process.poll() is None:
-            self.process.send_signal(signal_number)
-        status = self.process.wait(timeout=60)
-        self.log.close()
-        return status
+        status, _, body = self.request("POST", "/api/publish", {"channel": channel, "data": {"p": number}})
+        assert status == 200, (status, body)
+        return json.loads(body)
 
 
 async def receive_until(socket, record, count, timeout=30):
