@@ -143,6 +143,17 @@ struct StreamRoutes {
         guard head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1) else {
             return .refuse(Refusal(status: .badRequest, error: ProtocolError(.badRequest, "a WebSocket handshake needs HTTP/1.1")))
         }
+        // HTTP/2 has no Upgrade (RFC 9113 §8.6) and extended CONNECT (RFC 8441) is not offered: the one way in is a
+        // connection of its own over HTTP/1.1, which is what browsers open when the server does not offer RFC 8441.
+        guard head.version.major < 2 else {
+            return .refuse(
+                Refusal(
+                    status: .upgradeRequired,
+                    error: ProtocolError(
+                        .upgradeRequired, "WebSocket runs over HTTP/1.1 only here (RFC 8441 is not offered): open it on an HTTP/1.1 connection")
+                )
+            )
+        }
         let headers = head.headers
         let upgradeTokens = headers[canonicalForm: "upgrade"].map { $0.lowercased() }
         let connectionTokens = headers[canonicalForm: "connection"].map { $0.lowercased() }
