@@ -229,7 +229,7 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
                     try await deliverInOrder(publication, connection)
                 } else {
                     logger.warning(
-                        "skipped a row with an invalid channel name (published with switchboard_publish?)", metadata: ["channel": "\(name)"])
+                        "skipped a row with an invalid channel name (written to the table directly?)", metadata: ["channel": "\(name)"])
                 }
                 reader.advance(shard: shard, to: id)
             }
@@ -292,9 +292,11 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
                     """, logger: logger)
                 try await connection.query(
                     "INSERT INTO switchboard_shards (shard) SELECT generate_series(0, \(Int32(settings.shards - 1)))", logger: logger)
-                for function in [PostgresSchema.shardFunction, PostgresSchema.publishRowFunction, PostgresSchema.publishFunction] {
-                    try await connection.query(PostgresQuery(unsafeSQL: function), logger: logger)
-                }
+            }
+            // Functions on every start (they take no table lock): a database made by an earlier build gets this
+            // build's checks, such as switchboard_publish's channel-name grammar.
+            for function in [PostgresSchema.shardFunction, PostgresSchema.publishRowFunction, PostgresSchema.publishFunction] {
+                try await connection.query(PostgresQuery(unsafeSQL: function), logger: logger)
             }
             let ttl = defaultPolicy.ttlNanoseconds.map { String(Int64(clamping: $0)) } ?? ""
             try await connection.query(

@@ -143,6 +143,14 @@ enum PostgresSchema {
             IF p_channel IS NULL OR p_channel = '' OR p_data IS NULL THEN
                 RAISE EXCEPTION 'switchboard_publish: channel and data are required' USING ERRCODE = '22004';
             END IF;
+            -- ChannelName's grammar (docs/protocol.md): a name every node would refuse to deliver is refused here,
+            -- in the caller's transaction, instead of taking an offset that no subscriber can ever receive.
+            IF octet_length(p_channel) > 255
+                OR p_channel !~ '^([a-z0-9][a-z0-9_-]{0,31}:[A-Za-z0-9_.:@=-]+|[A-Za-z0-9_.@=-]+)$' THEN
+                RAISE EXCEPTION 'switchboard_publish: invalid channel name %', quote_literal(left(p_channel, 64))
+                    USING ERRCODE = '22023',
+                    HINT = 'at most 255 bytes: an optional namespace [a-z0-9][a-z0-9_-]{0,31} and '':'', then A-Z a-z 0-9 _ - . : @ =';
+            END IF;
             SELECT * INTO v_channel FROM switchboard_channels c WHERE c.name = p_channel;
             IF NOT FOUND THEN
                 v_channel.capacity := (SELECT m.value::int FROM switchboard_meta m WHERE m.key = 'default_capacity');

@@ -78,6 +78,33 @@ struct PostgresEngineTests {
         }
     }
 
+    /// `switchboard_publish` takes exactly the channel names the server takes: a name every node would skip is an
+    /// error in the caller's transaction (SQLSTATE 22023), not an offset no subscriber ever receives.
+    @Test func transactionalPublishRefusesTheChannelNamesTheServerRefuses() async throws {
+        let names = [
+            "chat:room", "room", "ns_1-x:a.b@c=d:e", "a:b:c", String(repeating: "x", count: 255), "Chat:room", "a/b", "room name", "",
+            ":a", "chat:", "x:", "é", String(repeating: "x", count: 256), "\(String(repeating: "n", count: 33)):a", "-ns:a",
+        ]
+        try await withTwoNodes { a, _, _, _ in
+            try await PostgresTestServer.withConnection(a.database) { connection in
+                for name in names {
+                    let acceptedByServer = (try? ChannelName(validating: name)) != nil
+                    var acceptedBySQL = true
+                    do {
+                        _ = try await connection.query(
+                            "SELECT switchboard_publish(\(name), '{}'::jsonb)", logger: PostgresTestServer.logger
+                        ).collect()
+                    } catch let error as PSQLError {
+                        acceptedBySQL = false
+                        let expected = name.isEmpty ? "22004" : "22023"
+                        #expect(error.serverInfo?[.sqlState] == expected, "\(name): \(String(reflecting: error))")
+                    }
+                    #expect(acceptedBySQL == acceptedByServer, "'\(name)'")
+                }
+            }
+        }
+    }
+
     @Test func transactionalPublishRolledBackPublishesNothingAndCommittedIsDeliveredOnEveryNodeInOrder() async throws {
         try await withTwoNodes { a, sinkA, b, sinkB in
             try await PostgresTestServer.withConnection(a.database) { connection in

@@ -74,16 +74,21 @@ def test_the_browser_coming_back_online_retries_at_once_instead_of_waiting_for_t
     assert waited < 10  # far from the 29.7 s the timer would have taken
 
 
-@pytest.mark.parametrize("transport", ["websocket", "sse", "poll"])
-def test_a_restarted_hub_brings_the_page_back_with_an_explicit_reset_never_a_silent_loss(hub, proxy, browser, page_url,
-                                                                                      transport):
-    channel = f"browser:restart-{transport}"
+def page_with_ten_publications(hub, browser, page_url, channel, transport):
+    """A page subscribed to `channel` over `transport` that has received publications 1..10."""
     page = browser.open(page_url(channel, transports=[transport], **FAST))
     page.wait_connected(transport)
     publisher = Publisher(hub, channel)
     for _ in range(10):
         publisher.publish_next()
     page.wait_for_last(10)
+    return page, publisher
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse", "poll"])
+def test_a_restarted_hub_brings_the_page_back_with_an_explicit_reset_never_a_silent_loss(hub, proxy, browser, page_url,
+                                                                                      transport):
+    page, publisher = page_with_ten_publications(hub, browser, page_url, f"browser:restart-{transport}", transport)
     old_epoch = publisher.positions[10][0]
 
     hub.restart(lose_history=True)  # same port, an empty data directory: history and epoch are gone
@@ -112,13 +117,7 @@ def test_a_restarted_hub_brings_the_page_back_with_an_explicit_reset_never_a_sil
 @pytest.mark.parametrize("transport", ["websocket", "sse", "poll"])
 def test_a_restarted_hub_on_the_same_data_directory_brings_the_page_back_with_nothing_lost(hub, proxy, browser, page_url,
                                                                                           transport):
-    channel = f"browser:durable-restart-{transport}"
-    page = browser.open(page_url(channel, transports=[transport], **FAST))
-    page.wait_connected(transport)
-    publisher = Publisher(hub, channel)
-    for _ in range(10):
-        publisher.publish_next()
-    page.wait_for_last(10)
+    page, publisher = page_with_ten_publications(hub, browser, page_url, f"browser:durable-restart-{transport}", transport)
 
     hub.restart()  # same port and data directory (the default SQLite engine): history and epoch are kept
     # Published at once, racing the client's reconnect: it gets them live or recovers them, never loses one.
