@@ -53,6 +53,7 @@ let package = Package(
             name: "SwitchboardBroker",
             dependencies: [
                 "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

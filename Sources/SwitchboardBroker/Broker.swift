@@ -1,3 +1,4 @@
+public import NIOCore
 public import ServiceLifecycle
 public import SwitchboardCore
 
@@ -56,6 +57,10 @@ public protocol Broker: Service {
 
     /// Removes a client from the channel's presence; with `announce` the sink gets the `leave` event.
     func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws
+
+    /// Replaces a present client's info on the channel; false when it is not present. With `announce` the sink gets
+    /// the `presence_update` event.
+    func presenceUpdate(client: String, info: ByteBuffer?, channel: ChannelName, announce: Bool) async throws -> Bool
 
     /// A page of the channel's members ordered by client id, after `cursor`.
     func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage

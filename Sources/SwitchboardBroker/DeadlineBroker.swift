@@ -1,5 +1,6 @@
 import Dispatch
 import NIOConcurrencyHelpers
+public import NIOCore
 import ServiceLifecycle
 public import SwitchboardCore
 
@@ -56,6 +57,12 @@ public final class DeadlineBroker: Broker {
 
     public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
         try await call("presence_leave") { [engine] in try await engine.presenceLeave(client: client, channel: channel, announce: announce) }
+    }
+
+    public func presenceUpdate(client: String, info: ByteBuffer?, channel: ChannelName, announce: Bool) async throws -> Bool {
+        try await call("presence_update") { [engine] in
+            try await engine.presenceUpdate(client: client, info: info, channel: channel, announce: announce)
+        }
     }
 
     public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {

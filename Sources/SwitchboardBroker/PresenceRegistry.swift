@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+public import NIOCore
 public import SwitchboardCore
 
 /// Who is present on which channel of this node, for engines that keep presence in memory (the embedded engines:
@@ -31,6 +32,16 @@ public final class PresenceRegistry: Sendable {
         }
     }
 
+    /// Replaces a present client's info; false when it is not present. With `announce`, `sink` gets the
+    /// `presence_update` event.
+    public func update(client: String, info: ByteBuffer?, channel: ChannelName, announce: Bool, sink: (any PublicationSink)?) -> Bool {
+        tables.withLockedValue { tables in
+            guard let member = tables[channel]?.update(client: client, info: info) else { return false }
+            if announce { sink?.deliver(event: .presence(.presenceUpdate, channel: channel, member: member)) }
+            return true
+        }
+    }
+
     /// A page of the channel's members ordered by client id, after `cursor`.
     public func page(channel: ChannelName, after cursor: String?, limit: Int) -> PresencePage {
         tables.withLockedValue { tables in (tables[channel] ?? PresenceTable()).page(after: cursor, limit: limit) }
@@ -57,6 +68,10 @@ extension KeepsPresenceOnThisNode {
 
     public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
         presenceRegistry.leave(client: client, channel: channel, announce: announce, sink: attachedSink)
+    }
+
+    public func presenceUpdate(client: String, info: ByteBuffer?, channel: ChannelName, announce: Bool) async throws -> Bool {
+        presenceRegistry.update(client: client, info: info, channel: channel, announce: announce, sink: attachedSink)
     }
 
     public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {

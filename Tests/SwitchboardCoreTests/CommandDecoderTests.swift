@@ -42,7 +42,7 @@ struct CommandDecoderTests {
     @Test func subscribeDecodesWithoutAPosition() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"chat:room"}"#)
         #expect(envelope.id == 2)
-        guard case .subscribe(let channel, let since, _, _) = envelope.command else {
+        guard case .subscribe(let channel, let since, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -53,7 +53,7 @@ struct CommandDecoderTests {
 
     @Test func subscribeDecodesAPosition() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":{"epoch":"k3f9a","offset":12}}"#)
-        guard case .subscribe(_, let since, _, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -62,7 +62,7 @@ struct CommandDecoderTests {
 
     @Test func subscribeTreatsANullPositionAsNone() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":null}"#)
-        guard case .subscribe(_, let since, _, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -168,7 +168,7 @@ struct CommandDecoderTests {
 
     @Test func escapedStringsAreDecodedBeforeValidation() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"subscr\u0069be","channel":"chat:r\u006fom"}"#)
-        guard case .subscribe(let channel, _, _, _) = envelope.command else {
+        guard case .subscribe(let channel, _, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -246,8 +246,42 @@ struct CommandDecoderTests {
             .connect(token: nil), .subscribe(channel: channel, since: nil), .unsubscribe(channel: channel),
             .publish(channel: channel, data: ByteBuffer(string: "1"), idempotencyKey: nil), .ping, .pong,
             .presence(channel: channel, cursor: nil, limit: 1), .signal(channel: channel, type: "t", data: nil),
+            .presenceUpdate(channel: channel, info: nil), .history(channel: channel, query: HistoryQuery()),
         ]
-        #expect(commands.map(\.name) == ["connect", "subscribe", "unsubscribe", "publish", "ping", "pong", "presence", "signal"])
+        #expect(
+            commands.map(\.name) == [
+                "connect", "subscribe", "unsubscribe", "publish", "ping", "pong", "presence", "signal", "presence_update", "history",
+            ])
+    }
+
+    @Test func historyDecodesItsStartAndLimit() {
+        func query(_ members: String) -> HistoryQuery? {
+            guard
+                case .history(_, let query) = try? CommandDecoder.decode(ByteBuffer(string: #"{"id":1,"cmd":"history","channel":"c"\#(members)}"#))
+                    .get().command
+            else { return nil }
+            return query
+        }
+        #expect(query("") == HistoryQuery(start: .oldest, limit: 100))
+        #expect(query(#","before":7,"limit":5"#) == HistoryQuery(start: .before(7), limit: 5))
+        #expect(query(#","latest":true"#) == HistoryQuery(start: .latest))
+        #expect(query(#","latest":false"#) == HistoryQuery(start: .oldest))
+        #expect(query(#","since":{"epoch":"e","offset":3}"#) == HistoryQuery(start: .since(StreamPosition(epoch: "e", offset: 3))))
+        #expect(failure(#"{"id":1,"cmd":"history","channel":"c","since":{"epoch":"e","offset":3},"latest":true}"#)?.error.code == .badRequest)
+    }
+
+    @Test func presenceInfoIsMinifiedAndNullClearsIt() {
+        func info(_ members: String) -> String?? {
+            guard
+                case .presenceUpdate(_, let info) = try? CommandDecoder.decode(
+                    ByteBuffer(string: #"{"id":1,"cmd":"presence_update","channel":"c"\#(members)}"#)
+                ).get().command
+            else { return nil }
+            return .some(info.map { String(buffer: $0) })
+        }
+        #expect(info(#","info":{ "a" : 1 }"#) == .some(#"{"a":1}"#))
+        #expect(info(#","info":null"#) == .some(nil))
+        #expect(failure(#"{"id":1,"cmd":"presence_update","channel":"c"}"#)?.error.reason == "info is required (null clears it)")
     }
 
     // MARK: Malformed commands
@@ -378,7 +412,7 @@ struct CommandDecoderTests {
 
     @Test func aSinceAtTheLargestOffsetIsAccepted() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":{"offset":9007199254740991,"epoch":"e"}}"#)
-        guard case .subscribe(_, let since, _, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }

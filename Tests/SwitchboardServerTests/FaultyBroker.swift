@@ -119,6 +119,9 @@ final class FaultyBroker: Broker {
     func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
         try await around("presence_leave") { try await inner.presenceLeave(client: client, channel: channel, announce: announce) }
     }
+    func presenceUpdate(client: String, info: ByteBuffer?, channel: ChannelName, announce: Bool) async throws -> Bool {
+        try await around("presence_update") { try await inner.presenceUpdate(client: client, info: info, channel: channel, announce: announce) }
+    }
     func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
         try await around("presence") { try await inner.presence(channel: channel, after: cursor, limit: limit) }
     }

@@ -6,7 +6,7 @@ public struct PresenceMember: Sendable, Equatable {
     public var client: String
     /// The token's user, nil for anonymous connections.
     public var user: String?
-    /// Optional JSON the client attached when connecting (`connect` command's `info`), minified.
+    /// Optional JSON shown to others (the `connect` or `subscribe` command's `info`, or `presence_update`), minified.
     public var info: ByteBuffer?
 
     public init(client: String, user: String?, info: ByteBuffer?) {
@@ -72,6 +72,13 @@ public struct PresenceTable: Sendable {
             connectionsPerUser[user] = left > 0 ? left : nil
         }
         return member
+    }
+
+    /// Replaces a present client's info; the updated member, or nil when that client is not present.
+    public mutating func update(client: String, info: ByteBuffer?) -> PresenceMember? {
+        guard members[client] != nil else { return nil }
+        members[client]!.info = info
+        return members[client]
     }
 
     /// Members with client ids after `cursor` (nil: from the start), at most `limit` of them.

@@ -7,7 +7,8 @@ public enum Command: Sendable {
     case connect(token: String?, info: ByteBuffer? = nil, batch: Bool = false)
     /// `token` is a subscription token, needed for private channels without a capability.
     /// `maxRate` caps pushes per second for this subscription (conflating or holding in between).
-    case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil, maxRate: Int? = nil)
+    /// `info` is this connection's presence info on this channel (instead of the `connect` command's).
+    case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil, maxRate: Int? = nil, info: ByteBuffer? = nil)
     case unsubscribe(channel: ChannelName)
     /// `data` is validated and minified JSON.
     case publish(
@@ -19,6 +20,10 @@ public enum Command: Sendable {
     case pong
     /// A page of the channel's presence, members after `cursor`.
     case presence(channel: ChannelName, cursor: String?, limit: Int)
+    /// Replaces this connection's presence info on a subscribed presence channel (nil clears it).
+    case presenceUpdate(channel: ChannelName, info: ByteBuffer?)
+    /// A page of the channel's history.
+    case history(channel: ChannelName, query: HistoryQuery)
     /// An ephemeral signal (typing, cursor, seen) to the channel's subscribers; `data` is validated, minified JSON.
     case signal(channel: ChannelName, type: String, data: ByteBuffer?)
     /// The client got (or its user read) the publication at `offset`, which asked for receipts.
@@ -36,6 +41,8 @@ public enum Command: Sendable {
         case .refresh: "refresh"
         case .pong: "pong"
         case .presence: "presence"
+        case .presenceUpdate: "presence_update"
+        case .history: "history"
         case .signal: "signal"
         case .ack: "ack"
         case .receipts: "receipts"
@@ -104,12 +111,10 @@ public enum CommandDecoder {
                 guard let value = JSONScanner.decodeString(rawToken) else { return fail(.badRequest, "token must be a string") }
                 token = value
             }
-            var info: ByteBuffer?
-            if let rawInfo = fields["info"], JSONScanner.kind(of: rawInfo) != .null {
-                guard let value = try? JSONScanner.validateAndMinify(rawInfo), value.readableBytes <= maxInfoBytes else {
-                    return fail(.badRequest, "info must be JSON of at most \(maxInfoBytes) bytes")
-                }
-                info = value
+            let info: ByteBuffer?
+            switch decodeInfo(fields["info"]) {
+            case .success(let value): info = value
+            case .failure(let error): return fail(error.code, error.reason)
             }
             var batch = false
             if let rawBatch = fields["batch"], JSONScanner.kind(of: rawBatch) != .null {
@@ -138,7 +143,13 @@ public enum CommandDecoder {
                 }
                 maxRate = Int(value)
             }
-            return .success(CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since, token: token, maxRate: maxRate)))
+            let info: ByteBuffer?
+            switch decodeInfo(fields["info"]) {
+            case .success(let value): info = value
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+            return .success(
+                CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since, token: token, maxRate: maxRate, info: info)))
         case "unsubscribe":
             guard case .success(let channel) = channelField else { return failChannel() }
             return .success(CommandEnvelope(id: id, command: .unsubscribe(channel: channel)))
@@ -182,6 +193,19 @@ public enum CommandDecoder {
                 limit = Int(value)
             }
             return .success(CommandEnvelope(id: id, command: .presence(channel: channel, cursor: cursor, limit: limit)))
+        case "presence_update":
+            guard case .success(let channel) = channelField else { return failChannel() }
+            guard fields["info"] != nil else { return fail(.badRequest, "info is required (null clears it)") }
+            switch decodeInfo(fields["info"]) {
+            case .success(let info): return .success(CommandEnvelope(id: id, command: .presenceUpdate(channel: channel, info: info)))
+            case .failure(let error): return fail(error.code, error.reason)
+            }
+        case "history":
+            guard case .success(let channel) = channelField else { return failChannel() }
+            switch decodeHistoryQuery(fields) {
+            case .success(let query): return .success(CommandEnvelope(id: id, command: .history(channel: channel, query: query)))
+            case .failure(let error): return fail(error.code, error.reason)
+            }
         case "ack", "receipts":
             guard case .success(let channel) = channelField else { return failChannel() }
             guard let rawOffset = fields["offset"], let offset = JSONScanner.decodeInteger(rawOffset), offset >= 1,
@@ -219,6 +243,56 @@ public enum CommandDecoder {
         default:
             return fail(.unknownCommand, "unknown command \"\(cmd.prefix(64))\"")
         }
+    }
+
+    /// Optional presence `info` (`connect`, `subscribe`, `presence_update`): JSON of at most ``maxInfoBytes``, minified;
+    /// absent or null is nil.
+    static func decodeInfo(_ raw: ByteBuffer?) -> Result<ByteBuffer?, ProtocolError> {
+        guard let raw, JSONScanner.kind(of: raw) != .null else { return .success(nil) }
+        guard let value = try? JSONScanner.validateAndMinify(raw), value.readableBytes <= maxInfoBytes else {
+            return .failure(ProtocolError(.badRequest, "info must be JSON of at most \(maxInfoBytes) bytes"))
+        }
+        return .success(value)
+    }
+
+    /// The `history` command's `since` (`{"epoch","offset"}`), `before` (offset), `latest` (bool) — at most one — and
+    /// `limit`.
+    static func decodeHistoryQuery(_ fields: [String: ByteBuffer]) -> Result<HistoryQuery, ProtocolError> {
+        func present(_ name: String) -> ByteBuffer? {
+            guard let raw = fields[name], JSONScanner.kind(of: raw) != .null else { return nil }
+            return raw
+        }
+        var query = HistoryQuery()
+        var starts = 0
+        if let raw = present("since") {
+            guard let position = decodePosition(raw) else {
+                return .failure(ProtocolError(.invalidPosition, "since must be {\"epoch\": string, \"offset\": integer}"))
+            }
+            query.start = .since(position)
+            starts += 1
+        }
+        if let raw = present("before") {
+            guard let value = JSONScanner.decodeInteger(raw), value >= 1, value <= Int64(StreamPosition.maxOffset) else {
+                return .failure(ProtocolError(.badRequest, "before must be a positive offset"))
+            }
+            query.start = .before(UInt64(value))
+            starts += 1
+        }
+        if let raw = present("latest") {
+            guard JSONScanner.kind(of: raw) == .bool else { return .failure(ProtocolError(.badRequest, "latest must be true or false")) }
+            if raw.readableBytesView.first == UInt8(ascii: "t") {
+                query.start = .latest
+                starts += 1
+            }
+        }
+        guard starts <= 1 else { return .failure(ProtocolError(.badRequest, "give at most one of since, before and latest")) }
+        if let raw = present("limit") {
+            guard let value = JSONScanner.decodeInteger(raw), value >= 1, value <= Int64(HistoryQuery.maxLimit) else {
+                return .failure(ProtocolError(.badRequest, "limit must be 1–\(HistoryQuery.maxLimit)"))
+            }
+            query.limit = Int(value)
+        }
+        return .success(query)
     }
 
     public struct PublishMetadata: Sendable {

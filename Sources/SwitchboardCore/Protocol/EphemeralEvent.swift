@@ -7,6 +7,7 @@ public import NIOCore
 public struct EphemeralEvent: Sendable {
     public enum Kind: String, Sendable {
         case join, leave, signal, receipt
+        case presenceUpdate = "presence_update"
     }
 
     public var channel: ChannelName
@@ -38,7 +39,7 @@ public struct EphemeralEvent: Sendable {
         return EphemeralEvent(channel: channel, kind: .receipt, push: writer.buffer, targetUser: publisher)
     }
 
-    /// `{"push":"join"|"leave","channel":C,"client":ID,"user":U,"info":{…}}` (`user`/`info` only when known).
+    /// `{"push":"join"|"leave"|"presence_update","channel":C,"client":ID,"user":U,"info":{…}}` (`user`/`info` only when known).
     public static func presence(_ kind: Kind, channel: ChannelName, member: PresenceMember) -> EphemeralEvent {
         var writer = JSONWriter()
         writer.beginObject()

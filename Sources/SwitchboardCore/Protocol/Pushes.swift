@@ -69,6 +69,25 @@ public enum Pushes {
         if record.truncated { writer.key("truncated"); writer.bool(true) }
     }
 
+    /// `"channel":C,"epoch":E,"offset":O[,"recovered":B],"publications":[{"offset":…,"data":…,"sender":…}]` — a history
+    /// page (`history` reply, `GET /api/history`); `epoch`/`offset` are the stream's current position.
+    public static func writeHistory(channel: ChannelName, _ answer: HistoryQuery.Answer, into writer: inout JSONWriter) {
+        writer.key("channel"); writer.string(channel.rawValue)
+        writer.key("epoch"); writer.string(answer.position.epoch)
+        writer.key("offset"); writer.uint(answer.position.offset)
+        if let recovered = answer.recovered { writer.key("recovered"); writer.bool(recovered) }
+        writer.key("publications")
+        writer.beginArray()
+        for publication in answer.publications {
+            writer.beginObject()
+            writer.key("offset"); writer.uint(publication.offset)
+            writer.key("data"); writer.raw(publication.data)
+            if let sender = publication.sender { writer.key("sender"); writer.string(sender) }
+            writer.endObject()
+        }
+        writer.endArray()
+    }
+
     /// A JSON object whose members `members` writes.
     public static func object(_ members: (inout JSONWriter) -> Void) -> ByteBuffer {
         var writer = JSONWriter()

@@ -22,8 +22,6 @@ struct HTTPAPI {
     /// Wrong API keys per client address (`limits.api_key_failures_per_minute`).
     let apiKeyFailures: NIOLockedValueBox<FailureThrottle>
 
-    static let maxHistoryLimit = 1000
-
     func register(on router: Router<SwitchboardRequestContext>) {
         router.middlewares.add(CORSMiddleware(policy: originPolicy))
         router.middlewares.add(JSONErrorMiddleware())
@@ -161,52 +159,41 @@ struct HTTPAPI {
         let query = request.uri.queryParameters
         let channel = try channelParameter(query["channel"].map(String.init))
         if case .failure(let error) = channels.options(for: channel) { throw APIError(error) }
-        var since: StreamPosition?
+        var historyQuery = HistoryQuery()
+        var starts = 0
         if let text = query["since"] {
             guard let position = StreamPosition(parsing: text[...]) else {
                 metrics.error(.invalidPosition)
                 throw APIError(.badRequest, .invalidPosition, "since must be EPOCH:OFFSET")
             }
-            since = position
+            historyQuery.start = .since(position)
+            starts += 1
         }
-        var limit = 100
+        if let text = query["before"] {
+            guard let value = UInt64(text), value >= 1, value <= StreamPosition.maxOffset else {
+                throw APIError(.badRequest, .badRequest, "before must be a positive offset")
+            }
+            historyQuery.start = .before(value)
+            starts += 1
+        }
+        if let text = query["latest"] {
+            guard text == "true" || text == "false" else { throw APIError(.badRequest, .badRequest, "latest must be true or false") }
+            if text == "true" {
+                historyQuery.start = .latest
+                starts += 1
+            }
+        }
+        guard starts <= 1 else { throw APIError(.badRequest, .badRequest, "give at most one of since, before and latest") }
         if let text = query["limit"] {
-            guard let value = Int(text), value >= 1, value <= Self.maxHistoryLimit else {
-                throw APIError(.badRequest, .badRequest, "limit must be 1–\(Self.maxHistoryLimit)")
+            guard let value = Int(text), value >= 1, value <= HistoryQuery.maxLimit else {
+                throw APIError(.badRequest, .badRequest, "limit must be 1–\(HistoryQuery.maxLimit)")
             }
-            limit = value
+            historyQuery.limit = value
         }
-        let after = since.map { $0.offset } ?? 0
-        var (position, publications) = try await engine("history") { try await $0.history(channel: channel, after: after, limit: limit) }
-        var recovered: Bool?
-        if let since {
-            if since.epoch != position.epoch {
-                // Another epoch: the offsets are not comparable, so the caller gets the oldest held and a reset flag.
-                (position, publications) = try await engine("history") { try await $0.history(channel: channel, after: 0, limit: limit) }
-                recovered = false
-            } else {
-                recovered =
-                    since.offset <= position.offset && (publications.first.map { $0.offset == since.offset + 1 } ?? (since.offset == position.offset))
-            }
+        let answer = try await engine("history") { broker in
+            try await historyQuery.run { after, limit in try await broker.history(channel: channel, after: after, limit: limit) }
         }
-        return json(
-            Pushes.object { writer in
-                writer.key("channel"); writer.string(channel.rawValue)
-                writer.key("epoch"); writer.string(position.epoch)
-                writer.key("offset"); writer.uint(position.offset)
-                if let recovered { writer.key("recovered"); writer.bool(recovered) }
-                writer.key("publications")
-                writer.beginArray()
-                for publication in publications {
-                    writer.beginObject()
-                    writer.key("offset"); writer.uint(publication.offset)
-                    writer.key("data"); writer.raw(publication.data)
-                    if let sender = publication.sender { writer.key("sender"); writer.string(sender) }
-                    writer.endObject()
-                }
-                writer.endArray()
-            }
-        )
+        return json(Pushes.object { Pushes.writeHistory(channel: channel, answer, into: &$0) })
     }
 
     // MARK: presence

@@ -120,8 +120,8 @@ extension Session {
             connect(id: id, token: token, info: info, batch: batch)
         case .refresh(let token):
             refresh(id: id, token: token)
-        case .subscribe(let channel, let since, let token, let maxRate):
-            subscribe(id: id, channel: channel, since: since, token: token, maxRate: maxRate)
+        case .subscribe(let channel, let since, let token, let maxRate, let info):
+            subscribe(id: id, channel: channel, since: since, token: token, maxRate: maxRate, info: info)
         case .unsubscribe(let channel):
             unsubscribe(id: id, channel: channel)
         case .publish(let channel, let data, let idempotencyKey, let key, let highPriority, let receipts):
@@ -130,6 +130,10 @@ extension Session {
             publish(id: id, request)
         case .presence(let channel, let cursor, let limit):
             presence(id: id, channel: channel, cursor: cursor, limit: limit)
+        case .presenceUpdate(let channel, let info):
+            updatePresence(id: id, channel: channel, info: info)
+        case .history(let channel, let query):
+            history(id: id, channel: channel, query: query)
         case .signal(let channel, let type, let data):
             signal(id: id, channel: channel, type: type, data: data)
         case .ack(let channel, let offset, let status):

@@ -84,3 +84,37 @@ final class EngineCallSequence {
         }
     }
 }
+
+extension Session {
+    /// `presence_update`: replaces this connection's info on a presence channel it is subscribed to; the others
+    /// who see presence get a `presence_update` push.
+    func updatePresence(id: Int64, channel: ChannelName, info: ByteBuffer?) {
+        let options: NamespaceOptions
+        switch services.channels.options(for: channel) {
+        case .success(let value): options = value
+        case .failure(let error): return refuse(id, error)
+        }
+        guard options.presence else { return refuse(id, ProtocolError(.presenceNotEnabled, "namespace does not track presence")) }
+        guard let subscription = subscriptions[channel], subscription.joinsPresence else {
+            return refuse(id, ProtocolError(.notSubscribed, "subscribe to \(channel) before updating your presence on it"))
+        }
+        engineCallStarted()
+        let broker = services.engine
+        let client = self.id
+        let announce = options.joinLeave
+        // In presence order: after this subscription's join, before its leave.
+        presenceOrder.run(
+            on: self, operation: "presence_update",
+            { try await broker.presenceUpdate(client: client, info: info, channel: channel, announce: announce) }
+        ) { session, result in
+            defer { session.engineCallFinished() }
+            switch result {
+            case .failure(let error): session.refuse(id, error)
+            case .success(true): session.send(Pushes.reply(id: id))
+            case .success(false):
+                // The subscription ended while the update waited for its turn.
+                session.refuse(id, ProtocolError(.notSubscribed, "not subscribed to \(channel)"))
+            }
+        }
+    }
+}

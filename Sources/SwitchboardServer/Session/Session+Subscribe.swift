@@ -44,7 +44,7 @@ extension Session {
         startSubscription(channel, since: since, origin: .stream)
     }
 
-    func subscribe(id: Int64, channel: ChannelName, since: StreamPosition?, token: String?, maxRate: Int?) {
+    func subscribe(id: Int64, channel: ChannelName, since: StreamPosition?, token: String?, maxRate: Int?, info: ByteBuffer? = nil) {
         if subscriptions[channel] != nil { return refuse(id, ProtocolError(.alreadySubscribed, "already subscribed to \(channel)")) }
         let limit = services.settings.configuration.limits.maxSubscriptionsPerConnection
         guard subscriptions.count < limit else {
@@ -53,7 +53,7 @@ extension Session {
         guard let token else {
             if let error = services.channels.checkSubscribe(channel, identity: identity) { return refuse(id, error) }
             engineCallStarted()
-            return startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate)
+            return startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate, info: info)
         }
         engineCallStarted()
         let verifier = services.tokens
@@ -64,7 +64,7 @@ extension Session {
                 session.engineCallFinished()
                 return
             }
-            session.startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate)
+            session.startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate, info: info)
         }
     }
 
@@ -94,7 +94,10 @@ extension Session {
         var presence: PresencePage?
     }
 
-    private func startSubscription(_ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin, maxRate: Int? = nil) {
+    /// `info`: the member's presence info on this channel; nil takes the connection's (`connect` command's `info`).
+    private func startSubscription(
+        _ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin, maxRate: Int? = nil, info: ByteBuffer? = nil
+    ) {
         let generation = nextGeneration()
         let options = (try? services.channels.options(for: channel).get()) ?? NamespaceOptions()
         let seesPresence = Permissions.presence(channel, options: options, identity: identity) == nil
@@ -106,7 +109,7 @@ extension Session {
             subscription.pacer = SubscriptionPacer(maxRate: rate, maxHeld: services.settings.limits.outboundQueueMessages)
         }
         subscriptions[channel] = subscription
-        let member = joinsPresence ? PresenceMember(client: id, user: user, info: client.info) : nil
+        let member = joinsPresence ? PresenceMember(client: id, user: user, info: info ?? client.info) : nil
         let announce = options.presence && options.joinLeave
         // The snapshot goes in a command's reply; stream subscriptions (SSE URL channels) have no reply to carry it.
         let wantsSnapshot: Bool
@@ -154,6 +157,12 @@ extension Session {
                 send(
                     Pushes.reply(id: id) { writer in
                         Pushes.writeSubscribed(channel: channel, recovery: recovery, into: &writer)
+                        if let options = try? services.channels.options(for: channel).get(), options.allowSignals {
+                            // Clients throttle their own signals to it, so the server never has to hold one back.
+                            let interval = options.signalInterval.components
+                            writer.key("signal_interval_ms")
+                            writer.int(interval.seconds * 1000 + interval.attoseconds / 1_000_000_000_000_000)
+                        }
                         if let page = start.presence {
                             writer.key("presence")
                             writer.beginObject()
