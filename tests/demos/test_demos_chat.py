@@ -67,3 +67,21 @@ def test_anonymous_tabs_get_seen_marks_instead_of_server_receipts(server, browse
     two.wait(lambda: any(m["text"] == "anyone here?" for m in messages(two)), message="ben receives it")
     one.wait(lambda: [m["receipt"] for m in messages(one) if m["text"] == "anyone here?"] == ["✓✓ read by ben"], message=f"seen mark: {messages(one)}")
     assert one.errors() == [] and two.errors() == []
+
+
+def test_a_new_tab_shows_the_recent_messages_and_loads_earlier_ones(server, browsers):
+    for n in range(1, 61):
+        server.publish("chat:dev", {"id": f"h{n}", "text": f"earlier {n}", "name": "carol", "ts": 0})
+    reader = browsers()
+    reader.open(f"{server.url}/chat.html?name=dave&room=dev")
+    reader.wait(lambda: reader.attr("banner", "data-status") == "connected", message="chat connects")
+    texts = lambda: [m["text"] for m in messages(reader)]
+    # The newest history page (50), then the rest on demand, in order and once each.
+    reader.wait(lambda: texts() == [f"earlier {n}" for n in range(11, 61)], message=f"the newest 50: {texts()[:3]}…")
+    reader.click("load-earlier")
+    reader.wait(lambda: texts() == [f"earlier {n}" for n in range(1, 61)], message=f"all 60: {len(texts())}")
+    reader.wait(lambda: reader.js("return document.querySelector('[data-testid=load-earlier]') === null"), message="nothing more to load")
+    # A live message follows the history.
+    server.publish("chat:dev", {"id": "live1", "text": "live one", "name": "carol", "ts": 0})
+    reader.wait(lambda: texts()[-1] == "live one" and texts().count("live one") == 1, message="the live message after the history")
+    assert reader.errors() == []

@@ -13,6 +13,7 @@ import {
   SwitchboardProvider,
   useChannel,
   useConnectionState,
+  useHistory,
   usePresence,
   useReceipts,
   usePublish,
@@ -172,7 +173,15 @@ function Room({ channel, name, receiptsFromServer }) {
   const publish = usePublish(channel);
   const presence = usePresence(channel);
   const { typing, startTyping, stopTyping } = useTyping(channel);
-  const { publications } = useChannel(channel, { limit: 500 });
+  const { publications: live } = useChannel(channel, { limit: 500 });
+  // A new tab shows the room's recent messages: the newest history page, earlier ones on demand. The live
+  // subscription starts at the position it subscribed at, so the two may overlap: one copy per offset.
+  const earlier = useHistory(channel, { pageSize: 50 });
+  const publications = useMemo(() => {
+    const byOffset = new Map();
+    for (const publication of [...earlier.publications, ...live]) byOffset.set(publication.offset, publication);
+    return [...byOffset.values()].sort((a, b) => a.offset - b.offset);
+  }, [earlier.publications, live]);
   const [pending, setPending] = useState([]); // optimistic: shown before the hub stored them
   const [text, setText] = useState('');
   const [seen, setSeen] = useState({}); // client → {from, delivered, read} (anonymous "seen" marks)
@@ -253,7 +262,8 @@ function Room({ channel, name, receiptsFromServer }) {
   const list = useRef(null);
   useEffect(() => {
     if (list.current) list.current.scrollTop = list.current.scrollHeight;
-  }, [publications.length, waiting.length]);
+    // On a new newest message, not when earlier ones are loaded above.
+  }, [publications[publications.length - 1]?.offset, waiting.length]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const typists = typing.map((member) => nameOf(member.client, member.user));
   const people = new Map();
@@ -266,6 +276,11 @@ function Room({ channel, name, receiptsFromServer }) {
     <>
       <section className="log card">
         <div className="messages" ref={list} data-testid="messages">
+          {earlier.hasMore && earlier.publications.length > 0 ? (
+            <button className="earlier" onClick={earlier.loadEarlier} disabled={earlier.loading} data-testid="load-earlier">
+              {earlier.loading ? 'loading…' : 'Load earlier messages'}
+            </button>
+          ) : null}
           {publications.map(({ offset, data }) => {
             if (!data || typeof data.text !== 'string') return null;
             const mine = data.tab === TAB;

@@ -3,7 +3,7 @@
 
 import type { Link } from './link.js';
 import type { Logger } from './log.js';
-import type { Command } from './protocol.js';
+import { SwitchboardError, type Command } from './protocol.js';
 import { memberOf, receiptOf, signalOf } from './pushes.js';
 import { listenerOf, subscriptionHandle } from './subscriptionHandle.js';
 import { ChannelEntry, type Publication, type ResetEvent, type SubscriptionListener } from './subscriptions.js';
@@ -62,6 +62,23 @@ export class Channels {
     return subscriptionHandle(channel, owner, () => this.release(owner, listener));
   }
 
+  /**
+   * Keeps `info` as the channel's presence info (sent with every subscribe) and, while the server subscription is
+   * held or being taken, sends it now; `send` sends the `presence_update` command. Offline: resolves at once.
+   */
+  updatePresence(channel: string, info: unknown, send: ((command: Command) => Promise<unknown>) | null): Promise<void> {
+    const entry = this.entries.get(channel);
+    if (!entry) return Promise.reject(new SwitchboardError({ code: 109, name: 'not_subscribed', reason: `subscribe to ${channel} first` }));
+    entry.presenceInfo = info;
+    if (!send || entry.serverState === 'none') return Promise.resolve();
+    return send({ cmd: 'presence_update', channel, info }).then(() => undefined);
+  }
+
+  /** The namespace's signal interval, once a subscribe reply told it. */
+  signalIntervalMs(channel: string): number | undefined {
+    return this.entries.get(channel)?.signalIntervalMs;
+  }
+
   /** Connected: every channel that wants a server subscription asks for it again, from its position. */
   resubscribe(link: Link): void {
     for (const entry of this.entries.values()) {
@@ -114,6 +131,9 @@ export class Channels {
       case 'leave':
         entry.applyJoinLeave(push.push, memberOf(push));
         break;
+      case 'presence_update':
+        entry.applyPresenceUpdate(memberOf(push));
+        break;
       case 'signal':
         entry.applySignal(signalOf(push));
         break;
@@ -130,6 +150,7 @@ export class Channels {
     if (since) command.since = since;
     if (entry.subscriptionToken) command.token = entry.subscriptionToken;
     if (entry.maxRate !== undefined) command.maxRate = entry.maxRate;
+    if (entry.presenceInfo !== undefined) command.info = entry.presenceInfo;
     link.send(command, {
       onReply: (reply) => {
         if (this.entries.get(entry.channel) !== entry) return; // released meanwhile; its unsubscribe follows

@@ -13,7 +13,7 @@ import type { Link } from './link.js';
 import { makeLogger, summarize, type Logger } from './log.js';
 import { isReply, SwitchboardError, type Command, type ServerMessage } from './protocol.js';
 import { Publisher } from './publisher.js';
-import { presencePageOf, publicationOf, receiptRecordOf } from './pushes.js';
+import { historyPageOf, presencePageOf, publicationOf, receiptRecordOf } from './pushes.js';
 import type { ResetEvent } from './subscriptions.js';
 import { realTimers, type Timers } from './timers.js';
 import { TokenKeeper } from './tokenKeeper.js';
@@ -22,6 +22,8 @@ import type {
   ClientOptions,
   ClientStats,
   ConnectionState,
+  HistoryOptions,
+  HistoryPage,
   PresenceAndSignals,
   PresencePage,
   PublishOptions,
@@ -209,6 +211,26 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   /** The receipt record of one of your publications (only its publisher may ask). Needs a connection. */
   receipts(channel: string, offset: number): Promise<ReceiptRecord> {
     return this.request('receipts', { cmd: 'receipts', channel, offset }).then((result) => receiptRecordOf(result, channel, offset));
+  }
+
+  updatePresence(channel: string, info: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    const connected = this.connection.current?.connected === true;
+    return this.channels.updatePresence(channel, info ?? null, connected ? (command) => this.request('presence_update', command) : null);
+  }
+
+  history<Data = unknown>(channel: string, options: HistoryOptions = {}): Promise<HistoryPage<Data>> {
+    const command: Command = { cmd: 'history', channel };
+    if (options.limit !== undefined) command.limit = options.limit;
+    if (options.since !== undefined) command.since = { epoch: options.since.epoch, offset: options.since.offset };
+    if (options.before !== undefined) command.before = options.before;
+    if (options.latest) command.latest = true;
+    return this.request('history', command).then((result) => historyPageOf(result, channel) as HistoryPage<Data>);
+  }
+
+  /** The namespace's `signal_interval_ms` as the channel's subscribe reply told it (undefined before, or without signals). */
+  signalIntervalMs(channel: string): number | undefined {
+    return this.channels.signalIntervalMs(channel);
   }
 
   // ---- internals ----

@@ -12,6 +12,8 @@ export {
   NotConnectedError,
   type PresenceAndSignals,
   type PresencePage,
+  type HistoryOptions,
+  type HistoryPage,
   type ClientOptions,
   type ClientEnvironment,
   type ClientStats,

@@ -19,7 +19,9 @@ export interface Command {
     | 'presence'
     | 'signal'
     | 'ack'
-    | 'receipts';
+    | 'receipts'
+    | 'presence_update'
+    | 'history';
   [field: string]: unknown;
 }
 

@@ -2,7 +2,7 @@
 // and the results of the presence and receipts queries. Pure functions.
 
 import type { PresenceMember, Publication, Receipt, Signal } from './subscriptions.js';
-import type { PresencePage, ReceiptRecord } from './types.js';
+import type { HistoryPage, PresencePage, ReceiptRecord } from './types.js';
 
 type Fields = Record<string, unknown>;
 
@@ -51,6 +51,25 @@ export function presencePageOf(result: Fields, channel: string): PresencePage {
     users: Number(result.users ?? 0),
     members: (Array.isArray(result.members) ? result.members : []) as PresenceMember[],
     ...(typeof result.next === 'string' ? { next: result.next } : {}),
+  };
+}
+
+export function historyPageOf(result: Fields, channel: string): HistoryPage {
+  const epoch = String(result.epoch);
+  const name = String(result.channel ?? channel);
+  const publications = (Array.isArray(result.publications) ? result.publications : []) as Fields[];
+  return {
+    channel: name,
+    epoch,
+    offset: Number(result.offset ?? 0),
+    ...(typeof result.recovered === 'boolean' ? { recovered: result.recovered } : {}),
+    publications: publications.map((item) => ({
+      channel: name,
+      epoch,
+      offset: Number(item.offset),
+      data: item.data,
+      ...(typeof item.sender === 'string' ? { sender: item.sender } : {}),
+    })),
   };
 }
 

@@ -32,7 +32,7 @@ export type TabMessage =
   | { type: 'answered'; tab: string; request: number; result?: unknown; error?: { code?: number; name: string; message: string } };
 
 /** Client methods a tab runs through the hub. */
-export type RelayedMethod = 'signal' | 'presence' | 'markRead' | 'receipts';
+export type RelayedMethod = 'signal' | 'presence' | 'markRead' | 'receipts' | 'updatePresence' | 'history';
 
 /** Publish options the hub applies for a tab (the idempotency key travels on its own). */
 export type RelayedPublishOptions = Pick<PublishOptions, 'key' | 'priority' | 'receipts'>;

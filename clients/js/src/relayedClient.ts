@@ -10,6 +10,8 @@ import {
   type ClientOptions,
   type ClientStats,
   type ConnectionState,
+  type HistoryOptions,
+  type HistoryPage,
   type PublishOptions,
   type PublishResult,
   type PresenceAndSignals,
@@ -159,6 +161,14 @@ export abstract class RelayedClient implements SwitchboardClientLike, PresenceAn
 
   receipts(channel: string, offset: number): Promise<ReceiptRecord> {
     return this.relay('receipts', [channel, offset]) as Promise<ReceiptRecord>;
+  }
+
+  updatePresence(channel: string, info: unknown): Promise<void> {
+    return this.relay('updatePresence', [channel, info]) as Promise<void>;
+  }
+
+  history<Data = unknown>(channel: string, options?: HistoryOptions): Promise<HistoryPage<Data>> {
+    return this.relay('history', [channel, options]) as Promise<HistoryPage<Data>>;
   }
 
   /** Runs a client method in the hub, which holds the connection. */

@@ -96,6 +96,10 @@ export class ChannelEntry {
   readonly listenerOptions = new Map<SubscriptionListener, ListenerServerOptions>();
   duplicatesDropped = 0;
   gapsSeen = 0;
+  /** This connection's presence info on the channel (`updatePresence`), sent with every subscribe; undefined: the client's. */
+  presenceInfo: unknown = undefined;
+  /** The namespace's `signal_interval_ms` from the subscribe reply, when it takes signals. */
+  signalIntervalMs: number | undefined;
   /** The server announced a conflation skip: the next offset jump is expected (protocol.md §4.9). */
   private skipAnnounced = false;
   private members: Map<string, PresenceMember> | null = null;
@@ -125,6 +129,7 @@ export class ChannelEntry {
   /** The subscribe reply. `sentSince` is the position the command carried, if any. */
   applySubscribed(result: Record<string, unknown>, sentSince: StreamPosition | null): void {
     this.serverState = 'active';
+    if (typeof result.signal_interval_ms === 'number') this.signalIntervalMs = result.signal_interval_ms;
     const current = Object.freeze({ epoch: String(result.epoch), offset: Number(result.offset) });
     if (sentSince && result.recovered === false) {
       this.position = current;
@@ -235,6 +240,13 @@ export class ChannelEntry {
       if (!this.members.delete(member.client)) return;
       this.presenceCounts.clients = Math.max(0, this.presenceCounts.clients - 1);
     }
+    this.notifyPresence();
+  }
+
+  /** A member changed its info (`presence_update` push); an unknown member changes nothing. */
+  applyPresenceUpdate(member: PresenceMember): void {
+    if (!this.members?.has(member.client)) return;
+    this.members.set(member.client, member);
     this.notifyPresence();
   }
 

@@ -3,7 +3,7 @@
 import type { BackoffOptions } from './backoff.js';
 import type { Logger } from './log.js';
 import type { StreamPosition } from './protocol.js';
-import type { PresenceMember, PresenceState, ResetEvent, SubscriptionListener, SubscriptionState } from './subscriptions.js';
+import type { PresenceMember, PresenceState, Publication, ResetEvent, SubscriptionListener, SubscriptionState } from './subscriptions.js';
 import type { Timers } from './timers.js';
 import type { TransportFactory, TransportName } from './transport.js';
 
@@ -186,4 +186,35 @@ export interface PresenceAndSignals {
   markRead(channel: string, offset: number): Promise<void>;
   /** The receipt record of your own publication (the publisher only). Needs a connection. */
   receipts(channel: string, offset: number): Promise<ReceiptRecord>;
+  /**
+   * Sets this connection's presence `info` on a channel you subscribed to (instead of the client's `info`; `null`
+   * clears it): the others get a `presence_update` (§4.7). Kept for the channel and sent again with every
+   * resubscribe; while offline it resolves at once and goes out with the next subscribe.
+   */
+  updatePresence(channel: string, info: unknown): Promise<void>;
+  /** A page of the channel's held publications, oldest first (§4.13). Needs a connection. */
+  history<Data = unknown>(channel: string, options?: HistoryOptions): Promise<HistoryPage<Data>>;
+}
+
+/** Where a history page starts: at most one of `since`, `before` and `latest` (none: the oldest held). */
+export interface HistoryOptions {
+  /** 1–1000, default 100. */
+  limit?: number;
+  /** The publications after this position (another epoch's: the oldest held, `recovered: false`). */
+  since?: StreamPosition;
+  /** The newest `limit` publications with offsets below this one: loading earlier messages. */
+  before?: number;
+  /** The newest `limit` publications. */
+  latest?: boolean;
+}
+
+export interface HistoryPage<Data = unknown> {
+  channel: string;
+  /** The stream's current position (not the page's last publication). */
+  epoch: string;
+  offset: number;
+  /** Only with `since`: whether the page continues exactly after it. */
+  recovered?: boolean;
+  /** Oldest first; each carries the page's `epoch`. */
+  publications: Publication<Data>[];
 }

@@ -20,12 +20,17 @@ export interface TypingClient {
   readonly state: ConnectionState;
   subscribe(channel: string, options?: SubscribeOptions): Subscription;
   signal(channel: string, type: string, data?: unknown): Promise<{ coalesced: boolean }>;
+  /** The namespace's `signal_interval_ms` from the subscribe reply (the connection's own client knows it). */
+  signalIntervalMs?(channel: string): number | undefined;
 }
 
 export interface TypingOptions {
   /** The signal type (default `typing`). */
   type?: string;
-  /** At most one typing signal per this many ms (default 1000, the server's default `signal_interval_ms`). */
+  /**
+   * At most one typing signal per this many ms. Default: the namespace's `signal_interval_ms` as the subscribe reply
+   * told it, else 1000 (the server's default).
+   */
   intervalMs?: number;
   /** A typist who has been silent this long is no longer typing (default 3000). */
   expireAfterMs?: number;
@@ -42,7 +47,7 @@ export interface Typist {
 
 export class TypingIndicator {
   private readonly type: string;
-  private readonly intervalMs: number;
+  private readonly fixedIntervalMs: number | undefined;
   private readonly expireAfterMs: number;
   private readonly timers: Timers;
   private readonly subscription: Subscription;
@@ -63,7 +68,7 @@ export class TypingIndicator {
     options: TypingOptions = {},
   ) {
     this.type = options.type ?? 'typing';
-    this.intervalMs = options.intervalMs ?? 1000;
+    this.fixedIntervalMs = options.intervalMs;
     this.expireAfterMs = options.expireAfterMs ?? 3000;
     this.timers = options.timers ?? realTimers;
     this.gate = new TimerSlot(this.timers);
@@ -118,7 +123,7 @@ export class TypingIndicator {
   private send(typing: boolean): void {
     // Best effort: offline or refused, a typing indicator is not worth an error for the app.
     this.client.signal(this.channel, this.type, { typing }).catch(() => {});
-    this.gate.arm(this.intervalMs, () => {
+    this.gate.arm(this.intervalMs(), () => {
       const held = this.held;
       this.held = null;
       if (held !== null && !this.closed) this.send(held);
@@ -163,6 +168,11 @@ export class TypingIndicator {
         // An app callback that throws must not stop the others or the expiry bookkeeping.
       }
     }
+  }
+
+  /** The sender's interval: the one given, else the server's for this channel, else the server's default. */
+  private intervalMs(): number {
+    return this.fixedIntervalMs ?? this.client.signalIntervalMs?.(this.channel) ?? 1000;
   }
 }
 

@@ -140,7 +140,7 @@ test('a tab opened after the shared connection is up reports it connected and re
   }
 });
 
-test('a follower tab signals, pages presence, marks read and reads receipts through the leader', async () => {
+test('a follower tab signals, pages presence, marks read, reads receipts and history and updates presence through the leader', async () => {
   const server = new FakeServer({ presence: true });
   const locks = new FakeLocks();
   const url = `http://fake-${++run}`;
@@ -173,6 +173,14 @@ test('a follower tab signals, pages presence, marks read and reads receipts thro
     const record = await follower.receipts('dm:1', fromFollower.offset);
     assert.deepEqual(record.recipients, [{ user: 'alice', delivered: true, read: true }]);
     await assert.rejects(follower.markRead('dm:1', 999), { code: 134 });
+
+    // History pages and presence info go through the leader too.
+    const newest = await follower.history('dm:1', { latest: true, limit: 1 });
+    assert.deepEqual(newest.publications.map((publication) => publication.data), ['mine']);
+    await follower.updatePresence('dm:1', { status: 'away' });
+    await waitFor(() => aliceSubscription.presence?.members.some((member) => member.user === 'bob' && member.info?.status === 'away'), {
+      message: "alice sees the shared connection's new info",
+    });
   } finally {
     tabs.forEach((tab) => tab.close());
     alice.close();

@@ -238,3 +238,41 @@ test('JSON transports carry Uint8Array data as {"$binary": base64}, and binaryOf
   assert.deepEqual(binaryOf({ $binary: 'AP8H' }), new Uint8Array([0, 255, 7]));
   assert.equal(binaryOf({ $binary: 'AP8H', other: 1 }), null);
 });
+
+test('without intervalMs the typing indicator throttles to the interval the subscribe reply advertised', async () => {
+  const server = new FakeServer({ signalIntervalMs: 250 });
+  const timers = new FakeTimers();
+  const client = open(server, timers, { token: 'alice' });
+  const typing = typingIndicator(client, 'room:1', { timers });
+  await timers.advance(0);
+  assert.equal(client.signalIntervalMs('room:1'), 250);
+  for (let keystroke = 0; keystroke < 10; keystroke++) {
+    typing.typing();
+    await timers.advance(100);
+  }
+  // Keystrokes from 0 to 900 ms under a 250 ms interval: at once, then at 250, 500, 750 and 1000 ms.
+  assert.deepEqual(typingSignalsSent(server), [true, true, true, true, true]);
+  typing.close();
+  client.close();
+});
+
+test('the fake server keeps presence info per channel and answers history pages like the real one', async () => {
+  const server = new FakeServer({ presence: true });
+  const timers = new FakeTimers();
+  const alice = open(server, timers, { token: 'alice', info: { name: 'Alice' } });
+  const bob = open(server, timers, { token: 'bob' });
+  const seen = bob.subscribe('room:1', {});
+  alice.subscribe('room:1', {});
+  await timers.advance(0);
+  await alice.updatePresence('room:1', { name: 'Alice', away: true });
+  await timers.advance(0);
+  const member = seen.presence.members.find((item) => item.user === 'alice');
+  assert.deepEqual(member.info, { name: 'Alice', away: true });
+  for (let n = 1; n <= 5; n++) await alice.publish('room:1', { n });
+  const newest = await bob.history('room:1', { latest: true, limit: 2 });
+  assert.deepEqual(newest.publications.map((publication) => publication.offset), [4, 5]);
+  const earlier = await bob.history('room:1', { before: 4, limit: 2 });
+  assert.deepEqual(earlier.publications.map((publication) => publication.data.n), [2, 3]);
+  alice.close();
+  bob.close();
+});

@@ -98,3 +98,51 @@ test('a presence channel larger than one snapshot page is completed with presenc
     for (const client of crowd) client.close();
   }
 });
+
+for (const transport of ['websocket', 'sse']) {
+  test(`${transport}: updatePresence changes this connection's info for the others, and survives a reconnect`, async () => {
+    const channel = `room:update-${transport}`;
+    const alice = open({ transports: [transport], info: { name: 'Alice' } });
+    const bob = open({ transports: ['websocket'] });
+    const mine = alice.subscribe(channel, {});
+    const theirs = bob.subscribe(channel, {});
+    await waitFor(() => theirs.presence?.clients === 2 && mine.state === 'subscribed', { message: 'both present' });
+    const aliceId = alice.state.clientId;
+    const infoOfAlice = () => theirs.presence?.members.find((member) => member.client === alice.state.clientId)?.info;
+    await alice.updatePresence(channel, { name: 'Alice', status: 'typing' });
+    await waitFor(() => infoOfAlice()?.status === 'typing', { message: "Bob sees Alice's new info" });
+    // A reconnect (new client id) joins again with the channel's info, not the connection's.
+    alice.disconnect();
+    await waitFor(() => theirs.presence?.clients === 1, { message: 'Alice left' });
+    alice.connect();
+    await waitFor(() => alice.state.status === 'connected' && alice.state.clientId !== aliceId && theirs.presence?.clients === 2, {
+      message: 'Alice back',
+    });
+    await waitFor(() => infoOfAlice()?.status === 'typing', { message: 'the info came back with the resubscribe' });
+    // null clears it.
+    await alice.updatePresence(channel, null);
+    await waitFor(() => theirs.presence.members.some((member) => member.client === alice.state.clientId && member.info === undefined), {
+      message: 'cleared info',
+    });
+    alice.close();
+    bob.close();
+  });
+}
+
+test('updatePresence on a channel without a subscription is refused with 109', async () => {
+  const client = open();
+  await waitForState(client, isConnected);
+  await assert.rejects(client.updatePresence('room:none', { a: 1 }), (error) => error.code === 109);
+  client.close();
+});
+
+test('the subscribe reply tells the client the namespace signal interval', async () => {
+  const client = open();
+  const subscription = client.subscribe('room:interval', {});
+  await waitFor(() => subscription.state === 'subscribed', { message: 'subscribed' });
+  assert.equal(client.signalIntervalMs('room:interval'), 0);
+  const chat = client.subscribe('chat:interval', {});
+  await waitFor(() => chat.state === 'subscribed', { message: 'subscribed' });
+  assert.equal(client.signalIntervalMs('chat:interval'), 1000);
+  client.close();
+});

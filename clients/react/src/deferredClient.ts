@@ -10,6 +10,8 @@ import {
   ClientClosedError,
   type ClientStats,
   type ConnectionState,
+  type HistoryOptions,
+  type HistoryPage,
   type PresencePage,
   type PublishOptions,
   type PublishResult,
@@ -100,6 +102,20 @@ export class DeferredClient implements SwitchboardClientLike {
 
   receipts(channel: string, offset: number): Promise<ReceiptRecord> {
     return this.started_(() => this.client.receipts(channel, offset));
+  }
+
+  updatePresence(channel: string, info: unknown): Promise<void> {
+    return this.started_(() => this.client.updatePresence(channel, info));
+  }
+
+  history<Data = unknown>(channel: string, options?: HistoryOptions): Promise<HistoryPage<Data>> {
+    return this.started_(() => this.client.history<Data>(channel, options));
+  }
+
+  /** The namespace's signal interval as the real client learned it (undefined before, or for a tab client). */
+  signalIntervalMs(channel: string): number | undefined {
+    const inner = this.inner as (SwitchboardClientLike & { signalIntervalMs?(channel: string): number | undefined }) | null;
+    return inner?.signalIntervalMs?.(channel);
   }
 
   /** Promise-returning calls reject (never throw) once closed, like the real client's. */

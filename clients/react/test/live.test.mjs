@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { SwitchboardProvider, usePresence, useSignal, useTyping, useReceipts, applyReceipt } from '@switchboard/react';
-import { h, render } from './helpers/dom.mjs';
+import { SwitchboardProvider, usePresence, useHistory, useSignal, useTyping, useReceipts, applyReceipt } from '@switchboard/react';
+import { act, h, render } from './helpers/dom.mjs';
 import { fakeHub } from './helpers/fake.mjs';
 
 async function mount(hub, client, element) {
@@ -26,6 +26,55 @@ test('usePresence lists the members and follows joins and leaves', async () => {
   subscription.unsubscribe();
   await hub.frame();
   assert.equal(view.text(), 'alice');
+  hub.closeAll();
+});
+
+test('usePresence with data sets this connection\'s info on the channel and updates it when data changes', async () => {
+  const hub = fakeHub({ presence: true });
+  const alice = hub.client({ token: 'alice', info: { status: 'connected' } });
+  const bob = hub.client({ token: 'bob' });
+  const watched = bob.subscribe('room');
+  const infoOfAlice = () => watched.presence?.members.find((member) => member.user === 'alice')?.info;
+  function Me({ status }) {
+    usePresence('room', { data: { status } });
+    return null;
+  }
+  const view = await mount(hub, alice, h(Me, { status: 'here' }));
+  await hub.frame();
+  assert.deepEqual(infoOfAlice(), { status: 'here' });
+  await view.rerender(h(SwitchboardProvider, { client: alice, frames: hub.frames, timers: hub.timers }, h(Me, { status: 'away' })));
+  await hub.frame();
+  assert.deepEqual(infoOfAlice(), { status: 'away' });
+  // The first info went with the subscribe (the client was still connecting); the change as an update.
+  assert.deepEqual(hub.commands('subscribe').find((command) => command.info)?.info, { status: 'here' });
+  assert.equal(hub.commands('presence_update').length, 1);
+  // The same data again sends nothing.
+  await view.rerender(h(SwitchboardProvider, { client: alice, frames: hub.frames, timers: hub.timers }, h(Me, { status: 'away' })));
+  await hub.frame();
+  assert.equal(hub.commands('presence_update').length, 1);
+  hub.closeAll();
+});
+
+test('useHistory reads the newest page once connected, then earlier pages until none are left', async () => {
+  const hub = fakeHub();
+  const publisher = hub.client();
+  for (let n = 1; n <= 5; n++) await publisher.publish('chat', { n });
+  let snapshot;
+  function Messages() {
+    snapshot = useHistory('chat', { pageSize: 2 });
+    return h('p', null, snapshot.publications.map((publication) => publication.data.n).join(','));
+  }
+  const view = await mount(hub, hub.client(), h(Messages));
+  await hub.frame();
+  assert.equal(view.text(), '4,5');
+  assert.equal(snapshot.hasMore, true);
+  await act(async () => snapshot.loadEarlier());
+  await hub.frame();
+  assert.equal(view.text(), '2,3,4,5');
+  await act(async () => snapshot.loadEarlier());
+  await hub.frame();
+  assert.equal(view.text(), '1,2,3,4,5');
+  assert.equal(snapshot.hasMore, false);
   hub.closeAll();
 });
 

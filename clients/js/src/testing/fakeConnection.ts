@@ -12,6 +12,8 @@ export class FakeConnection implements Transport {
   readonly clientId = `fakeclient${++connectionCounter}`;
   user: string | undefined;
   info: unknown;
+  /** Presence info per channel (`subscribe` info, `presence_update`), instead of `info`. */
+  readonly channelInfo = new Map<string, unknown>();
   private handlers: TransportHandlers | null = null;
   private ended = false;
 

@@ -1,6 +1,6 @@
 // An in-memory Switchboard server behind the Transport interface, for tests without a network: it answers the v1
 // commands (connect, subscribe with recovery, unsubscribe, publish with idempotency keys and receipts, ack, receipts,
-// signal, presence, ping, refresh), keeps
+// signal, presence, presence_update, history, ping, refresh), keeps
 // per-channel streams with a bounded history, and lets the test cut connections, refuse transports, restart with
 // lost history, send server pushes and hold back messages. The React testing kit builds on it.
 //
@@ -30,6 +30,8 @@ export interface FakeServerOptions {
   pingIntervalMs?: number;
   /** Track presence on every channel: snapshot in the subscribe reply, join/leave pushes (protocol.md §4.7). */
   presence?: boolean;
+  /** The `signal_interval_ms` every subscribe reply advertises (default 1000, the server's default). */
+  signalIntervalMs?: number;
   /** Decides a token: return an error body to refuse it, or the user id. Default: every token is user `token`'s text. */
   verifyToken?: (token: string) => ErrorBody | { user: string; expires?: number };
 }
@@ -52,6 +54,7 @@ export class FakeServer {
       historySize: options.historySize ?? 1000,
       pingIntervalMs: options.pingIntervalMs ?? 25000,
       presence: options.presence ?? false,
+      signalIntervalMs: options.signalIntervalMs ?? 1000,
       verifyToken: options.verifyToken,
     };
     this.epoch = `fake${this.epochCounter}`;
@@ -119,23 +122,24 @@ export class FakeServer {
     return stream;
   }
 
-  private member(connection: FakeConnection): Record<string, unknown> {
+  private member(connection: FakeConnection, channel: string): Record<string, unknown> {
+    const info = connection.channelInfo.has(channel) ? connection.channelInfo.get(channel) : connection.info;
     return {
       client: connection.clientId,
       ...(connection.user ? { user: connection.user } : {}),
-      ...(connection.info !== undefined ? { info: connection.info } : {}),
+      ...(info !== undefined && info !== null ? { info } : {}),
     };
   }
 
   private presenceSnapshot(channel: string): Record<string, unknown> {
     const present = [...this.connections].filter((connection) => connection.subscriptions.has(channel));
     const users = new Set(present.map((connection) => connection.user).filter(Boolean));
-    return { clients: present.length, users: users.size, members: present.map((connection) => this.member(connection)) };
+    return { clients: present.length, users: users.size, members: present.map((connection) => this.member(connection, channel)) };
   }
 
   /** @internal */
-  presenceEvent(kind: 'join' | 'leave', channel: string, subject: FakeConnection): void {
-    const push: ServerMessage = { push: kind, channel, ...this.member(subject) };
+  presenceEvent(kind: 'join' | 'leave' | 'presence_update', channel: string, subject: FakeConnection): void {
+    const push: ServerMessage = { push: kind, channel, ...this.member(subject, channel) };
     for (const connection of this.connections) if (connection.subscriptions.has(channel)) connection.deliver(push);
   }
 
@@ -194,7 +198,12 @@ export class FakeServer {
         const stream = this.stream(channel);
         const since = command.since as { epoch: string; offset: number } | null | undefined;
         connection.subscriptions.add(channel);
-        const presence = this.options.presence ? { presence: this.presenceSnapshot(channel) } : {};
+        if (command.info !== undefined) connection.channelInfo.set(channel, command.info);
+        else connection.channelInfo.delete(channel);
+        const presence = {
+          ...(this.options.presence ? { presence: this.presenceSnapshot(channel) } : {}),
+          signal_interval_ms: this.options.signalIntervalMs,
+        };
         const joined = () => this.options.presence && this.presenceEvent('join', channel, connection);
         if (!since) {
           reply({ channel, epoch: this.epoch, offset: stream.offset, ...presence });
@@ -238,6 +247,41 @@ export class FakeServer {
       case 'presence':
         reply({ channel, ...this.presenceSnapshot(channel) });
         return;
+      case 'presence_update': {
+        if (!this.options.presence) return fail(130, 'presence_not_enabled', 'namespace does not track presence');
+        if (!connection.subscriptions.has(channel)) return fail(109, 'not_subscribed', `not subscribed to ${channel}`);
+        connection.channelInfo.set(channel, command.info ?? null);
+        reply({});
+        this.presenceEvent('presence_update', channel, connection);
+        return;
+      }
+      case 'history': {
+        const stream = this.stream(channel);
+        const limit = typeof command.limit === 'number' ? command.limit : 100;
+        let held = stream.history;
+        const since = command.since as { epoch: string; offset: number } | undefined;
+        let recovered: boolean | undefined;
+        if (since && since.epoch === this.epoch) {
+          held = held.filter((publication) => publication.offset > since.offset);
+          recovered = since.offset <= stream.offset && (held.length ? held[0].offset === since.offset + 1 : since.offset === stream.offset);
+        } else if (since) {
+          recovered = false;
+        }
+        if (typeof command.before === 'number') held = held.filter((publication) => publication.offset < (command.before as number));
+        const page = command.latest === true || typeof command.before === 'number' ? held.slice(-limit) : held.slice(0, limit);
+        reply({
+          channel,
+          epoch: this.epoch,
+          offset: stream.offset,
+          ...(recovered !== undefined ? { recovered } : {}),
+          publications: page.map((publication) => ({
+            offset: publication.offset,
+            data: publication.data,
+            ...(publication.sender ? { sender: publication.sender } : {}),
+          })),
+        });
+        return;
+      }
       case 'ack': {
         if (!connection.user) return fail(101, 'unauthorized', 'receipts are per user: connect with a token');
         const record = this.stream(channel).history.find((publication) => publication.offset === command.offset)?.receipts;

@@ -59,10 +59,16 @@ export interface TypingMember {
   user?: string;
 }
 
+/** The options with their defaults; no `sendIntervalMs` means the server's interval. */
+type ResolvedTypingOptions = Required<Omit<UseTypingOptions, 'sendIntervalMs'>> & Pick<UseTypingOptions, 'sendIntervalMs'>;
+
 export interface UseTypingOptions {
   /** Someone who has not signalled for this long stops counting as typing (their "stop" may have been lost). */
   timeoutMs?: number;
-  /** Send "typing" at most this often while the user keeps typing (the server coalesces too, §4.8). */
+  /**
+   * Send "typing" at most this often while the user keeps typing (the server coalesces too, §4.8). Default: the
+   * namespace's `signal_interval_ms` from the subscribe reply, else 1000.
+   */
   sendIntervalMs?: number;
   /** The signal type (default `typing`). */
   type?: string;
@@ -78,7 +84,6 @@ export interface TypingSnapshot {
 }
 
 const TYPING_TIMEOUT_MS = 5000;
-const TYPING_SEND_INTERVAL_MS = 1000;
 const NOBODY: readonly TypingMember[] = Object.freeze([]);
 
 /** Adapts the client's `TypingIndicator` (typing.ts) to React: it holds one while mounted and renders its typists. */
@@ -88,7 +93,7 @@ class TypingStore extends FrameBatchedStore<readonly TypingMember[]> {
   constructor(
     private readonly client: SwitchboardClientLike,
     private readonly channel: string,
-    private readonly options: Required<UseTypingOptions>,
+    private readonly options: ResolvedTypingOptions,
     private readonly timers: Timers,
     batcher: FrameBatcher,
   ) {
@@ -123,14 +128,14 @@ class TypingStore extends FrameBatchedStore<readonly TypingMember[]> {
 
 /**
  * Typing indicators over signals: who else is typing on `channel`, and `startTyping`/`stopTyping` for this user — the
- * client's `typingIndicator()` (leading and trailing throttle to one signal per `sendIntervalMs`, expiry after
+ * client's `typingIndicator()` (leading and trailing throttle to one signal per `sendIntervalMs` or the server's interval, expiry after
  * `timeoutMs` of silence), rendered at most once per frame.
  */
 export function useTyping(channel: string, options: UseTypingOptions = {}): TypingSnapshot {
   const { client, batcher, timers } = useSwitchboardContext();
-  const resolved: Required<UseTypingOptions> = {
+  const resolved: ResolvedTypingOptions = {
     timeoutMs: options.timeoutMs ?? TYPING_TIMEOUT_MS,
-    sendIntervalMs: options.sendIntervalMs ?? TYPING_SEND_INTERVAL_MS,
+    sendIntervalMs: options.sendIntervalMs,
     type: options.type ?? 'typing',
   };
   const store = useStoreFor(
