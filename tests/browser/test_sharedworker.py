@@ -58,3 +58,34 @@ def test_a_worker_script_that_does_not_load_falls_back_to_the_tabs_own_connectio
     hub.publish(channel, {"n": 1})
     page.wait_for_last(1)
     assert page.copy() == [1]
+
+
+def test_a_worker_that_stops_after_it_started_leaves_every_tab_on_its_own_connection_with_an_exact_copy(
+        hub, proxy, browser, page_url):
+    channel = "browser:sharedworker-crash"
+    options = dict(WORKER, sharedWorker="/crashing-worker.js")
+    pages = [browser.open(page_url(channel, **options)) for _ in range(3)]
+    wait_all(pages, ready, "every tab connected through the shared worker and subscribed")
+    assert wait_for_connections(hub, {"websocket": 1}) == {"websocket": 1, "sse": 0, "poll": 0}
+
+    publisher = Publisher(hub, channel).start()
+    try:
+        wait_all(pages, lambda s: s["count"] >= 20, "publications in every tab")
+        # A new port to the same worker (same script and name) tells it to close itself.
+        pages[0].run("new SharedWorker('/crashing-worker.js', {name: 'switchboard:' + location.origin})"
+                     ".port.postMessage({type: 'crash-for-test'})")
+        wait_all(pages, lambda s: s["status"] == "connected" and not s["inWorker"] and s["subscription"] == "subscribed",
+                 "every tab on a connection of its own")
+        stopped_at = publisher.published
+        wait_all(pages, lambda s: s["last"] >= stopped_at + 10, "the tabs to carry on")
+    finally:
+        published = publisher.stop()
+
+    for page in pages:
+        page.wait_for_last(published)
+        assert_exact_copy(page.copy(), published)
+        assert page.status()["resets"] == 0
+    assert wait_for_connections(hub, {"websocket": 3}) == {"websocket": 3, "sse": 0, "poll": 0}
+    assert any("the shared worker stopped" in line for line in pages[0].log_tail(400)), pages[0].log_tail(400)
+    print(f"a SharedWorker stopped mid-stream: 3 tabs fell back to their own connections, each an exact copy of "
+          f"{published} publications, 0 resets")

@@ -7,7 +7,10 @@
 //
 // Tabs that die without `close()` are noticed through Web Locks: each tab holds a lock named after itself, and the
 // worker queues for it; the worker gets it once the tab is gone and releases that tab's subscriptions. If the worker
-// does not start (script missing, error, no answer in time), the tab falls back to a connection of its own.
+// does not start (script missing, error, no answer in time), the tab falls back to a connection of its own. The same
+// works the other way round: the worker holds a lock while it lives and every tab queues for it, so a worker that
+// stops after it started (a crash, the browser terminating it) hands the lock to the tabs, which fall back to
+// connections of their own and resubscribe from their positions — nothing lost, nothing twice.
 
 import { SwitchboardClient, type ClientOptions, type ClientStats } from './client.js';
 import type { TabLocks } from './crossTab.js';
@@ -50,6 +53,8 @@ export type WorkerMessage =
   | TabMessage
   | HelloMessage
   | { type: 'alive'; tab: string }
+  /** The worker holds the lock `name` while it lives. */
+  | { type: 'workerLock'; name: string }
   | { type: 'token'; tab: string; request: number }
   | { type: 'tokenAnswer'; tab: string; request: number; token?: string | null; error?: string };
 
@@ -90,6 +95,11 @@ export function tabLockName(tab: string): string {
   return `switchboard-tab:${tab}`;
 }
 
+/** The lock a worker serving `url` holds while it lives. */
+export function workerLockName(url: string): string {
+  return `switchboard-worker:${url}`;
+}
+
 export function defaultLocks(): TabLocks | null {
   return (globalThis as { navigator?: { locks?: TabLocks } }).navigator?.locks ?? null;
 }
@@ -100,9 +110,11 @@ export class WorkerTabClient extends RelayedClient {
   private started = false;
   private startTimer: TimerHandle | null = null;
   private releaseLock: (() => void) | null = null;
-  /** Set when the worker did not start: this tab runs its own connection. */
+  /** Set when the worker did not start or stopped: this tab runs its own connection. */
   private local: RelayHub | null = null;
   private readonly timers;
+  private readonly locks: TabLocks | null;
+  private watchingWorker = false;
 
   constructor(options: ClientOptions & SharedWorkerOptions & { locks?: TabLocks }, worker: WorkerHandle) {
     super(options, 'worker');
@@ -117,6 +129,7 @@ export class WorkerTabClient extends RelayedClient {
     this.startTimer = this.timers.setTimeout(() => this.fallBack(`no answer from the worker within ${timeout} ms`), timeout);
     // Held while this tab lives: the worker queues for it to learn when the tab is gone.
     const locks = options.locks ?? defaultLocks();
+    this.locks = locks;
     if (locks) {
       void locks
         .request(tabLockName(this.tab), () => {
@@ -188,6 +201,10 @@ export class WorkerTabClient extends RelayedClient {
       if (message.tab === this.tab) this.answerToken(message.request);
       return;
     }
+    if (message.type === 'workerLock') {
+      this.watchWorker(message.name);
+      return;
+    }
     this.receive(message as TabMessage);
   }
 
@@ -201,10 +218,33 @@ export class WorkerTabClient extends RelayedClient {
       );
   }
 
+  /** Queues for the worker's lock: granted only once the worker is gone. */
+  private watchWorker(name: string): void {
+    if (!this.locks || this.watchingWorker) return;
+    this.watchingWorker = true;
+    void this.locks
+      .request(name, () => {
+        this.workerStopped();
+        return Promise.resolve(); // at once: the next tab, and a new worker, are waiting for it
+      })
+      .catch((error) => this.log('worker watch failed', String(error)));
+  }
+
+  private workerStopped(): void {
+    if (this.closed || this.local) return;
+    this.log('the shared worker stopped; this tab falls back to a connection of its own');
+    this.runOwnConnection();
+  }
+
   private fallBack(reason: string): void {
     if (this.started || this.closed || this.local) return;
     this.clearStartTimer();
     this.log(`shared worker did not start (${reason}); this tab falls back to a connection of its own`);
+    this.runOwnConnection();
+  }
+
+  /** From now on this tab holds its own connection; what it asked of the worker is asked again (resync). */
+  private runOwnConnection(): void {
     this.leavePort();
     const inner = new SwitchboardClient({ ...this.options, autoConnect: true });
     inner.on('error', (error) => this.emit('error', error));

@@ -6,7 +6,7 @@ import { SwitchboardClient, type ClientOptions } from './client.js';
 import type { TabLocks } from './crossTab.js';
 import { makeLogger, type Logger } from './log.js';
 import { RelayHub, type Recipients, type TabMessage } from './relay.js';
-import { defaultLocks, tabLockName, type HelloMessage, type WorkerMessage, type WorkerPort } from './sharedWorker.js';
+import { defaultLocks, tabLockName, workerLockName, type HelloMessage, type WorkerMessage, type WorkerPort } from './sharedWorker.js';
 
 interface PortEntry {
   port: WorkerPort;
@@ -28,6 +28,9 @@ export class SharedWorkerHub {
   private log: Logger;
   private nextToken = 1;
   private readonly tokenWaits = new Map<number, TokenWait>();
+  /** The lock this worker holds while it lives, once granted (tabs queue for it to learn that the worker stopped). */
+  private heldLock: string | null = null;
+  private lockRequested = false;
 
   constructor(
     private readonly overrides: Partial<ClientOptions> = {},
@@ -56,6 +59,8 @@ export class SharedWorkerHub {
         const hub = this.hub ?? this.start(message as HelloMessage);
         this.log('tab joined the shared worker', { tab, tabs: this.ports.size });
         hub.handle({ type: 'hello', tab });
+        if (this.heldLock) port.postMessage({ type: 'workerLock', name: this.heldLock });
+        else this.holdLock((message as HelloMessage).options?.url);
       } else if (message.type === 'alive') {
         this.watch(message.tab);
       } else if (message.type === 'tokenAnswer') {
@@ -81,6 +86,23 @@ export class SharedWorkerHub {
     inner.on('error', (error) => this.log('client error', String(error)));
     this.hub = new RelayHub(inner, (message, to) => this.route(message, to));
     return this.hub;
+  }
+
+  /**
+   * Holds the worker's lock for as long as the worker lives (the callback never settles): the browser releases it
+   * when the worker stops, and the tabs queued for it learn so. Announced to the tabs once held.
+   */
+  private holdLock(url: string | undefined): void {
+    if (!this.locks || this.lockRequested || !url) return;
+    this.lockRequested = true;
+    const name = workerLockName(url);
+    void this.locks
+      .request(name, () => {
+        this.heldLock = name;
+        this.route({ type: 'workerLock', name }, null);
+        return new Promise<void>(() => {});
+      })
+      .catch((error) => this.log('worker lock failed', String(error)));
   }
 
   /** Web Locks: the tab holds its lock while it lives, so the worker gets it once the tab is gone. */

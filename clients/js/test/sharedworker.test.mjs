@@ -257,3 +257,53 @@ test('a worker that errors or never answers: the tab falls back to its own conne
     await waitFor(() => server.connections.size === 0, { message: 'closed' });
   }
 });
+
+test('a worker that stops after it started hands its lock to the tabs: each falls back to its own connection and nothing is lost or repeated', async () => {
+  const server = new FakeServer();
+  const locks = new FakeLocks();
+  // The worker's side of the locks: its own lock is held until the test "kills" the worker, as a browser releases
+  // the locks of a worker that stopped.
+  let killWorker = null;
+  const workerLocks = {
+    request(name, callback) {
+      if (!name.startsWith('switchboard-worker:')) return locks.request(name, callback);
+      return locks.request(name, () => {
+        void callback();
+        return new Promise((resolve) => (killWorker = resolve));
+      });
+    },
+  };
+  // The tabs' own transports, for after the fallback.
+  const { hub, tabPorts, open, closeAll } = setup({ server, locks: workerLocks, tabOptions: { locks, transports: [server.transport('websocket')] } });
+  const logs = [];
+  const tabs = [open({ debug: (event) => logs.push(event) }), open()];
+  const copies = tabs.map(() => collect());
+  try {
+    const subscriptions = tabs.map((tab, index) => tab.subscribe('news', copies[index]));
+    await waitFor(() => subscriptions.every((s) => s.state === 'subscribed') && killWorker !== null, { message: 'subscribed through the worker' });
+    assert.equal(server.connections.size, 1);
+    for (let n = 1; n <= 5; n++) server.publish('news', n);
+    await waitFor(() => copies.every((copy) => copy.received.length === 5), { message: 'the first five in both tabs' });
+
+    // The worker dies: its ports go quiet, its connection drops, its lock is released.
+    for (const port of tabPorts) port.other.closed = true;
+    hub.client.close();
+    for (let n = 6; n <= 8; n++) server.publish('news', n); // published while no tab has a connection
+    const publishing = tabs[1].publish('news', 'from the tab, after the worker died');
+    killWorker();
+
+    await waitFor(() => tabs.every((tab) => tab.state.status === 'connected' && !tab.inWorker), { message: 'tabs on their own connections' }).catch((error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(tabs.map((tab) => [tab.state, tab.inWorker]))}\n${logs.join('\n')}`);
+    });
+    assert.equal((await publishing).offset, 9);
+    for (let n = 10; n <= 12; n++) server.publish('news', n);
+    const expected = [1, 2, 3, 4, 5, 6, 7, 8, 'from the tab, after the worker died', 10, 11, 12];
+    await waitFor(() => copies.every((copy) => copy.received.length === expected.length), { message: 'every tab caught up' });
+    for (const copy of copies) assert.deepEqual(copy.received, expected);
+    assert.equal(server.connections.size, 2);
+    assert.equal(tabs[0].stats.resets, 0);
+    assert.ok(logs.some((line) => /the shared worker stopped; this tab falls back/.test(line)), logs.join('\n'));
+  } finally {
+    closeAll();
+  }
+});
