@@ -42,7 +42,7 @@ struct CommandDecoderTests {
     @Test func subscribeDecodesWithoutAPosition() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"chat:room"}"#)
         #expect(envelope.id == 2)
-        guard case .subscribe(let channel, let since, _, _, _) = envelope.command else {
+        guard case .subscribe(let channel, let since, _, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -53,7 +53,7 @@ struct CommandDecoderTests {
 
     @Test func subscribeDecodesAPosition() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":{"epoch":"k3f9a","offset":12}}"#)
-        guard case .subscribe(_, let since, _, _, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -62,7 +62,7 @@ struct CommandDecoderTests {
 
     @Test func subscribeTreatsANullPositionAsNone() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":null}"#)
-        guard case .subscribe(_, let since, _, _, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -168,7 +168,7 @@ struct CommandDecoderTests {
 
     @Test func escapedStringsAreDecodedBeforeValidation() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"subscr\u0069be","channel":"chat:r\u006fom"}"#)
-        guard case .subscribe(let channel, _, _, _, _) = envelope.command else {
+        guard case .subscribe(let channel, _, _, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }
@@ -412,7 +412,7 @@ struct CommandDecoderTests {
 
     @Test func aSinceAtTheLargestOffsetIsAccepted() throws {
         let envelope = try decoded(#"{"id":2,"cmd":"subscribe","channel":"c","since":{"offset":9007199254740991,"epoch":"e"}}"#)
-        guard case .subscribe(_, let since, _, _, _) = envelope.command else {
+        guard case .subscribe(_, let since, _, _, _, _) = envelope.command else {
             Issue.record("expected subscribe, got \(envelope.command.name)")
             return
         }

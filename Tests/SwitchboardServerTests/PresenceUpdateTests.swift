@@ -71,6 +71,29 @@ import Testing
         #expect(try await ws.command(#"{"id":10,"cmd":"ping"}"#, id: 10)?["result"] != nil)
     }
 
+    @Test func aSubscriptionWithJoinFalseWatchesPresenceWithoutJoiningIt() async throws {
+        let server = try await server()
+        let member = try await server.webSocket()
+        let memberID = try await member.connectedClientID()
+        _ = try await member.command(#"{"id":1,"cmd":"subscribe","channel":"room:6"}"#, id: 1)
+        let watcher = try await server.webSocket()
+        _ = try await watcher.connectedClientID()
+        let reply = try await watcher.command(#"{"id":1,"cmd":"subscribe","channel":"room:6","join":false}"#, id: 1)
+        let snapshot = (reply?["result"] as? [String: Any])?["presence"] as? [String: Any]
+        #expect(snapshot?["clients"] as? Int == 1)
+        #expect(((snapshot?["members"] as? [[String: Any]]) ?? []).map { $0["client"] as? String } == [memberID])
+        // The watcher sees others come and go, and nobody sees the watcher.
+        let visitor = try await server.webSocket()
+        let visitorID = try await visitor.connectedClientID()
+        _ = try await visitor.command(#"{"id":1,"cmd":"subscribe","channel":"room:6"}"#, id: 1)
+        #expect(await watcher.nextPush("join")?["client"] as? String == visitorID)
+        let page = try await visitor.command(#"{"id":2,"cmd":"presence","channel":"room:6"}"#, id: 2)
+        #expect((page?["result"] as? [String: Any])?["clients"] as? Int == 2)
+        // Not a member: nothing to update.
+        #expect(errorCode(try await watcher.command(#"{"id":2,"cmd":"presence_update","channel":"room:6","info":{}}"#, id: 2)) == 109)
+        #expect(errorCode(try await watcher.command(#"{"id":3,"cmd":"subscribe","channel":"room:7","join":"no"}"#, id: 3)) == 107)
+    }
+
     @Test func theSubscribeReplyAdvertisesTheSignalInterval() async throws {
         let server = try await TestServer.start { configuration in
             var typing = configuration.channelDefaults

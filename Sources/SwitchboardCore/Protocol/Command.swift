@@ -7,8 +7,10 @@ public enum Command: Sendable {
     case connect(token: String?, info: ByteBuffer? = nil, batch: Bool = false)
     /// `token` is a subscription token, needed for private channels without a capability.
     /// `maxRate` caps pushes per second for this subscription (conflating or holding in between).
-    /// `info` is this connection's presence info on this channel (instead of the `connect` command's).
-    case subscribe(channel: ChannelName, since: StreamPosition?, token: String? = nil, maxRate: Int? = nil, info: ByteBuffer? = nil)
+    /// `info` is this connection's presence info on this channel (instead of the `connect` command's); `join: false`
+    /// watches the channel's presence without joining it.
+    case subscribe(
+        channel: ChannelName, since: StreamPosition?, token: String? = nil, maxRate: Int? = nil, info: ByteBuffer? = nil, join: Bool = true)
     case unsubscribe(channel: ChannelName)
     /// `data` is validated and minified JSON.
     case publish(
@@ -148,8 +150,14 @@ public enum CommandDecoder {
             case .success(let value): info = value
             case .failure(let error): return fail(error.code, error.reason)
             }
+            var join = true
+            if let rawJoin = fields["join"], JSONScanner.kind(of: rawJoin) != .null {
+                guard JSONScanner.kind(of: rawJoin) == .bool else { return fail(.badRequest, "join must be true or false") }
+                join = rawJoin.readableBytesView.first == UInt8(ascii: "t")
+            }
             return .success(
-                CommandEnvelope(id: id, command: .subscribe(channel: channel, since: since, token: token, maxRate: maxRate, info: info)))
+                CommandEnvelope(
+                    id: id, command: .subscribe(channel: channel, since: since, token: token, maxRate: maxRate, info: info, join: join)))
         case "unsubscribe":
             guard case .success(let channel) = channelField else { return failChannel() }
             return .success(CommandEnvelope(id: id, command: .unsubscribe(channel: channel)))

@@ -120,8 +120,8 @@ extension Session {
             connect(id: id, token: token, info: info, batch: batch)
         case .refresh(let token):
             refresh(id: id, token: token)
-        case .subscribe(let channel, let since, let token, let maxRate, let info):
-            subscribe(id: id, channel: channel, since: since, token: token, maxRate: maxRate, info: info)
+        case .subscribe(let channel, let since, let token, let maxRate, let info, let join):
+            subscribe(id: id, channel: channel, since: since, token: token, choices: .init(maxRate: maxRate, info: info, join: join))
         case .unsubscribe(let channel):
             unsubscribe(id: id, channel: channel)
         case .publish(let channel, let data, let idempotencyKey, let key, let highPriority, let receipts):

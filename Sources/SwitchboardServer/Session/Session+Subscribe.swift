@@ -44,7 +44,17 @@ extension Session {
         startSubscription(channel, since: since, origin: .stream)
     }
 
-    func subscribe(id: Int64, channel: ChannelName, since: StreamPosition?, token: String?, maxRate: Int?, info: ByteBuffer? = nil) {
+    /// What a `subscribe` command asks of its subscription besides where it starts.
+    struct SubscribeChoices {
+        /// At most this many pushes per second (conflating or holding in between); nil: the namespace's.
+        var maxRate: Int?
+        /// The member's presence info on this channel; nil takes the connection's (`connect` command's `info`).
+        var info: ByteBuffer?
+        /// False: the subscription sees the channel's presence without joining it.
+        var join = true
+    }
+
+    func subscribe(id: Int64, channel: ChannelName, since: StreamPosition?, token: String?, choices: SubscribeChoices) {
         if subscriptions[channel] != nil { return refuse(id, ProtocolError(.alreadySubscribed, "already subscribed to \(channel)")) }
         let limit = services.settings.configuration.limits.maxSubscriptionsPerConnection
         guard subscriptions.count < limit else {
@@ -53,7 +63,7 @@ extension Session {
         guard let token else {
             if let error = services.channels.checkSubscribe(channel, identity: identity) { return refuse(id, error) }
             engineCallStarted()
-            return startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate, info: info)
+            return startSubscription(channel, since: since, origin: .command(id: id), choices: choices)
         }
         engineCallStarted()
         let verifier = services.tokens
@@ -64,7 +74,7 @@ extension Session {
                 session.engineCallFinished()
                 return
             }
-            session.startSubscription(channel, since: since, origin: .command(id: id), maxRate: maxRate, info: info)
+            session.startSubscription(channel, since: since, origin: .command(id: id), choices: choices)
         }
     }
 
@@ -94,22 +104,19 @@ extension Session {
         var presence: PresencePage?
     }
 
-    /// `info`: the member's presence info on this channel; nil takes the connection's (`connect` command's `info`).
-    private func startSubscription(
-        _ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin, maxRate: Int? = nil, info: ByteBuffer? = nil
-    ) {
+    private func startSubscription(_ channel: ChannelName, since: StreamPosition?, origin: SubscribeOrigin, choices: SubscribeChoices = .init()) {
         let generation = nextGeneration()
         let options = (try? services.channels.options(for: channel).get()) ?? NamespaceOptions()
         let seesPresence = Permissions.presence(channel, options: options, identity: identity) == nil
         // Receipts need to know who is subscribed, so receipt namespaces track membership like presence does.
-        let joinsPresence = options.presence || options.receipts
+        let joinsPresence = (options.presence || options.receipts) && choices.join
         let subscription = Subscription(
             generation: generation, joinsPresence: joinsPresence, seesPresence: seesPresence, conflates: options.conflation)
-        if let rate = maxRate ?? (options.maxRate > 0 ? options.maxRate : nil) {
+        if let rate = choices.maxRate ?? (options.maxRate > 0 ? options.maxRate : nil) {
             subscription.pacer = SubscriptionPacer(maxRate: rate, maxHeld: services.settings.limits.outboundQueueMessages)
         }
         subscriptions[channel] = subscription
-        let member = joinsPresence ? PresenceMember(client: id, user: user, info: info ?? client.info) : nil
+        let member = joinsPresence ? PresenceMember(client: id, user: user, info: choices.info ?? client.info) : nil
         let announce = options.presence && options.joinLeave
         // The snapshot goes in a command's reply; stream subscriptions (SSE URL channels) have no reply to carry it.
         let wantsSnapshot: Bool
@@ -122,10 +129,8 @@ extension Session {
         let start: @Sendable () async throws -> SubscriptionStart = {
             let recovery = try await broker.recover(channel: channel, since: since, limit: limit)
             var snapshot: PresencePage?
-            if let member {
-                _ = try await broker.presenceJoin(member, channel: channel, announce: announce)
-                if wantsSnapshot { snapshot = try await broker.presence(channel: channel, after: nil, limit: Session.snapshotPageSize) }
-            }
+            if let member { _ = try await broker.presenceJoin(member, channel: channel, announce: announce) }
+            if wantsSnapshot { snapshot = try await broker.presence(channel: channel, after: nil, limit: Session.snapshotPageSize) }
             return SubscriptionStart(recovery: recovery, presence: snapshot)
         }
         let finish = { (session: Session, result: Result<SubscriptionStart, ProtocolError>) in

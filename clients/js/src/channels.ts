@@ -7,7 +7,7 @@ import { SwitchboardError, type Command } from './protocol.js';
 import { memberOf, receiptOf, signalOf } from './pushes.js';
 import { listenerOf, subscriptionHandle } from './subscriptionHandle.js';
 import { ChannelEntry, type Publication, type ResetEvent, type SubscriptionListener } from './subscriptions.js';
-import { combineServerOptions, sameServerOptions } from './subscriptionOptions.js';
+import { combineServerOptions, listenerServerOptions, sameServerOptions } from './subscriptionOptions.js';
 import type { SubscribeOptions, Subscription } from './types.js';
 
 export interface ChannelsHooks {
@@ -48,8 +48,11 @@ export class Channels {
     }
     const listener = listenerOf(options);
     entry.listeners.add(listener);
-    entry.listenerOptions.set(listener, { token: options.token ?? null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) });
-    if (fresh) entry.maxRate = options.maxRate;
+    entry.listenerOptions.set(listener, listenerServerOptions(options));
+    if (fresh) {
+      entry.maxRate = options.maxRate;
+      entry.joinPresence = options.joinPresence !== false;
+    }
     else this.renegotiate(entry);
     if (fresh) {
       const link = this.hooks.currentLink();
@@ -150,6 +153,7 @@ export class Channels {
     if (since) command.since = since;
     if (entry.subscriptionToken) command.token = entry.subscriptionToken;
     if (entry.maxRate !== undefined) command.maxRate = entry.maxRate;
+    if (!entry.joinPresence) command.join = false;
     if (entry.presenceInfo !== undefined) command.info = entry.presenceInfo;
     link.send(command, {
       onReply: (reply) => {
@@ -205,14 +209,15 @@ export class Channels {
   }
 
   /**
-   * A listener came or went: when the combination of the listeners' `token`/`maxRate` changed, the server
+   * A listener came or went: when the combination of the listeners' `token`/`maxRate`/`joinPresence` changed, the server
    * subscription is taken again from the channel's position so that it carries the new one.
    */
   private renegotiate(entry: ChannelEntry): void {
     const next = combineServerOptions(entry.listenerOptions.values());
-    if (sameServerOptions(next, { token: entry.subscriptionToken, maxRate: entry.maxRate })) return;
+    if (sameServerOptions(next, { token: entry.subscriptionToken, maxRate: entry.maxRate, joinPresence: entry.joinPresence })) return;
     entry.subscriptionToken = next.token;
     entry.maxRate = next.maxRate;
+    entry.joinPresence = next.joinPresence;
     // A refusal may not hold for the new token: the next subscribe tries again.
     if (entry.state === 'failed') entry.retryOnReconnect = true;
     const link = this.hooks.currentLink();

@@ -7,15 +7,15 @@
 import type { ConnectionState, PublishOptions, PublishResult, Subscription, SwitchboardClient } from './client.js';
 import type { StreamPosition } from './protocol.js';
 import type { PresenceState, Publication, Receipt, ResetEvent, Signal, SubscriptionState } from './subscriptions.js';
-import { combineServerOptions, sameServerOptions, type ListenerServerOptions } from './subscriptionOptions.js';
+import { combineServerOptions, listenerServerOptions, sameServerOptions, type ListenerServerOptions, type ServerOptions } from './subscriptionOptions.js';
 
-export type RelayedChannel = { channel: string; since: StreamPosition | null; token: string | null; maxRate?: number };
+export type RelayedChannel = { channel: string; since: StreamPosition | null; token: string | null; maxRate?: number; joinPresence?: boolean };
 
 export type TabMessage =
   | { type: 'leader'; tab: string }
   | { type: 'hello'; tab: string }
   | { type: 'sync'; tab: string; channels: RelayedChannel[] }
-  | { type: 'subscribe'; tab: string; channel: string; since: StreamPosition | null; token: string | null; maxRate?: number }
+  | ({ type: 'subscribe'; tab: string } & RelayedChannel)
   | { type: 'unsubscribe'; tab: string; channel: string }
   | { type: 'publish'; tab: string; request: number; channel: string; data: unknown; idempotencyKey: string; options: RelayedPublishOptions }
   | { type: 'bye'; tab: string }
@@ -44,7 +44,7 @@ export type Recipients = string | ReadonlySet<string> | null;
 interface SharedSubscription {
   subscription: Subscription;
   tabs: Set<string>;
-  /** Each tab's `token`/`maxRate`; the real subscription carries their combination. */
+  /** Each tab's `token`/`maxRate`/`joinPresence`; the real subscription carries their combination. */
   options: Map<string, ListenerServerOptions>;
   /** Cleared when the subscription is replaced, so the old one's last callbacks reach no tab. */
   live: { current: boolean };
@@ -56,7 +56,7 @@ type ErrorLike = Error & { code?: number; reason?: string; errorName?: string };
 export class RelayHub {
   private readonly shared = new Map<string, SharedSubscription>();
   /** The options each real subscription was made with. */
-  private readonly currentOptions = new WeakMap<Subscription, { token: string | null; maxRate: number | undefined }>();
+  private readonly currentOptions = new WeakMap<Subscription, ServerOptions>();
   private closing = false;
 
   constructor(
@@ -89,7 +89,7 @@ export class RelayHub {
         break;
       case 'subscribe': {
         const existing = this.shared.get(message.channel);
-        const tabOptions: ListenerServerOptions = { token: message.token, ...(message.maxRate !== undefined ? { maxRate: message.maxRate } : {}) };
+        const tabOptions = listenerServerOptions(message);
         if (existing && existing.tabs.has(message.tab)) {
           // The tab's listeners changed what they ask for.
           existing.options.set(message.tab, tabOptions);
@@ -182,7 +182,7 @@ export class RelayHub {
     channel: string,
     tabs: ReadonlySet<string>,
     live: { current: boolean },
-    options: { since?: StreamPosition | null; token: string | null; maxRate: number | undefined },
+    options: ServerOptions & { since?: StreamPosition | null },
   ): Subscription {
     const to = (message: TabMessage) => {
       if (live.current) this.send(message, tabs);
@@ -191,6 +191,7 @@ export class RelayHub {
       ...(options.since !== undefined ? { since: options.since } : {}),
       token: options.token,
       ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}),
+      ...(options.joinPresence ? {} : { joinPresence: false }),
       onPublication: (publication) => to({ type: 'publication', publication }),
       onReset: (reset) => to({ type: 'reset', reset }),
       onPresence: (presence) => to({ type: 'presence', channel, presence }),

@@ -92,6 +92,8 @@ export class ChannelEntry {
   serverState: 'none' | 'pending' | 'active' = 'none';
   retryOnReconnect = true;
   maxRate: number | undefined;
+  /** False while every listener only watches presence (the subscribe carries `join: false`). */
+  joinPresence = true;
   /** Each listener's `token`/`maxRate`; the server subscription carries their combination (subscriptionOptions.ts). */
   readonly listenerOptions = new Map<SubscriptionListener, ListenerServerOptions>();
   duplicatesDropped = 0;

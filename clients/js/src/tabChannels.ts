@@ -5,7 +5,7 @@ import { SwitchboardError, type StreamPosition } from './protocol.js';
 import type { RelayedChannel, TabMessage } from './relay.js';
 import { listenerOf, subscriptionHandle } from './subscriptionHandle.js';
 import type { PresenceState, Publication, ResetEvent, SubscriptionListener, SubscriptionState } from './subscriptions.js';
-import { combineServerOptions, sameServerOptions, type ListenerServerOptions } from './subscriptionOptions.js';
+import { combineServerOptions, listenerServerOptions, sameServerOptions, type ListenerServerOptions } from './subscriptionOptions.js';
 import type { SubscribeOptions, Subscription } from './types.js';
 
 interface TabEntry {
@@ -16,7 +16,8 @@ interface TabEntry {
   token: string | null;
   presence: PresenceState | null;
   maxRate?: number;
-  /** Each listener's `token`/`maxRate`; the hub is told their combination (subscriptionOptions.ts). */
+  joinPresence: boolean;
+  /** Each listener's `token`/`maxRate`/`joinPresence`; the hub is told their combination (subscriptionOptions.ts). */
   listenerOptions: Map<SubscriptionListener, ListenerServerOptions>;
 }
 
@@ -42,13 +43,13 @@ export class TabChannels {
     let entry = this.entries.get(channel);
     const fresh = !entry;
     if (!entry) {
-      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}), listenerOptions: new Map() };
+      entry = { channel, listeners: new Set(), position: options.since ? Object.freeze({ ...options.since }) : null, state: 'subscribing', token: options.token ?? null, presence: null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}), joinPresence: options.joinPresence !== false, listenerOptions: new Map() };
       this.entries.set(channel, entry);
     }
     const listener = listenerOf(options);
     entry.listeners.add(listener);
-    entry.listenerOptions.set(listener, { token: options.token ?? null, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}) });
-    if (fresh) this.hooks.subscribe({ channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
+    entry.listenerOptions.set(listener, listenerServerOptions(options));
+    if (fresh) this.hooks.subscribe(relayed(entry));
     else this.renegotiate(entry);
     const owner = entry;
     return subscriptionHandle(channel, owner, () => {
@@ -68,16 +69,17 @@ export class TabChannels {
   /** This tab's listeners now ask for other options: the hub hears the new combination (a `subscribe` again). */
   private renegotiate(entry: TabEntry): void {
     const next = combineServerOptions(entry.listenerOptions.values());
-    if (sameServerOptions(next, { token: entry.token, maxRate: entry.maxRate })) return;
+    if (sameServerOptions(next, { token: entry.token, maxRate: entry.maxRate, joinPresence: entry.joinPresence })) return;
     entry.token = next.token;
     if (next.maxRate === undefined) delete entry.maxRate;
     else entry.maxRate = next.maxRate;
-    this.hooks.subscribe({ channel: entry.channel, since: entry.position, token: entry.token, maxRate: entry.maxRate });
+    entry.joinPresence = next.joinPresence;
+    this.hooks.subscribe(relayed(entry));
   }
 
   /** What a new hub needs to subscribe for this tab, from the positions this tab has. */
   list(): RelayedChannel[] {
-    return [...this.entries.values()].map((entry) => ({ channel: entry.channel, since: entry.position, token: entry.token, maxRate: entry.maxRate }));
+    return [...this.entries.values()].map(relayed);
   }
 
   /** The client closed: every listener hears `unsubscribed`, then is forgotten. */
@@ -163,4 +165,15 @@ export class TabChannels {
   private each(entry: TabEntry | undefined, callback: (listener: SubscriptionListener) => void): void {
     for (const listener of [...(entry?.listeners ?? [])]) this.hooks.call(() => callback(listener));
   }
+}
+
+/** What the hub is told of a channel: where this tab is and what its listeners ask for. */
+function relayed(entry: TabEntry): RelayedChannel {
+  return {
+    channel: entry.channel,
+    since: entry.position,
+    token: entry.token,
+    ...(entry.maxRate !== undefined ? { maxRate: entry.maxRate } : {}),
+    ...(entry.joinPresence ? {} : { joinPresence: false }),
+  };
 }

@@ -69,6 +69,12 @@ export interface SubscribeOptions<Data = unknown, Info = unknown> extends Subscr
    * when listeners come and go. `token` likewise: the most recent listener's.
    */
   maxRate?: number;
+  /**
+   * `false`: watch the channel's presence without joining it — this connection is not listed and others get no
+   * `join` for it (§4.7); you cannot `updatePresence` there. The shared server subscription joins as soon as one
+   * listener joins (the default).
+   */
+  joinPresence?: boolean;
 }
 
 export interface Subscription<Info = unknown> {

@@ -146,3 +146,24 @@ test('the subscribe reply tells the client the namespace signal interval', async
   assert.equal(client.signalIntervalMs('chat:interval'), 1000);
   client.close();
 });
+
+test('joinPresence: false watches the presence of a channel without joining it; a joining listener joins the shared subscription', async () => {
+  const alice = open({ info: { name: 'Alice' } });
+  const watcher = open();
+  const seenByAlice = alice.subscribe('room:watch', {});
+  await waitFor(() => seenByAlice.presence?.clients === 1, { message: 'Alice present' });
+  const watching = watcher.subscribe('room:watch', { joinPresence: false });
+  await waitFor(() => watching.presence?.clients === 1 && watching.presence.members[0].info?.name === 'Alice', { message: 'the watcher sees Alice' });
+  const bob = open();
+  bob.subscribe('room:watch', {});
+  await waitFor(() => watching.presence?.clients === 2, { message: 'the watcher sees Bob join' });
+  assert.equal(seenByAlice.presence.clients, 2, 'Alice sees Bob, not the watcher');
+  // A second listener that joins: the shared subscription is taken again, joining, from its position.
+  const joining = watcher.subscribe('room:watch', {});
+  await waitFor(() => seenByAlice.presence?.clients === 3, { message: 'the watcher joined' });
+  joining.unsubscribe();
+  await waitFor(() => seenByAlice.presence?.clients === 2, { message: 'watching only again' });
+  assert.equal(watching.state, 'subscribed');
+  await assert.rejects(watcher.updatePresence('room:watch', {}), (error) => error.code === 109);
+  for (const client of [alice, watcher, bob]) client.close();
+});

@@ -10,7 +10,7 @@ export { FrameBatchedStore } from './store.js';
 export { useConnectionState } from './hooks/connection.js';
 export { useChannel, DEFAULT_MESSAGE_LIMIT, type UseChannelOptions, type ChannelSnapshot } from './hooks/channel.js';
 export { usePublish } from './hooks/publish.js';
-export { usePresence, type UsePresenceOptions } from './hooks/presence.js';
+export { usePresence, usePresenceListener, type UsePresenceOptions } from './hooks/presence.js';
 export { useHistory, type UseHistoryOptions, type HistorySnapshot } from './hooks/history.js';
 export { useSwitchboardErrors, ConnectionError, type SwitchboardErrors } from './hooks/errors.js';
 export { useSignal, useTyping, type TypingMember, type TypingSnapshot, type UseTypingOptions } from './hooks/signals.js';

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { SwitchboardProvider, usePresence, useHistory, useSignal, useTyping, useReceipts, applyReceipt } from '@switchboard/react';
+import { SwitchboardProvider, usePresence, usePresenceListener, useHistory, useSignal, useTyping, useReceipts, applyReceipt } from '@switchboard/react';
 import { act, h, render } from './helpers/dom.mjs';
 import { fakeHub } from './helpers/fake.mjs';
 
@@ -52,6 +52,26 @@ test('usePresence with data sets this connection\'s info on the channel and upda
   await view.rerender(h(SwitchboardProvider, { client: alice, frames: hub.frames, timers: hub.timers }, h(Me, { status: 'away' })));
   await hub.frame();
   assert.equal(hub.commands('presence_update').length, 1);
+  hub.closeAll();
+});
+
+test('usePresenceListener sees the members without becoming one', async () => {
+  const hub = fakeHub({ presence: true });
+  const bob = hub.client({ token: 'bob' });
+  const bobSees = bob.subscribe('room');
+  function Watcher() {
+    const presence = usePresenceListener('room');
+    return h('p', null, presence ? presence.members.map((member) => member.user).sort().join(',') : 'loading');
+  }
+  const view = await mount(hub, hub.client({ token: 'alice' }), h(Watcher));
+  await hub.frame();
+  assert.equal(view.text(), 'bob');
+  assert.deepEqual(bobSees.presence.members.map((member) => member.user), ['bob']);
+  assert.equal(hub.commands('subscribe').find((command) => command.join === false)?.channel, 'room');
+  const carol = hub.client({ token: 'carol' });
+  carol.subscribe('room');
+  await hub.frame();
+  assert.equal(view.text(), 'bob,carol');
   hub.closeAll();
 });
 

@@ -14,6 +14,8 @@ export class FakeConnection implements Transport {
   info: unknown;
   /** Presence info per channel (`subscribe` info, `presence_update`), instead of `info`. */
   readonly channelInfo = new Map<string, unknown>();
+  /** Channels this connection subscribed to with `join: false`: it sees their presence but is not in it. */
+  readonly watching = new Set<string>();
   private handlers: TransportHandlers | null = null;
   private ended = false;
 

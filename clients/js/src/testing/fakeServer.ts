@@ -132,13 +132,14 @@ export class FakeServer {
   }
 
   private presenceSnapshot(channel: string): Record<string, unknown> {
-    const present = [...this.connections].filter((connection) => connection.subscriptions.has(channel));
+    const present = [...this.connections].filter((connection) => connection.subscriptions.has(channel) && !connection.watching.has(channel));
     const users = new Set(present.map((connection) => connection.user).filter(Boolean));
     return { clients: present.length, users: users.size, members: present.map((connection) => this.member(connection, channel)) };
   }
 
   /** @internal */
   presenceEvent(kind: 'join' | 'leave' | 'presence_update', channel: string, subject: FakeConnection): void {
+    if (subject.watching.has(channel)) return; // not a member: nothing to announce
     const push: ServerMessage = { push: kind, channel, ...this.member(subject, channel) };
     for (const connection of this.connections) if (connection.subscriptions.has(channel)) connection.deliver(push);
   }
@@ -198,6 +199,8 @@ export class FakeServer {
         const stream = this.stream(channel);
         const since = command.since as { epoch: string; offset: number } | null | undefined;
         connection.subscriptions.add(channel);
+        if (command.join === false) connection.watching.add(channel);
+        else connection.watching.delete(channel);
         if (command.info !== undefined) connection.channelInfo.set(channel, command.info);
         else connection.channelInfo.delete(channel);
         const presence = {
@@ -229,6 +232,7 @@ export class FakeServer {
         if (!connection.subscriptions.delete(channel)) return fail(109, 'not_subscribed', `not subscribed to ${channel}`);
         reply({});
         if (this.options.presence) this.presenceEvent('leave', channel, connection);
+        connection.watching.delete(channel);
         return;
       case 'signal': {
         if (!connection.subscriptions.has(channel)) return fail(109, 'not_subscribed', `not subscribed to ${channel}`);
@@ -249,7 +253,7 @@ export class FakeServer {
         return;
       case 'presence_update': {
         if (!this.options.presence) return fail(130, 'presence_not_enabled', 'namespace does not track presence');
-        if (!connection.subscriptions.has(channel)) return fail(109, 'not_subscribed', `not subscribed to ${channel}`);
+        if (!connection.subscriptions.has(channel) || connection.watching.has(channel)) return fail(109, 'not_subscribed', `not subscribed to ${channel}`);
         connection.channelInfo.set(channel, command.info ?? null);
         reply({});
         this.presenceEvent('presence_update', channel, connection);

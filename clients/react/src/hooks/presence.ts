@@ -8,12 +8,20 @@ import { useStoreFor } from './connection.js';
 class PresenceStore<Info> extends FrameBatchedStore<PresenceState<Info> | null> {
   private subscription: Subscription<Info> | null = null;
 
-  constructor(private readonly client: SwitchboardClientLike, private readonly channel: string, batcher: FrameBatcher) {
+  constructor(
+    private readonly client: SwitchboardClientLike,
+    private readonly channel: string,
+    private readonly joins: boolean,
+    batcher: FrameBatcher,
+  ) {
     super(null, batcher);
   }
 
   protected attach(): void {
-    this.subscription = this.client.subscribe<unknown, Info>(this.channel, { onPresence: () => this.changed() });
+    this.subscription = this.client.subscribe<unknown, Info>(this.channel, {
+      onPresence: () => this.changed(),
+      ...(this.joins ? {} : { joinPresence: false }),
+    });
     this.changed();
   }
 
@@ -46,7 +54,7 @@ export interface UsePresenceOptions<Info = unknown> {
  */
 export function usePresence<Info = unknown>(channel: string, options: UsePresenceOptions<Info> = {}): PresenceState<Info> | null {
   const { client, batcher } = useSwitchboardContext();
-  const store = useStoreFor([client, batcher, channel], () => new PresenceStore<Info>(client, channel, batcher));
+  const store = useStoreFor([client, batcher, channel, true], () => new PresenceStore<Info>(client, channel, true, batcher));
   const presence = useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
   const data = options.data === undefined ? undefined : JSON.stringify(options.data);
   const onError = useRef(options.onError);
@@ -58,4 +66,15 @@ export function usePresence<Info = unknown>(channel: string, options: UsePresenc
     client.updatePresence(channel, JSON.parse(data)).catch((error: unknown) => onError.current?.(error));
   }, [client, channel, data]);
   return presence;
+}
+
+/**
+ * Who is on a presence channel, without being on it: the channel's subscription is taken with `joinPresence: false`,
+ * so this connection is not listed and nobody sees it join (unless another hook or listener on the same channel
+ * joins: the shared subscription joins as soon as one of them does). For dashboards and "who's online" widgets.
+ */
+export function usePresenceListener<Info = unknown>(channel: string): PresenceState<Info> | null {
+  const { client, batcher } = useSwitchboardContext();
+  const store = useStoreFor([client, batcher, channel, false], () => new PresenceStore<Info>(client, channel, false, batcher));
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
 }
