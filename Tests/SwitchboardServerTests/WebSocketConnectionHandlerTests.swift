@@ -221,4 +221,15 @@ import Testing
         #expect(Array(published.readableBytesView) == WireBytes.server(0x1, #"{"price":12.5}"#))
         try await channel.close().get()
     }
+
+    /// Every raw subscriber of a publication is written the same frame: framed once, not once per delivery.
+    @Test func rawSubscribersShareOneFramePerPublication() throws {
+        let room = try ChannelName(validating: "room")
+        let publication = EncodedPublication(Publication(channel: room, epoch: "e", offset: 1, data: ByteBuffer(string: #"{"p":1}"#)))
+        let first = publication.rawTextFrame
+        let second = publication.rawTextFrame
+        #expect(Array(first.readableBytesView) == WireBytes.server(0x1, #"{"p":1}"#))
+        let sameStorage = first.withUnsafeReadableBytes { a in second.withUnsafeReadableBytes { b in a.baseAddress == b.baseAddress } }
+        #expect(sameStorage)
+    }
 }

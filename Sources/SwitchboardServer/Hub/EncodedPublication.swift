@@ -23,6 +23,14 @@ final class EncodedPublication: Sendable, StreamItem {
     /// Whole SSE events with their `id:` line for a stream of this one channel (the common case: its id is just this
     /// publication's position), so every such subscriber gets the same buffer. Made on first use.
     private let singleChannelSSE = MadeOnce<(json: ByteBuffer, raw: ByteBuffer)>()
+    /// The published data as a complete WebSocket text frame for `/raw/ws/{channel}` subscribers, made by the first
+    /// one that needs it and shared by the rest (never made when nobody subscribes raw).
+    private let rawFrame = MadeOnce<ByteBuffer>()
+
+    /// ``rawData`` framed once for every raw WebSocket subscriber.
+    var rawTextFrame: ByteBuffer {
+        rawFrame.value { WebSocketFraming.frame(publication.data, opcode: .text) }
+    }
 
     var singleChannelSSEEvents: (json: ByteBuffer, raw: ByteBuffer) {
         singleChannelSSE.value {

@@ -48,7 +48,7 @@ final class WebSocketRawEndpoint: WebSocketSessionEndpoint {
     // MARK: SessionTransport
 
     func send(publication: EncodedPublication, conflates: Bool) -> Bool {
-        connection.sendPublication(publication.rawData, sharedFrame: nil, tag: publication.queueTag(conflates: conflates))
+        connection.sendPublication(publication.rawData, sharedFrame: publication.rawTextFrame, tag: publication.queueTag(conflates: conflates))
     }
 
     func send(message: ByteBuffer) {}
