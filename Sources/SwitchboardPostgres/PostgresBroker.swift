@@ -30,6 +30,8 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
     private let client: PostgresClient
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
     private let defaultPolicy: HistoryPolicy
+    /// When this node's last trim started: channels published since then are checked for keys beyond their capacity.
+    private let lastTrimStart = NIOLockedValueBox<Int64>(0)
     private let now: @Sendable () -> UInt64
     private let trimInterval: Duration?
     private let retentionGrace: UInt64
@@ -638,6 +640,11 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
         let settled = now - Int64(clamping: retentionGrace)
         let logger = self.logger
         var report = TrimReport()
+        let publishedSince = lastTrimStart.withLockedValue { last in
+            defer { last = now }
+            return last
+        }
+        let keyCapacity = Int64(defaultPolicy.idempotencyCapacity)
         do {
             let statements: [(WritableKeyPath<TrimReport, Int>, PostgresQuery)] = [
                 (
@@ -676,6 +683,21 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
                     WITH deleted AS (DELETE FROM switchboard_idempotency_keys WHERE ctid IN (
                         SELECT ctid FROM switchboard_idempotency_keys WHERE expires_at <= \(now)
                         LIMIT \(Int64(Self.trimBatch)) FOR UPDATE SKIP LOCKED) RETURNING 1)
+                    SELECT count(*) FROM deleted
+                    """
+                ),
+                (
+                    // A channel keeps its newest `idempotencyCapacity` keys, the oldest go first (as in the other
+                    // engines, where it happens at publish time; here at the next trim). Only channels published to
+                    // since this node's last trim can have grown.
+                    \.idempotencyKeys,
+                    """
+                    WITH excess AS (
+                        SELECT k.ctid FROM switchboard_channels c CROSS JOIN LATERAL (
+                            SELECT i.ctid FROM switchboard_idempotency_keys i WHERE i.channel = c.name
+                            ORDER BY i.expires_at DESC OFFSET \(keyCapacity)) k
+                        WHERE c.published_at >= \(publishedSince)),
+                    deleted AS (DELETE FROM switchboard_idempotency_keys WHERE ctid IN (SELECT ctid FROM excess) RETURNING 1)
                     SELECT count(*) FROM deleted
                     """
                 ),

@@ -122,7 +122,7 @@ final class GroupCommitWriter: Sendable {
             return
         }
         available.withLockedValue { $0 = true }
-        heads.remember(work.touched)
+        heads.remember(work.touched, keyCounts: work.keyCounts)
         // Delivered in commit order: per channel that is offset order.
         let sink = self.sink()
         for (job, effect) in zip(batch, effects) {
@@ -160,17 +160,27 @@ final class WriterHeads: @unchecked Sendable {
     static let maxRemembered = 10_000
 
     private(set) var byChannel: [ChannelName: Head] = [:]
+    /// How many idempotency keys a channel holds, for channels whose count the writer read or kept up to date.
+    private(set) var keyCounts: [ChannelName: Int] = [:]
     /// The epoch of channels created now; a new one after every trim that forgot a channel.
     var generationEpoch: String
 
     init(generationEpoch: String) { self.generationEpoch = generationEpoch }
 
-    func remember(_ touched: [ChannelName: Head]) {
+    func remember(_ touched: [ChannelName: Head], keyCounts counted: [ChannelName: Int]) {
         if byChannel.count + touched.count > Self.maxRemembered { byChannel = [:] }
         byChannel.merge(touched) { _, new in new }
+        if keyCounts.count + counted.count > Self.maxRemembered { keyCounts = [:] }
+        keyCounts.merge(counted) { _, new in new }
     }
 
-    func forget(_ channel: ChannelName) { byChannel[channel] = nil }
+    func forget(_ channel: ChannelName) {
+        byChannel[channel] = nil
+        keyCounts[channel] = nil
+    }
+
+    /// Keys were deleted outside the publish path (expiry): the counts are read again when next needed.
+    func forgetKeyCounts() { keyCounts = [:] }
 }
 
 /// One batch's writes, before they are known to have committed. Every statement is a cached (prepared once) one:
@@ -180,6 +190,8 @@ private struct BatchWork {
     let now: Int64
     let policy: @Sendable (ChannelName) -> HistoryPolicy
     private(set) var touched: [ChannelName: WriterHeads.Head] = [:]
+    /// Key counts of the channels that got new keys in this batch (the writer's once the batch commits).
+    private(set) var keyCounts: [ChannelName: Int] = [:]
     private var capacities: [ChannelName: Int] = [:]
     /// Idempotency keys used earlier in this batch.
     private var keysInBatch: [ChannelName: [String: Publication]] = [:]
@@ -194,15 +206,20 @@ private struct BatchWork {
         let channel = request.channel
         let policy = self.policy(channel)
         let remembersKeys = policy.idempotencyRetention > .zero && policy.idempotencyCapacity > 0
+        /// The key is stored already, expired but not trimmed yet: its row is replaced, the count stays.
+        var replacesExpiredKey = false
         if let key = request.idempotencyKey, remembersKeys {
             if let original = keysInBatch[channel]?[key] { return PublishResult(publication: original, isDuplicate: true) }
             if let row = try Row.fetchOne(
-                db.cachedStatement(sql: #"SELECT epoch, "offset" FROM idempotency_keys WHERE channel = ? AND key = ? AND expires_at > ?"#),
-                arguments: [channel.rawValue, key, now])
+                db.cachedStatement(sql: #"SELECT epoch, "offset", expires_at FROM idempotency_keys WHERE channel = ? AND key = ?"#),
+                arguments: [channel.rawValue, key])
             {
-                var original = SQLiteRecords.publication(request, epoch: row[0], offset: UInt64(row[1] as Int64))
-                original.idempotencyKey = key
-                return PublishResult(publication: original, isDuplicate: true)
+                if (row[2] as Int64) > now {
+                    var original = SQLiteRecords.publication(request, epoch: row[0], offset: UInt64(row[1] as Int64))
+                    original.idempotencyKey = key
+                    return PublishResult(publication: original, isDuplicate: true)
+                }
+                replacesExpiredKey = true
             }
         }
         var head = try self.head(of: channel, db)
@@ -234,8 +251,35 @@ private struct BatchWork {
                 sql: #"INSERT OR REPLACE INTO idempotency_keys (channel, key, epoch, "offset", expires_at) VALUES (?, ?, ?, ?, ?)"#
             ).execute(arguments: [channel.rawValue, key, publication.epoch, Int64(publication.offset), keyExpiry])
             keysInBatch[channel, default: [:]][key] = publication
+            if !replacesExpiredKey { try keepKeyCapacity(channel, capacity: policy.idempotencyCapacity, db) }
         }
         return PublishResult(publication: publication, isDuplicate: false)
+    }
+
+    /// A channel just stored one more key: beyond its capacity the oldest keys go, as the in-memory window does. The
+    /// count is the writer's (read once per channel with COUNT), so the check costs no scan per publish.
+    private mutating func keepKeyCapacity(_ channel: ChannelName, capacity: Int, _ db: Database) throws {
+        var count: Int
+        if let known = keyCounts[channel] ?? heads.keyCounts[channel] {
+            count = known + 1
+        } else {
+            count =
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM idempotency_keys WHERE channel = ?"), arguments: [channel.rawValue])
+                ?? 0
+        }
+        if count > capacity {
+            let evicted = try String.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        DELETE FROM idempotency_keys WHERE channel = ? AND key IN
+                            (SELECT key FROM idempotency_keys WHERE channel = ? ORDER BY expires_at LIMIT ?)
+                        RETURNING key
+                        """),
+                arguments: [channel.rawValue, channel.rawValue, count - capacity])
+            for key in evicted { keysInBatch[channel]?[key] = nil }
+            count -= evicted.count
+        }
+        keyCounts[channel] = count
     }
 
     mutating func acknowledge(

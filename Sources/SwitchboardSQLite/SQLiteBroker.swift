@@ -216,7 +216,7 @@ public final class SQLiteBroker: KeepsPresenceOnThisNode {
         let now = Int64(clamping: self.now())
         var report = TrimReport()
         while true {
-            let pass = try await writer.exclusive { db, _ in
+            let pass = try await writer.exclusive { db, heads in
                 var pass = TrimReport()
                 let limit = Self.trimBatch
                 try db.execute(
@@ -233,6 +233,7 @@ public final class SQLiteBroker: KeepsPresenceOnThisNode {
                         "DELETE FROM idempotency_keys WHERE (channel, key) IN (SELECT channel, key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)",
                     arguments: [now, limit])
                 pass.idempotencyKeys = db.changesCount
+                if pass.idempotencyKeys > 0 { heads.forgetKeyCounts() }
                 return pass
             }
             report.publications += pass.publications

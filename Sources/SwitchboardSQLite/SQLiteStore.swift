@@ -61,6 +61,10 @@ enum SQLiteStore {
                     CREATE INDEX receipts_by_expiry ON receipts(expires_at);
                     """)
         }
+        migrator.registerMigration("v2") { db in
+            // Evicting a channel's oldest key when it holds more than its capacity.
+            try db.execute(sql: "CREATE INDEX idempotency_keys_by_channel_expiry ON idempotency_keys(channel, expires_at)")
+        }
         return migrator
     }
 
@@ -121,10 +125,11 @@ enum SQLiteStore {
                 (try migrator.hasBeenSuperseded(db), try migrator.appliedIdentifiers(db).sorted())
             }
             guard !superseded else {
+                let unknown = applied.filter { !migrator.migrations.contains($0) }
                 throw EngineSetupError(
                     key: pathKey,
                     reason:
-                        "\(databasePath) has schema migrations this server does not know (\(applied.joined(separator: ", "))): it was written by a newer Switchboard; run that version or use another data directory (the file was left unchanged)"
+                        "\(databasePath) has schema migrations this server does not know (\(unknown.joined(separator: ", "))): it was written by a newer Switchboard; run that version or use another data directory (the file was left unchanged)"
                 )
             }
         } catch let error as EngineSetupError {

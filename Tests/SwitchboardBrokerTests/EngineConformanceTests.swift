@@ -32,10 +32,11 @@ struct EngineUnderTest {
     var postgres: PostgresTestServer.RunningNode? = nil
 
     static func make(
-        _ kind: EngineKind, capacity: Int = 100, ttl: Duration? = nil, idempotency: Duration = .zero, clock: TestClock = TestClock(),
+        _ kind: EngineKind, capacity: Int = 100, ttl: Duration? = nil, idempotency: Duration = .zero, keyCapacity: Int = 10_000,
+        clock: TestClock = TestClock(),
         sink: EngineRecordingSink = EngineRecordingSink(), directory: String? = nil
     ) async throws -> EngineUnderTest {
-        let policy = HistoryPolicy(capacity: capacity, ttl: ttl, idempotencyRetention: idempotency)
+        let policy = HistoryPolicy(capacity: capacity, ttl: ttl, idempotencyRetention: idempotency, idempotencyCapacity: keyCapacity)
         switch kind {
         case .memory:
             let broker = MemoryBroker(policy: { _ in policy }, now: { clock.now }, sweepInterval: nil)
@@ -392,5 +393,25 @@ private func request(_ channel: ChannelName, _ n: Int, idempotencyKey: String? =
         try await engine.sweep()
         #expect(try await engine.broker.publish(request(room, 1, idempotencyKey: "k")).isDuplicate)
         #expect(try await engine.broker.publishing(request(room, 2)).position == StreamPosition(epoch: first.epoch, offset: 2))
+    }
+
+    @Test(arguments: EngineKind.underTest)
+    func aChannelKeepsAtMostItsCapacityOfIdempotencyKeysTheOldestGoingFirst(_ kind: EngineKind) async throws {
+        let engine = try await EngineUnderTest.make(kind, idempotency: .seconds(300), keyCapacity: 3)
+        defer { engine.close() }
+        for n in 1...5 {
+            _ = try await engine.broker.publishing(request(room, n, idempotencyKey: "k\(n)"))
+            engine.clock.advance(by: 1_000_000)
+        }
+        // The PostgreSQL engine enforces the capacity when it trims; the others when they store the key.
+        try await engine.sweep()
+        // k1 and k2 were the oldest: forgotten, so they publish anew; k3…k5 are still remembered.
+        for n in 3...5 { #expect(try await engine.broker.publish(request(room, n, idempotencyKey: "k\(n)")).isDuplicate, "k\(n)") }
+        #expect(try await !engine.broker.publish(request(room, 1, idempotencyKey: "k1")).isDuplicate)
+        // The repeat of k1 is a new key: k3 (now the oldest) goes, k4 and k5 stay.
+        try await engine.sweep()
+        #expect(try await engine.broker.publish(request(room, 5, idempotencyKey: "k5")).isDuplicate)
+        #expect(try await engine.broker.publish(request(room, 1, idempotencyKey: "k1")).isDuplicate)
+        #expect(try await !engine.broker.publish(request(room, 3, idempotencyKey: "k3")).isDuplicate)
     }
 }
