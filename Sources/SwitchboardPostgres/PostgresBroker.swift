@@ -40,6 +40,8 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
     private let reader = StreamReader()
     private let status = NIOLockedValueBox(Status())
     public let presenceRegistry = PresenceRegistry()
+    /// This node's id in the events it sends to the others (``EventBus``).
+    private let nodeID = EpochGenerator.make() + EpochGenerator.make()
 
     private struct Status {
         /// The schema is checked and the reader's cursors set: calls may go to the database.
@@ -158,7 +160,16 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
                             for try await _ in notifications { self.reader.wake.signal() }
                         }
                     }
-                    defer { listener.cancel() }
+                    // Signals and receipt events from the other nodes, delivered to this node's subscribers.
+                    let events = Task {
+                        try await connection.listen(on: EventBus.channel) { notifications in
+                            for try await notification in notifications { self.receiveEvent(notification.payload) }
+                        }
+                    }
+                    defer {
+                        listener.cancel()
+                        events.cancel()
+                    }
                     try await pollLoop(connection)
                 } catch {
                     try? await connection.close()
@@ -613,8 +624,12 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
                     "UPDATE switchboard_receipts SET record = \(encoded) WHERE channel = \(channel.rawValue) AND \"offset\" = \(Int64(offset))",
                     logger: logger)
                 guard let publisher = record.publisher else { return AcknowledgeOutcome(found: true, event: nil) }
-                return AcknowledgeOutcome(
-                    found: true, event: .receipt(channel: channel, offset: offset, user: user, status: change, publisher: publisher))
+                let event = EphemeralEvent.receipt(channel: channel, offset: offset, user: user, status: change, publisher: publisher)
+                // Sent at commit: the publisher's sessions on the other nodes get it too.
+                if let payload = EventBus.encode(event, origin: nodeID) {
+                    try await connection.query("SELECT pg_notify(\(EventBus.channel), \(payload))", logger: logger)
+                }
+                return AcknowledgeOutcome(found: true, event: event)
             }
         } catch {
             throw PostgresErrors.engineError(error, operation: "acknowledge")
@@ -626,6 +641,31 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
     private struct AcknowledgeOutcome: Sendable {
         var found: Bool
         var event: EphemeralEvent?
+    }
+
+    // MARK: events across nodes
+
+    /// A signal reaches this node's subscribers at once and the other nodes' through a NOTIFY; when the database is
+    /// unreachable only this node's get it, and the caller hears that it failed.
+    public func signal(_ event: EphemeralEvent) async throws {
+        attachedSink?.deliver(event: event)
+        try requireAvailable("signal")
+        guard let payload = EventBus.encode(event, origin: nodeID) else {
+            throw EngineError(.rejected, operation: "signal", detail: "the event does not fit a NOTIFY payload")
+        }
+        let logger = self.logger
+        do {
+            try await client.withConnection { connection in
+                _ = try await connection.query("SELECT pg_notify(\(EventBus.channel), \(payload))", logger: logger)
+            }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "signal")
+        }
+    }
+
+    private func receiveEvent(_ payload: String) {
+        guard let event = EventBus.decode(payload, skipping: nodeID) else { return }
+        attachedSink?.deliver(event: event)
     }
 
     // MARK: trimming

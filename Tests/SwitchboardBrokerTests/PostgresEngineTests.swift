@@ -36,6 +36,62 @@ struct PostgresEngineTests {
         b.stopAndDropDatabase()
     }
 
+    /// Polls `sink`'s events (an observable condition) until `predicate` holds; fails after 10 s.
+    private func waitForEvents(_ sink: EngineRecordingSink, _ predicate: ([EphemeralEvent]) -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !predicate(sink.events) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("events never arrived: \(sink.events.map { String(buffer: $0.push) })")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    @Test func aSignalOnOneNodeReachesTheSubscribersOfEveryNodeOnce() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            let event = EphemeralEvent.signal(channel: room, type: "typing", client: "c1", user: "alice", data: ByteBuffer(string: #"{"on":true}"#))
+            try await a.broker.signal(event)
+            try await waitForEvents(sinkB) { $0.count == 1 }
+            #expect(sinkB.events.map { String(buffer: $0.push) } == [String(buffer: event.push)])
+            #expect(sinkB.events.first?.kind == .signal)
+            #expect(sinkB.events.first?.channel == room)
+            // The sending node delivered it once, itself, and skips its own NOTIFY.
+            try await b.broker.signal(EphemeralEvent.signal(channel: room, type: "typing", client: "c2", user: nil, data: nil))
+            try await waitForEvents(sinkA) { $0.count == 2 }
+            try await waitForEvents(sinkB) { $0.count == 2 }
+            #expect(sinkA.events.count == 2)
+        }
+    }
+
+    @Test func aReceiptEventReachesThePublisherOnAnotherNode() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            let published = try await a.broker.publishing(
+                PublishRequest(channel: room, data: ByteBuffer(string: "1"), sender: "alice", receipts: true))
+            // Bob on node B reads it; Alice's sessions are on node A.
+            #expect(try await b.broker.acknowledge(channel: room, offset: published.offset, user: "bob", status: .read))
+            try await waitForEvents(sinkA) { events in events.contains { $0.kind == .receipt } }
+            let receipt = try #require(sinkA.events.first { $0.kind == .receipt })
+            #expect(receipt.targetUser == "alice")
+            #expect(String(buffer: receipt.push).contains(#""user":"bob""#))
+            #expect(sinkB.events.filter { $0.kind == .receipt }.count == 1)
+        }
+    }
+
+    @Test func whatIsNotAnEventOnTheEventsChannelIsIgnored() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            try await PostgresTestServer.withConnection(a.database) { connection in
+                for payload in ["", "not json", #"{"o":"x","c":"bad channel!","k":"signal","p":{}}"#, #"{"o":"x","c":"room","k":"nope","p":{}}"#] {
+                    _ = try await connection.query("SELECT pg_notify('switchboard_events', \(payload))", logger: PostgresTestServer.logger)
+                }
+            }
+            try await a.broker.signal(EphemeralEvent.signal(channel: room, type: "after", client: "c1", user: nil, data: nil))
+            try await waitForEvents(sinkB) { $0.count == 1 }
+            #expect(String(buffer: sinkB.events[0].push).contains(#""type":"after""#))
+            #expect(sinkA.events.count == 1)
+        }
+    }
+
     @Test func aPublicationOnOneNodeIsDeliveredByTheOtherNodeInOffsetOrder() async throws {
         try await withTwoNodes { a, sinkA, b, sinkB in
             for n in 1...20 { _ = try await a.broker.publish(request(n)) }

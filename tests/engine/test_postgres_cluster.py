@@ -132,6 +132,37 @@ def test_a_subscriber_on_one_node_gets_what_another_node_publishes_and_recovers_
     assert record["resets"] == 0
 
 
+@needs_postgres
+def test_a_signal_sent_on_one_node_reaches_the_subscribers_on_the_other(database, tmp_path):
+    channel = "chat:typing"
+    node1 = Node(database, tmp_path / "node1.log")
+    node2 = Node(database, tmp_path / "node2.log")
+
+    async def next_push(socket, kind):
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            if message.get("push") == kind:
+                return message
+
+    async def scenario():
+        watcher, _ = await subscribe(node1.port, channel)
+        typist, _ = await subscribe(node2.port, channel)
+        await typist.send(json.dumps({"id": 2, "cmd": "signal", "channel": channel, "type": "typing", "data": {"typing": True}}))
+        seen_by_typist = await next_push(typist, "signal")  # its own node delivers it too
+        seen_by_watcher = await next_push(watcher, "signal")
+        for socket in (watcher, typist):
+            await socket.close()
+        return seen_by_typist, seen_by_watcher
+
+    try:
+        own, remote = asyncio.run(scenario())
+    finally:
+        node1.stop()
+        node2.stop()
+    assert remote == own
+    assert remote["type"] == "typing" and remote["data"] == {"typing": True} and remote["channel"] == channel
+
+
 def test_a_postgres_engine_without_a_usable_url_refuses_to_start_naming_the_key(tmp_path):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SWITCHBOARD_")}
     environment.update(SWITCHBOARD_API_KEY=API_KEY, SWITCHBOARD_ENGINE_TYPE="postgres")
