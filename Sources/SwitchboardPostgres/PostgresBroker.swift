@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 import NIOConcurrencyHelpers
-import NIOCore
+public import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 public import SwitchboardBroker
@@ -23,9 +23,9 @@ public import SwitchboardCore
 /// timeline) is recorded, and a node that finds another one (a failover to a standby, which may have lost the tail)
 /// gives every channel a new epoch: clients get a reset, never "recovered" over lost publications.
 ///
-/// **Presence and signals** stay on the node (as with the SQLite engine); receipt records name the users present on
-/// the publishing node.
-public final class PostgresBroker: KeepsPresenceOnThisNode {
+/// **Presence, signals and receipt events** are shared by the nodes: presence in `switchboard_presence`
+/// (``ClusterPresence``), the events as NOTIFYs that carry them (``EventBus``).
+public final class PostgresBroker: Broker {
     private let settings: PostgresSettings
     private let client: PostgresClient
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
@@ -39,9 +39,10 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
     private let sinkBox = NIOLockedValueBox<(any PublicationSink)?>(nil)
     private let reader = StreamReader()
     private let status = NIOLockedValueBox(Status())
-    public let presenceRegistry = PresenceRegistry()
-    /// This node's id in the events it sends to the others (``EventBus``).
-    private let nodeID = EpochGenerator.make() + EpochGenerator.make()
+    /// This node's id in the events it sends to the others (``EventBus``) and on its presence rows.
+    private let nodeID: String
+    private let clusterPresence: ClusterPresence
+    private let heartbeatInterval: Duration?
 
     private struct Status {
         /// The schema is checked and the reader's cursors set: calls may go to the database.
@@ -63,15 +64,23 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
     ///   - trimInterval: how often `run()` trims; nil leaves it to callers of ``trim()`` (tests).
     ///   - retentionGrace: nanoseconds a row stays after it left the history (capacity, TTL) so that nodes whose reader
     ///     lags still deliver it; tests set 0.
+    ///   - nodeTimeout: a node not seen for this long is taken for dead: its presence members leave.
+    ///   - heartbeatInterval: how often `run()` marks this node alive (``heartbeat()``); nil leaves it to callers (tests).
     public init(
         settings: PostgresSettings, policy: @escaping @Sendable (ChannelName) -> HistoryPolicy, defaultPolicy: HistoryPolicy,
         now: @escaping @Sendable () -> UInt64 = { PostgresBroker.wallClockNanoseconds() }, trimInterval: Duration? = .seconds(1),
-        retentionGrace: UInt64 = 60_000_000_000, logger: Logger = Logger(label: "switchboard.postgres")
+        retentionGrace: UInt64 = 60_000_000_000, nodeTimeout: Duration = .seconds(10), heartbeatInterval: Duration? = .seconds(1),
+        logger: Logger = Logger(label: "switchboard.postgres")
     ) {
+        self.heartbeatInterval = heartbeatInterval
         self.settings = settings
         var clientConfiguration = settings.clientConfiguration
         clientConfiguration.options.additionalStartupParameters = [("application_name", "switchboard")]
-        self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        self.client = client
+        let node = EpochGenerator.make() + EpochGenerator.make()
+        self.nodeID = node
+        self.clusterPresence = ClusterPresence(client: client, node: node, nodeTimeout: nodeTimeout, logger: logger)
         self.policy = policy
         self.defaultPolicy = defaultPolicy
         self.now = now
@@ -114,12 +123,35 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
                 group.addTask { await self.client.run() }
                 group.addTask { try await self.readLoop() }
                 if let interval = self.trimInterval { group.addTask { await self.trimLoop(every: interval) } }
+                if let interval = self.heartbeatInterval { group.addTask { await self.heartbeatLoop(every: interval) } }
                 defer { group.cancelAll() }
                 _ = try await group.next()
             }
         }
         reader.setConnected(false)
         sinkBox.withLockedValue { $0 = nil }
+    }
+
+    /// Every `interval`: this node is alive, its presence rows are in step, dead nodes' members leave.
+    private func heartbeatLoop(every interval: Duration) async {
+        var failing = false
+        while (try? await Task.sleep(for: interval)) != nil {
+            guard isAvailable else { continue }
+            do {
+                try await heartbeat()
+                failing = false
+            } catch {
+                if !failing { logger.warning("the presence heartbeat failed", metadata: ["error": "\(error)"]) }
+                failing = true
+            }
+        }
+    }
+
+    /// Marks this node alive, puts its presence back in step and removes dead nodes' members (what the run loop does
+    /// every second; tests call it).
+    public func heartbeat() async throws {
+        let sink = attachedSink
+        try await clusterPresence.heartbeat(now: Int64(clamping: now())) { sink?.deliver(event: $0) }
     }
 
     private func trimLoop(every interval: Duration) async {
@@ -306,6 +338,16 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
                 try await connection.query(
                     "INSERT INTO switchboard_shards (shard) SELECT generate_series(0, \(Int32(settings.shards - 1)))", logger: logger)
             }
+            // The presence tables came after schema version 1 (older servers ignore them): made when missing only.
+            let hasPresence = try await connection.query("SELECT to_regclass('switchboard_presence') IS NOT NULL", logger: logger)
+                .collect().first?.decode(Bool.self)
+            if hasPresence != true {
+                for statement in ClusterPresence.tables.components(separatedBy: ";\n")
+                where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+            }
+            try await clusterPresence.register(now: Int64(clamping: now()), connection)
             // Functions on every start (they take no table lock): a database made by an earlier build gets this
             // build's checks, such as switchboard_publish's channel-name grammar.
             for function in [PostgresSchema.shardFunction, PostgresSchema.publishRowFunction, PostgresSchema.publishFunction] {
@@ -406,12 +448,18 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
         return window.isEnabled ? Int64(clamping: window.retentionNanoseconds) : 0
     }
 
-    private func publishQuery(_ request: PublishRequest, now: Int64) throws -> PostgresQuery {
+    /// The users present on a receipts publication's channel, on every node.
+    private func recipients(of request: PublishRequest) async throws -> Set<String> {
+        guard request.receipts else { return [] }
+        let logger = self.logger
+        return try await client.withConnection { connection in try await ClusterPresence.users(on: request.channel, connection, logger) }
+    }
+
+    private func publishQuery(_ request: PublishRequest, now: Int64, recipients: Set<String>) throws -> PostgresQuery {
         let policy = self.policy(request.channel)
         var receipt: ByteBuffer?
         if request.receipts {
-            let record = ReceiptRecord(
-                publisher: request.sender, recipients: presenceRegistry.users(on: request.channel), maxRecipients: policy.receiptsMaxRecipients)
+            let record = ReceiptRecord(publisher: request.sender, recipients: recipients, maxRecipients: policy.receiptsMaxRecipients)
             receipt = ByteBuffer(bytes: try JSONEncoder().encode(record))
         }
         let ttl = policy.ttlNanoseconds.map { Int64(clamping: $0) }
@@ -441,7 +489,7 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
     public func publish(_ request: PublishRequest) async throws -> PublishResult {
         try requireAvailable("publish")
         do {
-            let query = try publishQuery(request, now: Int64(clamping: now()))
+            let query = try publishQuery(request, now: Int64(clamping: now()), recipients: try await recipients(of: request))
             let published = try await Self.published(try await client.query(query, logger: logger), request: request)
             if let id = published.id {
                 reader.wake.signal()
@@ -459,7 +507,8 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
         do {
             try requireAvailable("publish")
             let now = Int64(clamping: self.now())
-            let queries = try requests.map { try publishQuery($0, now: now) }
+            var queries: [PostgresQuery] = []
+            for request in requests { queries.append(try publishQuery(request, now: now, recipients: try await recipients(of: request))) }
             let names = requests.map(\.channel.rawValue)
             let logger = self.logger
             let published = try await client.withTransaction(logger: logger) { connection -> [Published] in
@@ -641,6 +690,47 @@ public final class PostgresBroker: KeepsPresenceOnThisNode {
     private struct AcknowledgeOutcome: Sendable {
         var found: Bool
         var event: EphemeralEvent?
+    }
+
+    // MARK: presence across nodes
+
+    public func presenceJoin(_ member: PresenceMember, channel: ChannelName, announce: Bool) async throws -> Bool {
+        try requireAvailable("presence_join")
+        let sink = attachedSink
+        do {
+            return try await clusterPresence.join(member, channel: channel, announce: announce) { sink?.deliver(event: $0) }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "presence_join")
+        }
+    }
+
+    public func presenceLeave(client: String, channel: ChannelName, announce: Bool) async throws {
+        try requireAvailable("presence_leave")
+        let sink = attachedSink
+        do {
+            try await clusterPresence.leave(client: client, channel: channel, announce: announce) { sink?.deliver(event: $0) }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "presence_leave")
+        }
+    }
+
+    public func presenceUpdate(client: String, info: ByteBuffer?, channel: ChannelName, announce: Bool) async throws -> Bool {
+        try requireAvailable("presence_update")
+        let sink = attachedSink
+        do {
+            return try await clusterPresence.update(client: client, info: info, channel: channel, announce: announce) { sink?.deliver(event: $0) }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "presence_update")
+        }
+    }
+
+    public func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
+        try requireAvailable("presence")
+        do {
+            return try await clusterPresence.page(channel: channel, after: cursor, limit: limit)
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "presence")
+        }
     }
 
     // MARK: events across nodes

@@ -7,6 +7,7 @@ import SwitchboardPostgres
 import Testing
 
 private let room = try! ChannelName(validating: "chat:room")
+private let lobby = try! ChannelName(validating: "chat:lobby")
 
 private func request(_ n: Int, idempotencyKey: String? = nil) -> PublishRequest {
     PublishRequest(channel: room, data: ByteBuffer(string: #"{"n":\#(n)}"#), idempotencyKey: idempotencyKey)
@@ -89,6 +90,63 @@ struct PostgresEngineTests {
             try await waitForEvents(sinkB) { $0.count == 1 }
             #expect(String(buffer: sinkB.events[0].push).contains(#""type":"after""#))
             #expect(sinkA.events.count == 1)
+        }
+    }
+
+    private func member(_ client: String, _ user: String?, _ info: String? = nil) -> PresenceMember {
+        PresenceMember(client: client, user: user, info: info.map { ByteBuffer(string: $0) })
+    }
+
+    private func pushes(_ sink: EngineRecordingSink, _ kind: EphemeralEvent.Kind) -> [String] {
+        sink.events.filter { $0.kind == kind }.map { String(buffer: $0.push) }
+    }
+
+    @Test func presenceIsSharedByTheNodesAndItsChangesAreAnnouncedOnEach() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            #expect(try await a.broker.presenceJoin(member("c1", "alice", #"{"n":1}"#), channel: room, announce: true))
+            #expect(try await b.broker.presenceJoin(member("c2", "bob"), channel: room, announce: true))
+            #expect(try await !a.broker.presenceJoin(member("c1", "alice"), channel: room, announce: true), "already present")
+            let page = try await b.broker.presence(channel: room, after: nil, limit: 10)
+            #expect(page.members.map(\.client) == ["c1", "c2"])
+            #expect(page.counts == PresenceCounts(clients: 2, users: 2))
+            #expect(page.members.first.flatMap { $0.info.map { String(buffer: $0) } } == #"{"n":1}"#)
+            try await waitForEvents(sinkB) { $0.filter { $0.kind == .join }.count == 2 }
+            try await waitForEvents(sinkA) { $0.filter { $0.kind == .join }.count == 2 }
+            #expect(try await a.broker.presenceUpdate(client: "c1", info: ByteBuffer(string: #"{"n":2}"#), channel: room, announce: true))
+            try await waitForEvents(sinkB) { $0.contains { $0.kind == .presenceUpdate } }
+            #expect(pushes(sinkB, .presenceUpdate).first?.contains(#""info":{"n":2}"#) == true)
+            try await a.broker.presenceLeave(client: "c1", channel: room, announce: true)
+            try await waitForEvents(sinkB) { $0.contains { $0.kind == .leave } }
+            #expect(try await b.broker.presence(channel: room, after: nil, limit: 1).members.map(\.client) == ["c2"])
+            // Receipt records name the users present on every node.
+            let published = try await a.broker.publishing(
+                PublishRequest(channel: room, data: ByteBuffer(string: "1"), sender: "carol", receipts: true))
+            #expect(try await a.broker.receipts(channel: room, offset: published.offset)?.recipients.keys.sorted() == ["bob"])
+        }
+    }
+
+    @Test func theMembersOfANodeThatStoppedAnsweringLeaveForEveryNode() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            _ = try await a.broker.presenceJoin(member("c1", "alice"), channel: room, announce: true)
+            _ = try await a.broker.presenceJoin(member("c3", nil), channel: lobby, announce: false)
+            try await a.broker.heartbeat()
+            try await b.broker.heartbeat()
+            try await waitForEvents(sinkB) { $0.contains { $0.kind == .join } }
+            // Node A is silent for longer than the node timeout (as if killed).
+            try await PostgresTestServer.withConnection(a.database) { connection in
+                _ = try await connection.query("UPDATE switchboard_nodes SET seen_at = 0 WHERE seen_at > 0", logger: PostgresTestServer.logger)
+            }
+            try await b.broker.heartbeat()
+            try await waitForEvents(sinkB) { $0.contains { $0.kind == .leave } }
+            #expect(pushes(sinkB, .leave).count == 1, "the lobby's member was not announced")
+            #expect(try await b.broker.presence(channel: room, after: nil, limit: 10).members.isEmpty)
+            #expect(try await b.broker.presence(channel: lobby, after: nil, limit: 10).members.isEmpty)
+            // Node A was only cut off: its next heartbeat puts its members back and announces them again.
+            try await a.broker.heartbeat()
+            try await waitForEvents(sinkB) { $0.filter { $0.kind == .join }.count == 2 }
+            #expect(try await b.broker.presence(channel: room, after: nil, limit: 10).members.map(\.client) == ["c1"])
+            #expect(try await b.broker.presence(channel: lobby, after: nil, limit: 10).members.map(\.client) == ["c3"])
+            _ = sinkA
         }
     }
 

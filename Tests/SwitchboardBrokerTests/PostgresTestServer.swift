@@ -112,7 +112,9 @@ enum PostgresTestServer {
         var logger = logger
         logger[metadataKey: "node"] = "\(UUID().uuidString.prefix(6))"
         let broker = PostgresBroker(
-            settings: settings, policy: { _ in policy }, defaultPolicy: policy, now: now, trimInterval: nil, retentionGrace: 0, logger: logger)
+            settings: settings, policy: { _ in policy }, defaultPolicy: policy, now: now, trimInterval: nil, retentionGrace: 0,
+            heartbeatInterval: nil,
+            logger: logger)
         broker.attach(sink: sink)
         let run = Task { try await broker.run() }
         let node = RunningNode(broker: broker, run: run, database: database)

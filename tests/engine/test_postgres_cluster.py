@@ -45,9 +45,9 @@ def database():
 class Node(ServerProcess):
     """One `switchboard serve --engine postgres` process."""
 
-    def __init__(self, url, log_path):
+    def __init__(self, url, log_path, *extra):
         super().__init__(
-            log_path.with_suffix(".data"), log_path=log_path,
+            log_path.with_suffix(".data"), *extra, log_path=log_path,
             environment={"SWITCHBOARD_ENGINE_TYPE": "postgres", "SWITCHBOARD_ENGINE_POSTGRES_URL": url},
         )
         wait_until_sync(lambda: self.status("/readyz") == 200, 60, f"node on {self.port} ready")
@@ -161,6 +161,59 @@ def test_a_signal_sent_on_one_node_reaches_the_subscribers_on_the_other(database
         node2.stop()
     assert remote == own
     assert remote["type"] == "typing" and remote["data"] == {"typing": True} and remote["channel"] == channel
+
+
+@needs_postgres
+def test_presence_is_shared_by_the_nodes_and_a_killed_node_s_members_leave(database, tmp_path):
+    channel = "room:cluster"
+    presence = ("--set", "namespaces.room.presence=true")
+    node1 = Node(database, tmp_path / "node1.log", *presence)
+    node2 = Node(database, tmp_path / "node2.log", *presence)
+
+    async def next_push(socket, kind):
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            if message.get("push") == kind:
+                return message
+
+    async def connect(port, name):
+        socket = await websockets.connect(
+            f"ws://127.0.0.1:{port}/connection/websocket", subprotocols=["switchboard.v1.json"], open_timeout=30, ping_interval=None)
+        await socket.send(json.dumps({"id": 1, "cmd": "connect", "info": {"name": name}}))
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            if message.get("id") == 1:
+                return socket, message["result"]["client"]
+
+    async def subscribed(socket):
+        await socket.send(json.dumps({"id": 2, "cmd": "subscribe", "channel": channel}))
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 30))
+            if message.get("id") == 2:
+                return message["result"]["presence"]
+
+    async def scenario():
+        watcher, watcher_id = await connect(node2.port, "watcher")
+        await subscribed(watcher)
+        await next_push(watcher, "join")  # its own
+        visitor, visitor_id = await connect(node1.port, "visitor")
+        snapshot = await subscribed(visitor)
+        # The visitor on node 1 sees the watcher on node 2 in its snapshot, and the watcher sees the visitor join.
+        names = sorted(member["info"]["name"] for member in snapshot["members"])
+        join = await next_push(watcher, "join")
+        node1.stop(signal.SIGKILL)  # its members cannot say goodbye
+        leave = await next_push(watcher, "leave")
+        await watcher.close()
+        return names, snapshot["clients"], join, leave, visitor_id
+
+    try:
+        names, clients, join, leave, visitor_id = asyncio.run(scenario())
+    finally:
+        node1.stop(signal.SIGKILL)
+        node2.stop()
+    assert names == ["visitor", "watcher"] and clients == 2
+    assert join["client"] == visitor_id and join["info"] == {"name": "visitor"}
+    assert leave["client"] == visitor_id  # within the node timeout (10 s) of the kill
 
 
 def test_a_postgres_engine_without_a_usable_url_refuses_to_start_naming_the_key(tmp_path):
