@@ -361,6 +361,14 @@ def assert_exact_copy(copy, published):
     return verdict
 
 
+def assert_every_page_exact_without_reset(pages, published):
+    """Each page received all `published` publications, exactly once and in order, and never had to reset."""
+    for page in pages:
+        page.wait_for_last(published)
+        assert_exact_copy(page.copy(), published)
+        assert page.status()["resets"] == 0
+
+
 @pytest.fixture(scope="session")
 def web_root():
     """Test pages plus the client bundle (built once when clients/js/dist is missing)."""

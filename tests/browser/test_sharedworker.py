@@ -1,7 +1,7 @@
 """One connection for all tabs in a SharedWorker (`sharedWorker: '/switchboard-worker.js'`, the script served by
 the app's origin — here the test web root, through the link-fault proxy): five tabs, one server connection, exact
 copies; closing tabs (their pages die: the worker learns it from their Web Locks) does not disturb the others."""
-from conftest import Publisher, assert_exact_copy, wait_for_connections
+from conftest import Publisher, wait_for_connections, assert_every_page_exact_without_reset
 
 TABS = 5
 WORKER = {"sharedWorker": "/switchboard-worker.js", "backoff": {"initialMs": 200, "maxMs": 1000}}
@@ -37,10 +37,7 @@ def test_five_tabs_share_one_connection_in_a_shared_worker_and_closing_tabs_does
     finally:
         published = publisher.stop()
 
-    for page in pages:
-        page.wait_for_last(published)
-        assert_exact_copy(page.copy(), published)
-        assert page.status()["resets"] == 0
+    assert_every_page_exact_without_reset(pages, published)
     assert hub.connections() == one
     assert hub.subscriptions() == 1
     print(f"{TABS} tabs in a SharedWorker: 1 connection; after closing 2 tabs, {len(pages)} tabs on 1 connection, "
@@ -81,10 +78,7 @@ def test_a_worker_that_stops_after_it_started_leaves_every_tab_on_its_own_connec
     finally:
         published = publisher.stop()
 
-    for page in pages:
-        page.wait_for_last(published)
-        assert_exact_copy(page.copy(), published)
-        assert page.status()["resets"] == 0
+    assert_every_page_exact_without_reset(pages, published)
     assert wait_for_connections(hub, {"websocket": 3}) == {"websocket": 3, "sse": 0, "poll": 0}
     assert any("the shared worker stopped" in line for line in pages[0].log_tail(400)), pages[0].log_tail(400)
     print(f"a SharedWorker stopped mid-stream: 3 tabs fell back to their own connections, each an exact copy of "

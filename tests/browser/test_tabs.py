@@ -1,7 +1,7 @@
 """One connection for all tabs (shareAcrossTabs): ten tabs of one origin, one server connection, leader hand-over."""
 import pytest
 
-from conftest import Publisher, assert_exact_copy, wait_for_connections
+from conftest import Publisher, wait_for_connections, assert_every_page_exact_without_reset
 
 TABS = 10
 SHARED = {"shareAcrossTabs": True, "backoff": {"initialMs": 200, "maxMs": 1000}}
@@ -43,10 +43,7 @@ def test_ten_tabs_share_one_server_connection_and_a_new_leader_takes_over_when_t
     finally:
         published = publisher.stop()
 
-    for page in pages:
-        page.wait_for_last(published)
-        assert_exact_copy(page.copy(), published)
-        assert page.status()["resets"] == 0
+    assert_every_page_exact_without_reset(pages, published)
     assert hub.subscriptions() == 1
     print(f"{TABS} tabs over {transport}: 1 connection; after 2 hand-overs {len(pages)} tabs, 1 connection, "
           f"each an exact copy of {published} publications")
@@ -68,8 +65,5 @@ def test_shared_tabs_keep_exact_copies_while_the_leader_is_cut_off_and_falls_bac
     finally:
         published = publisher.stop()
 
-    for page in pages:
-        page.wait_for_last(published)
-        assert_exact_copy(page.copy(), published)
-        assert page.status()["resets"] == 0
+    assert_every_page_exact_without_reset(pages, published)
     assert sum(page.status()["leader"] for page in pages) == 1

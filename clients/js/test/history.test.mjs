@@ -1,36 +1,17 @@
 // client.history against a real server: pages forward from a position, the newest page, and earlier pages.
 
-import test, { before, after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient, NotConnectedError } from '../dist/switchboard.mjs';
-import { startServer } from './helpers/server.mjs';
-import { startLinkFault } from '../../../tools/linkfault/linkfault.mjs';
+import { NotConnectedError } from '../dist/switchboard.mjs';
+import { useHub } from './helpers/hub.mjs';
 import { waitForState, isConnected } from './helpers/wait.mjs';
 
-let server;
-let proxy;
-const clients = [];
-
-before(async () => {
-  server = await startServer();
-  proxy = await startLinkFault({ target: server.url });
-  for (let n = 1; n <= 12; n++) await server.publish('chat:history', { n });
+const hub = useHub({
+  prepare: async ({ server }) => {
+    for (let n = 1; n <= 12; n++) await server.publish('chat:history', { n });
+  },
 });
-
-after(async () => {
-  for (const client of clients) client.close();
-  await proxy?.close();
-  await server?.stop();
-});
-
-// SSE and poll clients go through the proxy (one request per connection), as in presence.test.mjs: Node's pooled
-// fetch connections would otherwise be reused for this process's WebSocket upgrades, which the server refuses.
-const open = (options = {}) => {
-  const viaProxy = options.transports && !options.transports.includes('websocket');
-  const client = createClient({ url: viaProxy ? proxy.url : server.url, environment: null, ...options });
-  clients.push(client);
-  return client;
-};
+const open = hub.open;
 
 const offsets = (page) => page.publications.map((publication) => publication.offset);
 

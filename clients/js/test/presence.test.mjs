@@ -1,36 +1,13 @@
 // Presence (snapshot, joins and leaves, paging) and signals against a real server.
 
-import test, { before, after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient, NotConnectedError } from '../dist/switchboard.mjs';
-import { startServer } from './helpers/server.mjs';
-import { startLinkFault } from '../../../tools/linkfault/linkfault.mjs';
+import { NotConnectedError } from '../dist/switchboard.mjs';
+import { useHub } from './helpers/hub.mjs';
 import { waitFor, waitForState, isConnected } from './helpers/wait.mjs';
 
-let server;
-let proxy;
-const clients = [];
-
-before(async () => {
-  server = await startServer({ settings: ['namespaces.room.presence=true', 'namespaces.room.signal_interval_ms=0'] });
-  proxy = await startLinkFault({ target: server.url });
-});
-
-after(async () => {
-  for (const client of clients) client.close();
-  await proxy?.close();
-  await server?.stop();
-});
-
-// SSE and poll clients go through the proxy (one request per connection): in Node, their pooled fetch connections
-// would otherwise be reused by the WebSocket clients of this process for their upgrades, which the server refuses
-// with a 307 (see helpers/server.mjs). Browsers always open WebSockets on new connections.
-const open = (options = {}) => {
-  const viaProxy = options.transports && !options.transports.includes('websocket');
-  const client = createClient({ url: viaProxy ? proxy.url : server.url, environment: null, ...options });
-  clients.push(client);
-  return client;
-};
+const hub = useHub({ settings: ['namespaces.room.presence=true', 'namespaces.room.signal_interval_ms=0'] });
+const open = hub.open;
 
 for (const transport of ['websocket', 'sse', 'poll']) {
   test(`${transport}: a subscriber sees the member list with infos, kept exact by joins and leaves`, async () => {
