@@ -23,6 +23,40 @@ private func offsets(_ items: [Item]) -> [UInt64] { items.map(\.streamOffset) }
 
 /// Joining a recovery read with live deliveries: every publication once, in order.
 struct SubscriptionStreamTests {
+    @Test func aFreshStreamStartSendsWhatArrivedSinceRegistrationEvenAtOrBelowTheReadPosition() {
+        var stream = SubscriptionStream<Item>()
+        // Published after the subscription was registered, before its read: the read saw position 6.
+        _ = stream.receive(live(5))
+        _ = stream.receive(live(6))
+        let (start, items) = stream.completeFreshStart(position: at(6))
+        #expect(start == at(4))
+        #expect(items == [live(5), live(6)])
+        #expect(sent(stream.receive(live(6))) == nil, "a repeat is a duplicate")
+        #expect(sent(stream.receive(live(7))) == live(7))
+    }
+
+    @Test func aFreshStreamStartWithOnlyNewerItemsStartsAtTheReadPosition() {
+        var stream = SubscriptionStream<Item>()
+        _ = stream.receive(live(8))
+        let (start, items) = stream.completeFreshStart(position: at(7))
+        #expect(start == at(7))
+        #expect(items == [live(8)])
+        var empty = SubscriptionStream<Item>()
+        let (quietStart, none) = empty.completeFreshStart(position: at(7))
+        #expect(quietStart == at(7) && none.isEmpty)
+        #expect(sent(empty.receive(live(8))) == live(8))
+    }
+
+    @Test func aFreshStreamStartStaysOpenForLaterOnesUpToTheReadPosition() {
+        var stream = SubscriptionStream<Item>()
+        _ = stream.receive(live(5))
+        // 6 and 7 were committed before the read but their live deliveries are still on their way.
+        let (start, items) = stream.completeFreshStart(position: at(7))
+        #expect(start == at(4) && items == [live(5)])
+        #expect(sent(stream.receive(live(6))) == live(6))
+        #expect(sent(stream.receive(live(7))) == live(7))
+    }
+
     @Test func aNewStreamWaitsForRecovery() {
         let stream = SubscriptionStream<Item>()
         #expect(!stream.isLive)

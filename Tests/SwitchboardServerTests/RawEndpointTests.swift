@@ -108,4 +108,21 @@ import Testing
         #expect(foreign?.status == 403)
         try await server.stop()
     }
+
+    /// The client sees the 101 before the server has read the channel's position: a publication made in between is
+    /// the subscriber's (it came after the subscription started), not part of a past it never asked for.
+    @Test func aPublicationMadeAfterTheUpgradeButBeforeThePositionWasReadIsDelivered() async throws {
+        let broker = FaultyBroker()
+        broker.set("recover", .gated)
+        let server = try await TestServer.start(broker: broker)
+        var events = broker.events.makeAsyncIterator()
+        let client = try await server.webSocket(path: "/raw/ws/feed:race", subprotocols: [])
+        while let event = await events.next(), event != "start recover" {}
+        try await server.publish("feed:race", #"{"n":1}"#)
+        broker.open("recover")
+        #expect(await client.receiveText() == #"{"n":1}"#)
+        try await server.publish("feed:race", #"{"n":2}"#)
+        #expect(await client.receiveText() == #"{"n":2}"#)
+        try await server.stop()
+    }
 }

@@ -79,6 +79,25 @@ public struct SubscriptionStream<Item: StreamItem> {
         }
     }
 
+    /// A subscription without a position whose start the client saw before the read (a raw WebSocket's 101, a raw SSE
+    /// stream's headers) starts when it was registered: every item that arrived live since is sent, also those at or
+    /// below the position the read saw (published between registration and read). Returns the start position to
+    /// report — just before the first such item, else the read's — and the items to send.
+    public mutating func completeFreshStart(position: StreamPosition) -> (start: StreamPosition, items: [Item]) {
+        guard case .awaitingRecovery(let buffered) = state else { return (position, []) }
+        var items: [Item] = []
+        for item in buffered where item.streamEpoch == position.epoch && item.streamOffset > (items.last?.streamOffset ?? 0) {
+            items.append(item)
+        }
+        guard let first = items.first, first.streamOffset <= position.offset else {
+            return (position, completeRecovery(history: [], position: position))
+        }
+        let start = StreamPosition(epoch: position.epoch, offset: first.streamOffset - 1)
+        // Later ones (up to the read's position and beyond) follow live, in order.
+        state = .live(epoch: position.epoch, lastOffset: items.last!.streamOffset)
+        return (start, items)
+    }
+
     /// The recovery read finished: `history` holds the missed items (already converted), `position` the stream
     /// position the read saw. Returns everything to send, in order.
     ///

@@ -156,7 +156,14 @@ extension Session {
             services.metrics.error(error.code)
             if case .command(let id) = origin { send(Pushes.error(id: id, error)) } else { disconnect(.internalError) }
         case .success(let start):
-            let recovery = start.recovery
+            var recovery = start.recovery
+            // A stream's client saw its start (101, response headers) before the read: what arrived live since is its.
+            var freshItems: [EncodedPublication]?
+            if case .stream = origin, case .fresh = recovery.outcome {
+                let (position, items) = subscription.stream.completeFreshStart(position: recovery.position)
+                recovery.position = position
+                freshItems = items
+            }
             switch origin {
             case .command(let id):
                 send(
@@ -190,7 +197,7 @@ extension Session {
                 missed = latest
             }
             let history = missed.map { loopHub.encodedFromHistory($0) }
-            let toSend = subscription.stream.completeRecovery(history: history, position: recovery.position)
+            let toSend = freshItems ?? subscription.stream.completeRecovery(history: history, position: recovery.position)
             for publication in toSend {
                 guard pace(publication) != .failed else { break }
             }

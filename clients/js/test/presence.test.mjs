@@ -133,8 +133,8 @@ test('joinPresence: false watches the presence of a channel without joining it; 
   await waitFor(() => watching.presence?.clients === 1 && watching.presence.members[0].info?.name === 'Alice', { message: 'the watcher sees Alice' });
   const bob = open();
   bob.subscribe('room:watch', {});
-  await waitFor(() => watching.presence?.clients === 2, { message: 'the watcher sees Bob join' });
-  assert.equal(seenByAlice.presence.clients, 2, 'Alice sees Bob, not the watcher');
+  await waitFor(() => watching.presence?.clients === 2 && seenByAlice.presence?.clients === 2, { message: 'both see Bob join' });
+  assert.deepEqual(seenByAlice.presence.members.map((member) => member.client).sort(), [alice.state.clientId, bob.state.clientId].sort(), 'Alice sees Bob, not the watcher');
   // A second listener that joins: the shared subscription is taken again, joining, from its position.
   const joining = watcher.subscribe('room:watch', {});
   await waitFor(() => seenByAlice.presence?.clients === 3, { message: 'the watcher joined' });
