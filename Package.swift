@@ -49,6 +49,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Yjs update-level utilities (decode, state vector, diff, merge): pure, no I/O; JSON checks reuse Core's scanner.
+        .target(
+            name: "SwitchboardYjs",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwitchboardBroker",
             dependencies: [
@@ -155,6 +164,7 @@ let package = Package(
                 "SwitchboardServer",
                 "SwitchboardClient",
                 "SwitchboardBench",
+                "SwitchboardYjs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -167,6 +177,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardServer",
+                "SwitchboardYjs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -176,6 +187,11 @@ let package = Package(
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: ["SwitchboardCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwitchboardYjsTests",
+            dependencies: ["SwitchboardYjs"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
