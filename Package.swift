@@ -102,6 +102,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardBroker",
+                "SwitchboardYjs",
                 "SwitchboardSQLite",
                 "SwitchboardPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -212,6 +213,7 @@ let package = Package(
             name: "SwitchboardServerTests",
             dependencies: [
                 "SwitchboardServer", "SwitchboardClient", "SwitchboardBroker", "SwitchboardCore", "SwitchboardBench", "SwitchboardSQLite",
+                "SwitchboardYjs",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),

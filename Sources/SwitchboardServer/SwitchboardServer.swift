@@ -22,6 +22,8 @@ public struct SwitchboardServer: Sendable {
     private let group: any EventLoopGroup
     private let tokenClock: @Sendable () -> Int64
     private let tls: TLSCredentials?
+    /// The Yjs rooms (`/yjs/{room}`), kept in memory for the life of this server value.
+    let yjsRooms = YjsRooms()
 
     /// - Parameters:
     ///   - configuration: resolved configuration; `apiKey` must be set (the CLI generates one when none is configured).
@@ -89,7 +91,7 @@ public struct SwitchboardServer: Sendable {
         let audit = try AuditLog(destination: configuration.auditLog)
         // Each part gets the services it uses; the shared ones (channel rules, publish path, drain state) are made once.
         let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit)
-        let streams = StreamServices(session: sessionServices, hub: hub)
+        let streams = StreamServices(session: sessionServices, hub: hub, yjsRooms: yjsRooms)
         let originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
         let hostPolicy = HostPolicy(publicHosts: configuration.publicHosts, development: configuration.mode == .development)
         let routes = StreamRoutes(

@@ -129,11 +129,7 @@ public struct YUpdate: Hashable, Sendable {
 
     /// JSON content must be what `JSON.parse` accepts, or every peer that applies the update throws.
     private static func checkJSON(_ text: [UInt8], at offset: Int) throws(YjsDecodingError) {
-        do {
-            _ = try JSONScanner.validateAndMinify(ByteBuffer(bytes: text), maxDepth: Lib0Decoder.maxAnyDepth)
-        } catch {
-            throw YjsDecodingError(.invalidJSON, at: offset)
-        }
+        guard JSONCheck.isValid(text) else { throw YjsDecodingError(.invalidJSON, at: offset) }
     }
 
     /// The update in encoding v1, written as Yjs's lazy struct writer writes it (consecutive structs of one client in
@@ -142,6 +138,13 @@ public struct YUpdate: Hashable, Sendable {
         var writer = LazyStructWriter()
         for item in structs { writer.write(item, offset: 0) }
         return writer.finish(deleteSet: deleteSet)
+    }
+}
+
+/// JSON text as `JSON.parse` accepts it (Core's scanner), nested at most `Lib0Decoder.maxAnyDepth` deep.
+enum JSONCheck {
+    static func isValid(_ text: [UInt8]) -> Bool {
+        (try? JSONScanner.validateAndMinify(ByteBuffer(bytes: text), maxDepth: Lib0Decoder.maxAnyDepth)) != nil
     }
 }
 
