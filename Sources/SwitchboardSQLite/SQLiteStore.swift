@@ -61,6 +61,18 @@ enum SQLiteStore {
                     CREATE INDEX receipts_by_expiry ON receipts(expires_at);
                     """)
         }
+        // Yjs rooms (docs/yjs.md): each room's update log, in order; compaction replaces a prefix with its merge.
+        migrator.registerMigration("v2-yjs-rooms") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE yjs_updates (
+                        room TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        data BLOB NOT NULL,
+                        PRIMARY KEY (room, seq)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

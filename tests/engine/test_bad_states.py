@@ -80,7 +80,7 @@ def test_a_database_from_a_newer_schema_is_refused_and_left_unchanged(data_direc
     connection.close()
     before = database.read_bytes()
     assert refusal(data_directory) == (
-        f"{database} has schema migrations this server does not know (v1, v99-from-the-future): it was written by a "
+        f"{database} has schema migrations this server does not know (v1, v2-yjs-rooms, v99-from-the-future): it was written by a "
         "newer Switchboard; run that version or use another data directory (the file was left unchanged)")
     assert database.read_bytes() == before
 

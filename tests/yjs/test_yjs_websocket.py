@@ -8,10 +8,8 @@ import pathlib
 import subprocess
 
 import pytest
-from conftest import cli_conftest
 
 HERE = pathlib.Path(__file__).resolve().parent
-start_server = cli_conftest.start_server
 
 NODE_ENV = {**os.environ, "NODE_PATH": "/usr/share/nodejs"}
 CONFIG = """
@@ -22,7 +20,7 @@ namespaces:
 
 
 @pytest.fixture
-def yjs_server(tmp_path):
+def yjs_server(tmp_path, start_server):
     if not pathlib.Path("/usr/share/nodejs/y-websocket").is_dir() or not pathlib.Path("/usr/share/nodejs/ws").is_dir():
         pytest.fail("Debian's node-y-websocket and node-ws are missing: run scripts/install-test-deps.sh")
     config = tmp_path / "switchboard.yaml"
@@ -65,3 +63,28 @@ def test_a_late_client_gets_the_whole_document_from_the_server(yjs_server):
     second = run_clients(yjs_server, "docs:late", clients=1, rounds=1)
     assert second["texts"][0].endswith(first["texts"][0]) or first["texts"][0] in second["texts"][0]
     assert "c0r9" in second["texts"][0] and "c1r9" in second["texts"][0]
+
+
+def test_documents_survive_a_restart_of_the_hub_on_the_sqlite_engine(tmp_path, start_server):
+    config = tmp_path / "switchboard.yaml"
+    # A small compaction threshold, so the stored log has been compacted and appended to before the restart.
+    config.write_text(CONFIG + "    yjs_compact_after_updates: 7\n")
+    data = tmp_path / "data"
+    environment = {"SWITCHBOARD_ENGINE_SQLITE_PATH": str(data)}
+    server = start_server("--config", str(config), env=environment)
+    try:
+        before = run_clients(server, "docs:kept", clients=2, rounds=20)
+        assert before["converged"], before
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=15)
+    restarted = start_server("--config", str(config), env=environment)
+    try:
+        # A client that never saw the room, after the restart: the server alone gives it the whole document.
+        after = run_clients(restarted, "docs:kept", clients=1, rounds=1)
+        for i in range(2):
+            for r in range(20):
+                assert f"c{i}r{r} " in after["texts"][0]
+    finally:
+        restarted.process.terminate()
+        restarted.process.wait(timeout=15)

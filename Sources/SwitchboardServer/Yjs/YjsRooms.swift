@@ -1,23 +1,48 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardYjs
 
-/// The Yjs rooms this server holds, kept in memory for the life of the process (the memory engine's behaviour; the
-/// durable engines do not store rooms yet, see docs/yjs.md).
+/// The Yjs rooms this server holds: in memory while the process runs, and, when the engine stores rooms (the SQLite
+/// engine, ``YjsRoomStore``), loaded from it on first use and written to it as their logs change (docs/yjs.md).
 ///
 /// A class shared by every connection; each room has its own lock, so rooms on different event loops never wait for
 /// each other.
 final class YjsRooms: Sendable {
     private let rooms = NIOLockedValueBox<[ChannelName: YjsRoom]>([:])
+    private let persistence = NIOLockedValueBox<YjsPersistence?>(nil)
 
     init() {}
 
-    /// The room for `name`, made empty on first use.
-    func room(_ name: ChannelName, options: NamespaceOptions) -> YjsRoom {
-        rooms.withLockedValue { rooms in
+    /// Stores rooms in `store` from now on (set once, before the server accepts connections).
+    func attach(store: any YjsRoomStore, logger: Logger) {
+        persistence.withLockedValue { $0 = YjsPersistence(store: store, logger: logger) }
+    }
+
+    /// Writes what is queued and lets go of the store (at shutdown, before the engine stops).
+    func detachStore() async {
+        let persistence = persistence.withLockedValue { persistence in
+            defer { persistence = nil }
+            return persistence
+        }
+        await persistence?.finish()
+    }
+
+    /// The room for `name`: made on first use, from the engine's stored log when there is one. Nil when the stored
+    /// log cannot be read (the connection is closed with 1011).
+    func room(_ name: ChannelName, options: NamespaceOptions) -> YjsRoom? {
+        let persistence = persistence.withLockedValue { $0 }
+        return rooms.withLockedValue { rooms -> YjsRoom? in
             if let room = rooms[name] { return room }
-            let room = YjsRoom(options: options)
+            var log: [[UInt8]] = []
+            if let persistence {
+                // One indexed read, on the first connection to the room only.
+                guard let store = persistence.store, let stored = try? store.loadYjsRoom(name.description) else { return nil }
+                log = stored
+            }
+            let room = YjsRoom(name: name.description, options: options, log: log, persistence: persistence)
             rooms[name] = room
             return room
         }
@@ -67,11 +92,19 @@ final class YjsRoom: Sendable {
         var awareness: [UInt64: AwarenessEntry] = [:]
     }
 
+    let name: String
     let options: NamespaceOptions
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
+    private let persistence: YjsPersistence?
 
-    init(options: NamespaceOptions) {
+    init(name: String, options: NamespaceOptions, log: [[UInt8]] = [], persistence: YjsPersistence? = nil) {
+        self.name = name
         self.options = options
+        self.persistence = persistence
+        var state = State()
+        state.log = log
+        state.logBytes = log.reduce(0) { $0 + $1.count }
+        self.state = NIOLockedValueBox(state)
     }
 
     /// What a joining connection starts from.
@@ -89,7 +122,7 @@ final class YjsRoom: Sendable {
             let id = state.nextPeerID
             state.nextPeerID += 1
             state.peers[id] = Peer(id: id, deliver: deliver)
-            return Welcome(peerID: id, stateVector: Self.stateVector(&state), awareness: Self.awarenessUpdate(state.awareness))
+            return Welcome(peerID: id, stateVector: self.stateVector(&state), awareness: Self.awarenessUpdate(state.awareness))
         }
     }
 
@@ -113,9 +146,9 @@ final class YjsRoom: Sendable {
     /// update in the rare case the log cannot be merged), and the room's own state vector.
     func answerSyncStep1(_ stateVector: YStateVector) -> (diffs: [[UInt8]], stateVector: [UInt8]) {
         state.withLockedValue { state in
-            let ownStateVector = Self.stateVector(&state)
+            let ownStateVector = self.stateVector(&state)
             // Stored updates all decoded when they were accepted, and merges of them decode.
-            let diffs = Self.documentUpdates(&state).compactMap { try? YUpdate(decoding: $0).diff(against: stateVector) }
+            let diffs = self.documentUpdates(&state).compactMap { try? YUpdate(decoding: $0).diff(against: stateVector) }
             return (diffs, ownStateVector)
         }
     }
@@ -126,20 +159,21 @@ final class YjsRoom: Sendable {
         let refusal: Refusal? = state.withLockedValue { state in
             if state.logBytes + update.count > options.yjsMaxDocumentBytes {
                 // The log may hold updates a merge makes smaller: compact before judging.
-                _ = Self.documentUpdates(&state)
+                _ = self.documentUpdates(&state)
                 if state.logBytes + update.count > options.yjsMaxDocumentBytes {
                     let merged = (try? YUpdate.merge(encoded: state.log + [update])) ?? []
                     guard !merged.isEmpty, merged.count <= options.yjsMaxDocumentBytes else { return .documentTooLarge }
                 }
             }
             state.log.append(update)
+            persistence?.enqueue(.append(room: name, update: update))
             state.logBytes += update.count
             state.updatesSinceCompaction += 1
             state.bytesSinceCompaction += update.count
             let message = YjsSyncMessage.encodeUpdate(update)
             for peer in state.peers.values where peer.id != peerID { peer.deliver(message) }
             if state.updatesSinceCompaction >= options.yjsCompactAfterUpdates || state.bytesSinceCompaction >= options.yjsCompactAfterBytes {
-                _ = Self.documentUpdates(&state)
+                _ = self.documentUpdates(&state)
             }
             return nil
         }
@@ -168,7 +202,7 @@ final class YjsRoom: Sendable {
     /// The room's whole document as one update (compacting the log); nil in the rare case the log cannot be merged.
     func document() -> [UInt8]? {
         state.withLockedValue { state in
-            let updates = Self.documentUpdates(&state)
+            let updates = self.documentUpdates(&state)
             return updates.count == 1 ? updates[0] : nil
         }
     }
@@ -181,10 +215,11 @@ final class YjsRoom: Sendable {
     /// Replaces the log with its merge (when it holds more than one update) and returns the document: one update,
     /// or the log as it is when a merge refuses it (`inconsistentStructs`: structs no Yjs peer writes, which a
     /// crafted client could still send; peers can apply the updates one by one).
-    private static func documentUpdates(_ state: inout State) -> [[UInt8]] {
+    private func documentUpdates(_ state: inout State) -> [[UInt8]] {
         if state.log.isEmpty { return [YUpdate.emptyEncoding] }
         if state.log.count > 1 {
             guard let merged = try? YUpdate.merge(encoded: state.log) else { return state.log }
+            persistence?.enqueue(.compact(room: name, count: state.log.count, merged: merged))
             state.log = [merged]
             state.logBytes = merged.count
             state.compactions += 1
@@ -195,7 +230,7 @@ final class YjsRoom: Sendable {
     }
 
     /// The document's state vector: clients' clocks over every stored update.
-    private static func stateVector(_ state: inout State) -> [UInt8] {
+    private func stateVector(_ state: inout State) -> [UInt8] {
         let updates = documentUpdates(&state)
         if updates.count == 1 { return (try? YUpdate(decoding: updates[0]).stateVector.encoded()) ?? [0] }
         // Unmergeable log: claim nothing, so peers send everything they have (harmless duplicates).

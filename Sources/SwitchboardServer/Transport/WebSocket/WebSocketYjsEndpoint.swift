@@ -15,7 +15,8 @@ import SwitchboardYjs
 /// `yjs_max_document_bytes` 4510.
 final class WebSocketYjsEndpoint: WebSocketEndpoint {
     private unowned(unsafe) let connection: WebSocketConnectionHandler
-    private let room: YjsRoom
+    /// Nil when the room's stored log could not be read: the connection is closed with 1011 at start.
+    private let room: YjsRoom?
     private let canWrite: Bool
     private var peerID: Int?
     /// The heartbeat: a ping every `heartbeat.interval`, and a close (4003) when nothing came back within
@@ -24,7 +25,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
     private var inboundSincePing = true
     private var awaitingAnswer = false
 
-    init(connection: WebSocketConnectionHandler, room: YjsRoom, canWrite: Bool) {
+    init(connection: WebSocketConnectionHandler, room: YjsRoom?, canWrite: Bool) {
         self.connection = connection
         self.room = room
         self.canWrite = canWrite
@@ -34,6 +35,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
         // Messages from other connections arrive on their event loops; each is carried over to this one.
         let endpoint = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
+        guard let room else { return connection.fail(WebSocketFailure(.internalError, "the room could not be loaded")) }
         let welcome = room.join { message in
             eventLoop.execute { endpoint.value.deliver(message) }
         }
@@ -73,6 +75,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
     }
 
     func receive(_ message: ByteBuffer, isText: Bool) {
+        guard let room else { return }
         guard !isText else {
             return connection.fail(WebSocketFailure(.unsupportedData, "y-websocket messages are binary frames"))
         }
@@ -89,7 +92,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
             for diff in answer.diffs { send(YjsSyncMessage.encodeSyncStep2(diff)) }
             send(YjsSyncMessage.encodeSyncStep1(answer.stateVector))
         case .syncStep2(let update), .update(let update):
-            store(update)
+            store(update, in: room)
         case .awareness(let update):
             if let peerID { room.relayAwareness(update, message: bytes, from: peerID) }
         case .queryAwareness:
@@ -98,7 +101,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
         connection.flush()
     }
 
-    private func store(_ update: [UInt8]) {
+    private func store(_ update: [UInt8], in room: YjsRoom) {
         let limit = room.options.yjsMaxUpdateBytes
         guard update.count <= limit else {
             return connection.fail(WebSocketFailure(.messageTooLarge, "yjs update over \(limit) bytes"))
@@ -148,7 +151,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
     func stop() {
         heartbeat?.cancel()
         heartbeat = nil
-        if let peerID { room.leave(peerID) }
+        if let peerID { room?.leave(peerID) }
         peerID = nil
     }
 }
