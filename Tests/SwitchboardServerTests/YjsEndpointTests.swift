@@ -6,7 +6,8 @@ import Testing
 @testable import SwitchboardServer
 
 /// `/yjs/{room}` speaks y-websocket's protocol (docs/yjs.md); bad input closes the connection with a code and a
-/// reason and leaves the stored document as it was. (Unmodified y-websocket clients: tests/yjs/test_yjs_websocket.py.)
+/// reason and leaves the stored document as it was. (The heartbeat: YjsEndpointHandlerTests; unmodified y-websocket
+/// clients: tests/yjs/test_yjs_websocket.py.)
 @Suite(.timeLimit(.minutes(1))) struct YjsEndpointTests {
     /// Client 7 typing "hi" into root text "t"; client 8 typing "yo".
     static let hi: [UInt8] = [1, 1, 7, 0, 4, 1, 1, 0x74, 2, 0x68, 0x69, 0]
@@ -14,14 +15,8 @@ import Testing
     /// Sync step 1 with an empty state vector: "send me everything".
     static let stepOneFromNothing: [UInt8] = [0, 0, 1, 0]
 
-    private static func startServer(
-        heartbeat: (interval: Duration, timeout: Duration)? = nil, _ configure: (inout NamespaceOptions) -> Void = { _ in }
-    ) async throws -> TestServer {
+    private static func startServer(_ configure: (inout NamespaceOptions) -> Void = { _ in }) async throws -> TestServer {
         try await TestServer.start { configuration in
-            if let heartbeat {
-                configuration.heartbeat.interval = heartbeat.interval
-                configuration.heartbeat.timeout = heartbeat.timeout
-            }
             var docs = configuration.channelDefaults
             docs.yjs = true
             configure(&docs)
@@ -135,24 +130,6 @@ import Testing
         await first.close()
         let removed = YjsAwarenessUpdate(entries: [.init(clientID: 42, clock: 2, state: Array("null".utf8))])
         #expect(await second.receive() == .binary(YjsSyncMessage.encodeAwareness(removed.encoded())))
-        try await server.stop()
-    }
-
-    /// A client that vanished without a close frame (it stops answering pings) is closed with 4003 after the
-    /// heartbeat, and the others see its awareness removed.
-    @Test func aSilentClientIsClosedByTheHeartbeatAndItsAwarenessRemoved() async throws {
-        // Pings often, but a generous timeout: the client that does answer must never be taken for dead on a busy machine.
-        let server = try await Self.startServer(heartbeat: (interval: .milliseconds(100), timeout: .seconds(2)))
-        let silent = try await Self.connect(server)
-        let other = try await Self.connect(server)
-        let state = YjsAwarenessUpdate(entries: [.init(clientID: 5, clock: 3, state: Array(#"{"user":"bo"}"#.utf8))])
-        try await silent.sendFrame(opcode: 0x2, payload: YjsSyncMessage.encodeAwareness(state.encoded()))
-        #expect(await other.receive() == .binary(YjsSyncMessage.encodeAwareness(state.encoded())))
-        silent.answersPings = false
-        let removed = YjsAwarenessUpdate(entries: [.init(clientID: 5, clock: 4, state: Array("null".utf8))])
-        // The other client answers pings (receive() does) and waits for the removal.
-        #expect(await other.receive() == .binary(YjsSyncMessage.encodeAwareness(removed.encoded())))
-        #expect(await Self.closeFrame(silent)?.code == 4003)
         try await server.stop()
     }
 

@@ -68,8 +68,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
         } else {
             inboundSincePing = false
             awaitingAnswer = true
-            connection.sendPing()
-            connection.flush()
+            connection.sendPingNow()
             scheduleHeartbeat(after: settings.timeout, on: eventLoop)
         }
     }
