@@ -49,6 +49,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Yjs update-level utilities (decode, state vector, diff, merge): pure, no I/O; JSON checks reuse Core's scanner.
+        .target(
+            name: "SwitchboardYjs",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwitchboardBroker",
             dependencies: [
@@ -94,6 +103,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardBroker",
+                "SwitchboardYjs",
                 "SwitchboardSQLite",
                 "SwitchboardPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -156,6 +166,7 @@ let package = Package(
                 "SwitchboardServer",
                 "SwitchboardClient",
                 "SwitchboardBench",
+                "SwitchboardYjs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -168,6 +179,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardServer",
+                "SwitchboardYjs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -177,6 +189,11 @@ let package = Package(
         .testTarget(
             name: "SwitchboardCoreTests",
             dependencies: ["SwitchboardCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwitchboardYjsTests",
+            dependencies: ["SwitchboardYjs"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -197,6 +214,7 @@ let package = Package(
             name: "SwitchboardServerTests",
             dependencies: [
                 "SwitchboardServer", "SwitchboardClient", "SwitchboardBroker", "SwitchboardCore", "SwitchboardBench", "SwitchboardSQLite",
+                "SwitchboardYjs",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),

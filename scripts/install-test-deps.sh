@@ -10,6 +10,10 @@ command -v esbuild >/dev/null || need_apt+=(esbuild)
 command -v tsc >/dev/null || need_apt+=(node-typescript)
 [ -d /usr/share/nodejs/jsdom ] || need_apt+=(node-jsdom)
 [ -d /usr/share/nodejs/react ] || need_apt+=(node-react node-react-dom node-react-test-renderer)
+# The Yjs update utilities are checked against Yjs itself (tests/yjs); y-websocket and ws are its client and socket.
+[ -d /usr/share/nodejs/yjs ] || need_apt+=(node-yjs)
+[ -d /usr/share/nodejs/y-websocket ] || need_apt+=(node-y-websocket node-y-protocols)
+[ -d /usr/share/nodejs/ws ] || need_apt+=(node-ws)
 # Real-browser tests drive Debian's Chromium.
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
@@ -25,5 +29,7 @@ python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
 python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets
 # The MessagePack codecs are checked against an independent implementation (tests/msgpack_vectors).
 python3 -c "import msgpack" 2>/dev/null || python3 -m pip install -q msgpack
+# The Yjs update utilities' second oracle (tests/yjs): pycrdt, Python bindings of the Rust port yrs.
+python3 -c "import pycrdt" 2>/dev/null || python3 -m pip install -q pycrdt
 # The real-browser tests (tests/browser) drive Debian's chromium/chromedriver with Selenium.
 python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium

@@ -20,6 +20,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case jwt
     case configuration
     case storedReceipt = "stored-receipt"
+    case yjsUpdate = "yjs-update"
 
     /// Runs the target on one input; throws when an invariant broke (a crash or a sanitizer report ends the process).
     public func run(_ input: Data) throws(FuzzFinding) {
@@ -37,6 +38,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .jwt: try TokenTargets.jwt(input)
         case .configuration: try ConfigurationTargets.yaml(input)
         case .storedReceipt: try ConfigurationTargets.storedReceipt(input)
+        case .yjsUpdate: try YjsTargets.update(input)
         }
     }
 }

@@ -20,7 +20,8 @@ public import SwitchboardCore
 /// to is forgotten, which moves the engine to a new **generation epoch** (as the memory engine does): positions from
 /// before get an explicit reset, never restarted offsets.
 public final class SQLiteBroker: KeepsPresenceOnThisNode {
-    private let pool: DatabasePool
+    /// Internal rather than private: the Yjs room store (`SQLiteBroker+yjs.swift`) reads and writes through it.
+    let pool: DatabasePool
     private let lock: DirectoryLock
     private let writer: GroupCommitWriter
     private let sinkBox = NIOLockedValueBox<(any PublicationSink)?>(nil)

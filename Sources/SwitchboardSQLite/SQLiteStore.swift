@@ -61,9 +61,21 @@ enum SQLiteStore {
                     CREATE INDEX receipts_by_expiry ON receipts(expires_at);
                     """)
         }
-        migrator.registerMigration("v2") { db in
+        migrator.registerMigration("v2-idempotency-keys-by-channel") { db in
             // Evicting a channel's oldest key when it holds more than its capacity.
             try db.execute(sql: "CREATE INDEX idempotency_keys_by_channel_expiry ON idempotency_keys(channel, expires_at)")
+        }
+        // Yjs rooms (docs/yjs.md): each room's update log, in order; compaction replaces a prefix with its merge.
+        migrator.registerMigration("v2-yjs-rooms") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE yjs_updates (
+                        room TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        data BLOB NOT NULL,
+                        PRIMARY KEY (room, seq)
+                    ) WITHOUT ROWID;
+                    """)
         }
         return migrator
     }

@@ -22,6 +22,8 @@ public struct SwitchboardServer: Sendable {
     private let group: any EventLoopGroup
     private let tokenClock: @Sendable () -> Int64
     private let tls: TLSCredentials?
+    /// The Yjs rooms (`/yjs/{room}`), kept in memory for the life of this server value.
+    let yjsRooms = YjsRooms()
 
     /// - Parameters:
     ///   - configuration: resolved configuration; `apiKey` must be set (the CLI generates one when none is configured).
@@ -81,7 +83,10 @@ public struct SwitchboardServer: Sendable {
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay))
         // Every engine call from here on has a deadline and fails only with an EngineError.
-        let broker = DeadlineBroker(try self.broker ?? Self.openEngine(configuration, logger: logger), timeout: configuration.engineCallTimeout)
+        let engine = try self.broker ?? Self.openEngine(configuration, logger: logger)
+        let broker = DeadlineBroker(engine, timeout: configuration.engineCallTimeout)
+        // Yjs rooms are stored by engines that can (SQLite); with the memory engine they live as long as the process.
+        if let store = engine as? any YjsRoomStore { yjsRooms.attach(store: store, logger: logger) }
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
         broker.attach(sink: hub)
@@ -89,7 +94,7 @@ public struct SwitchboardServer: Sendable {
         let audit = try AuditLog(destination: configuration.auditLog)
         // Each part gets the services it uses; the shared ones (channel rules, publish path, drain state) are made once.
         let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit)
-        let streams = StreamServices(session: sessionServices, hub: hub)
+        let streams = StreamServices(session: sessionServices, hub: hub, yjsRooms: yjsRooms)
         let originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
         let hostPolicy = HostPolicy(publicHosts: configuration.publicHosts, development: configuration.mode == .development)
         let routes = StreamRoutes(
@@ -126,7 +131,8 @@ public struct SwitchboardServer: Sendable {
                 return SecureChildChannel(responder: responder, routes: routes, services: streams, sslContext: sslContext)
             },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
-            services: [BrokerService(broker: broker)] + demoServices,
+            // Yjs rooms' queued writes finish before the engine stops (services stop in reverse order).
+            services: [BrokerService(broker: broker), YjsStorageService(rooms: yjsRooms)] + demoServices,
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
             eventLoopGroupProvider: .shared(group),
             logger: logger
@@ -158,6 +164,16 @@ private struct BrokerService: Service {
 
     func run() async throws {
         try await broker.run()
+    }
+}
+
+/// Until graceful shutdown, nothing; then writes the Yjs rooms' queued changes and lets go of the engine.
+private struct YjsStorageService: Service {
+    let rooms: YjsRooms
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await rooms.detachStore()
     }
 }
 

@@ -30,7 +30,8 @@ func makeTestStreamServices(
 func webSocketHandlers(_ mode: WebSocketMode, services: StreamServices, messagePack: Bool = false) -> [any ChannelHandler] {
     [
         ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
-        WebSocketConnectionHandler(mode: mode, services: services, identity: nil, messagePack: messagePack),
+        // As `ConnectionRouter.upgrade`: the Yjs endpoint writes binary frames whatever the subprotocol.
+        WebSocketConnectionHandler(mode: mode, services: services, identity: nil, messagePack: messagePack || mode.sendsBinary),
     ]
 }
 

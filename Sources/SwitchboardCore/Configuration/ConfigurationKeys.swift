@@ -533,6 +533,36 @@ extension NamespaceSetting {
         ) { value, target throws(InvalidConfigurationValue) in
             target.receiptsMaxRecipients = try ConfigurationParse.count(value, in: 0...100_000)
         },
+        NamespaceSetting(
+            "yjs", default: "false",
+            summary: "Whether the namespace's channels are Yjs rooms, served at `/yjs/{room}` to y-websocket clients (docs/yjs.md)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.yjs = try ConfigurationParse.bool(value)
+        },
+        NamespaceSetting(
+            "yjs_max_update_bytes", default: "1048576",
+            summary: "The largest Yjs update or sync step 2 a client may send (1009 past it); `limits.max_message_bytes` bounds every message too."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.yjsMaxUpdateBytes = try ConfigurationParse.bytes(value)
+        },
+        NamespaceSetting(
+            "yjs_max_document_bytes", default: "16777216",
+            summary: "The largest a room's compacted document may grow; an update past it is refused with 4510 and not stored."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.yjsMaxDocumentBytes = try ConfigurationParse.bytes(value)
+        },
+        NamespaceSetting(
+            "yjs_compact_after_updates", default: "100",
+            summary: "A room's update log is merged into one update once it holds this many updates, 1…1000000."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.yjsCompactAfterUpdates = try ConfigurationParse.count(value, in: 1...1_000_000)
+        },
+        NamespaceSetting(
+            "yjs_compact_after_bytes", default: "262144",
+            summary: "…or once the updates added since the last compaction reach this many bytes."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.yjsCompactAfterBytes = try ConfigurationParse.bytes(value)
+        },
     ]
 
     /// Lookup by option name.

@@ -34,6 +34,16 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var receipts: Bool
     /// Recipients named per publication at most; beyond it only counts are kept.
     public var receiptsMaxRecipients: Int
+    /// Whether the namespace's channels are Yjs rooms, served at `/yjs/{room}` to y-websocket clients (docs/yjs.md).
+    public var yjs: Bool
+    /// The largest Yjs update (or sync step 2) a client may send to a room; a larger one closes the connection (1009).
+    public var yjsMaxUpdateBytes: Int
+    /// The largest a room's document may grow (its compacted update); an update past it closes the connection (4510).
+    public var yjsMaxDocumentBytes: Int
+    /// A room's update log is compacted into one merged update once it holds this many updates…
+    public var yjsCompactAfterUpdates: Int
+    /// …or this many bytes of updates since the last compaction.
+    public var yjsCompactAfterBytes: Int
 
     /// Options with every field given; the defaults are the development-mode ones.
     public init(
@@ -51,8 +61,18 @@ public struct NamespaceOptions: Sendable, Equatable {
         conflation: Bool = false,
         maxRate: Int = 0,
         receipts: Bool = false,
-        receiptsMaxRecipients: Int = 1000
+        receiptsMaxRecipients: Int = 1000,
+        yjs: Bool = false,
+        yjsMaxUpdateBytes: Int = 1_048_576,
+        yjsMaxDocumentBytes: Int = 16_777_216,
+        yjsCompactAfterUpdates: Int = 100,
+        yjsCompactAfterBytes: Int = 262_144
     ) {
+        self.yjs = yjs
+        self.yjsMaxUpdateBytes = yjsMaxUpdateBytes
+        self.yjsMaxDocumentBytes = yjsMaxDocumentBytes
+        self.yjsCompactAfterUpdates = yjsCompactAfterUpdates
+        self.yjsCompactAfterBytes = yjsCompactAfterBytes
         self.receipts = receipts
         self.receiptsMaxRecipients = receiptsMaxRecipients
         self.historySize = historySize
@@ -103,6 +123,11 @@ struct NamespaceOverrides: Sendable, Equatable {
     var maxRate: Int?
     var receipts: Bool?
     var receiptsMaxRecipients: Int?
+    var yjs: Bool?
+    var yjsMaxUpdateBytes: Int?
+    var yjsMaxDocumentBytes: Int?
+    var yjsCompactAfterUpdates: Int?
+    var yjsCompactAfterBytes: Int?
 
     /// `base` with every explicitly set field replaced.
     func applied(to base: NamespaceOptions) -> NamespaceOptions {
@@ -122,6 +147,11 @@ struct NamespaceOverrides: Sendable, Equatable {
         if let maxRate { options.maxRate = maxRate }
         if let receipts { options.receipts = receipts }
         if let receiptsMaxRecipients { options.receiptsMaxRecipients = receiptsMaxRecipients }
+        if let yjs { options.yjs = yjs }
+        if let yjsMaxUpdateBytes { options.yjsMaxUpdateBytes = yjsMaxUpdateBytes }
+        if let yjsMaxDocumentBytes { options.yjsMaxDocumentBytes = yjsMaxDocumentBytes }
+        if let yjsCompactAfterUpdates { options.yjsCompactAfterUpdates = yjsCompactAfterUpdates }
+        if let yjsCompactAfterBytes { options.yjsCompactAfterBytes = yjsCompactAfterBytes }
         return options
     }
 }

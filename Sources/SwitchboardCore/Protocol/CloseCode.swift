@@ -53,4 +53,6 @@ public struct CloseCode: Hashable, Sendable, CustomStringConvertible {
     public static let tokenExpired = CloseCode(4502, "token expired")
     /// The client kept sending commands that cannot be parsed.
     public static let badProtocol = CloseCode(4500, "too many malformed commands")
+    /// A Yjs update would grow the room's document past `yjs_max_document_bytes`; the document was left unchanged.
+    public static let documentTooLarge = CloseCode(4510, "document size limit reached")
 }

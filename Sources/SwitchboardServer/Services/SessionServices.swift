@@ -46,10 +46,13 @@ final class SessionServices: Sendable {
 final class StreamServices: Sendable {
     let session: SessionServices
     let hub: Hub
+    /// The Yjs rooms served at `/yjs/{room}`, in memory.
+    let yjsRooms: YjsRooms
 
-    init(session: SessionServices, hub: Hub) {
+    init(session: SessionServices, hub: Hub, yjsRooms: YjsRooms = YjsRooms()) {
         self.session = session
         self.hub = hub
+        self.yjsRooms = yjsRooms
     }
 
     var settings: ServerSettings { session.settings }

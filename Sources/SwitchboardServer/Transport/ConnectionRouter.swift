@@ -303,7 +303,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
                 ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: services.settings.limits.maxMessageBytes)),
                 WebSocketConnectionHandler(
                     mode: mode, services: services, identity: identity, deflate: PerMessageDeflate.agreement(in: acceptHeaders),
-                    messagePack: acceptHeaders.contains { $0.0 == "sec-websocket-protocol" && $0.1 == ProtocolVersion.messagePackSubprotocol }
+                    messagePack: mode.sendsBinary
+                        || acceptHeaders.contains { $0.0 == "sec-websocket-protocol" && $0.1 == ProtocolVersion.messagePackSubprotocol }
                 ),
             ]
             try pipeline.addHandlers(handlers, position: .after(self))

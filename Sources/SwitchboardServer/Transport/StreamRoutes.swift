@@ -36,6 +36,7 @@ struct StreamRoutes {
     static func isStreamPath(_ uri: String) -> Bool {
         let path = URLParts.split(uri).path
         return path == "/connection/sse" || path == "/connection/websocket" || path.hasPrefix("/raw/sse/") || path.hasPrefix("/raw/ws/")
+            || path.hasPrefix("/yjs/")
     }
 
     func decide(_ head: HTTPRequestHead) -> RouteDecision {
@@ -49,6 +50,19 @@ struct StreamRoutes {
             switch channel(fromPath: path.dropFirst("/raw/ws/".count)) {
             case .failure(let refusal): return .refuse(refusal)
             case .success(let (channel, options)): return webSocket(head, mode: .raw(channel: channel, options: options))
+            }
+        }
+        if path.hasPrefix("/yjs/") {
+            switch channel(fromPath: path.dropFirst("/yjs/".count)) {
+            case .failure(let refusal): return .refuse(refusal)
+            case .success(let (room, options)):
+                guard options.yjs else {
+                    return .refuse(
+                        Refusal(status: .notFound, error: ProtocolError(.unknownNamespace, "\(room) is not in a namespace with yjs: true")))
+                }
+                // Reading is subscribing (checked above); editing needs what publishing needs.
+                let canWrite = Permissions.publish(room, options: options, identity: identity) == nil
+                return webSocket(head, mode: .yjs(room: room, options: options, canWrite: canWrite))
             }
         }
         if path == "/testing/echo" && settings.configuration.testing.echoEndpoint {

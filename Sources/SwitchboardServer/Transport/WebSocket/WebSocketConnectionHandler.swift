@@ -209,6 +209,13 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
         if output.pipe.socketWritable { context.write(wrapOutboundOut(WebSocketOutput.pingFrame), promise: nil) }
     }
 
+    /// The heartbeat's ping for an endpoint without a session (`/yjs/{room}`), flushed at once: ``flush()`` only
+    /// flushes what went through the outbound pipe, and an idle room sends nothing else that would carry it out.
+    func sendPingNow() {
+        guard let context, machine.isOpen, output.pipe.socketWritable else { return }
+        context.writeAndFlush(wrapOutboundOut(WebSocketOutput.pingFrame), promise: nil)
+    }
+
     func flush() {
         guard let context else { return }
         if !output.flush(context: context) {

@@ -10,12 +10,22 @@ enum WebSocketMode {
     case raw(channel: ChannelName, options: NamespaceOptions)
     /// `/testing/echo`: every message sent back as one message; only served with `testing.echo_endpoint` on.
     case echo
+    /// `/yjs/{room}`: the y-websocket protocol on the room's document; `canWrite` from the token or namespace rules.
+    case yjs(room: ChannelName, options: NamespaceOptions, canWrite: Bool)
+
+    /// Whether the endpoint's messages leave in binary frames whatever the subprotocol.
+    var sendsBinary: Bool {
+        if case .yjs = self { return true }
+        return false
+    }
 
     func endpoint(on connection: WebSocketConnectionHandler, identity: Identity?, messagePack: Bool) -> any WebSocketEndpoint {
         switch self {
         case .protocolV1: WebSocketProtocolEndpoint(connection: connection, identity: identity, messagePack: messagePack)
         case .raw(let channel, let options): WebSocketRawEndpoint(connection: connection, channel: channel, options: options, identity: identity)
         case .echo: WebSocketEchoEndpoint(connection: connection)
+        case .yjs(let room, let options, let canWrite):
+            WebSocketYjsEndpoint(connection: connection, room: connection.services.yjsRooms.room(room, options: options), canWrite: canWrite)
         }
     }
 }
