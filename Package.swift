@@ -17,7 +17,9 @@ let package = Package(
         .executable(name: "switchboard", targets: ["switchboard"]),
         .library(name: "SwitchboardCore", targets: ["SwitchboardCore"]),
         .library(name: "SwitchboardServer", targets: ["SwitchboardServer"]),
-        .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
+        // The Swift SDK. SwitchboardClient (the byte-level test client) is a target only: tests use it to send what a
+        // well-behaved client never would, so it is not offered as a product.
+        .library(name: "SwitchboardKit", targets: ["SwitchboardKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -133,6 +135,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Swift SDK: subscriptions that survive disconnects (reconnect, recover, reset) and publishing.
+        .target(
+            name: "SwitchboardKit",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwitchboardBench",
             dependencies: [
@@ -196,6 +210,7 @@ let package = Package(
             name: "SwitchboardServerTests",
             dependencies: [
                 "SwitchboardServer", "SwitchboardClient", "SwitchboardBroker", "SwitchboardCore", "SwitchboardBench", "SwitchboardSQLite",
+                "SwitchboardKit",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
