@@ -67,3 +67,57 @@ final class LinkFault: @unchecked Sendable {  // the Process is only read at sta
         guard response.status == 200 else { throw StartFailure(description: "linkfault \(path): \(response.status) \(response.bodyText)") }
     }
 }
+
+/// The HTTP-fault proxy (`tools/linkfault/httpfault.mjs`) in a Node process of its own: it answers a share of the
+/// requests with 503 itself and drops the response of another share after the server handled the request.
+final class HTTPFault: @unchecked Sendable {  // the Process is only read at start and terminated once
+    let port: Int
+    private let process: Process
+
+    private init(port: Int, process: Process) {
+        self.port = port
+        self.process = process
+    }
+
+    /// Starts the proxy on a free port in front of `127.0.0.1:targetPort`.
+    static func start(targetPort: Int, refuse: Double, drop: Double, seed: Int = 1) async throws -> HTTPFault {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/linkfault/httpfault.mjs").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "node", script, "--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--refuse", "\(refuse)", "--drop", "\(drop)",
+            "--seed", "\(seed)",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        // The proxy prints one line: "httpfault listening on http://127.0.0.1:P".
+        let handle = output.fileHandleForReading
+        let line = try await Task.detached { () throws -> String in
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = handle.availableData
+                guard !chunk.isEmpty else { throw LinkFault.StartFailure(description: "httpfault exited before printing its port") }
+                bytes += chunk
+                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return String(decoding: bytes[..<newline], as: UTF8.self) }
+            }
+        }.value
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
+            process.terminate()
+            throw LinkFault.StartFailure(description: "unexpected httpfault output: \(line)")
+        }
+        return HTTPFault(port: port, process: process)
+    }
+
+    /// The proxy's counts: requests, refused, dropped, forwarded.
+    func stats() async throws -> [String: Int] {
+        let response = try await HTTPClient.request("GET", host: "127.0.0.1", port: port, path: "/__httpfault/stats")
+        return (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Int]) ?? [:]
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}

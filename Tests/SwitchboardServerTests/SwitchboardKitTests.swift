@@ -303,3 +303,71 @@ import Testing
         try await server.stop()
     }
 }
+
+/// The backend publisher against the real server through the HTTP-fault proxy (`tools/linkfault/httpfault.mjs`).
+@Suite(.timeLimit(.minutes(5))) struct SwitchboardKitAPITests {
+    /// Quick retries, so that thousands of faults fit in a test.
+    static let quickRetries = Switchboard.API.Configuration(
+        backoff: Switchboard.Backoff(initial: .milliseconds(5), maximum: .milliseconds(100)), maxAttempts: 20)
+
+    /// Every data value of `channel`'s history, oldest first, read through `GET /api/history` page by page.
+    private func history(_ server: TestServer, _ channel: String) async throws -> [String] {
+        var values: [String] = []
+        var since: String?
+        while true {
+            let query = "/api/history?channel=\(channel)&limit=1000" + (since.map { "&since=\($0)" } ?? "")
+            let page = try #require(try await server.http("GET", query).json)
+            let publications = try #require(page["publications"] as? [[String: Any]])
+            guard let last = publications.last, let offset = last["offset"] as? Int, let epoch = page["epoch"] as? String else {
+                return values
+            }
+            values += publications.map { "\($0["data"] ?? "")" }
+            since = "\(epoch):\(offset)"
+        }
+    }
+
+    /// 10,000 publications, 8 at a time, while the proxy refuses 10 % of requests with 503 and drops the answer of
+    /// 5 % after the server published: every publication is in the history exactly once.
+    @Test func everyPublicationIsStoredExactlyOnceThroughRefusalsAndDroppedAnswers() async throws {
+        let count = 10_000
+        let server = try await TestServer.start { $0.channelDefaults.historySize = 100_000 }
+        let proxy = try await HTTPFault.start(targetPort: server.port, refuse: 0.1, drop: 0.05)
+        defer { proxy.stop() }
+        let api = try Switchboard.API(baseURL: "http://127.0.0.1:\(proxy.port)", apiKey: TestServer.apiKey, configuration: Self.quickRetries)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    for number in stride(from: worker + 1, through: count, by: 8) {
+                        try await api.publish("ledger", json: "\(number)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stored = try await history(server, "ledger")
+        #expect(stored.count == count)
+        #expect(Set(stored) == Set((1...count).map(String.init)))
+        let faults = try await proxy.stats()
+        #expect(faults["refused", default: 0] > count / 20 && faults["dropped", default: 0] > count / 40)
+        try await server.stop()
+    }
+
+    /// Batches whose answer is lost are sent again whole with the same keys: each item is stored once.
+    @Test func batchesAreStoredExactlyOnceThroughRefusalsAndDroppedAnswers() async throws {
+        let server = try await TestServer.start { $0.channelDefaults.historySize = 100_000 }
+        let proxy = try await HTTPFault.start(targetPort: server.port, refuse: 0.1, drop: 0.05, seed: 7)
+        defer { proxy.stop() }
+        let api = try Switchboard.API(baseURL: "http://127.0.0.1:\(proxy.port)", apiKey: TestServer.apiKey, configuration: Self.quickRetries)
+        var offsets: [UInt64] = []
+        for batch in 0..<50 {
+            let items = (0..<100).map { Switchboard.API.Item(channel: "ledger", json: "\(batch * 100 + $0 + 1)") }
+            for result in try await api.publish(batch: items) { offsets.append(try result.get().offset) }
+        }
+        #expect(offsets == Array(1...5000))
+        let stored = try await history(server, "ledger")
+        #expect(stored == (1...5000).map(String.init))
+        let refusal = try await api.publish(batch: [Switchboard.API.Item(channel: "bad name", json: "1")])
+        #expect(throws: Switchboard.ServerError.self) { try refusal[0].get() }
+        try await server.stop()
+    }
+}
