@@ -27,6 +27,15 @@ extension Switchboard {
         ///   - configuration: backoff, heartbeat and size limits.
         /// - Throws: ``ClientError`` with ``ClientError/Code/invalidURL`` when the URL cannot be used.
         public init(url: String, token: String? = nil, configuration: Configuration = Configuration()) throws {
+            driver = ClientDriver(endpoint: try Self.endpoint(url), token: .fixed(token), configuration: configuration)
+        }
+
+        /// - Parameters:
+        ///   - url: the hub: `ws://HOST:PORT` or `http://HOST:PORT` (the path defaults to `/connection/websocket`).
+        ///   - token: a fixed token or a provider asked whenever a new token is needed (``TokenSource``).
+        ///   - configuration: backoff, heartbeat and size limits.
+        /// - Throws: ``ClientError`` with ``ClientError/Code/invalidURL`` when the URL cannot be used.
+        public init(url: String, token: TokenSource, configuration: Configuration = Configuration()) throws {
             driver = ClientDriver(endpoint: try Self.endpoint(url), token: token, configuration: configuration)
         }
 
@@ -192,6 +201,8 @@ extension Switchboard.Client {
         public var gapsSeen = 0
         /// Resets delivered, from subscribe replies and `reset` pushes.
         public var resets = 0
+        /// Tokens refreshed in band (`refresh` commands the server accepted).
+        public var refreshes = 0
     }
 }
 

@@ -42,6 +42,7 @@ actor ClientDriver {
         case subscribe(channel: String, identifier: UInt64, sentPosition: Bool)
         case publish(identifier: UInt64)
         case unsubscribe
+        case refresh
     }
 
     private enum Outcome {
@@ -52,7 +53,13 @@ actor ClientDriver {
     }
 
     private let endpoint: WebSocketTransport.Endpoint
-    private let token: String?
+    private let tokenSource: Switchboard.TokenSource
+    /// The token sent in `connect`; from a provider, nil until it was asked.
+    private var token: String?
+    /// A provider must be asked before the next connection (first connection, refused token).
+    private var needsToken: Bool
+    /// A provider is being asked for a refresh of the open session's token.
+    private var refreshing = false
     private let configuration: Switchboard.Client.Configuration
 
     private var subscriptions: [String: SubscriptionRecord] = [:]
@@ -74,9 +81,17 @@ actor ClientDriver {
     private var ending: Switchboard.ClientError?
     private var statistics = Switchboard.Client.Statistics()
 
-    init(endpoint: WebSocketTransport.Endpoint, token: String?, configuration: Switchboard.Client.Configuration) {
+    init(endpoint: WebSocketTransport.Endpoint, token: Switchboard.TokenSource, configuration: Switchboard.Client.Configuration) {
         self.endpoint = endpoint
-        self.token = token
+        self.tokenSource = token
+        switch token.source {
+        case .fixed(let fixed):
+            self.token = fixed
+            self.needsToken = false
+        case .provider:
+            self.token = nil
+            self.needsToken = true
+        }
         self.configuration = configuration
     }
 
@@ -159,6 +174,16 @@ actor ClientDriver {
         var generator = SystemRandomNumberGenerator()
         while ending == nil, !Task.isCancelled {
             setState(.connecting(attempt: failures + 1))
+            if needsToken, case .provider(let provider) = tokenSource.source {
+                do {
+                    let fresh = try await provider()
+                    guard ending == nil else { return }
+                    token = fresh
+                    needsToken = false
+                } catch {
+                    return fail(tokenProviderError: error)
+                }
+            }
             let outcome: Outcome
             do {
                 let connection = try await WebSocketTransport.connect(
@@ -225,6 +250,11 @@ actor ClientDriver {
         connectionEnded()
         let code = closeFrame?.code ?? announcedDisconnect?.code
         let reason = closeFrame.flatMap { $0.reason.isEmpty ? nil : $0.reason } ?? announcedDisconnect?.reason ?? "connection lost"
+        if let code, code == 4501 || code == 4502, case .provider = tokenSource.source {
+            // A refused or expired token: a new one may pass, so ask for it rather than stop.
+            needsToken = true
+            return .retry(reason: "\(code) \(reason)", stable: false)
+        }
         if let code, !Wire.shouldReconnect(afterCloseCode: code) { return .stop(code: code, reason: reason) }
         return .retry(reason: code.map { "\($0) \(reason)" } ?? reason, stable: stable)
     }
@@ -235,6 +265,38 @@ actor ClientDriver {
         sessionReady = false
         pending.removeAll()
         for channel in subscriptions.keys { subscriptions[channel]?.phase = .waiting }
+    }
+
+    private func fail(tokenProviderError error: any Error) {
+        let failure = Switchboard.ClientError(.tokenProviderFailed, "\(error)")
+        ending = failure
+        runTask?.cancel()
+        channel?.close(promise: nil)
+        for record in subscriptions.values { record.continuation.finish(throwing: failure) }
+        subscriptions.removeAll()
+        failPublishes(with: failure)
+        setState(.failed(failure))
+        finishStateObservers()
+    }
+
+    /// Asks the provider for a new token and sends it in band; the connection and its subscriptions stay.
+    private func refreshToken() async {
+        guard case .provider(let provider) = tokenSource.source, !refreshing else { return }
+        refreshing = true
+        defer { refreshing = false }
+        let session = channel.map { ObjectIdentifier($0) }
+        do {
+            let fresh = try await provider()
+            guard ending == nil else { return }
+            token = fresh
+            // The connection may have changed while the provider ran; a new one already sent the new token in `connect`.
+            guard let fresh, sessionReady, channel.map({ ObjectIdentifier($0) }) == session else { return }
+            let id = makeCommandID()
+            pending[id] = .refresh
+            send(Wire.refresh(id: id, token: fresh))
+        } catch {
+            fail(tokenProviderError: error)
+        }
     }
 
     private func stop(code: UInt16, reason: String) {
@@ -259,6 +321,10 @@ actor ClientDriver {
                 subscribeAnswered(reply, channel: channel, identifier: identifier, sentPosition: sentPosition)
             case .publish(let identifier): publishAnswered(reply, identifier: identifier)
             case .unsubscribe: break
+            case .refresh:
+                // A refused refresh is only an error reply; the server closes with 4502 when the grace period ends,
+                // and the provider is asked again before the next connection.
+                if case .result = reply { statistics.refreshes += 1 } else { needsToken = true }
             }
         case .publication(let publication):
             guard subscriptions[publication.channel]?.phase == .active,
@@ -282,6 +348,8 @@ actor ClientDriver {
             subscriptions[channel]?.stream.announceSkip()
         case .disconnect(let code, let reason):
             announcedDisconnect = (code, reason)
+        case .refreshRequested:
+            Task { await self.refreshToken() }
         case .ignored:
             break
         }

@@ -98,6 +98,9 @@ extension Switchboard {
         /// The server said not to reconnect (a close code of 4500–4999 or 1000/1002/1003/1007–1010, protocol.md §6).
         /// Subscriptions ended with ``ClientError/Code/serverStopped``.
         case disconnected(code: UInt16, reason: String)
+        /// The client stopped because of a failure of its own (a token provider that threw); subscriptions ended with
+        /// the same error.
+        case failed(ClientError)
         /// ``Client/close()`` was called.
         case closed
     }
@@ -131,6 +134,7 @@ extension Switchboard {
                 case alreadySubscribed = "already subscribed"
                 case invalidURL = "invalid URL"
                 case invalidJSON = "invalid JSON"
+                case tokenProviderFailed = "token provider failed"
             }
             private let base: Base
             private init(_ base: Base) { self.base = base }
@@ -145,6 +149,8 @@ extension Switchboard {
             public static let invalidURL = Code(.invalidURL)
             /// The data given to publish is not one JSON value.
             public static let invalidJSON = Code(.invalidJSON)
+            /// The token provider threw; ``ClientError/reason`` describes its error.
+            public static let tokenProviderFailed = Code(.tokenProviderFailed)
 
             public var description: String { base.rawValue }
         }

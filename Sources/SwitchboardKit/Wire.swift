@@ -31,6 +31,16 @@ enum Wire {
         return writer.buffer
     }
 
+    static func refresh(id: Int64, token: String) -> ByteBuffer {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.field("id", int: id)
+        writer.field("cmd", string: "refresh")
+        writer.field("token", string: token)
+        writer.endObject()
+        return writer.buffer
+    }
+
     static func unsubscribe(id: Int64, channel: String) -> ByteBuffer {
         var writer = JSONWriter()
         writer.beginObject()
@@ -61,6 +71,8 @@ enum Wire {
         case reset(Switchboard.Reset)
         case conflated(channel: String)
         case disconnect(code: UInt16, reason: String)
+        /// The session's token expired: send `refresh` within the grace period (protocol.md §4.4).
+        case refreshRequested
         /// A push the client does not act on (ping, presence, signals…) or a message it cannot read.
         case ignored
     }
@@ -127,6 +139,8 @@ enum Wire {
             return .reset(Switchboard.Reset(channel: channel, position: position, reason: message.string("reason") ?? ""))
         case "conflated":
             return message.string("channel").map { .conflated(channel: $0) } ?? .ignored
+        case "refresh":
+            return .refreshRequested
         case "disconnect":
             guard let number = message.integer("code"), let code = UInt16(exactly: number) else { return .ignored }
             return .disconnect(code: code, reason: message.string("reason") ?? "")

@@ -304,6 +304,98 @@ import Testing
     }
 }
 
+/// Token providers: asked before connecting, after a refusal, and on the server's `refresh` push (in band).
+@Suite(.timeLimit(.minutes(1))) struct SwitchboardKitTokenTests {
+    private struct ProviderDown: Error {}
+
+    /// Waits for a condition, checking every 10 ms, for at most 10 s.
+    private func waitUntil(_ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await !condition() {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private func publish(_ server: TestServer, _ channel: String, _ data: String) async throws -> Switchboard.Position {
+        let response = try await server.http("POST", "/api/publish", body: #"{"channel":"\#(channel)","data":\#(data)}"#)
+        let epoch = try #require(response.json?["epoch"] as? String)
+        let offset = try #require(response.json?["offset"] as? Int)
+        return Switchboard.Position(epoch: epoch, offset: UInt64(offset))
+    }
+
+    /// The token expires mid-stream: the server's `refresh` push makes the client ask its provider and send the new
+    /// token in band; the connection, and the stream, go on.
+    @Test func aTokenThatExpiresMidStreamIsRefreshedInBandWithoutAReconnect() async throws {
+        let clock = ManualTokenClock()
+        let server = try await TestServer.start(clock: clock) { $0.heartbeat.interval = .milliseconds(20) }
+        let calls = NIOLockedValueBox(0)
+        let client = try Switchboard.Client(
+            url: "ws://127.0.0.1:\(server.port)",
+            token: .provider {
+                calls.withLockedValue { $0 += 1 }
+                return try await TestServer.token("alice", lifetime: .seconds(60), now: clock.date)
+            })
+        let start = try await publish(server, "chat:refresh", "1")
+        var events = client.subscribe("chat:refresh", since: Switchboard.Position(epoch: start.epoch, offset: 0)).makeAsyncIterator()
+        #expect(
+            try await events.next() == .publication(Switchboard.Publication(channel: "chat:refresh", position: start, data: ByteBuffer(string: "1"))))
+        clock.advance(by: 120)
+        try await waitUntil { await client.statistics().refreshes == 1 }
+        let second = try await publish(server, "chat:refresh", "2")
+        #expect(
+            try await events.next() == .publication(Switchboard.Publication(channel: "chat:refresh", position: second, data: ByteBuffer(string: "2")))
+        )
+        #expect(calls.withLockedValue { $0 } == 2)
+        #expect(await client.statistics().connects == 1)
+        await client.close()
+        try await server.stop()
+    }
+
+    /// A provider that throws ends the subscription with `tokenProviderFailed`, and the client with `.failed`.
+    @Test func aProviderThatThrowsEndsTheSubscriptionWithATypedError() async throws {
+        let server = try await TestServer.start()
+        let client = try Switchboard.Client(url: "ws://127.0.0.1:\(server.port)", token: .provider { throw ProviderDown() })
+        var states = client.connectionStates().makeAsyncIterator()
+        do {
+            for try await _ in client.subscribe("news") {}
+            Issue.record("the subscription ended without an error")
+        } catch let error as Switchboard.ClientError {
+            #expect(error.code == .tokenProviderFailed)
+            #expect(error.reason.contains("ProviderDown"))
+        }
+        var last: Switchboard.ConnectionState?
+        while let state = await states.next() { last = state }
+        guard case .failed(let error) = last else {
+            Issue.record("last state \(String(describing: last))")
+            return
+        }
+        #expect(error.code == .tokenProviderFailed)
+        try await server.stop()
+    }
+
+    /// A token the server refuses (close 4501) makes the client ask its provider again and reconnect, not stop.
+    @Test func aRefusedTokenMakesTheClientAskItsProviderAgain() async throws {
+        let server = try await TestServer.start()
+        let calls = NIOLockedValueBox(0)
+        let client = try Switchboard.Client(
+            url: "ws://127.0.0.1:\(server.port)",
+            token: .provider {
+                let call = calls.withLockedValue {
+                    $0 += 1; return $0
+                }
+                return call == 1 ? "not-a-token" : try await TestServer.token("alice")
+            }, configuration: SwitchboardKitClientTests.quickReconnects)
+        let start = try await publish(server, "news", "1")
+        var events = client.subscribe("news", since: Switchboard.Position(epoch: start.epoch, offset: 0)).makeAsyncIterator()
+        #expect(try await events.next() == .publication(Switchboard.Publication(channel: "news", position: start, data: ByteBuffer(string: "1"))))
+        #expect(calls.withLockedValue { $0 } == 2)
+        #expect(await client.statistics().connects == 1)
+        await client.close()
+        try await server.stop()
+    }
+}
+
 /// The backend publisher against the real server through the HTTP-fault proxy (`tools/linkfault/httpfault.mjs`).
 @Suite(.timeLimit(.minutes(5))) struct SwitchboardKitAPITests {
     /// Quick retries, so that thousands of faults fit in a test.
