@@ -146,8 +146,11 @@ extension Switchboard {
 
         private static func serverError(_ response: HTTPTransport.Response) -> ServerError {
             let members = (try? JSONScanner.objectMembers(response.body)).map(Wire.Members.init)
-            return members?.object("error")?.serverError
+            var error =
+                members?.object("error")?.serverError
                 ?? ServerError(code: 0, name: "http_\(response.status)", reason: String(buffer: response.body))
+            error.httpStatus = response.status
+            return error
         }
     }
 }

@@ -11,6 +11,7 @@ extension Switchboard {
     ///     switch event {
     ///     case .publication(let publication): render(publication.text)
     ///     case .reset: reloadFromBackend()
+    ///     case .subscribed: break
     ///     }
     /// }
     /// ```

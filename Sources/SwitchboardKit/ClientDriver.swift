@@ -381,7 +381,10 @@ actor ClientDriver {
             subscriptions[channel]?.phase = .active
             if !sentPosition {
                 subscriptions[channel]?.stream.restart(at: position)
-            } else if result.bool("recovered") == false {
+                record.continuation.yield(.subscribed(Switchboard.Subscribed(channel: channel, position: position, recovered: nil)))
+            } else if result.bool("recovered") != false {
+                record.continuation.yield(.subscribed(Switchboard.Subscribed(channel: channel, position: position, recovered: true)))
+            } else {
                 subscriptions[channel]?.stream.restart(at: position)
                 statistics.resets += 1
                 let reset = Switchboard.Reset(channel: channel, position: position, reason: result.string("reason") ?? "")

@@ -74,13 +74,35 @@ extension Switchboard {
         }
     }
 
+    /// The server confirmed a subscription, on the first connection or after a reconnect.
+    public struct Subscribed: Sendable, Equatable {
+        /// The channel subscribed to.
+        public var channel: String
+        /// The stream's position the server named: the current one, after any recovered publications.
+        public var position: Position
+        /// Whether the publications missed since the subscription's position follow exactly (true); nil for a
+        /// subscription that started without a position. A failed recovery is a ``SubscriptionEvent/reset(_:)``
+        /// instead.
+        public var recovered: Bool?
+
+        /// Creates the event (the client builds them from the wire; tests and fakes may too).
+        public init(channel: String, position: Position, recovered: Bool?) {
+            self.channel = channel
+            self.position = position
+            self.recovered = recovered
+        }
+    }
+
     /// What a subscription yields: every publication exactly once and in order, or a reset that says the sequence
-    /// could not be kept.
+    /// could not be kept; and a note each time the server confirmed the subscription.
     public enum SubscriptionEvent: Sendable, Equatable {
         /// The next publication of the channel.
         case publication(Publication)
         /// Publications were lost; the next one follows the reset's position.
         case reset(Reset)
+        /// The server confirmed the subscription (each connection); publications that follow are live or recovered.
+        /// Most applications ignore it; it tells a "live" indicator or a script that the subscription is in place.
+        case subscribed(Subscribed)
     }
 
     /// Where the client's connection stands, as ``Client/connectionStates()`` reports it.
@@ -113,15 +135,20 @@ extension Switchboard {
         public var name: String
         /// The human-readable reason.
         public var reason: String
+        /// The HTTP status of an HTTP API refusal; nil for a command's error reply.
+        public var httpStatus: Int?
 
         /// Creates the error of a reply.
-        public init(code: Int, name: String, reason: String) {
+        public init(code: Int, name: String, reason: String, httpStatus: Int? = nil) {
             self.code = code
             self.name = name
             self.reason = reason
+            self.httpStatus = httpStatus
         }
 
-        public var description: String { "\(code) \(name): \(reason)" }
+        public var description: String {
+            httpStatus.map { "HTTP \($0): \(code) \(name): \(reason)" } ?? "\(code) \(name): \(reason)"
+        }
     }
 
     /// A failure of the client itself, not a refusal by the server.

@@ -137,8 +137,10 @@ import Testing
         return number
     }
 
+    /// The next publication, past the `.subscribed` notes that each connection adds.
     private func nextPublication(_ events: inout Switchboard.Subscription.Iterator) async throws -> Switchboard.Publication {
-        let event = try await events.next()
+        var event = try await events.next()
+        while case .subscribed = event { event = try await events.next() }
         guard case .publication(let publication) = event else {
             Issue.record("expected a publication, got \(String(describing: event))")
             throw CancellationError()
@@ -182,6 +184,7 @@ import Testing
         for try await event in client.subscribe("news", since: Switchboard.Position(epoch: start.epoch, offset: 0)) {
             switch event {
             case .reset: resets += 1
+            case .subscribed: continue
             case .publication(let publication):
                 guard let number = Int(publication.text) else { break }
                 received.append(number)
@@ -338,6 +341,7 @@ import Testing
             })
         let start = try await publish(server, "chat:refresh", "1")
         var events = client.subscribe("chat:refresh", since: Switchboard.Position(epoch: start.epoch, offset: 0)).makeAsyncIterator()
+        #expect(try await events.next() == .subscribed(Switchboard.Subscribed(channel: "chat:refresh", position: start, recovered: true)))
         #expect(
             try await events.next() == .publication(Switchboard.Publication(channel: "chat:refresh", position: start, data: ByteBuffer(string: "1"))))
         clock.advance(by: 120)
@@ -388,6 +392,7 @@ import Testing
             }, configuration: SwitchboardKitClientTests.quickReconnects)
         let start = try await publish(server, "news", "1")
         var events = client.subscribe("news", since: Switchboard.Position(epoch: start.epoch, offset: 0)).makeAsyncIterator()
+        #expect(try await events.next() == .subscribed(Switchboard.Subscribed(channel: "news", position: start, recovered: true)))
         #expect(try await events.next() == .publication(Switchboard.Publication(channel: "news", position: start, data: ByteBuffer(string: "1"))))
         #expect(calls.withLockedValue { $0 } == 2)
         #expect(await client.statistics().connects == 1)
