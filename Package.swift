@@ -176,6 +176,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A backend that publishes from a Hummingbird route with the SDK (docs/swift.md); built with everything else.
+        .executableTarget(
+            name: "switchboard-example-backend",
+            dependencies: [
+                "SwitchboardKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Examples/BackendPublisher",
+            swiftSettings: swiftSettings
+        ),
         // The parsers that read client bytes, as fuzz targets; replayed over their seed corpus by the test suite.
         .target(
             name: "SwitchboardFuzzTargets",
