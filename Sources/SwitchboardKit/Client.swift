@@ -170,6 +170,10 @@ extension Switchboard.Client {
         /// The largest frame accepted from the server; set it at least to the server's `limits.max_message_bytes` plus
         /// the envelope.
         public var maxMessageBytes: Int
+        /// The transports to try, in order of preference.
+        public var transports: [Transport]
+        /// Attempts in a row that fail to reach a session on one transport before the next one is tried.
+        public var fallbackAfterFailures: Int
 
         /// - Parameters:
         ///   - backoff: reconnect delays (default: 500 ms growing to 20 s, full jitter).
@@ -177,12 +181,19 @@ extension Switchboard.Client {
         ///   - silenceLimit: default 35 s (the server's default heartbeat interval plus 10 s).
         ///   - connectTimeout: default 10 s.
         ///   - maxMessageBytes: default 1 MiB; at least 1 KiB.
+        ///   - transports: default WebSocket, then SSE; at least one, each once.
+        ///   - fallbackAfterFailures: default 2; at least 1.
         public init(
             backoff: Switchboard.Backoff = Switchboard.Backoff(), stableAfter: Duration = .seconds(10),
-            silenceLimit: Duration = .seconds(35), connectTimeout: Duration = .seconds(10), maxMessageBytes: Int = 1 << 20
+            silenceLimit: Duration = .seconds(35), connectTimeout: Duration = .seconds(10), maxMessageBytes: Int = 1 << 20,
+            transports: [Transport] = [.webSocket, .sse], fallbackAfterFailures: Int = 2
         ) {
             precondition(silenceLimit > .zero, "silenceLimit must be positive")
             precondition(maxMessageBytes >= 1024, "maxMessageBytes must be at least 1 KiB")
+            precondition(!transports.isEmpty && Set(transports).count == transports.count, "transports must be distinct and not empty")
+            precondition(fallbackAfterFailures >= 1, "fallbackAfterFailures must be at least 1")
+            self.transports = transports
+            self.fallbackAfterFailures = fallbackAfterFailures
             self.backoff = backoff
             self.stableAfter = stableAfter
             self.silenceLimit = silenceLimit
@@ -204,6 +215,28 @@ extension Switchboard.Client {
         public var resets = 0
         /// Tokens refreshed in band (`refresh` commands the server accepted).
         public var refreshes = 0
+        /// Moves to the next transport after failed attempts (fallback).
+        public var transportSwitches = 0
+        /// The transport of the last session opened; nil before the first.
+        public var transport: Transport?
+    }
+
+    /// A way to reach the hub.
+    public struct Transport: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String {
+            case webSocket = "websocket"
+            case sse = "sse"
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// `/connection/websocket` with the subprotocol `switchboard.v1.json` (protocol.md §4).
+        public static let webSocket = Transport(.webSocket)
+        /// A `/connection/sse` stream for pushes and replies, with commands as `POST /connection/SESSION/command`
+        /// (protocol.md §8.1): for networks where WebSocket does not get through.
+        public static let sse = Transport(.sse)
+
+        public var description: String { base.rawValue }
     }
 }
 

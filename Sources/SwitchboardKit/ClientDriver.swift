@@ -46,8 +46,9 @@ actor ClientDriver {
     }
 
     private enum Outcome {
-        /// Try again after a backoff delay; `stable` when the connection lasted long enough to reset the attempt count.
-        case retry(reason: String, stable: Bool)
+        /// Try again after a backoff delay; `stable` when the connection lasted long enough to reset the attempt count,
+        /// `reachedSession` when the server answered `connect` on it.
+        case retry(reason: String, stable: Bool, reachedSession: Bool)
         /// The server said not to reconnect.
         case stop(code: UInt16, reason: String)
     }
@@ -67,8 +68,16 @@ actor ClientDriver {
     private var pending: [Int64: Pending] = [:]
     private var nextCommandID: Int64 = 1
     private var nextIdentifier: UInt64 = 1
-    /// The open connection's channel, nil between connections.
+    /// The open connection's channel (the WebSocket, or the SSE stream), nil between connections.
     private var channel: (any Channel)?
+    /// The SSE session's address once its `session` event arrived; nil on WebSocket.
+    private var sseSession: String?
+    /// Commands waiting for the SSE command channel, which takes one request at a time so they run in order.
+    private var sseOutbox: [ByteBuffer] = []
+    private var ssePosting = false
+    /// The transport of the next attempt (an index into `configuration.transports`), and its failures in a row.
+    private var transportIndex = 0
+    private var transportFailures = 0
     /// The server answered `connect` on the open connection: other commands may be sent.
     private var sessionReady = false
     private var connectedAt: ContinuousClock.Instant?
@@ -185,25 +194,37 @@ actor ClientDriver {
                 }
             }
             let outcome: Outcome
+            let transport = configuration.transports[transportIndex]
             do {
-                let connection = try await WebSocketTransport.connect(
-                    to: endpoint, maxFrameSize: configuration.maxMessageBytes, silenceLimit: configuration.silenceLimit,
-                    connectTimeout: configuration.connectTimeout)
-                // Closed while connecting: the new connection must not outlive the client.
-                guard ending == nil else {
-                    try? await connection.channel.close()
-                    return
+                if transport == .sse {
+                    let connection = try await SSETransport.open(
+                        to: endpoint, silenceLimit: configuration.silenceLimit, connectTimeout: configuration.connectTimeout)
+                    // Closed while connecting: the new connection must not outlive the client.
+                    guard ending == nil else {
+                        try? await connection.channel.close()
+                        return
+                    }
+                    outcome = await serveSSE(connection)
+                } else {
+                    let connection = try await WebSocketTransport.connect(
+                        to: endpoint, maxFrameSize: configuration.maxMessageBytes, silenceLimit: configuration.silenceLimit,
+                        connectTimeout: configuration.connectTimeout)
+                    guard ending == nil else {
+                        try? await connection.channel.close()
+                        return
+                    }
+                    outcome = await serve(connection)
                 }
-                outcome = await serve(connection)
             } catch {
-                outcome = .retry(reason: "\(error)", stable: false)
+                outcome = .retry(reason: "\(error)", stable: false, reachedSession: false)
             }
             guard ending == nil else { return }
             switch outcome {
             case .stop(let code, let reason):
                 stop(code: code, reason: reason)
                 return
-            case .retry(let reason, let stable):
+            case .retry(let reason, let stable, let reachedSession):
+                chooseTransport(afterAttemptThatReachedSession: reachedSession)
                 failures = stable ? 1 : failures + 1
                 let delay = configuration.backoff.delay(attempt: failures, using: &generator)
                 setState(.reconnecting(attempt: failures, delay: delay, reason: reason))
@@ -246,22 +267,90 @@ actor ClientDriver {
         } catch {
             // A reset link ends the inbound stream with an error; it is decided below like any other end.
         }
+        return connectionOutcome(closeCode: closeFrame?.code, closeReason: closeFrame?.reason)
+    }
+
+    /// Runs one SSE session (protocol.md §8, §8.1): pushes and replies arrive on the stream, commands go out as POSTs.
+    private func serveSSE(_ connection: SSETransport.Connection) async -> Outcome {
+        channel = connection.channel
+        announcedDisconnect = nil
+        connectedAt = nil
+        var failure: String?
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(.head(SSETransport.streamRequest(endpoint)))
+                try await outbound.write(.end(nil))
+                var parser = SSETransport.EventParser()
+                for try await part in inbound {
+                    switch part {
+                    case .head(let head):
+                        guard head.status == .ok else {
+                            failure = "the SSE stream was refused: HTTP \(head.status.code)"
+                            return
+                        }
+                    case .body(let bytes):
+                        for data in parser.feed(bytes) { handleSSE(data) }
+                    case .end:
+                        return
+                    }
+                }
+            }
+        } catch {
+            // A reset link ends the stream with an error; it is decided below like any other end.
+        }
+        if let failure, connectedAt == nil {
+            connectionEnded()
+            return .retry(reason: failure, stable: false, reachedSession: false)
+        }
+        return connectionOutcome(closeCode: nil, closeReason: nil)
+    }
+
+    private func handleSSE(_ data: ByteBuffer) {
+        let message = Wire.decode(data)
+        guard case .session(let session) = message else { return handle(message) }
+        // The first event names the command channel; the session starts with `connect`, as on a WebSocket.
+        guard sseSession == nil else { return }
+        sseSession = session
+        let connectID = makeCommandID()
+        pending[connectID] = .connect
+        send(Wire.connect(id: connectID, token: token))
+    }
+
+    /// Decides from how a connection ended whether to come back (protocol.md §6), and forgets the connection.
+    private func connectionOutcome(closeCode: UInt16?, closeReason: String?) -> Outcome {
+        let reachedSession = connectedAt != nil
         let stable = connectedAt.map { ContinuousClock.now - $0 >= configuration.stableAfter } ?? false
         connectionEnded()
-        let code = closeFrame?.code ?? announcedDisconnect?.code
-        let reason = closeFrame.flatMap { $0.reason.isEmpty ? nil : $0.reason } ?? announcedDisconnect?.reason ?? "connection lost"
+        let code = closeCode ?? announcedDisconnect?.code
+        let reason = closeReason.flatMap { $0.isEmpty ? nil : $0 } ?? announcedDisconnect?.reason ?? "connection lost"
         if let code, code == 4501 || code == 4502, case .provider = tokenSource.source {
             // A refused or expired token: a new one may pass, so ask for it rather than stop.
             needsToken = true
-            return .retry(reason: "\(code) \(reason)", stable: false)
+            return .retry(reason: "\(code) \(reason)", stable: false, reachedSession: reachedSession)
         }
         if let code, !Wire.shouldReconnect(afterCloseCode: code) { return .stop(code: code, reason: reason) }
-        return .retry(reason: code.map { "\($0) \(reason)" } ?? reason, stable: stable)
+        return .retry(reason: code.map { "\($0) \(reason)" } ?? reason, stable: stable, reachedSession: reachedSession)
+    }
+
+    /// After `fallbackAfterFailures` attempts in a row that never reached a session, the next transport is tried;
+    /// after the last one, the first again (when every transport fails the server is probably down).
+    private func chooseTransport(afterAttemptThatReachedSession reachedSession: Bool) {
+        guard !reachedSession else {
+            transportFailures = 0
+            return
+        }
+        transportFailures += 1
+        guard transportFailures >= configuration.fallbackAfterFailures, configuration.transports.count > 1 else { return }
+        transportFailures = 0
+        transportIndex = (transportIndex + 1) % configuration.transports.count
+        statistics.transportSwitches += 1
     }
 
     /// Forgets what belonged to the connection; what it left unanswered waits for the next one.
     private func connectionEnded() {
         channel = nil
+        sseSession = nil
+        sseOutbox.removeAll()
         sessionReady = false
         pending.removeAll()
         for channel in subscriptions.keys { subscriptions[channel]?.phase = .waiting }
@@ -350,6 +439,8 @@ actor ClientDriver {
             announcedDisconnect = (code, reason)
         case .refreshRequested:
             Task { await self.refreshToken() }
+        case .session:
+            break
         case .ignored:
             break
         }
@@ -361,6 +452,7 @@ actor ClientDriver {
         sessionReady = true
         connectedAt = .now
         statistics.connects += 1
+        statistics.transport = configuration.transports[transportIndex]
         setState(.connected(client: result.string("client") ?? ""))
         for channel in subscriptions.keys where subscriptions[channel]?.phase == .waiting { sendSubscribe(channel) }
         for record in publishes { sendPublish(record) }
@@ -431,7 +523,47 @@ actor ClientDriver {
     }
 
     private func send(_ command: ByteBuffer) {
+        if sseSession != nil {
+            sseOutbox.append(command)
+            if !ssePosting {
+                ssePosting = true
+                Task { await self.postSSECommands() }
+            }
+            return
+        }
         write(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: command))
+    }
+
+    /// Sends what waits in the SSE outbox, one request at a time: two requests in flight could reach the server in
+    /// either order, and commands must run in the order they were issued. A failed request ends the session (its
+    /// commands may or may not have run; the next session resends what matters).
+    private func postSSECommands() async {
+        defer { ssePosting = false }
+        while let session = sseSession, !sseOutbox.isEmpty {
+            let commands = sseOutbox
+            sseOutbox.removeAll()
+            var body = ByteBuffer(string: "[")
+            for (index, var command) in commands.enumerated() {
+                if index > 0 { body.writeString(",") }
+                body.writeBuffer(&command)
+            }
+            body.writeString("]")
+            let accepted: Bool
+            do {
+                let response = try await HTTPTransport.request(
+                    host: endpoint.host, port: endpoint.port, method: .POST, path: endpoint.ssePrefix + "/connection/\(session)/command",
+                    headers: [("content-type", "application/json")], body: body, timeout: configuration.connectTimeout)
+                accepted = response.status == 202
+            } catch {
+                accepted = false
+            }
+            // The session may have ended while the request was out; its successor has its own outbox.
+            guard sseSession == session else { return }
+            if !accepted {
+                dropConnection()
+                return
+            }
+        }
     }
 
     /// Written without waiting: a write that fails means the connection is going, and its end resends what matters.

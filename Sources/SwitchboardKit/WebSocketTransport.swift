@@ -11,7 +11,14 @@ enum WebSocketTransport {
     struct Endpoint: Sendable, Equatable {
         var host: String
         var port: Int
+        /// The WebSocket endpoint's path.
         var path: String
+
+        /// What comes before `/connection/…` for the SSE endpoints: the WebSocket path without
+        /// `/connection/websocket` (a hub behind a path prefix), else nothing.
+        var ssePrefix: String {
+            path.hasSuffix("/connection/websocket") ? String(path.dropLast("/connection/websocket".count)) : ""
+        }
     }
 
     struct Refused: Error, CustomStringConvertible {

@@ -73,6 +73,8 @@ enum Wire {
         case disconnect(code: UInt16, reason: String)
         /// The session's token expired: send `refresh` within the grace period (protocol.md §4.4).
         case refreshRequested
+        /// The first event of an SSE stream: the address of the session's command channel (protocol.md §8).
+        case session(String)
         /// A push the client does not act on (ping, presence, signals…) or a message it cannot read.
         case ignored
     }
@@ -141,6 +143,8 @@ enum Wire {
             return message.string("channel").map { .conflated(channel: $0) } ?? .ignored
         case "refresh":
             return .refreshRequested
+        case "session":
+            return message.string("session").map { .session($0) } ?? .ignored
         case "disconnect":
             guard let number = message.integer("code"), let code = UInt16(exactly: number) else { return .ignored }
             return .disconnect(code: code, reason: message.string("reason") ?? "")

@@ -54,6 +54,9 @@ final class LinkFault: @unchecked Sendable {  // the Process is only read at sta
     /// Forwards new connections to another server (a restarted one).
     func setTarget(port: Int) async throws { try await control("/target?url=http://127.0.0.1:\(port)") }
 
+    /// Answers WebSocket upgrades with 403 while `on`.
+    func refuseWebSocket(_ on: Bool) async throws { try await control("/websocket?refuse=\(on ? 1 : 0)") }
+
     /// Cuts and refuses new connections while `on`.
     func setOffline(_ on: Bool) async throws { try await control("/offline?on=\(on ? 1 : 0)") }
 

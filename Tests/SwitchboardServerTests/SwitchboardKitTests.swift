@@ -61,6 +61,17 @@ import Testing
     }
 }
 
+/// The SSE stream parser: events as EventSource splits them, whatever the chunks.
+@Suite struct SSEEventParserTests {
+    @Test func eventsAreSplitOnBlankLinesAcrossChunksAndCommentsAreSkipped() {
+        var parser = SSETransport.EventParser()
+        let stream = "retry: 2000\r\n\r\ndata: {\"push\":\"session\",\"session\":\"q8\"}\n\n:\n\nid: a:1\ndata: one\ndata:two\n\n"
+        var events: [String] = []
+        for byte in stream.utf8 { events += parser.feed(ByteBuffer(bytes: [byte])).map { String(buffer: $0) } }
+        #expect(events == [#"{"push":"session","session":"q8"}"#, "one\ntwo"])
+    }
+}
+
 /// The wire form of commands and messages (protocol.md §4.3, §4.4), byte for byte.
 @Suite struct SwitchboardKitWireTests {
     @Test func commandsAreWrittenAsTheProtocolShowsThem() {
@@ -168,13 +179,16 @@ import Testing
     }
 
     /// 200 link cuts, each once the new connection has delivered a publication, while an API publisher publishes 50 per
-    /// second: every publication arrives once, in order, without a reset.
-    @Test func everyPublicationArrivesExactlyOnceInOrderAcrossManyLinkCuts() async throws {
+    /// second: every publication arrives once, in order, without a reset; on WebSocket and on SSE.
+    @Test(arguments: [Switchboard.Client.Transport.webSocket, .sse])
+    func everyPublicationArrivesExactlyOnceInOrderAcrossManyLinkCuts(over transport: Switchboard.Client.Transport) async throws {
         let cuts = 200
         let server = try await TestServer.start(Self.deepHistory)
         let proxy = try await LinkFault.start(targetPort: server.port)
         defer { proxy.stop() }
-        let client = try Switchboard.Client(url: "ws://127.0.0.1:\(proxy.port)", configuration: Self.quickReconnects)
+        var configuration = Self.quickReconnects
+        configuration.transports = [transport]
+        let client = try Switchboard.Client(url: "ws://127.0.0.1:\(proxy.port)", configuration: configuration)
         let start = try await publish(server, "news", "1")
         let cutsDone = NIOLockedValueBox(0)
         async let lastPublished = publishNumbers(to: server, after: 1, until: { cutsDone.withLockedValue { $0 } >= cuts })
@@ -203,6 +217,7 @@ import Testing
         #expect(resets == 0)
         let statistics = await client.statistics()
         #expect(statistics.connects == cuts + 1)
+        #expect(statistics.transport == transport)
         #expect(statistics.duplicatesDropped == 0 && statistics.gapsSeen == 0)
         await client.close()
         try await server.stop()
@@ -267,6 +282,27 @@ import Testing
         #expect(await client.statistics().resets == 0)
         await client.close()
         try await second.stop()
+    }
+
+    /// A proxy that refuses WebSocket upgrades: after two failed attempts the client falls back to SSE, where it
+    /// subscribes, receives and publishes.
+    @Test func theClientFallsBackToSSEWhenWebSocketIsRefused() async throws {
+        let server = try await TestServer.start()
+        let proxy = try await LinkFault.start(targetPort: server.port)
+        defer { proxy.stop() }
+        try await proxy.refuseWebSocket(true)
+        let client = try Switchboard.Client(url: "ws://127.0.0.1:\(proxy.port)", configuration: Self.quickReconnects)
+        let start = try await publish(server, "news", "1")
+        var events = client.subscribe("news", since: Switchboard.Position(epoch: start.epoch, offset: 0)).makeAsyncIterator()
+        #expect(try await nextPublication(&events).text == "1")
+        let position = try await client.publish("news", json: "2")
+        #expect(try await nextPublication(&events).position == position)
+        let statistics = await client.statistics()
+        #expect(statistics.transport == .sse)
+        #expect(statistics.transportSwitches == 1)
+        #expect(statistics.connects == 1)
+        await client.close()
+        try await server.stop()
     }
 
     /// Cancelling the task that iterates a subscription unsubscribes on the server.
