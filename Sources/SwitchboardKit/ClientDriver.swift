@@ -135,12 +135,24 @@ actor ClientDriver {
         if let ending { throw ending }
         startIfNeeded()
         let identifier = makeIdentifier()
-        return try await withCheckedThrowingContinuation { continuation in
-            publishes.append(
-                PublishRecord(
-                    identifier: identifier, channel: channel, data: data, idempotencyKey: idempotencyKey, continuation: continuation))
-            if sessionReady { sendPublish(publishes[publishes.count - 1]) }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard !Task.isCancelled else { return continuation.resume(throwing: CancellationError()) }
+                publishes.append(
+                    PublishRecord(
+                        identifier: identifier, channel: channel, data: data, idempotencyKey: idempotencyKey, continuation: continuation))
+                if sessionReady { sendPublish(publishes[publishes.count - 1]) }
+            }
+        } onCancel: {
+            Task { await self.cancelPublish(identifier: identifier) }
         }
+    }
+
+    /// The publishing task was cancelled: it stops waiting. A publish not sent yet never will be; one already sent may
+    /// still be stored (publishing again with the same idempotency key is safe).
+    private func cancelPublish(identifier: UInt64) {
+        guard let index = publishes.firstIndex(where: { $0.identifier == identifier }) else { return }
+        publishes.remove(at: index).continuation.resume(throwing: CancellationError())
     }
 
     func observeStates(identifier: UInt64, continuation: StateContinuation) {

@@ -305,6 +305,28 @@ import Testing
         try await server.stop()
     }
 
+    /// A publish waits for a connection; cancelling its task ends the wait with CancellationError, and a publish that
+    /// was never sent is never published.
+    @Test func cancellingAWaitingPublishThrowsAndPublishesNothing() async throws {
+        let server = try await TestServer.start()
+        let proxy = try await LinkFault.start(targetPort: server.port)
+        defer { proxy.stop() }
+        try await proxy.setOffline(true)
+        let client = try Switchboard.Client(url: "ws://127.0.0.1:\(proxy.port)", configuration: Self.quickReconnects)
+        let publishing = Task { try await client.publish("news", json: "1") }
+        var states = client.connectionStates().makeAsyncIterator()
+        while let state = await states.next() {
+            if case .reconnecting = state { break }  // the publish is waiting: the first attempt failed
+        }
+        publishing.cancel()
+        await #expect(throws: CancellationError.self) { try await publishing.value }
+        try await proxy.setOffline(false)
+        let start = try await publish(server, "news", "2")
+        #expect(start.offset == 1)
+        await client.close()
+        try await server.stop()
+    }
+
     /// Cancelling the task that iterates a subscription unsubscribes on the server.
     @Test func cancellingTheConsumingTaskUnsubscribes() async throws {
         let server = try await TestServer.start()
