@@ -117,7 +117,62 @@ extension Switchboard {
         }
 
         /// Sends `body` to `/api/publish` until it is answered 200 or refused for good.
+        /// Reads one page of `channel`'s history (`GET /api/history`, protocol.md §10), oldest first.
+        ///
+        /// To read everything after a position, ask again with `since` = the last publication of each page until a page
+        /// comes back empty. Retried like a publish (a read has no side effects).
+        /// - Parameters:
+        ///   - channel: the channel name.
+        ///   - since: the last position already seen; nil starts at the oldest publication still held.
+        ///   - limit: 1–1000 publications per page (default 100).
+        public func history(_ channel: String, since: Position? = nil, limit: Int = 100) async throws -> HistoryPage {
+            var path = "/api/history?channel=\(Self.percentEncoded(channel))&limit=\(limit)"
+            if let since { path += "&since=\(Self.percentEncoded(since.description))" }
+            let answer = try await send(method: .GET, path: path, body: nil)
+            guard let members = (try? JSONScanner.objectMembers(answer)).map(Wire.Members.init),
+                let position = members.position, let list = members.values["publications"],
+                let elements = try? JSONScanner.arrayElements(list)
+            else {
+                throw ServerError(code: 100, name: "internal_error", reason: "unexpected history answer: \(String(buffer: answer))")
+            }
+            let publications = try elements.map { element -> Publication in
+                guard let item = try? Wire.Members(JSONScanner.objectMembers(element)), let offset = item.integer("offset"), offset > 0,
+                    let data = item.values["data"]
+                else {
+                    throw ServerError(code: 100, name: "internal_error", reason: "unexpected history item: \(String(buffer: element))")
+                }
+                return Publication(
+                    channel: channel, position: Position(epoch: position.epoch, offset: UInt64(offset)), data: data,
+                    sender: item.string("sender"), key: item.string("key"))
+            }
+            return HistoryPage(publications: publications, position: position, recovered: members.bool("recovered"))
+        }
+
+        /// A query value with everything but RFC 3986's unreserved characters escaped, so that any input makes a valid
+        /// request line (and a bad channel name is refused by the server with its reason, not by the parser).
+        static func percentEncoded(_ value: String) -> String {
+            var encoded = ""
+            for byte in value.utf8 {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                    encoded.unicodeScalars.append(Unicode.Scalar(byte))
+                default:
+                    let hex = Array("0123456789ABCDEF".unicodeScalars)
+                    encoded.unicodeScalars.append("%")
+                    encoded.unicodeScalars.append(hex[Int(byte >> 4)])
+                    encoded.unicodeScalars.append(hex[Int(byte & 0x0F)])
+                }
+            }
+            return encoded
+        }
+
         private func send(_ body: ByteBuffer) async throws -> ByteBuffer {
+            try await send(method: .POST, path: "/api/publish", body: body)
+        }
+
+        /// Sends a request until it is answered 200 or refused for good.
+        private func send(method: HTTPMethod, path: String, body: ByteBuffer?) async throws -> ByteBuffer {
             var generator = SystemRandomNumberGenerator()
             var attempt = 0
             while true {
@@ -125,7 +180,7 @@ extension Switchboard {
                 let lastAttempt = attempt >= configuration.maxAttempts
                 do {
                     let response = try await HTTPTransport.request(
-                        host: host, port: port, method: .POST, path: "/api/publish",
+                        host: host, port: port, method: method, path: path,
                         headers: [("authorization", "apikey \(apiKey)"), ("content-type", "application/json")], body: body,
                         timeout: configuration.requestTimeout)
                     if response.status == 200 { return response.body }
@@ -156,6 +211,17 @@ extension Switchboard {
 }
 
 extension Switchboard.API {
+    /// One page of a channel's history.
+    public struct HistoryPage: Sendable, Equatable {
+        /// The publications, oldest first.
+        public var publications: [Switchboard.Publication]
+        /// The stream's current position (its newest publication), not the last one of the page.
+        public var position: Switchboard.Position
+        /// Only when `since` was given: true if the page continues exactly after it, false if publications were lost
+        /// (another epoch, `since` ahead of the stream, or older than the history window).
+        public var recovered: Bool?
+    }
+
     /// Retries and timeouts of the publisher.
     public struct Configuration: Sendable {
         /// Delays between attempts.
