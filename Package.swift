@@ -17,7 +17,9 @@ let package = Package(
         .executable(name: "switchboard", targets: ["switchboard"]),
         .library(name: "SwitchboardCore", targets: ["SwitchboardCore"]),
         .library(name: "SwitchboardServer", targets: ["SwitchboardServer"]),
-        .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
+        // The Swift SDK. SwitchboardClient (the byte-level test client) is a target only: tests use it to send what a
+        // well-behaved client never would, so it is not offered as a product.
+        .library(name: "SwitchboardKit", targets: ["SwitchboardKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -144,6 +146,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Swift SDK: subscriptions that survive disconnects (reconnect, recover, reset) and publishing.
+        .target(
+            name: "SwitchboardKit",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwitchboardBench",
             dependencies: [
@@ -164,13 +178,24 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "SwitchboardServer",
-                "SwitchboardClient",
                 "SwitchboardBench",
                 "SwitchboardYjs",
+                "SwitchboardKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // A backend that publishes from a Hummingbird route with the SDK (docs/swift.md); built with everything else.
+        .executableTarget(
+            name: "switchboard-example-backend",
+            dependencies: [
+                "SwitchboardKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Examples/BackendPublisher",
             swiftSettings: swiftSettings
         ),
         // The parsers that read client bytes, as fuzz targets; replayed over their seed corpus by the test suite.
@@ -215,6 +240,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardServer", "SwitchboardClient", "SwitchboardBroker", "SwitchboardCore", "SwitchboardBench", "SwitchboardSQLite",
                 "SwitchboardYjs",
+                "SwitchboardKit",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -1,12 +1,15 @@
 import ArgumentParser
 import Foundation
-import NIOCore
-import SwitchboardClient
+import SwitchboardKit
 
 struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish JSON data to a channel through the HTTP API.",
-        discussion: "DATA must be JSON; `-` reads it from standard input. Prints the publication's channel, epoch and offset."
+        discussion: """
+            DATA must be JSON; `-` reads it from standard input. Prints the publication's channel, epoch and offset. \
+            A request that gets no answer, or 429/500/502/503/504, is retried with the same idempotency key, so the \
+            publication is stored once.
+            """
     )
 
     @Argument(help: "Channel name, e.g. chat:lobby.")
@@ -21,26 +24,33 @@ struct Publish: AsyncParsableCommand {
     @Option(name: .long, help: "API key (default: SWITCHBOARD_API_KEY).")
     var apiKey: String?
 
+    @Option(name: .long, help: "Idempotency key (1–128 bytes; default: a random one, kept across retries).")
+    var idempotencyKey: String?
+
     func run() async throws {
-        let target = try ServerURL(url)
         guard let key = apiKey ?? ProcessInfo.processInfo.environment["SWITCHBOARD_API_KEY"] else {
             throw ValidationError("no API key: pass --api-key or set SWITCHBOARD_API_KEY (the server prints its key at start)")
         }
+        let api: Kit.API
+        do {
+            api = try Kit.API(baseURL: url, apiKey: key)
+        } catch {
+            throw ValidationError("--url must look like http://127.0.0.1:8080 (\(error))")
+        }
         let text = data == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : data
-        var body = ByteBuffer(string: #"{"channel":"#)
-        body.writeString(jsonString(channel))
-        body.writeString(#","data":"#)
-        body.writeString(text)
-        body.writeString("}")
-        let response = try await HTTPClient.request(
-            "POST", host: target.host, port: target.port, path: target.path + "/api/publish",
-            headers: [("authorization", "apikey \(key)"), ("content-type", "application/json")], body: body
-        )
-        guard response.status == 200 else {
-            FileHandle.standardError.write(Data("switchboard: publish refused (HTTP \(response.status)): \(response.bodyText)\n".utf8))
+        do {
+            let position = try await api.publish(channel, json: text, idempotencyKey: idempotencyKey)
+            print(#"{"channel":\#(jsonString(channel)),"epoch":\#(jsonString(position.epoch)),"offset":\#(position.offset)}"#)
+        } catch let refusal as Kit.ServerError {
+            Output.error("switchboard: publish refused (\(refusal))")
+            throw ExitCode(1)
+        } catch let error as Kit.ClientError {
+            Output.error("switchboard: publish refused: \(error)")
+            throw ExitCode(1)
+        } catch {
+            Output.error("switchboard: publish failed: \(error)")
             throw ExitCode(1)
         }
-        print(response.bodyText)
     }
 }
 
@@ -66,3 +76,6 @@ struct ServerURL {
         self.path = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
     }
 }
+
+/// The SDK's namespace: this module's root command is also named `Switchboard`.
+typealias Kit = SwitchboardKit.Switchboard

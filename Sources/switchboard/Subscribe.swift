@@ -1,13 +1,18 @@
 import ArgumentParser
 import Foundation
-import SwitchboardClient
+import NIOConcurrencyHelpers
+import NIOCore
+import SwitchboardCore
+import SwitchboardKit
 
 struct Subscribe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Watch channels over WebSocket, printing each publication as one JSON line.",
         discussion: """
-            Each line is the server's publication push: {"push":"publication","channel":…,"epoch":…,"offset":…,"data":…}. \
-            Subscribe results go to standard error. --since EPOCH:OFFSET recovers what was published after that position.
+            Each line is a publication: {"push":"publication","channel":…,"epoch":…,"offset":…,"data":…}. \
+            Subscribe results, resets and connection changes go to standard error. The subscription survives lost \
+            connections and server restarts: it reconnects with backoff and recovers exactly what it missed (or \
+            reports a reset). --since EPOCH:OFFSET recovers what was published after that position.
             """
     )
 
@@ -27,49 +32,112 @@ struct Subscribe: AsyncParsableCommand {
     var count: Int?
 
     func run() async throws {
-        let target = try ServerURL(url)
-        var sinceJSON = ""
+        var position: Kit.Position?
         if let since {
-            guard let colon = since.lastIndex(of: ":"), let offset = Int(since[since.index(after: colon)...]) else {
-                throw ValidationError("--since must be EPOCH:OFFSET")
-            }
-            sinceJSON = #","since":{"epoch":\#(jsonString(String(since[..<colon]))),"offset":\#(offset)}"#
+            guard let parsed = StreamPosition(parsing: Substring(since)) else { throw ValidationError("--since must be EPOCH:OFFSET") }
+            position = Kit.Position(epoch: parsed.epoch, offset: parsed.offset)
         }
-        let client: WebSocketClient
+        let client: Kit.Client
         do {
-            client = try await WebSocketClient.connect(host: target.host, port: target.port, path: target.path + "/connection/websocket")
-        } catch let refusal as HTTPRefusal {
-            FileHandle.standardError.write(Data("switchboard: connection refused: \(refusal)\n".utf8))
-            throw ExitCode(1)
+            client = try Kit.Client(url: url, token: token)
+        } catch {
+            throw ValidationError("--url must look like http://127.0.0.1:8080 (\(error))")
         }
-        if let token {
-            try await client.send(text: #"{"id":1000000,"cmd":"connect","token":\#(jsonString(token))}"#)
-        }
-        for (index, channel) in channels.enumerated() {
-            try await client.send(text: #"{"id":\#(index + 1),"cmd":"subscribe","channel":\#(jsonString(channel))\#(sinceJSON)}"#)
-        }
-        var printed = 0
-        while let message = await client.receive() {
-            switch message {
-            case .text(let text):
-                if text.hasPrefix(#"{"push":"publication""#) {
-                    Output.line(text)
-                    printed += 1
-                    if let count, printed >= count {
-                        await client.close()
-                        return
-                    }
-                } else if !text.hasPrefix(#"{"push":"ping""#) {
-                    FileHandle.standardError.write(Data((text + "\n").utf8))
+        let stateReporter = Task {
+            for await state in client.connectionStates() {
+                switch state {
+                case .reconnecting(let attempt, let delay, let reason):
+                    Output.error("switchboard: connection lost (\(reason)); reconnecting in \(delay) (attempt \(attempt))")
+                case .disconnected(let code, let reason):
+                    Output.error("switchboard: closed by server: \(code) \(reason)")
+                case .failed(let error):
+                    Output.error("switchboard: \(error)")
+                case .idle, .connecting, .connected, .closed:
+                    continue
                 }
-            case .binary:
-                continue
-            case .close(let code, let reason):
-                FileHandle.standardError.write(Data("switchboard: closed by server: \(code.map(String.init) ?? "-") \(reason)\n".utf8))
-                throw ExitCode(code == 1000 ? 0 : 1)
             }
         }
-        FileHandle.standardError.write(Data("switchboard: connection lost\n".utf8))
-        throw ExitCode(1)
+        defer { stateReporter.cancel() }
+        let printed = Counter(limit: count)
+        let start = position
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for channel in channels {
+                    group.addTask {
+                        for try await event in client.subscribe(channel, since: start) {
+                            Self.report(event)
+                            if case .publication = event, printed.increment() { return }
+                        }
+                    }
+                }
+                // With --count, the first subscription to reach it ends the command.
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch let error as Kit.ServerError {
+            Output.error("switchboard: subscribe refused: \(error)")
+            await client.close()
+            throw ExitCode(1)
+        } catch let error as Kit.ClientError {
+            await client.close()
+            throw ExitCode(error.closeCode == 1000 ? 0 : 1)
+        }
+        await client.close()
+    }
+
+    private static func report(_ event: Kit.SubscriptionEvent) {
+        var writer = JSONWriter()
+        writer.beginObject()
+        switch event {
+        case .publication(let publication):
+            writer.field("push", string: "publication")
+            writer.field("channel", string: publication.channel)
+            writer.field("epoch", string: publication.position.epoch)
+            writer.field("offset", uint: publication.position.offset)
+            writer.field("data", raw: publication.data)
+            if let sender = publication.sender { writer.field("sender", string: sender) }
+            if let key = publication.key { writer.field("key", string: key) }
+            writer.endObject()
+            Output.line(String(buffer: writer.buffer))
+        case .subscribed(let subscribed):
+            writer.key("result")
+            writer.beginObject()
+            writer.field("channel", string: subscribed.channel)
+            writer.field("epoch", string: subscribed.position.epoch)
+            writer.field("offset", uint: subscribed.position.offset)
+            if let recovered = subscribed.recovered { writer.field("recovered", bool: recovered) }
+            writer.endObject()
+            writer.endObject()
+            Output.error(String(buffer: writer.buffer))
+        case .reset(let reset):
+            writer.field("push", string: "reset")
+            writer.field("channel", string: reset.channel)
+            writer.field("epoch", string: reset.position.epoch)
+            writer.field("offset", uint: reset.position.offset)
+            writer.field("recovered", bool: false)
+            writer.field("reason", string: reset.reason)
+            writer.endObject()
+            Output.error(String(buffer: writer.buffer))
+        }
+    }
+}
+
+/// Publications printed so far, shared by the channels' tasks.
+private final class Counter: Sendable {
+    private let state: NIOLockedValueBox<Int>
+    private let limit: Int?
+
+    init(limit: Int?) {
+        self.state = NIOLockedValueBox(0)
+        self.limit = limit
+    }
+
+    /// Counts one; true once the limit is reached.
+    func increment() -> Bool {
+        let value = state.withLockedValue {
+            $0 += 1
+            return $0
+        }
+        return limit.map { value >= $0 } ?? false
     }
 }

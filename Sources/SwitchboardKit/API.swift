@@ -1,0 +1,248 @@
+public import NIOCore
+import NIOHTTP1
+import SwitchboardCore
+
+extension Switchboard {
+    /// A backend's publisher: the hub's HTTP API (`POST /api/publish`, protocol.md §10) with retries that never
+    /// publish twice.
+    ///
+    /// ```swift
+    /// let api = try Switchboard.API(baseURL: "http://127.0.0.1:8080", apiKey: key)
+    /// let position = try await api.publish("news", json: #"{"title":"hello"}"#)
+    /// ```
+    ///
+    /// Every publication carries an idempotency key (generated unless given). A request whose answer is lost (the
+    /// connection ended, a timeout) or refused for a reason that passes (429, 500, 502, 503, 504) is sent again
+    /// with the same keys after a full-jitter backoff delay, and the server answers a repeated key with the original
+    /// position (within the namespace's `idempotency_window_seconds`), so each publication exists once.
+    public final class API: Sendable {
+        private let host: String
+        private let port: Int
+        private let apiKey: String
+        private let configuration: Configuration
+
+        /// - Parameters:
+        ///   - baseURL: the hub's HTTP address, `http://HOST:PORT`.
+        ///   - apiKey: the server's `api.key`.
+        ///   - configuration: retries and timeouts.
+        /// - Throws: ``ClientError`` with ``ClientError/Code/invalidURL``.
+        public init(baseURL: String, apiKey: String, configuration: Configuration = Configuration()) throws {
+            let endpoint = try Client.endpoint(baseURL)
+            self.host = endpoint.host
+            self.port = endpoint.port
+            self.apiKey = apiKey
+            self.configuration = configuration
+        }
+
+        /// One publication of a batch.
+        public struct Item: Sendable {
+            /// The channel name.
+            public var channel: String
+            /// One JSON value.
+            public var json: ByteBuffer
+            /// 1–128 bytes; nil generates one.
+            public var idempotencyKey: String?
+
+            /// - Parameters:
+            ///   - channel: the channel name.
+            ///   - json: one JSON value, as text.
+            ///   - idempotencyKey: nil generates one.
+            public init(channel: String, json: String, idempotencyKey: String? = nil) {
+                self.channel = channel
+                self.json = ByteBuffer(string: json)
+                self.idempotencyKey = idempotencyKey
+            }
+        }
+
+        /// Publishes one JSON value and returns its position.
+        /// - Parameters:
+        ///   - channel: the channel name.
+        ///   - json: one JSON value, as text.
+        ///   - idempotencyKey: 1–128 bytes identifying the publication; nil generates one.
+        /// - Throws: ``ServerError`` for a refusal that retrying cannot fix (or the last one when the attempts ran out),
+        ///   ``ClientError`` for JSON that is not one value, or the transport's error after the last attempt.
+        @discardableResult
+        public func publish(_ channel: String, json: String, idempotencyKey: String? = nil) async throws -> Position {
+            var writer = JSONWriter()
+            writer.beginObject()
+            try Self.writeItem(
+                Item(channel: channel, json: json, idempotencyKey: idempotencyKey), keyOr: Client.makeIdempotencyKey(), into: &writer)
+            writer.endObject()
+            let answer = try await send(writer.buffer)
+            guard let members = try? JSONScanner.objectMembers(answer), let position = Wire.Members(members).position else {
+                throw ServerError(code: 100, name: "internal_error", reason: "answer without a position: \(String(buffer: answer))")
+            }
+            return position
+        }
+
+        /// Publishes several publications in one request, in order; each gets its own result (the batch is not atomic,
+        /// protocol.md §10).
+        /// - Returns: one result per item, in the same order.
+        public func publish(batch items: [Item]) async throws -> [Result<Position, ServerError>] {
+            var writer = JSONWriter(capacity: 64 * max(items.count, 1))
+            writer.beginObject()
+            writer.key("publications")
+            writer.beginArray()
+            for item in items {
+                writer.beginObject()
+                try Self.writeItem(item, keyOr: Client.makeIdempotencyKey(), into: &writer)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.endObject()
+            let answer = try await send(writer.buffer)
+            guard let members = try? JSONScanner.objectMembers(answer), let results = Wire.Members(members).values["results"],
+                let elements = try? JSONScanner.arrayElements(results), elements.count == items.count
+            else {
+                throw ServerError(code: 100, name: "internal_error", reason: "unexpected batch answer: \(String(buffer: answer))")
+            }
+            return elements.map { element in
+                let result = (try? JSONScanner.objectMembers(element)).map(Wire.Members.init)
+                if let position = result?.position { return .success(position) }
+                return .failure(
+                    result?.object("error")?.serverError ?? ServerError(code: 100, name: "internal_error", reason: String(buffer: element)))
+            }
+        }
+
+        private static func writeItem(_ item: Item, keyOr generated: String, into writer: inout JSONWriter) throws {
+            let data: ByteBuffer
+            do {
+                data = try JSONScanner.validateAndMinify(item.json)
+            } catch {
+                throw ClientError(.invalidJSON, "\(error)")
+            }
+            writer.field("channel", string: item.channel)
+            writer.field("data", raw: data)
+            writer.field("idempotencyKey", string: item.idempotencyKey ?? generated)
+        }
+
+        /// Sends `body` to `/api/publish` until it is answered 200 or refused for good.
+        /// Reads one page of `channel`'s history (`GET /api/history`, protocol.md §10), oldest first.
+        ///
+        /// To read everything after a position, ask again with `since` = the last publication of each page until a page
+        /// comes back empty. Retried like a publish (a read has no side effects).
+        /// - Parameters:
+        ///   - channel: the channel name.
+        ///   - since: the last position already seen; nil starts at the oldest publication still held.
+        ///   - limit: 1–1000 publications per page (default 100).
+        public func history(_ channel: String, since: Position? = nil, limit: Int = 100) async throws -> HistoryPage {
+            var path = "/api/history?channel=\(Self.percentEncoded(channel))&limit=\(limit)"
+            if let since { path += "&since=\(Self.percentEncoded(since.description))" }
+            let answer = try await send(method: .GET, path: path, body: nil)
+            guard let members = (try? JSONScanner.objectMembers(answer)).map(Wire.Members.init),
+                let position = members.position, let list = members.values["publications"],
+                let elements = try? JSONScanner.arrayElements(list)
+            else {
+                throw ServerError(code: 100, name: "internal_error", reason: "unexpected history answer: \(String(buffer: answer))")
+            }
+            let publications = try elements.map { element -> Publication in
+                guard let item = try? Wire.Members(JSONScanner.objectMembers(element)), let offset = item.integer("offset"), offset > 0,
+                    let data = item.values["data"]
+                else {
+                    throw ServerError(code: 100, name: "internal_error", reason: "unexpected history item: \(String(buffer: element))")
+                }
+                return Publication(
+                    channel: channel, position: Position(epoch: position.epoch, offset: UInt64(offset)), data: data,
+                    sender: item.string("sender"), key: item.string("key"))
+            }
+            return HistoryPage(publications: publications, position: position, recovered: members.bool("recovered"))
+        }
+
+        /// A query value with everything but RFC 3986's unreserved characters escaped, so that any input makes a valid
+        /// request line (and a bad channel name is refused by the server with its reason, not by the parser).
+        static func percentEncoded(_ value: String) -> String {
+            var encoded = ""
+            for byte in value.utf8 {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                    encoded.unicodeScalars.append(Unicode.Scalar(byte))
+                default:
+                    let hex = Array("0123456789ABCDEF".unicodeScalars)
+                    encoded.unicodeScalars.append("%")
+                    encoded.unicodeScalars.append(hex[Int(byte >> 4)])
+                    encoded.unicodeScalars.append(hex[Int(byte & 0x0F)])
+                }
+            }
+            return encoded
+        }
+
+        private func send(_ body: ByteBuffer) async throws -> ByteBuffer {
+            try await send(method: .POST, path: "/api/publish", body: body)
+        }
+
+        /// Sends a request until it is answered 200 or refused for good.
+        private func send(method: HTTPMethod, path: String, body: ByteBuffer?) async throws -> ByteBuffer {
+            var generator = SystemRandomNumberGenerator()
+            var attempt = 0
+            while true {
+                attempt += 1
+                let lastAttempt = attempt >= configuration.maxAttempts
+                do {
+                    let response = try await HTTPTransport.request(
+                        host: host, port: port, method: method, path: path,
+                        headers: [("authorization", "apikey \(apiKey)"), ("content-type", "application/json")], body: body,
+                        timeout: configuration.requestTimeout)
+                    if response.status == 200 { return response.body }
+                    let error = Self.serverError(response)
+                    guard Self.retryableStatuses.contains(response.status), !lastAttempt else { throw error }
+                } catch let error as ServerError {
+                    throw error
+                } catch {
+                    // No answer: the request may or may not have been published; the same keys make the retry safe.
+                    if lastAttempt || Task.isCancelled { throw error }
+                }
+                try await Task.sleep(for: configuration.backoff.delay(attempt: attempt, using: &generator))
+            }
+        }
+
+        /// 429 rate limited, 500 engine failure, 502 from a proxy, 503 engine unavailable, 504 engine timeout.
+        private static let retryableStatuses: Set<Int> = [429, 500, 502, 503, 504]
+
+        private static func serverError(_ response: HTTPTransport.Response) -> ServerError {
+            let members = (try? JSONScanner.objectMembers(response.body)).map(Wire.Members.init)
+            var error =
+                members?.object("error")?.serverError
+                ?? ServerError(code: 0, name: "http_\(response.status)", reason: String(buffer: response.body))
+            error.httpStatus = response.status
+            return error
+        }
+    }
+}
+
+extension Switchboard.API {
+    /// One page of a channel's history.
+    public struct HistoryPage: Sendable, Equatable {
+        /// The publications, oldest first.
+        public var publications: [Switchboard.Publication]
+        /// The stream's current position (its newest publication), not the last one of the page.
+        public var position: Switchboard.Position
+        /// Only when `since` was given: true if the page continues exactly after it, false if publications were lost
+        /// (another epoch, `since` ahead of the stream, or older than the history window).
+        public var recovered: Bool?
+    }
+
+    /// Retries and timeouts of the publisher.
+    public struct Configuration: Sendable {
+        /// Delays between attempts.
+        public var backoff: Switchboard.Backoff
+        /// Attempts per request, the first included.
+        public var maxAttempts: Int
+        /// A request fails (and is retried) when nothing arrives for this long.
+        public var requestTimeout: Duration
+
+        /// - Parameters:
+        ///   - backoff: default 50 ms growing to 2 s, full jitter.
+        ///   - maxAttempts: default 10; at least 1.
+        ///   - requestTimeout: default 10 s.
+        public init(
+            backoff: Switchboard.Backoff = Switchboard.Backoff(initial: .milliseconds(50), maximum: .seconds(2)), maxAttempts: Int = 10,
+            requestTimeout: Duration = .seconds(10)
+        ) {
+            precondition(maxAttempts >= 1, "maxAttempts must be at least 1")
+            self.backoff = backoff
+            self.maxAttempts = maxAttempts
+            self.requestTimeout = requestTimeout
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import NIOCore
+import SwitchboardClient
+
+/// The link-fault proxy (`tools/linkfault/linkfault.mjs`, docs/client.md) in a Node process of its own, driven over
+/// its control port: a TCP proxy between a client and the server that cuts links on command.
+final class LinkFault: @unchecked Sendable {  // the Process is only read at start and terminated once
+    let port: Int
+    private let controlPort: Int
+    private let process: Process
+
+    private init(port: Int, controlPort: Int, process: Process) {
+        self.port = port
+        self.controlPort = controlPort
+        self.process = process
+    }
+
+    struct StartFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Starts the proxy on free ports in front of `127.0.0.1:targetPort`.
+    static func start(targetPort: Int) async throws -> LinkFault {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/linkfault/linkfault.mjs").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["node", script, "--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--control-port", "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        // The proxy prints one line: "linkfault listening on http://127.0.0.1:P control http://127.0.0.1:C".
+        let handle = output.fileHandleForReading
+        let line = try await Task.detached { () throws -> String in
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = handle.availableData
+                guard !chunk.isEmpty else { throw StartFailure(description: "linkfault exited before printing its ports") }
+                bytes += chunk
+                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return String(decoding: bytes[..<newline], as: UTF8.self) }
+            }
+        }.value
+        let ports = line.split(separator: " ").compactMap { word in word.split(separator: ":").last.flatMap { Int($0) } }
+        guard ports.count == 2 else {
+            process.terminate()
+            throw StartFailure(description: "unexpected linkfault output: \(line)")
+        }
+        return LinkFault(port: ports[0], controlPort: ports[1], process: process)
+    }
+
+    /// Resets every open connection (a dropped link).
+    func cut() async throws { try await control("/cut") }
+
+    /// Forwards new connections to another server (a restarted one).
+    func setTarget(port: Int) async throws { try await control("/target?url=http://127.0.0.1:\(port)") }
+
+    /// Answers WebSocket upgrades with 403 while `on`.
+    func refuseWebSocket(_ on: Bool) async throws { try await control("/websocket?refuse=\(on ? 1 : 0)") }
+
+    /// Cuts and refuses new connections while `on`.
+    func setOffline(_ on: Bool) async throws { try await control("/offline?on=\(on ? 1 : 0)") }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    private func control(_ path: String) async throws {
+        let response = try await HTTPClient.request("POST", host: "127.0.0.1", port: controlPort, path: path)
+        guard response.status == 200 else { throw StartFailure(description: "linkfault \(path): \(response.status) \(response.bodyText)") }
+    }
+}
+
+/// The HTTP-fault proxy (`tools/linkfault/httpfault.mjs`) in a Node process of its own: it answers a share of the
+/// requests with 503 itself and drops the response of another share after the server handled the request.
+final class HTTPFault: @unchecked Sendable {  // the Process is only read at start and terminated once
+    let port: Int
+    private let process: Process
+
+    private init(port: Int, process: Process) {
+        self.port = port
+        self.process = process
+    }
+
+    /// Starts the proxy on a free port in front of `127.0.0.1:targetPort`.
+    static func start(targetPort: Int, refuse: Double, drop: Double, seed: Int = 1) async throws -> HTTPFault {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/linkfault/httpfault.mjs").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "node", script, "--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--refuse", "\(refuse)", "--drop", "\(drop)",
+            "--seed", "\(seed)",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        // The proxy prints one line: "httpfault listening on http://127.0.0.1:P".
+        let handle = output.fileHandleForReading
+        let line = try await Task.detached { () throws -> String in
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = handle.availableData
+                guard !chunk.isEmpty else { throw LinkFault.StartFailure(description: "httpfault exited before printing its port") }
+                bytes += chunk
+                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return String(decoding: bytes[..<newline], as: UTF8.self) }
+            }
+        }.value
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
+            process.terminate()
+            throw LinkFault.StartFailure(description: "unexpected httpfault output: \(line)")
+        }
+        return HTTPFault(port: port, process: process)
+    }
+
+    /// The proxy's counts: requests, refused, dropped, forwarded.
+    func stats() async throws -> [String: Int] {
+        let response = try await HTTPClient.request("GET", host: "127.0.0.1", port: port, path: "/__httpfault/stats")
+        return (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Int]) ?? [:]
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
