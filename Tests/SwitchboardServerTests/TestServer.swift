@@ -133,6 +133,16 @@ final class TestServer: Sendable {
         return nil
     }
 
+    /// The sum of every series of the metric family `name` (all label values), or nil when it has none.
+    func metricSum(_ name: String) async throws -> Double? {
+        let text = try await http("GET", "/metrics", apiKey: nil).bodyText
+        var sum: Double?
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
+            sum = (sum ?? 0) + (Double(line.split(separator: " ").last ?? "") ?? 0)
+        }
+        return sum
+    }
+
     /// Polls `/metrics` until `series` reads `value` (an observable condition, not a guess at timing); fails after 10 s.
     func waitForMetric(_ series: String, toBe value: Double) async throws {
         let deadline = ContinuousClock.now + .seconds(10)

@@ -125,8 +125,9 @@ extension Session {
             }
             return SubscriptionStart(recovery: recovery, presence: snapshot)
         }
+        let resumes = since != nil
         let finish = { (session: Session, result: Result<SubscriptionStart, ProtocolError>) in
-            session.finishSubscription(channel, generation: generation, origin: origin, result: result)
+            session.finishSubscription(channel, generation: generation, origin: origin, resumes: resumes, result: result)
         }
         // A join runs in this session's presence order, so the leave of the same subscription can never overtake it.
         if member != nil {
@@ -136,8 +137,9 @@ extension Session {
         }
     }
 
+    /// - Parameter resumes: the client gave a position to continue from (its recovery outcome is counted).
     private func finishSubscription(
-        _ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, result: Result<SubscriptionStart, ProtocolError>
+        _ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, resumes: Bool, result: Result<SubscriptionStart, ProtocolError>
     ) {
         defer { if case .command = origin { engineCallFinished() } }
         guard !isClosed, let subscription = subscriptions[channel], subscription.generation == generation else { return }
@@ -149,6 +151,7 @@ extension Session {
             if case .command(let id) = origin { send(Pushes.error(id: id, error)) } else { disconnect(.internalError) }
         case .success(let start):
             let recovery = start.recovery
+            if resumes { services.metrics.recovered(kind, exactly: recovery.recovered) }
             switch origin {
             case .command(let id):
                 send(
