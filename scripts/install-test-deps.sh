@@ -19,6 +19,8 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 # The PostgreSQL engine's tests start their own PostgreSQL 15 (scripts/postgres-test-server.sh).
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql)
+# /metrics is checked by promtool and scraped by a real Prometheus (tests/cli/test_metrics_prometheus.py).
+command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq

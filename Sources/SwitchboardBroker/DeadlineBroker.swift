@@ -12,10 +12,23 @@ public import SwitchboardCore
 public final class DeadlineBroker: Broker {
     public let engine: any Broker
     public let timeout: Duration
+    private let observer: CallObserver?
 
-    public init(_ engine: any Broker, timeout: Duration) {
+    /// How a call ended, as the observer is told.
+    public enum CallOutcome: String, Sendable {
+        case ok
+        case failed
+        case timedOut = "timed_out"
+    }
+
+    /// Told of every call when it ends: its operation name (`publish`, `recover`, …), outcome, duration, and the error
+    /// of a failed call (metrics and logs).
+    public typealias CallObserver = @Sendable (_ operation: String, _ outcome: CallOutcome, _ duration: Duration, _ error: EngineError?) -> Void
+
+    public init(_ engine: any Broker, timeout: Duration, observer: CallObserver? = nil) {
         self.engine = engine
         self.timeout = timeout
+        self.observer = observer
     }
 
     public func attach(sink: any PublicationSink) { engine.attach(sink: sink) }
@@ -90,6 +103,19 @@ public final class DeadlineBroker: Broker {
 
     /// Runs `work` with the deadline (inline when the engine never blocks); throws only ``EngineError``.
     private func call<T: Sendable>(_ operation: String, _ work: @escaping @Sendable () async throws -> T) async throws(EngineError) -> T {
+        guard let observer else { return try await deadlined(operation, work) }
+        let started = ContinuousClock.now
+        do {
+            let value = try await deadlined(operation, work)
+            observer(operation, .ok, ContinuousClock.now - started, nil)
+            return value
+        } catch {
+            observer(operation, error.kind == .timedOut ? .timedOut : .failed, ContinuousClock.now - started, error)
+            throw error
+        }
+    }
+
+    private func deadlined<T: Sendable>(_ operation: String, _ work: @escaping @Sendable () async throws -> T) async throws(EngineError) -> T {
         guard engine.callsMayBlock else {
             do {
                 return try await work()

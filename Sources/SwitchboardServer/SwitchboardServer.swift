@@ -41,7 +41,7 @@ public struct SwitchboardServer: Sendable {
         self.configuration = configuration
         self.apiKey = apiKey
         self.logger = logger
-        self.metrics = ServerMetrics()
+        self.metrics = ServerMetrics(namespaces: Set(configuration.namespaces.keys))
         self.group = MultiThreadedEventLoopGroup.singleton
         self.broker = broker
     }
@@ -83,17 +83,32 @@ public struct SwitchboardServer: Sendable {
         let loops = Array(group.makeIterator())
         let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay))
         // Every engine call from here on has a deadline and fails only with an EngineError.
+        let (metrics, logger) = (self.metrics, self.logger)
         let engine = try self.broker ?? Self.openEngine(configuration, logger: logger)
-        let broker = DeadlineBroker(engine, timeout: configuration.engineCallTimeout)
         // Yjs rooms are stored by engines that can (SQLite); with the memory engine they live as long as the process.
         if let store = engine as? any YjsRoomStore { yjsRooms.attach(store: store, logger: logger) }
+        let broker = DeadlineBroker(
+            engine, timeout: configuration.engineCallTimeout,
+            observer: { operation, outcome, duration, error in
+                metrics.engineCall(operation, outcome: outcome.rawValue, duration: duration)
+                if let error {
+                    logger.error(
+                        "engine call failed",
+                        metadata: [
+                            "operation": .string(operation), "outcome": .string(outcome.rawValue), "retryable": .stringConvertible(error.isRetryable),
+                            "duration_ms": .stringConvertible(
+                                duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000),
+                            "error": .string(error.description),
+                        ])
+                }
+            })
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
         broker.attach(sink: hub)
         let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let audit = try AuditLog(destination: configuration.auditLog)
         // Each part gets the services it uses; the shared ones (channel rules, publish path, drain state) are made once.
-        let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit)
+        let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit, logger: logger)
         let streams = StreamServices(session: sessionServices, hub: hub, yjsRooms: yjsRooms)
         let originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
         let hostPolicy = HostPolicy(publicHosts: configuration.publicHosts, development: configuration.mode == .development)

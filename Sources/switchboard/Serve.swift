@@ -26,12 +26,12 @@ struct Serve: AsyncParsableCommand {
     )
     var demo = false
 
-    @Option(
-        name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (default: info).",
-        transform: Serve.logLevel(named:))
-    var logLevel: Logger.Level = .info
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error or critical (log.level, default info).")
+    var logLevel: String?
 
     func run() async throws {
+        var settings = settings
+        if let logLevel { settings.assignments.insert("log.level=\(logLevel)", at: 0) }
         var configuration = try settings.resolveOrExit()
         if demo {
             guard configuration.mode == .development else { throw ValidationError("--demo is for development mode only") }
@@ -40,8 +40,7 @@ struct Serve: AsyncParsableCommand {
         let selfSigned = try selfSignedCredentials(configuration)
         let generatedKey = configuration.apiKey == nil
         let apiKey = configuration.apiKey ?? APIKeys.generate()
-        var logger = Logger(label: "switchboard")
-        logger.logLevel = logLevel
+        let logger = Self.bootstrapLogging(configuration)
         let server = SwitchboardServer(configuration: configuration, apiKey: apiKey, logger: logger, tls: selfSigned)
         do {
             try await run(server, configuration: configuration, apiKey: apiKey, generatedKey: generatedKey)
@@ -74,11 +73,15 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
-    /// A transform rather than a retroactive `ExpressibleByArgument` conformance: neither `Logger.Level` nor the
-    /// protocol is ours.
-    static func logLevel(named name: String) throws -> Logger.Level {
-        guard let level = Logger.Level(rawValue: name) else { throw ValidationError("expected one of \(Logger.Level.allCases.map(\.rawValue))") }
-        return level
+    /// Installs the log handler `log.format` names (once per process) and returns the server's logger at `log.level`.
+    /// Text keeps swift-log's own handler on standard error.
+    static func bootstrapLogging(_ configuration: HubConfiguration) -> Logger {
+        if configuration.logFormat == .json {
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+        }
+        var logger = Logger(label: "switchboard")
+        logger.logLevel = Logger.Level(rawValue: configuration.logLevel.rawValue) ?? .info
+        return logger
     }
 }
 

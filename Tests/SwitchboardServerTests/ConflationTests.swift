@@ -75,7 +75,7 @@ extension TestServer {
         #expect(finals.count == symbols.count)
         #expect(received < published)
         #expect(sawNotice)
-        #expect(try await server.metric("switchboard_slow_consumer_disconnects_total") == 0)
+        #expect(try await server.metricSum("switchboard_slow_consumer_disconnects_total") == 0)
         #expect(try await server.metric("switchboard_outbound_queue_peak_bytes") ?? .infinity <= 256 * 1024)
     }
 

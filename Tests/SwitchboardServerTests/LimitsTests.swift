@@ -104,7 +104,7 @@ import Testing
         var published = 0
         var healthyReceived = 0
         // Loopback socket buffers absorb several megabytes; publish until the server gives up on the slow reader.
-        while try await server.metric("switchboard_slow_consumer_disconnects_total") == 0 {
+        while try await server.metric(#"switchboard_slow_consumer_disconnects_total{transport="websocket",reason="outbound_queue_full"}"#) == 0 {
             for _ in 0..<200 {
                 published += 1
                 try await publisher.send(text: #"{"id":\#(published),"cmd":"publish","channel":"firehose","data":\#(payload)}"#)

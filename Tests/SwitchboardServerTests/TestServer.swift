@@ -28,8 +28,11 @@ final class TestServer: Sendable {
 
     /// Starts a server with development defaults on port 0 and the test HMAC secret, adjusted by `configure`.
     /// - Parameter clock: Unix seconds for token expiry.
+    /// - Parameter logs: when given, the server logs into it as JSON lines at `info` (otherwise warnings and worse
+    ///   go to standard error).
     static func start(
-        clock: ManualTokenClock? = nil, broker: (any Broker)? = nil, _ configure: (inout HubConfiguration) -> Void = { _ in }
+        clock: ManualTokenClock? = nil, broker: (any Broker)? = nil, logs: LogCapture? = nil,
+        _ configure: (inout HubConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var configuration = HubConfiguration()
         configuration.port = 0
@@ -43,6 +46,10 @@ final class TestServer: Sendable {
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
+        if let logs {
+            logger = Logger(label: "test-server") { label in JSONLogHandler(label: label, output: logs.output) }
+            logger.logLevel = .info
+        }
         let server = SwitchboardServer(
             configuration: configuration, apiKey: apiKey, broker: broker, logger: logger,
             tokenClock: { clock?.now ?? Int64(Date().timeIntervalSince1970) })
@@ -133,6 +140,16 @@ final class TestServer: Sendable {
         return nil
     }
 
+    /// The sum of every series of the metric family `name` (all label values), or nil when it has none.
+    func metricSum(_ name: String) async throws -> Double? {
+        let text = try await http("GET", "/metrics", apiKey: nil).bodyText
+        var sum: Double?
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
+            sum = (sum ?? 0) + (Double(line.split(separator: " ").last ?? "") ?? 0)
+        }
+        return sum
+    }
+
     /// Polls `/metrics` until `series` reads `value` (an observable condition, not a guess at timing); fails after 10 s.
     func waitForMetric(_ series: String, toBe value: Double) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
@@ -190,6 +207,21 @@ extension SSEClient {
         }
         return nil
     }
+}
+
+/// The JSON log lines a test server wrote.
+final class LogCapture: Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
+
+    var output: JSONLogHandler.Output {
+        .custom { [lines] bytes in lines.withLockedValue { $0.append(String(decoding: bytes, as: UTF8.self)) } }
+    }
+
+    /// Every line written so far, parsed.
+    var entries: [[String: Any]] { lines.withLockedValue { $0 }.compactMap(object) }
+
+    /// The lines whose `message` is `message`.
+    func entries(_ message: String) -> [[String: Any]] { entries.filter { $0["message"] as? String == message } }
 }
 
 /// A hand-moved clock for token expiry (Unix seconds).

@@ -319,6 +319,20 @@ extension HubSetting {
             target.auditLog = ConfigurationParse.trimmed(value)
         },
         HubSetting(
+            "log.format", env: "SWITCHBOARD_LOG_FORMAT", default: "text",
+            summary:
+                "Server log lines on standard error: `text` (one readable line each) or `json` (one JSON object per line: ts, level, message, and the event's fields)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.logFormat = try ConfigurationParse.choice(value, of: HubConfiguration.LogFormat.self)
+        },
+        HubSetting(
+            "log.level", env: "SWITCHBOARD_LOG_LEVEL", flag: "--log-level", default: "info",
+            summary:
+                "Least severe level logged: trace, debug, info (connections open and close), notice (refused requests, slow consumers), warning, error (engine failures) or critical."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.logLevel = try ConfigurationParse.choice(value, of: HubConfiguration.LogLevel.self)
+        },
+        HubSetting(
             "websocket.compression", env: "SWITCHBOARD_WEBSOCKET_COMPRESSION", default: "true",
             summary: "Whether WebSocket clients that offer permessage-deflate get compressed messages (RFC 7692)."
         ) { value, target throws(InvalidConfigurationValue) in

@@ -93,6 +93,74 @@ public enum ConfigurationResolver {
         return draft.finish()
     }
 
+    /// Checks every value of every layer without stopping at the first refusal (`switchboard check-config`): all the
+    /// errors in layer order, or none. `resolve` would report the first of them.
+    public static func check(_ layers: [ConfigurationLayer]) -> [ConfigurationError] {
+        var draft = Draft()
+        var errors: [ConfigurationError] = []
+        for layer in layers {
+            for (key, value) in layer.values {
+                do {
+                    try draft.assign(value, to: key)
+                } catch {
+                    errors.append(ConfigurationError(source: layer.source, key: layer.envNameByKey[key] ?? key, reason: error.reason))
+                }
+            }
+        }
+        return errors
+    }
+
+    /// One line of the effective configuration: a key, its value as the winning layer wrote it (secrets masked), and
+    /// where it came from ("default" when no layer set it).
+    public struct EffectiveValue: Equatable, Sendable {
+        public var key: String
+        public var value: String
+        public var source: String
+    }
+
+    /// The effective value of every top-level and `channel_defaults.` key, in schema order, then every namespace option
+    /// a layer set. Values are shown as written; `api.key` and `auth.hmac_secret` are masked, and so is the password in
+    /// `engine.postgres.url`. Defaults that depend on the mode are shown as their description.
+    public static func effectiveValues(_ layers: [ConfigurationLayer]) -> [EffectiveValue] {
+        var winners: [String: (value: String, source: String)] = [:]
+        var namespaceKeys: [String] = []
+        for layer in layers {
+            for (key, value) in layer.values {
+                if key.hasPrefix("namespaces."), winners[key] == nil { namespaceKeys.append(key) }
+                winners[key] = (value, layer.source)
+            }
+        }
+        var lines: [EffectiveValue] = []
+        for entry in ConfigurationKey.schema where !entry.key.hasPrefix("namespaces.") {
+            if let winner = winners[entry.key] {
+                lines.append(EffectiveValue(key: entry.key, value: masked(entry.key, winner.value), source: winner.source))
+            } else {
+                lines.append(EffectiveValue(key: entry.key, value: entry.defaultLiteral ?? entry.defaultDescription, source: "default"))
+            }
+        }
+        for key in namespaceKeys.sorted() {
+            lines.append(EffectiveValue(key: key, value: winners[key]!.value, source: winners[key]!.source))
+        }
+        return lines
+    }
+
+    /// Keys whose values are secrets: shown as `***` when set.
+    public static let secretKeys: Set<String> = ["api.key", "auth.hmac_secret"]
+
+    static func masked(_ key: String, _ value: String) -> String {
+        if secretKeys.contains(key) { return value.isEmpty ? "" : "***" }
+        if key == "engine.postgres.url" { return maskingPassword(value) }
+        return value
+    }
+
+    /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; a value without a password is returned as it is.
+    static func maskingPassword(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+    }
+
     /// Settings seen so far; channel options stay as overrides until the mode is known.
     private struct Draft {
         var configuration = HubConfiguration()

@@ -125,6 +125,22 @@ public struct HubConfiguration: Sendable, Equatable {
     public var publicHosts: [String] = []
     /// Where audit events go as JSON lines: "" (off), "stderr", "stdout" or a file path.
     public var auditLog = ""
+    /// `log.format`: how the server's log lines (standard error) are written.
+    public var logFormat: LogFormat = .text
+    /// `log.level`: the least severe log level written.
+    public var logLevel: LogLevel = .info
+
+    public enum LogFormat: String, Sendable, CaseIterable {
+        /// One human-readable line per event (swift-log's stream handler).
+        case text
+        /// One JSON object per line, with the event's fields as keys.
+        case json
+    }
+
+    /// swift-log's levels, by name (Core does not depend on swift-log).
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+    }
     /// Address to listen on.
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one (tests use it).

@@ -24,6 +24,7 @@ struct HTTPAPI {
 
     func register(on router: Router<SwitchboardRequestContext>) {
         router.middlewares.add(CORSMiddleware(policy: originPolicy))
+        router.middlewares.add(RefusalLogMiddleware())
         router.middlewares.add(JSONErrorMiddleware())
         // Stream endpoints are served by NIO handlers only on the first request of a connection. A browser that
         // reuses a keep-alive connection (e.g. after loading a page from the web root) lands here instead: send it to
@@ -277,7 +278,7 @@ struct HTTPAPI {
         let address = context.clientAddress
         let now = MonotonicTime.nanoseconds()
         if case .shutOut(let retryAfter) = apiKeyFailures.withLockedValue({ $0.check(address, now: now) }) {
-            metrics.error(.rateLimited)
+            metrics.rateLimited(.apiKeyFailuresPerMinute)
             var error = APIError(.tooManyRequests, .rateLimited, "too many wrong API keys from this address (limits.api_key_failures_per_minute)")
             error.headers[.retryAfter] = String(retryAfter)
             throw error
@@ -294,7 +295,7 @@ struct HTTPAPI {
             throw APIError(.unauthorized, .invalidAPIKey, "wrong API key")
         }
         guard apiRequests.allow(apiKey) else {
-            metrics.error(.rateLimited)
+            metrics.rateLimited(.apiRequestsPerSecond)
             var error = APIError(.tooManyRequests, .rateLimited, "API request rate limit reached (limits.api_requests_per_second)")
             error.headers[.retryAfter] = "1"
             throw error

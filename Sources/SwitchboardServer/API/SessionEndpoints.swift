@@ -10,7 +10,7 @@ struct SessionEndpoints {
     let services: StreamServices
 
     func register(on router: Router<SwitchboardRequestContext>) {
-        router.post("/connection/poll") { request, _ in try await self.openPoll(request) }
+        router.post("/connection/poll") { request, context in try await self.openPoll(request, remoteAddress: context.clientAddress) }
         router.get("/connection/poll/:session") { request, context in try await self.poll(request, session: context.parameters.get("session") ?? "") }
         router.delete("/connection/poll/:session") { _, context in try await self.closePoll(session: context.parameters.get("session") ?? "") }
         router.post("/connection/:session/command") { request, context in
@@ -21,7 +21,7 @@ struct SessionEndpoints {
 
     // MARK: long-poll
 
-    private func openPoll(_ request: Request) async throws -> Response {
+    private func openPoll(_ request: Request, remoteAddress: String) async throws -> Response {
         if services.session.drain.isDraining {
             var error = APIError(.serviceUnavailable, .shuttingDown, "server is shutting down; retry")
             error.headers[.retryAfter] = "1"
@@ -44,7 +44,9 @@ struct SessionEndpoints {
         }
         let loopHub = services.hub.nextLoopHub()
         let services = self.services
-        let id = try await loopHub.loop.submit { PollTransport.openSession(on: loopHub, services: services.session, identity: identity) }.get()
+        let id = try await loopHub.loop.submit {
+            PollTransport.openSession(on: loopHub, services: services.session, identity: identity, remoteAddress: remoteAddress)
+        }.get()
         return json(
             Pushes.object {
                 $0.key("session"); $0.string(id); $0.key("seq"); $0.uint(0)

@@ -52,8 +52,13 @@ final class EncodedPublication: Sendable, StreamItem {
         }
     }
 
-    init(_ publication: Publication, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+    /// When the hub received the publication from the engine (`NIODeadline` uptime nanoseconds): the start of the
+    /// delivery latency. 0 for publications read from history, which are not measured.
+    let receivedAt: UInt64
+
+    init(_ publication: Publication, receivedAt: UInt64 = 0, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.publication = publication
+        self.receivedAt = receivedAt
         let push = Pushes.publication(publication, allocator: allocator)
         self.jsonPush = push
         self.jsonTextFrame = WebSocketFraming.frame(push, opcode: .text, allocator: allocator)

@@ -50,7 +50,7 @@ final class Hub: PublicationSink {
     func deliver(_ publication: Publication) {
         let loops = interest.withLockedValue { $0[publication.channel] }
         guard let loops else { return }
-        let encoded = EncodedPublication(publication)
+        let encoded = EncodedPublication(publication, receivedAt: NIODeadline.now().uptimeNanoseconds)
         for (index, interested) in loops.enumerated() where interested {
             let loopHub = loopHubs[index]
             loopHub.loop.execute { loopHub.deliver(encoded) }

@@ -30,6 +30,9 @@ final class LoopHub: @unchecked Sendable {
     private var sweeper: RepeatedTask?
     private var pendingDeliveries = 0
     private var pendingBytes = 0
+    /// This tick's delivered publications: when the hub received each, and its deliveries per transport. Turned into
+    /// latency observations at the flush, which is when they reach the sockets.
+    private var pendingLatency: [(receivedAt: UInt64, deliveries: DeliveriesByTransport)] = []
     /// Publications read from history, encoded once for every session of this loop that recovers them (a reconnect
     /// storm makes thousands of sessions recover the same ones at once). Bounded, oldest out first.
     private var recentlyEncoded = RecentCache<PublicationID, EncodedPublication>(maxEntries: 4096, maxCost: 8 << 20)
@@ -82,8 +85,10 @@ final class LoopHub: @unchecked Sendable {
             subscribers[channel] = SubscriberList()
             hub?.setInterest(channel, loop: index, true)
         }
-        subscribers[channel]!.add(session, subscription)
-        metrics.subscriptions.increment()
+        if subscribers[channel]!.add(session, subscription) {
+            metrics.subscriptions.increment()
+            metrics.namespaceSubscriptions(session.kind, channel).increment()
+        }
     }
 
     func unsubscribe(_ session: Session, from channel: ChannelName) {
@@ -92,6 +97,7 @@ final class LoopHub: @unchecked Sendable {
         // subscriber of the channel) while the dictionary still holds it — quadratic when thousands leave at once.
         guard subscribers[channel]?.remove(session) == true else { return }
         metrics.subscriptions.decrement()
+        metrics.namespaceSubscriptions(session.kind, channel).decrement()
         if subscribers[channel]?.isEmpty == true {
             subscribers[channel] = nil
             hub?.setInterest(channel, loop: index, false)
@@ -103,12 +109,15 @@ final class LoopHub: @unchecked Sendable {
     func deliver(_ publication: EncodedPublication) {
         loop.assertInEventLoop()
         guard let list = subscribers[publication.channel] else { return }
+        var delivered = DeliveriesByTransport()
         for entry in list.entries {
             if entry.session.deliver(publication, to: entry.subscription) {
                 pendingDeliveries += 1
                 pendingBytes += publication.jsonPush.readableBytes
+                delivered.add(entry.kind)
             }
         }
+        if !delivered.isEmpty { pendingLatency.append((publication.receivedAt, delivered)) }
     }
 
     /// The encoded form of a publication read from history: shared with other sessions of this loop that recover it.
@@ -147,10 +156,16 @@ final class LoopHub: @unchecked Sendable {
         needFlush.removeAll(keepingCapacity: true)
         for session in sessions { session.flush() }
         if pendingDeliveries > 0 {
-            metrics.deliveries.increment(by: pendingDeliveries)
-            metrics.bytesOut.increment(by: pendingBytes)
+            metrics.deliveries.increment(by: Int64(pendingDeliveries))
+            metrics.bytesOut.increment(by: Int64(pendingBytes))
             pendingDeliveries = 0
             pendingBytes = 0
+        }
+        if !pendingLatency.isEmpty {
+            // One clock read and one lock per tick, however many deliveries it carried.
+            let now = NIODeadline.now().uptimeNanoseconds
+            metrics.deliveryLatency.record(pendingLatency.map { (now &- min($0.receivedAt, now), $0.deliveries) })
+            pendingLatency.removeAll(keepingCapacity: true)
         }
     }
 
@@ -170,6 +185,8 @@ private struct SubscriberList {
     struct Entry {
         let session: Session
         var subscription: Session.Subscription
+        /// The session's transport, kept here so the delivery loop counts per transport without touching the session.
+        let kind: TransportKind
     }
 
     private(set) var entries: [Entry] = []
@@ -177,14 +194,16 @@ private struct SubscriberList {
 
     var isEmpty: Bool { entries.isEmpty }
 
-    mutating func add(_ session: Session, _ subscription: Session.Subscription) {
+    /// Adds `session`, or replaces its subscription; true when it was not in the list before.
+    mutating func add(_ session: Session, _ subscription: Session.Subscription) -> Bool {
         let id = ObjectIdentifier(session)
         if let position = positions[id] {
             entries[position].subscription = subscription
-            return
+            return false
         }
         positions[id] = entries.count
-        entries.append(Entry(session: session, subscription: subscription))
+        entries.append(Entry(session: session, subscription: subscription, kind: session.kind))
+        return true
     }
 
     mutating func remove(_ session: Session) -> Bool {

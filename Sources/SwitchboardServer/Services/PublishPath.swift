@@ -38,7 +38,10 @@ final class PublishPath: Sendable {
         for ((index, _), result) in zip(accepted, published) {
             switch result {
             case .success(let result):
-                if !result.isDuplicate { metrics.published(source: "api") }
+                if !result.isDuplicate {
+                    metrics.published(source: "api")
+                    metrics.publicationAccepted(bytes: requests[index].data.readableBytes)
+                }
                 results[index] = .success(result)
             case .failure(let error):
                 let refusal = ProtocolError(engineFailure: error, operation: "publish")
@@ -85,8 +88,11 @@ final class PublishPath: Sendable {
                     return .failure(error)
                 }
                 let publisher = client.identity?.user ?? "session:" + client.session
-                guard publishesPerUser.allow(publisher), publishesPerChannel.allow(request.channel.rawValue) else {
-                    metrics.error(.rateLimited)
+                let limit: RateLimit? =
+                    !publishesPerUser.allow(publisher)
+                    ? .publishesPerSecondPerUser : !publishesPerChannel.allow(request.channel.rawValue) ? .publishesPerSecondPerChannel : nil
+                if let limit {
+                    metrics.rateLimited(limit)
                     audit.record("limit_hit", ["limit": "publishes_per_second", "channel": request.channel.rawValue, "user": client.identity?.user])
                     return .failure(ProtocolError(.rateLimited, "publish rate limit reached; retry later"))
                 }
@@ -94,7 +100,10 @@ final class PublishPath: Sendable {
         }
         do {
             let result = try await engine.publish(request)
-            if !result.isDuplicate { metrics.published(source: client == nil ? "api" : "client") }
+            if !result.isDuplicate {
+                metrics.published(source: client == nil ? "api" : "client")
+                metrics.publicationAccepted(bytes: request.data.readableBytes)
+            }
             return .success(result)
         } catch {
             let refusal = ProtocolError(engineFailure: error, operation: "publish")

@@ -1,3 +1,4 @@
+import Logging
 import SwitchboardBroker
 import SwitchboardCore
 
@@ -21,12 +22,14 @@ final class SessionServices: Sendable {
     let drain: DrainState
     let metrics: ServerMetrics
     let audit: AuditLog
+    /// Operational log lines: connections opened and closed, slow consumers (`Session`).
+    let logger: Logger
     /// Limits, heartbeat and token-refresh settings.
     let settings: ServerSettings
 
     init(
         engine: any Broker, channels: ChannelRules, publishing: PublishPath, tokens: TokenVerifier, connections: ConnectionLimiter,
-        registry: SessionRegistry, drain: DrainState, metrics: ServerMetrics, audit: AuditLog, settings: ServerSettings
+        registry: SessionRegistry, drain: DrainState, metrics: ServerMetrics, audit: AuditLog, logger: Logger, settings: ServerSettings
     ) {
         self.engine = engine
         self.channels = channels
@@ -37,6 +40,7 @@ final class SessionServices: Sendable {
         self.drain = drain
         self.metrics = metrics
         self.audit = audit
+        self.logger = logger
         self.settings = settings
     }
 }
@@ -62,11 +66,14 @@ final class StreamServices: Sendable {
 extension SessionServices {
     /// A server's session services: the channel rules, the publish path, the connection limits, the registry and the
     /// drain state are made here once and shared by everything handed this instance (or its parts).
-    convenience init(engine: any Broker, settings: ServerSettings, tokens: TokenVerifier, metrics: ServerMetrics, audit: AuditLog) {
+    convenience init(
+        engine: any Broker, settings: ServerSettings, tokens: TokenVerifier, metrics: ServerMetrics, audit: AuditLog,
+        logger: Logger = Logger(label: "switchboard", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         let channels = ChannelRules(configuration: settings.configuration)
         self.init(
             engine: engine, channels: channels, publishing: PublishPath(engine: engine, channels: channels, metrics: metrics, audit: audit),
             tokens: tokens, connections: ConnectionLimiter(limits: settings.limits), registry: SessionRegistry(), drain: DrainState(),
-            metrics: metrics, audit: audit, settings: settings)
+            metrics: metrics, audit: audit, logger: logger, settings: settings)
     }
 }

@@ -21,7 +21,7 @@ extension Session {
         if case .refuse(let disconnects) = intake.discipline.admit(now: MonotonicTime.nanoseconds()) {
             let commandID = try? CommandDecoder.decode(text).get().id
             let rate = services.settings.configuration.limits.commandsPerSecond
-            services.metrics.error(.rateLimited)
+            services.metrics.rateLimited(.commandsPerSecond)
             answerInOrder(Pushes.error(id: commandID, ProtocolError(.rateLimited, "more than \(rate) commands per second; slow down")))
             if disconnects {
                 services.audit.record("limit_hit", ["limit": "commands_per_second", "session": id, "user": user])

@@ -50,7 +50,7 @@ extension Session {
             }
             return .held
         case nil:
-            services.metrics.slowConsumerDisconnects.increment()
+            noteSlowConsumer(.maxRateBacklogFull)
             disconnect(.slowConsumer)
             return .failed
         }

@@ -133,8 +133,9 @@ extension Session {
             if wantsSnapshot { snapshot = try await broker.presence(channel: channel, after: nil, limit: Session.snapshotPageSize) }
             return SubscriptionStart(recovery: recovery, presence: snapshot)
         }
+        let resumes = since != nil
         let finish = { (session: Session, result: Result<SubscriptionStart, ProtocolError>) in
-            session.finishSubscription(channel, generation: generation, origin: origin, result: result)
+            session.finishSubscription(channel, generation: generation, origin: origin, resumes: resumes, result: result)
         }
         // A join runs in this session's presence order, so the leave of the same subscription can never overtake it.
         if member != nil {
@@ -144,8 +145,9 @@ extension Session {
         }
     }
 
+    /// - Parameter resumes: the client gave a position to continue from (its recovery outcome is counted).
     private func finishSubscription(
-        _ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, result: Result<SubscriptionStart, ProtocolError>
+        _ channel: ChannelName, generation: UInt64, origin: SubscribeOrigin, resumes: Bool, result: Result<SubscriptionStart, ProtocolError>
     ) {
         defer { if case .command = origin { engineCallFinished() } }
         guard !isClosed, let subscription = subscriptions[channel], subscription.generation == generation else { return }
@@ -157,6 +159,7 @@ extension Session {
             if case .command(let id) = origin { send(Pushes.error(id: id, error)) } else { disconnect(.internalError) }
         case .success(let start):
             var recovery = start.recovery
+            if resumes { services.metrics.recovered(kind, exactly: recovery.recovered) }
             // A stream's client saw its start (101, response headers) before the read: what arrived live since is its.
             var freshItems: [EncodedPublication]?
             if case .stream = origin, case .fresh = recovery.outcome {

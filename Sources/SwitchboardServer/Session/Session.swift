@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import SwitchboardBroker
 import SwitchboardCore
@@ -31,13 +32,24 @@ final class Session {
     var signalGates = SignalGates()
     private var flushRequested = false
     private(set) var isClosed = false
+    /// For the close log line: when the session opened, where from, and the code the server closed it with (nil: the
+    /// client went away, or the server stopped it without a code).
+    private let openedAt = NIODeadline.now()
+    private let remoteAddress: String?
+    private var closeCode: CloseCode?
 
     var user: String? { client.identity?.user }
     var identity: Identity? { client.identity }
 
-    /// - Parameter userAdmitted: whether `identity`'s user was already counted against the per-user connection limit
-    ///   (tokens that came with the upgrade are admitted before it).
-    init(kind: TransportKind, services: SessionServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?, userAdmitted: Bool) {
+    /// - Parameters:
+    ///   - userAdmitted: whether `identity`'s user was already counted against the per-user connection limit (tokens
+    ///     that came with the upgrade are admitted before it).
+    ///   - remoteAddress: the client's IP address, for the log.
+    init(
+        kind: TransportKind, services: SessionServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?, userAdmitted: Bool,
+        remoteAddress: String? = nil
+    ) {
+        self.remoteAddress = remoteAddress
         self.id = SessionID.make()
         self.address = kind.takesHTTPCommands ? SessionID.make() + SessionID.make() : nil
         self.client = SessionClient(identity: identity, countedUser: userAdmitted ? identity?.user : nil)
@@ -53,11 +65,30 @@ final class Session {
         services.drain.sessionOpened()
         services.metrics.connectionOpened(kind)
         services.audit.record("connection_opened", ["session": id, "transport": kind.rawValue, "user": identity?.user])
+        services.logger.info("connection opened", metadata: logMetadata)
+    }
+
+    /// What every log line about this session carries. The session id, never its address (the secret that commands
+    /// over HTTP are sent to) nor a token.
+    var logMetadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["session": .string(id), "transport": .string(kind.rawValue)]
+        if let remoteAddress { metadata["remote"] = .string(remoteAddress) }
+        if let user { metadata["user"] = .string(user) }
+        return metadata
+    }
+
+    /// The transport is closing this session as a slow consumer: counted and logged, with the bound that was hit.
+    func noteSlowConsumer(_ reason: SlowConsumerReason) {
+        services.metrics.slowConsumerDisconnected(kind, reason)
+        var metadata = logMetadata
+        metadata["reason"] = .string(reason.rawValue)
+        services.logger.notice("slow consumer disconnected", metadata: metadata)
     }
 
     /// Ends the connection with a reason the client can act on, and records why.
     func disconnect(_ code: CloseCode) {
         services.audit.record("disconnected", ["session": id, "user": user, "code": String(code.rawValue), "reason": code.reason])
+        if closeCode == nil { closeCode = code }
         transport?.disconnect(code)
     }
 
@@ -73,11 +104,23 @@ final class Session {
         intake.queue.removeAll()
         loopHub.unregister(self)
         if kind.takesHTTPCommands { services.registry.unregister(self) }
+        logClose()
         transport = nil
         services.metrics.connectionClosed(kind)
         services.drain.sessionClosed()
         if let counted = client.countedUser { services.connections.release(user: counted) }
         services.audit.record("connection_closed", ["session": id, "user": user])
+    }
+
+    private func logClose() {
+        var metadata = logMetadata
+        metadata["duration_ms"] = .stringConvertible((NIODeadline.now() - openedAt).nanoseconds / 1_000_000)
+        if let closeCode {
+            metadata["close_code"] = .stringConvertible(closeCode.rawValue)
+            metadata["close_reason"] = .string(closeCode.reason)
+        }
+        if let bytes = transport?.bytesSent { metadata["bytes_out"] = .stringConvertible(bytes) }
+        services.logger.info("connection closed", metadata: metadata)
     }
 
     // MARK: output

@@ -25,6 +25,9 @@ protocol SessionTransport: AnyObject {
     func disconnect(_ code: CloseCode)
     /// The client can unpack several messages from one frame (`connect`'s `batch`).
     func setBatching(_ enabled: Bool)
+    /// Bytes of messages accepted for the socket so far (written or queued), for the close log line; nil when the
+    /// transport does not count them.
+    var bytesSent: Int? { get }
 }
 
 extension SessionTransport {
@@ -32,4 +35,6 @@ extension SessionTransport {
 
     /// Transports whose writes are already batched (SSE bytes, poll responses) ignore the request.
     func setBatching(_ enabled: Bool) {}
+
+    var bytesSent: Int? { nil }
 }

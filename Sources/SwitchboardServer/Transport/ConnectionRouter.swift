@@ -54,6 +54,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     private var handshakeTimer: Scheduled<Void>?
     /// Set when the connection is over a connection limit: its first request is answered with this refusal.
     private var overLimit: Refusal?
+    /// The request's path without its query (which may carry a token), for the refusal's log line.
+    private var requestPath: String?
 
     init(routes: StreamRoutes, services: StreamServices, wire: Wire, kind: EventLoopPromise<ConnectionKind>, logger: Logger) {
         self.routes = routes
@@ -108,6 +110,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch (state, part) {
         case (.awaitingHead, .head(let head)):
+            requestPath = String(head.uri.prefix { $0 != "?" })
             if let refusal = overLimit {
                 state = .awaitingEnd(.refuse(refusal))
                 return
@@ -380,6 +383,14 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
     /// Answers with a JSON reason and closes: the one place pre-upgrade refusals are written.
     private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
         services.metrics.refused(refusal.error.code)
+        var metadata: Logger.Metadata = [
+            "request_id": .string(SessionID.make()), "status": .stringConvertible(refusal.status.code),
+            "code": .stringConvertible(refusal.error.code.rawValue), "error": .string(refusal.error.code.name),
+            "reason": .string(refusal.error.reason),
+        ]
+        if let requestPath { metadata["path"] = .string(requestPath) }
+        if let remote = context.channel.remoteAddress?.ipAddress { metadata["remote"] = .string(remote) }
+        logger.notice("request refused", metadata: metadata)
         let body = Pushes.httpError(refusal.error) { writer in
             if let supported = refusal.supportedSubprotocols {
                 writer.key("supported")

@@ -36,6 +36,9 @@ final class OutboundPipe {
     /// delivery reads one field here instead of the channel's atomic (thousands of sockets: a cache miss each).
     var socketWritable = true
 
+    /// Bytes of the messages accepted so far (written or queued): the close log line's `bytes_out`.
+    private(set) var bytesAccepted = 0
+
     /// Nothing waits: neither in the queue nor in this tick's unwritten bytes.
     var isEmpty: Bool { queue.isEmpty && tickBytes == nil }
     var queuedBytes: Int { queue.bytes }
@@ -49,14 +52,16 @@ final class OutboundPipe {
             // the peer is slow: only what the kernel will not take may pile up here (as NIO's BackPressureHandler does).
             if !socketWritable && wroteSinceFlush { flush(context: context) }
             if socketWritable {
+                bytesAccepted &+= message.readableBytes
                 addToTick(message, context: context)
                 return true
             }
         }
         let (conflatedBefore, promotedBefore) = (queue.conflatedCount, queue.promotedCount)
         guard queue.append(message, size: size, tag: tag()) else { return false }
+        bytesAccepted &+= message.readableBytes
         if queue.conflatedCount != conflatedBefore { metrics.conflated.increment() }
-        if queue.promotedCount != promotedBefore { metrics.prioritized.increment(by: queue.promotedCount - promotedBefore) }
+        if queue.promotedCount != promotedBefore { metrics.prioritized.increment(by: Int64(queue.promotedCount - promotedBefore)) }
         metrics.observeQueue(bytes: queue.bytes)
         return true
     }

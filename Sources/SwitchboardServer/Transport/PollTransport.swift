@@ -45,9 +45,11 @@ final class PollTransport: SessionTransport {
     }
 
     /// Opens a long-poll session on `loop`; returns its address.
-    static func openSession(on loopHub: LoopHub, services: SessionServices, identity: Identity?) -> String {
+    static func openSession(on loopHub: LoopHub, services: SessionServices, identity: Identity?, remoteAddress: String? = nil) -> String {
         let transport = PollTransport(loop: loopHub.loop, services: services)
-        let session = Session(kind: .poll, services: services, loopHub: loopHub, transport: transport, identity: identity, userAdmitted: true)
+        let session = Session(
+            kind: .poll, services: services, loopHub: loopHub, transport: transport, identity: identity, userAdmitted: true,
+            remoteAddress: remoteAddress)
         transport.session = session
         transport.startIdleTimer()
         guard let address = session.address else { preconditionFailure("long-poll sessions are addressable") }
@@ -139,7 +141,7 @@ final class PollTransport: SessionTransport {
     private func enqueue(_ message: ByteBuffer) -> Bool {
         guard !isEnding, !isFinished else { return false }
         guard outbox.append(message) else {
-            metrics.slowConsumerDisconnects.increment()
+            session?.noteSlowConsumer(.pollOutboxFull)
             session?.disconnect(.slowConsumer)
             return false
         }

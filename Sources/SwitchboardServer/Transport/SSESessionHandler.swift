@@ -78,7 +78,8 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
             loopHub: services.hub.loopHub(for: context.eventLoop),
             transport: self,
             identity: stream.identity,
-            userAdmitted: true
+            userAdmitted: true,
+            remoteAddress: context.channel.remoteAddress?.ipAddress
         )
         self.session = session
         var head = Self.responseHead(retry: services.settings.configuration.sseRetry, allowOrigin: stream.allowOrigin)
@@ -121,10 +122,12 @@ final class SSESessionHandler: HandedOffConnectionHandler, SessionTransport {
 
     // MARK: outbound (SessionTransport)
 
+    var bytesSent: Int? { pipe.bytesAccepted }
+
     private func write(_ buffer: ByteBuffer, tag: @autoclosure () -> QueueTag? = nil) -> Bool {
         guard let context, !closing else { return false }
         guard pipe.write(buffer, size: buffer.readableBytes, context: context, tag: tag()) else {
-            services.metrics.slowConsumerDisconnects.increment()
+            session?.noteSlowConsumer(.outboundQueueFull)
             disconnect(.slowConsumer)
             return false
         }

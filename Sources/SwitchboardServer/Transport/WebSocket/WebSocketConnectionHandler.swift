@@ -22,6 +22,8 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
     /// Limits and metrics for this connection, and what its endpoint's session needs.
     let services: StreamServices
     let output: WebSocketOutput
+    /// The `transport` label of this connection's metrics.
+    private let transportKind: TransportKind
     private var machine: WebSocketConnectionStateMachine
     /// Made at the end of `init`: the endpoint refers back to this handler.
     private var endpoint: (any WebSocketEndpoint)!
@@ -37,6 +39,7 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
 
     init(mode: WebSocketMode, services: StreamServices, identity: Identity?, deflate: PerMessageDeflateAgreement? = nil, messagePack: Bool = false) {
         self.services = services
+        self.transportKind = mode.transportKind
         self.deflate = deflate
         self.output = WebSocketOutput(settings: services.settings, metrics: services.metrics, deflate: deflate, messagePack: messagePack)
         self.machine = WebSocketConnectionStateMachine(maxMessageBytes: services.settings.limits.maxMessageBytes, compressionAgreed: deflate != nil)
@@ -179,7 +182,7 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
     /// - Parameter sharedFrame: `payload` already framed and shared with other connections.
     func send(_ payload: ByteBuffer, sharedFrame: ByteBuffer? = nil, tag: @autoclosure () -> QueueTag? = nil) -> Bool {
         guard let context, output.emit(payload, frame: sharedFrame, tag: tag(), context: context) else {
-            services.metrics.slowConsumerDisconnects.increment()
+            noteSlowConsumer()
             disconnect(.slowConsumer)
             return false
         }
@@ -219,8 +222,16 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
     func flush() {
         guard let context else { return }
         if !output.flush(context: context) {
-            services.metrics.slowConsumerDisconnects.increment()
+            noteSlowConsumer()
             disconnect(.slowConsumer)
+        }
+    }
+
+    private func noteSlowConsumer() {
+        if let session = endpoint.session {
+            session.noteSlowConsumer(.outboundQueueFull)
+        } else {
+            services.metrics.slowConsumerDisconnected(transportKind, .outboundQueueFull)
         }
     }
 

@@ -19,6 +19,15 @@ enum WebSocketMode {
         return false
     }
 
+    /// The `transport` metric label (the test-only echo endpoint counts as `websocket`).
+    var transportKind: TransportKind {
+        switch self {
+        case .protocolV1, .echo: .websocket
+        case .raw: .rawWebSocket
+        case .yjs: .yjs
+        }
+    }
+
     func endpoint(on connection: WebSocketConnectionHandler, identity: Identity?, messagePack: Bool) -> any WebSocketEndpoint {
         switch self {
         case .protocolV1: WebSocketProtocolEndpoint(connection: connection, identity: identity, messagePack: messagePack)
@@ -49,6 +58,8 @@ protocol WebSocketEndpoint: AnyObject {
     func writabilityChanged(_ isWritable: Bool, context: ChannelHandlerContext)
     /// The channel is gone: release the session. Idempotent.
     func stop()
+    /// The endpoint's session, if it has one (slow-consumer metrics and logs name it).
+    var session: Session? { get }
 }
 
 /// The test-only echo endpoint: sends every message back as one message; no session, commands or heartbeat.
@@ -58,6 +69,8 @@ final class WebSocketEchoEndpoint: WebSocketEndpoint {
     init(connection: WebSocketConnectionHandler) {
         self.connection = connection
     }
+
+    var session: Session? { nil }
 
     func start(context: ChannelHandlerContext) {}
     func noteInbound() {}
@@ -92,7 +105,7 @@ extension WebSocketSessionEndpoint {
         let services = connection.services
         let session = Session(
             kind: kind, services: services.session, loopHub: services.hub.loopHub(for: context.eventLoop), transport: self, identity: identity,
-            userAdmitted: true
+            userAdmitted: true, remoteAddress: context.channel.remoteAddress?.ipAddress
         )
         self.session = session
         return session
@@ -110,6 +123,8 @@ extension WebSocketSessionEndpoint {
     func subscriptionStarted(_ channel: ChannelName, recovery: Recovery) {}
 
     var answersHeartbeats: Bool { true }
+
+    var bytesSent: Int? { connection.output.pipe.bytesAccepted }
 
     func flush() { connection.flush() }
 

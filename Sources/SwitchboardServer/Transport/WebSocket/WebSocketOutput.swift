@@ -82,7 +82,7 @@ final class WebSocketOutput {
                 if index > 0 && !messagePack { payload.writeInteger(UInt8(ascii: "\n")) }
                 payload.writeBuffer(&part)
             }
-            metrics.batchedMessages.increment(by: batch.count)
+            metrics.batchedMessages.increment(by: Int64(batch.count))
         }
         return pipe.write(dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context)
     }

@@ -19,6 +19,9 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
     private let room: YjsRoom?
     private let canWrite: Bool
     private var peerID: Int?
+
+    /// A room peer, not a session: no commands, subscriptions or outbound queue of a session's.
+    var session: Session? { nil }
     /// The heartbeat: a ping every `heartbeat.interval`, and a close (4003) when nothing came back within
     /// `heartbeat.timeout`, so a client that vanished without a close leaves the room (and its awareness) in time.
     private var heartbeat: Scheduled<Void>?
