@@ -138,7 +138,16 @@ extension YUpdate {
             }
         }
         if let currentWrite { writer.write(currentWrite, offset: 0) }
-        return writer.finish(deleteSet: YDeleteSet.merged(updates.map(\.deleteSet)))
+        let merged = writer.finish(deleteSet: YDeleteSet.merged(updates.map(\.deleteSet)))
+        // Crafted structs (a client's structs out of order) can make Yjs's algorithm, and so this port, write one client
+        // in two sections — bytes Yjs's lazy reader takes but no peer should be handed as a room's document. Such a
+        // merge is refused like structs that cannot be ordered; the room keeps its updates unmerged (a fuzz finding).
+        do {
+            _ = try YUpdate(decoding: merged)
+        } catch {
+            throw YjsDecodingError(.inconsistentStructs, at: 0)
+        }
+        return merged
     }
 
     /// Yjs's order of readers: by client descending, then clock ascending. A stable insertion sort, as JavaScript's
