@@ -21,25 +21,9 @@ final class LinkFault: @unchecked Sendable {  // the Process is only read at sta
 
     /// Starts the proxy on free ports in front of `127.0.0.1:targetPort`.
     static func start(targetPort: Int) async throws -> LinkFault {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("tools/linkfault/linkfault.mjs").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["node", script, "--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--control-port", "0"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
         // The proxy prints one line: "linkfault listening on http://127.0.0.1:P control http://127.0.0.1:C".
-        let handle = output.fileHandleForReading
-        let line = try await Task.detached { () throws -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let chunk = handle.availableData
-                guard !chunk.isEmpty else { throw StartFailure(description: "linkfault exited before printing its ports") }
-                bytes += chunk
-                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return String(decoding: bytes[..<newline], as: UTF8.self) }
-            }
-        }.value
+        let (process, line) = try await NodeTool.start(
+            "linkfault.mjs", ["--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--control-port", "0"])
         let ports = line.split(separator: " ").compactMap { word in word.split(separator: ":").last.flatMap { Int($0) } }
         guard ports.count == 2 else {
             process.terminate()
@@ -84,28 +68,10 @@ final class HTTPFault: @unchecked Sendable {  // the Process is only read at sta
 
     /// Starts the proxy on a free port in front of `127.0.0.1:targetPort`.
     static func start(targetPort: Int, refuse: Double, drop: Double, seed: Int = 1) async throws -> HTTPFault {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("tools/linkfault/httpfault.mjs").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "node", script, "--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--refuse", "\(refuse)", "--drop", "\(drop)",
-            "--seed", "\(seed)",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
         // The proxy prints one line: "httpfault listening on http://127.0.0.1:P".
-        let handle = output.fileHandleForReading
-        let line = try await Task.detached { () throws -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let chunk = handle.availableData
-                guard !chunk.isEmpty else { throw LinkFault.StartFailure(description: "httpfault exited before printing its port") }
-                bytes += chunk
-                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return String(decoding: bytes[..<newline], as: UTF8.self) }
-            }
-        }.value
+        let (process, line) = try await NodeTool.start(
+            "httpfault.mjs",
+            ["--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--refuse", "\(refuse)", "--drop", "\(drop)", "--seed", "\(seed)"])
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
             process.terminate()
             throw LinkFault.StartFailure(description: "unexpected httpfault output: \(line)")
@@ -122,5 +88,32 @@ final class HTTPFault: @unchecked Sendable {  // the Process is only read at sta
     func stop() {
         process.terminate()
         process.waitUntilExit()
+    }
+}
+
+/// A tool of `tools/linkfault/` in a Node process of its own, started on free ports.
+enum NodeTool {
+    /// Runs `node tools/linkfault/SCRIPT ARGUMENTS` and returns the process with the first line it printed (where the
+    /// tools say which ports they took).
+    static func start(_ script: String, _ arguments: [String]) async throws -> (Process, String) {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/linkfault/\(script)").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["node", path] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let handle = output.fileHandleForReading
+        let line = try await Task.detached { () throws -> String in
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = handle.availableData
+                guard !chunk.isEmpty else { throw LinkFault.StartFailure(description: "\(script) exited before printing its ports") }
+                bytes += chunk
+                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return String(decoding: bytes[..<newline], as: UTF8.self) }
+            }
+        }.value
+        return (process, line)
     }
 }
