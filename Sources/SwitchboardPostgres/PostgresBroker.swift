@@ -138,7 +138,9 @@ public final class PostgresBroker: Broker {
         while (try? await Task.sleep(for: interval)) != nil {
             guard isAvailable else { continue }
             do {
-                try await heartbeat()
+                // A beat that hangs must not hold the loop past the time after which the others take this node for
+                // dead; the next beat tries again (and puts the presence back in step).
+                try await DeadlineBroker.run("heartbeat", timeout: clusterPresence.nodeTimeout / 2) { try await self.heartbeat() }.get()
                 failing = false
             } catch {
                 if !failing { logger.warning("the presence heartbeat failed", metadata: ["error": "\(error)"]) }
