@@ -35,3 +35,5 @@ python3 -c "import msgpack" 2>/dev/null || python3 -m pip install -q msgpack
 python3 -c "import pycrdt" 2>/dev/null || python3 -m pip install -q pycrdt
 # The real-browser tests (tests/browser) drive Debian's chromium/chromedriver with Selenium.
 python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+# A test that hangs fails with its name and stack after scripts/test.sh's per-test limit instead of using up CI's time.
+python3 -c "import pytest_timeout" 2>/dev/null || python3 -m pip install -q pytest-timeout

@@ -26,32 +26,48 @@ trap 'bash scripts/postgres-test-server.sh remove "$postgres_dir"' EXIT
 echo "PostgreSQL for the tests: $postgres_url"
 
 echo "== swift test"
-SWITCHBOARD_TEST_POSTGRES_URL="$postgres_url" swift test --skip-build 2>&1 | tee artifacts/swift-test.log | grep -E "✘|Test run with|error:|Fatal" | tail -60
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# A watchdog: a test that hangs must fail the run with its name, not use up CI's time. The whole suite takes 1-10 min
+# on 2 cores; SWIFT_TEST_TIMEOUT (seconds) moves the limit. timeout signals the whole process group (swift test and
+# the test binary it starts). The output goes to a file, not a pipe: a process a test started and left behind would
+# hold a pipe open and keep the step waiting after the tests ended.
+SWITCHBOARD_TEST_POSTGRES_URL="$postgres_url" timeout -k 20 "${SWIFT_TEST_TIMEOUT:-900}" swift test --skip-build \
+    --event-stream-output-path artifacts/swift-test-events.jsonl --event-stream-version 0 > artifacts/swift-test.log 2>&1
+swift_status=$?
+grep -E "✘|Test run with|error:|Fatal" artifacts/swift-test.log | tail -60
+if [ "$swift_status" -eq 124 ] || [ "$swift_status" -eq 137 ]; then
+    echo "swift test did not finish within ${SWIFT_TEST_TIMEOUT:-900} s; tests still running:"
+    python3 scripts/unfinished_tests.py artifacts/swift-test-events.jsonl
+fi
+[ "$swift_status" -eq 0 ] || status=1
 
 echo "== pytest (CLI, tour, independent peers, real browser)"
-SWITCHBOARD_TEST_POSTGRES_URL="$postgres_url" python3 -m pytest tests -q -p no:cacheprovider 2>&1 | tee artifacts/pytest.log | tail -15
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Each test has 300 s (pytest-timeout names it and prints its stack); the step as a whole 1800 s.
+SWITCHBOARD_TEST_POSTGRES_URL="$postgres_url" timeout -k 20 "${PYTEST_TIMEOUT:-1800}" python3 -m pytest tests -q -p no:cacheprovider \
+    --timeout 300 > artifacts/pytest.log 2>&1
+[ $? -eq 0 ] || status=1
+tail -15 artifacts/pytest.log
 
 echo "== node --test (browser client)"
-SWITCHBOARD_BIN="$PWD/.build/debug/switchboard" bash clients/js/test.sh > artifacts/node-test.log 2>&1
+SWITCHBOARD_BIN="$PWD/.build/debug/switchboard" timeout -k 20 900 bash clients/js/test.sh > artifacts/node-test.log 2>&1
 [ $? -eq 0 ] || status=1
 grep -E "^# (pass|fail) " artifacts/node-test.log
 grep -E "^not ok " artifacts/node-test.log | head -20
 
 echo "== node --test (React bindings)"
-SWITCHBOARD_BIN="$PWD/.build/debug/switchboard" bash clients/react/test.sh > artifacts/node-test-react.log 2>&1
+SWITCHBOARD_BIN="$PWD/.build/debug/switchboard" timeout -k 20 900 bash clients/react/test.sh > artifacts/node-test-react.log 2>&1
 [ $? -eq 0 ] || status=1
 grep -E "^# (pass|fail) " artifacts/node-test-react.log
 grep -E "^not ok " artifacts/node-test-react.log | head -20
 
 echo "== autobahn (WebSocket conformance: groups 1-11, 12.1, 13.1; make conformance runs all)"
-bash scripts/autobahn.sh quick 2>&1 | tee artifacts/autobahn.log | grep -E "^autobahn: " | tail -30
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+timeout -k 20 900 bash scripts/autobahn.sh quick > artifacts/autobahn.log 2>&1
+[ $? -eq 0 ] || status=1
+grep -E "^autobahn: " artifacts/autobahn.log | tail -30
 
 echo "== fuzz (every parser target ${FUZZ_SECONDS:-30} s under libFuzzer + AddressSanitizer; make fuzz runs longer)"
-FUZZ_CONFIG=debug bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" 2>&1 | tee artifacts/fuzz.log | grep -E "^fuzz: |passed, " | tail -20
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+FUZZ_CONFIG=debug timeout -k 20 2400 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" > artifacts/fuzz.log 2>&1
+[ $? -eq 0 ] || status=1
+grep -E "^fuzz: |passed, " artifacts/fuzz.log | tail -20
 
 python3 scripts/summarize_tests.py artifacts/swift-test.log artifacts/pytest.log artifacts/node-test.log artifacts/node-test-react.log artifacts/autobahn.log artifacts/fuzz.log || status=1
 exit $status

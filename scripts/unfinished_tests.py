@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Prints the Swift Testing tests that started and never ended, from the event stream `swift test` wrote
+(`--event-stream-output-path FILE --event-stream-version 0`, one JSON record per line).
+
+Used by scripts/test.sh when its watchdog stops `swift test`: the names say which test hung. (The console output
+is no help there: with stdout and stderr merged, some of its "passed" lines go missing.)
+"""
+import json
+import sys
+
+
+def unfinished(lines):
+    running = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the last line may be cut off where the run was stopped
+        payload = record.get("payload", {})
+        if record.get("kind") != "event" or "testID" not in payload:
+            continue
+        if payload.get("kind") == "testStarted":
+            running[payload["testID"]] = payload.get("instant", {}).get("since1970")
+        elif payload.get("kind") in ("testEnded", "testSkipped"):
+            running.pop(payload["testID"], None)
+    return running
+
+
+if __name__ == "__main__":
+    try:
+        lines = open(sys.argv[1], encoding="utf-8", errors="replace").readlines()
+    except OSError as error:
+        print(f"  no event stream: {error}")
+        sys.exit(0)
+    running = unfinished(lines)
+    for test_id in running:
+        print(f"  still running: {test_id}")
+    if not running:
+        print("  (no Swift Testing test was left running: the hang is outside a test, or in XCTest)")
