@@ -239,8 +239,15 @@ private enum Stop { case graceful, crash }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardError = FileHandle.nullDevice
+        // Not `waitUntilExit()`: it polls a run loop and, on a Swift concurrency thread, can park for good. The
+        // handler is set before `run()`, so a child that exits at once is not missed.
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
+        guard exited.wait(timeout: .now() + 30) == .success else {
+            process.terminate()
+            return false
+        }
         return process.terminationStatus == 0
     }
 

@@ -44,10 +44,10 @@ final class LinkFault: @unchecked Sendable {  // the Process is only read at sta
     /// Cuts and refuses new connections while `on`.
     func setOffline(_ on: Bool) async throws { try await control("/offline?on=\(on ? 1 : 0)") }
 
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-    }
+    /// Ends the proxy. Does not wait: `Process.waitUntilExit()` polls a run loop and, called from a Swift concurrency
+    /// thread, can park that thread for good (the CI run of 2026-12-07 hung in this suite's step); Foundation reaps
+    /// the child by itself.
+    func stop() { process.terminate() }
 
     private func control(_ path: String) async throws {
         let response = try await HTTPClient.request("POST", host: "127.0.0.1", port: controlPort, path: path)
@@ -85,10 +85,10 @@ final class HTTPFault: @unchecked Sendable {  // the Process is only read at sta
         return (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Int]) ?? [:]
     }
 
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-    }
+    /// Ends the proxy. Does not wait: `Process.waitUntilExit()` polls a run loop and, called from a Swift concurrency
+    /// thread, can park that thread for good (the CI run of 2026-12-07 hung in this suite's step); Foundation reaps
+    /// the child by itself.
+    func stop() { process.terminate() }
 }
 
 /// A tool of `tools/linkfault/` in a Node process of its own, started on free ports.
@@ -104,16 +104,64 @@ enum NodeTool {
         let output = Pipe()
         process.standardOutput = output
         try process.run()
-        let handle = output.fileHandleForReading
-        let line = try await Task.detached { () throws -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let chunk = handle.availableData
-                guard !chunk.isEmpty else { throw LinkFault.StartFailure(description: "\(script) exited before printing its ports") }
-                bytes += chunk
-                if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { return String(decoding: bytes[..<newline], as: UTF8.self) }
-            }
-        }.value
+        let line: String
+        do {
+            line = try await firstLine(of: output.fileHandleForReading, script: script)
+        } catch {
+            process.terminate()
+            throw error
+        }
         return (process, line)
+    }
+
+    /// The first line the tool prints, read with a readability handler: no thread blocks in a read, and a tool that
+    /// exits first (end of file) or prints nothing within 30 s is an error, not a hang.
+    private static func firstLine(of handle: FileHandle, script: String) async throws -> String {
+        let reader = LineReader()
+        return try await withCheckedThrowingContinuation { continuation in
+            reader.start(continuation)
+            handle.readabilityHandler = { handle in
+                let chunk = handle.availableData
+                if chunk.isEmpty {
+                    handle.readabilityHandler = nil
+                    reader.finish(.failure(LinkFault.StartFailure(description: "\(script) exited before printing its ports")))
+                } else if let line = reader.append(chunk) {
+                    handle.readabilityHandler = nil
+                    reader.finish(.success(line))
+                }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 30) {
+                handle.readabilityHandler = nil
+                reader.finish(.failure(LinkFault.StartFailure(description: "\(script) printed no line within 30 s")))
+            }
+        }
+    }
+}
+
+/// Bytes read so far and the one continuation waiting for the first line; resumed once, whoever comes first.
+private final class LineReader: @unchecked Sendable {  // every member is guarded by `lock`
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+    private var continuation: CheckedContinuation<String, any Error>?
+
+    func start(_ continuation: CheckedContinuation<String, any Error>) {
+        lock.withLock { self.continuation = continuation }
+    }
+
+    /// Adds a chunk; returns the first line once it is complete.
+    func append(_ chunk: Data) -> String? {
+        lock.withLock {
+            bytes += chunk
+            guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            return String(decoding: bytes[..<newline], as: UTF8.self)
+        }
+    }
+
+    func finish(_ result: Result<String, any Error>) {
+        let waiting = lock.withLock { () -> CheckedContinuation<String, any Error>? in
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(with: result)
     }
 }
