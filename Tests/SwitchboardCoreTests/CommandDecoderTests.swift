@@ -23,7 +23,7 @@ struct CommandDecoderTests {
     @Test func connectDecodesWithAToken() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"connect","token":"abc.def"}"#)
         #expect(envelope.id == 1)
-        guard case .connect(let token, _, _) = envelope.command else {
+        guard case .connect(let token, _, _, _) = envelope.command else {
             Issue.record("expected connect, got \(envelope.command.name)")
             return
         }
@@ -32,7 +32,7 @@ struct CommandDecoderTests {
 
     @Test func connectDecodesWithoutAToken() throws {
         let envelope = try decoded(#"{"id":1,"cmd":"connect"}"#)
-        guard case .connect(let token, _, _) = envelope.command else {
+        guard case .connect(let token, _, _, _) = envelope.command else {
             Issue.record("expected connect, got \(envelope.command.name)")
             return
         }
@@ -180,7 +180,7 @@ struct CommandDecoderTests {
     }
 
     @Test func connectKeepsPresenceInfoMinified() throws {
-        guard case .connect(_, let info, _) = try decoded(#"{"id":1,"cmd":"connect","info":{ "name" : "Al" }}"#).command else {
+        guard case .connect(_, let info, _, _) = try decoded(#"{"id":1,"cmd":"connect","info":{ "name" : "Al" }}"#).command else {
             Issue.record("expected connect")
             return
         }
@@ -469,5 +469,39 @@ struct CommandDecoderTests {
     @Test func decodePositionIgnoresUnknownMembers() {
         let position = CommandDecoder.decodePosition(ByteBuffer(string: #"{"epoch":"e1","extra":[],"offset":0}"#))
         #expect(position == StreamPosition(epoch: "e1", offset: 0))
+    }
+}
+
+/// `connect`'s `sdk` and the deprecation notice rules (protocol.md §13).
+@Suite struct DeprecationNoticeRuleTests {
+    @Test func prefixesPickTheSessionsAndUnnamedPicksThoseThatNameNoSDK() {
+        let notice = DeprecationNotice(message: "upgrade", sdkPrefixes: ["switchboard-js/0.", DeprecationNotice.unnamed])
+        #expect(notice.concerns(sdk: "switchboard-js/0.9.1"))
+        #expect(!notice.concerns(sdk: "switchboard-js/1.0.0"))
+        #expect(notice.concerns(sdk: nil))
+        #expect(!DeprecationNotice(message: "upgrade", sdkPrefixes: ["switchboard-js/0."]).concerns(sdk: nil))
+        #expect(DeprecationNotice(message: "everyone").concerns(sdk: nil))
+        #expect(!DeprecationNotice(message: "", sdkPrefixes: []).concerns(sdk: "x/1"), "an empty message is no notice")
+        #expect(!DeprecationNotice(message: "m", sdkPrefixes: [DeprecationNotice.unnamed]).concerns(sdk: "unnamed/1"))
+    }
+
+    @Test(arguments: ["2027-06-30", "2028-02-29", "1970-01-01"]) func datesAreAccepted(day: String) {
+        #expect(DeprecationNotice.isValidSunset(day))
+    }
+
+    @Test(arguments: ["2027-6-30", "2027-02-29", "2027-13-01", "2027-00-10", "2027-06-31", "27-06-30", "2027-06-3x", "+027-06-30", ""])
+    func notDatesAreRefused(day: String) {
+        #expect(!DeprecationNotice.isValidSunset(day))
+    }
+
+    @Test func theConnectCommandCarriesTheSDKOrRefusesIt() throws {
+        guard case .connect(_, _, _, let sdk) = try decoded(#"{"id":1,"cmd":"connect","sdk":"switchboard-js/1.0.0"}"#).command else {
+            Issue.record("expected connect")
+            return
+        }
+        #expect(sdk == "switchboard-js/1.0.0")
+        for bad in [#""""#, #""a b""#, "7", #""é/1""#] {
+            #expect(failure(#"{"id":1,"cmd":"connect","sdk":\#(bad)}"#)?.error.code == .badRequest, "\(bad)")
+        }
     }
 }

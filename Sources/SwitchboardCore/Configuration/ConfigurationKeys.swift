@@ -312,6 +312,41 @@ extension HubSetting {
             target.allowedOrigins = try ConfigurationParse.origins(value)
         },
         HubSetting(
+            "protocol.notice", env: "SWITCHBOARD_PROTOCOL_NOTICE", default: "",
+            summary:
+                "A deprecation notice pushed right after the connect reply to the sessions protocol.notice_sdks names (at most 500 characters; empty: none). Clients log it (docs/protocol.md §13)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            let message = ConfigurationParse.trimmed(value)
+            guard message.count <= 500 else { throw InvalidConfigurationValue(reason: "at most 500 characters, got \(message.count)") }
+            target.deprecationNotice.message = message
+        },
+        HubSetting(
+            "protocol.notice_sunset", env: "SWITCHBOARD_PROTOCOL_NOTICE_SUNSET", default: "",
+            summary: "The day (YYYY-MM-DD) after which the clients protocol.notice is about may be refused; sent with the notice."
+        ) { value, target throws(InvalidConfigurationValue) in
+            let day = ConfigurationParse.trimmed(value)
+            guard day.isEmpty || DeprecationNotice.isValidSunset(day) else {
+                throw InvalidConfigurationValue(reason: "expected a date YYYY-MM-DD, got \(ConfigurationParse.quoted(value))")
+            }
+            target.deprecationNotice.sunset = day.isEmpty ? nil : day
+        },
+        HubSetting(
+            "protocol.notice_sdks", env: "SWITCHBOARD_PROTOCOL_NOTICE_SDKS", default: "",
+            summary:
+                "Comma-separated prefixes of the sdk a connect names (switchboard-js/0.) that get protocol.notice; unnamed matches clients that name none; empty: every session."
+        ) { value, target throws(InvalidConfigurationValue) in
+            var prefixes: [String] = []
+            for part in value.split(separator: ",") {
+                let prefix = ConfigurationParse.trimmed(String(part))
+                guard DeprecationNotice.isValidSDK(prefix) else {
+                    throw InvalidConfigurationValue(
+                        reason: "each prefix is 1-64 printable ASCII characters without spaces, got \(ConfigurationParse.quoted(prefix))")
+                }
+                prefixes.append(prefix)
+            }
+            target.deprecationNotice.sdkPrefixes = prefixes
+        },
+        HubSetting(
             "audit.log", env: "SWITCHBOARD_AUDIT_LOG", default: "",
             summary:
                 "Audit events (connections, auth failures, denials, limit hits, API calls) as JSON lines: empty (off), stderr, stdout or a file path."

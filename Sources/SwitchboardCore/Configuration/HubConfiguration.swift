@@ -125,6 +125,8 @@ public struct HubConfiguration: Sendable, Equatable {
     public var publicHosts: [String] = []
     /// Where audit events go as JSON lines: "" (off), "stderr", "stdout" or a file path.
     public var auditLog = ""
+    /// `protocol.notice*`: the notice pushed after `connect` to the clients the operator will stop serving.
+    public var deprecationNotice = DeprecationNotice()
     /// `log.format`: how the server's log lines (standard error) are written.
     public var logFormat: LogFormat = .text
     /// `log.level`: the least severe log level written.

@@ -4,7 +4,8 @@ public import NIOCore
 public enum Command: Sendable {
     /// `info` is optional JSON shown to others in presence (minified, at most ``CommandDecoder/maxInfoBytes``).
     /// `batch`: the client unpacks several messages from one WebSocket frame.
-    case connect(token: String?, info: ByteBuffer? = nil, batch: Bool = false)
+    /// `sdk` names the client library and its version (`switchboard-js/1.0.0`), for the operator's deprecation notices.
+    case connect(token: String?, info: ByteBuffer? = nil, batch: Bool = false, sdk: String? = nil)
     /// `token` is a subscription token, needed for private channels without a capability.
     /// `maxRate` caps pushes per second for this subscription (conflating or holding in between).
     /// `info` is this connection's presence info on this channel (instead of the `connect` command's); `join: false`
@@ -123,7 +124,14 @@ public enum CommandDecoder {
                 guard JSONScanner.kind(of: rawBatch) == .bool else { return fail(.badRequest, "batch must be true or false") }
                 batch = rawBatch.readableBytesView.first == UInt8(ascii: "t")
             }
-            return .success(CommandEnvelope(id: id, command: .connect(token: token, info: info, batch: batch)))
+            var sdk: String?
+            if let rawSDK = fields["sdk"], JSONScanner.kind(of: rawSDK) != .null {
+                guard let value = JSONScanner.decodeString(rawSDK), DeprecationNotice.isValidSDK(value) else {
+                    return fail(.badRequest, "sdk must be NAME/VERSION: 1-64 printable ASCII characters without spaces")
+                }
+                sdk = value
+            }
+            return .success(CommandEnvelope(id: id, command: .connect(token: token, info: info, batch: batch, sdk: sdk)))
         case "subscribe":
             guard case .success(let channel) = channelField else { return failChannel() }
             var since: StreamPosition?

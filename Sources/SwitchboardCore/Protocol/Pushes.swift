@@ -198,6 +198,17 @@ public enum Pushes {
         }
     }
 
+    /// `{"push":"notice","kind":"deprecation","message":"…","sunset":"YYYY-MM-DD"}` — after the `connect` reply of a
+    /// session the operator's notice concerns (sunset only when configured).
+    public static func notice(_ notice: DeprecationNotice) -> ByteBuffer {
+        object { writer in
+            writer.key("push"); writer.string("notice")
+            writer.key("kind"); writer.string("deprecation")
+            writer.key("message"); writer.string(notice.message)
+            if let sunset = notice.sunset { writer.key("sunset"); writer.string(sunset) }
+        }
+    }
+
     /// `"client":ID,"user":U,"info":{…}` (user and info only when known).
     public static func writeMemberFields(_ member: PresenceMember, into writer: inout JSONWriter) {
         writer.key("client"); writer.string(member.client)

@@ -116,8 +116,8 @@ extension Session {
             return
         case .ping:
             send(Pushes.reply(id: id))
-        case .connect(let token, let info, let batch):
-            connect(id: id, token: token, info: info, batch: batch)
+        case .connect(let token, let info, let batch, let sdk):
+            connect(id: id, token: token, info: info, batch: batch, sdk: sdk)
         case .refresh(let token):
             refresh(id: id, token: token)
         case .subscribe(let channel, let since, let token, let maxRate, let info, let join):

@@ -1,12 +1,12 @@
 import NIOCore
 import SwitchboardCore
 
-/// Who the client is: `connect` (token, info, batching), in-band `refresh`, and the expiry of the token in use.
+/// Who the client is: `connect` (token, info, batching, SDK), in-band `refresh`, and the expiry of the token in use.
 extension Session {
-    func connect(id: Int64, token: String?, info: ByteBuffer?, batch: Bool) {
+    func connect(id: Int64, token: String?, info: ByteBuffer?, batch: Bool, sdk: String?) {
         if let info { client.info = info }
         transport?.setBatching(batch)
-        guard let token else { return replyConnected(id) }
+        guard let token else { return replyConnected(id, sdk: sdk) }
         engineCallStarted()
         let verifier = services.tokens
         perform({ await verifier.connectionIdentity(token) }) { session, result in
@@ -23,7 +23,7 @@ extension Session {
                     session.client.countedUser = user
                 }
                 session.client.identity = identity
-                session.replyConnected(id)
+                session.replyConnected(id, sdk: sdk)
             case .failure(let error):
                 session.refuse(id, error)
                 session.disconnect(error.code == .tokenExpired ? .tokenExpired : .invalidToken)
@@ -78,7 +78,12 @@ extension Session {
         }
     }
 
-    private func replyConnected(_ id: Int64) {
+    /// The `connect` reply, then the operator's deprecation notice when it concerns this client's SDK (protocol §13).
+    private func replyConnected(_ id: Int64, sdk: String?) {
+        defer {
+            let notice = services.settings.configuration.deprecationNotice
+            if notice.concerns(sdk: sdk) { send(Pushes.notice(notice)) }
+        }
         send(
             Pushes.reply(id: id) { writer in
                 writer.key("client"); writer.string(self.id)

@@ -29,6 +29,7 @@ import type {
   PublishOptions,
   PublishResult,
   ReceiptRecord,
+  ServerNotice,
   SubscribeOptions,
   Subscription,
   SwitchboardClientLike,
@@ -37,7 +38,7 @@ import type {
 export * from './types.js';
 export { ClientClosedError, NotConnectedError, PublishQueueFullError, PublishTimeoutError, TokenTimeoutError } from './errors.js';
 
-type ClientEvent = 'state' | 'error' | 'reset';
+type ClientEvent = 'state' | 'error' | 'reset' | 'notice';
 
 export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSignals {
   private readonly log: Logger;
@@ -140,8 +141,29 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   on(event: 'state', listener: (state: ConnectionState) => void): () => void;
   on(event: 'error', listener: (error: unknown) => void): () => void;
   on(event: 'reset', listener: (reset: ResetEvent) => void): () => void;
+  /** The operator's deprecation notice; without a listener it is logged once with console.warn. */
+  on(event: 'notice', listener: (notice: ServerNotice) => void): () => void;
   on(event: ClientEvent, listener: (value: never) => void): () => void {
+    if (event === 'notice') this.noticeListeners++;
     return this.events.on(event, listener);
+  }
+
+  private noticeListeners = 0;
+  private noticeLogged = false;
+
+  private onNotice(push: Record<string, unknown>): void {
+    const notice: ServerNotice = {
+      kind: String(push.kind ?? ''),
+      message: String(push.message ?? ''),
+      ...(typeof push.sunset === 'string' ? { sunset: push.sunset } : {}),
+    };
+    this.log('notice', notice);
+    if (this.noticeListeners === 0 && !this.noticeLogged) {
+      // A developer must see it without having wired anything: that is what the notice is for. Once per client.
+      this.noticeLogged = true;
+      console.warn(`[switchboard] ${notice.message}${notice.sunset ? ` (sunset ${notice.sunset})` : ''}`);
+    }
+    this.emit('notice', notice);
   }
 
   subscribe<Data = unknown, Info = unknown>(channel: string, options: SubscribeOptions<Data, Info> = {}): Subscription<Info> {
@@ -284,6 +306,9 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
         break;
       case 'error':
         this.emit('error', new SwitchboardError(push.error as { code: number; name: string; reason: string }));
+        break;
+      case 'notice':
+        this.onNotice(push as Record<string, unknown>);
         break;
       default:
         // receipt, conflated, join, leave, signal. `session` is consumed by the SSE transport; unknown pushes are

@@ -2,6 +2,7 @@
 // with full-jitter backoff (skipped when the browser comes back online or visible), and the server's advice on close.
 // What the app wants (`shouldConnect`) is kept apart from what the connection is (`state`): the intent survives drops.
 
+import { SDK_NAME } from './version.js';
 import { Backoff } from './backoff.js';
 import { Link } from './link.js';
 import type { Logger } from './log.js';
@@ -156,7 +157,7 @@ export class Connection {
   }
 
   private sendConnect(link: Link, token: string | null): void {
-    const connect: Command = { cmd: 'connect' };
+    const connect: Command = { cmd: 'connect', sdk: SDK_NAME };
     if (token) connect.token = token;
     if (this.options.info !== undefined) connect.info = this.options.info;
     // Harmless on SSE and long-poll, which deliver one message per event or a list anyway.

@@ -170,6 +170,13 @@ export interface ClientStats {
   acksDropped: number;
 }
 
+/** The operator's notice to this client (protocol.md §13): `kind` is `deprecation` today; `sunset` a `YYYY-MM-DD` day. */
+export interface ServerNotice {
+  kind: string;
+  message: string;
+  sunset?: string;
+}
+
 /** What every client offers, whether it holds the connection itself or shares one across tabs. */
 export interface SwitchboardClientLike extends PresenceAndSignals {
   readonly state: ConnectionState;

@@ -616,3 +616,43 @@ test('position and presence snapshots keep their identity until they change (saf
   assert.equal(subscription.presence, presence);
   client.close();
 });
+
+test('a newer server: unknown members in every reply and push, and unknown push types, are ignored (protocol §13)', async () => {
+  const channel = collect();
+  const errors = [];
+  const { server, timers, client, states } = setup();
+  // Every message this server sends gains members a later protocol version might add; results too.
+  const newer = new WeakSet();
+  const handle = server.handle.bind(server);
+  server.handle = (connection, command) => {
+    if (!newer.has(connection)) {
+      newer.add(connection);
+      const deliver = connection.deliver.bind(connection);
+      connection.deliver = (message) =>
+        deliver({
+          ...message,
+          added_later: { nested: [1, 2] },
+          ...(message.result ? { result: { ...message.result, added_later: true } } : {}),
+        });
+    }
+    handle(connection, command);
+  };
+  client.on('error', (error) => errors.push(error));
+  client.subscribe('news', channel);
+  await timers.advance(0);
+  const connection = [...server.connections][0];
+  connection.deliver({ push: 'notice', kind: 'deprecated', message: 'from a later version' });
+  connection.deliver({ push: 'something_new', channel: 'news', offset: 99 });
+  server.publish('news', 1);
+  server.publish('news', 2);
+  const reply = await Promise.race([client.publish('news', 3), timers.advance(0).then(() => 'no reply')]);
+  await timers.advance(0);
+  assert.deepEqual(channel.received, [1, 2, 3]);
+  assert.equal(typeof reply, 'object');
+  assert.equal(reply.offset, 3);
+  assert.deepEqual(errors, []);
+  assert.equal(states.at(-1).status, 'connected');
+  assert.equal(states.filter((state) => state.status === 'connected').length, 1, 'no reconnect');
+  assert.equal(client.stats.resets, 0);
+  client.close();
+});
