@@ -62,7 +62,7 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
         if let ready {
             join(ready, channel: channel, eventLoop: eventLoop)
         } else {
-            // Backpressure while the engine reads: at most one read's worth of messages waits.
+            // Backpressure while the engine reads: only the messages already read wait in `waiting`.
             try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         }
     }
