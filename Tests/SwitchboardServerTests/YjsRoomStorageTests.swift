@@ -113,8 +113,7 @@ import Testing
         let close = await Endpoint.closeFrame(client)
         #expect(close?.code == 1011)
         #expect(close?.reason == "yjs: the room could not be stored: engine \(kind)")
-        // Stopping writes what is queued: the hung write must end first.
-        broker.releaseHangs()
+        // The hung write does not hold the shutdown: the server gives up on it after twice the deadline.
         try await server.stop()
     }
 

@@ -38,11 +38,13 @@ final class YjsPersistence: Sendable {
     /// `engine.call_timeout_ms`, for reads and ``stored(_:)``.
     private let callTimeout: Duration
     private let observer: DeadlineBroker.CallObserver?
+    private let logger: Logger
 
     init(store: any YjsRoomStore, callTimeout: Duration, observer: DeadlineBroker.CallObserver? = nil, logger: Logger) {
         self.storeBox = NIOLockedValueBox(store)
         self.callTimeout = callTimeout
         self.observer = observer
+        self.logger = logger
         let (operations, continuation) = AsyncStream<Operation>.makeStream()
         self.continuation = continuation
         let backlog = self.backlog
@@ -116,10 +118,19 @@ final class YjsPersistence: Sendable {
         return result
     }
 
-    /// Writes what is queued, then lets go of the store; later changes are not stored.
+    /// Writes what is queued, then lets go of the store; later changes are not stored. Gives up when the engine
+    /// writes nothing for twice the call deadline: a hung engine must not hold the server's shutdown.
     func finish() async {
         continuation.finish()
-        await writer.value
+        var queuedBefore = Int.max
+        while case .failure = await DeadlineBroker.run("yjs_finish", timeout: callTimeout, { [writer] in await writer.value }) {
+            let queued = backlog.withLockedValue { $0.queued.values.reduce(0, +) }
+            guard queued < queuedBefore else {
+                logger.error("the engine stopped storing Yjs room changes; stopping without them", metadata: ["unstored": "\(queued)"])
+                break
+            }
+            queuedBefore = queued
+        }
         storeBox.withLockedValue { $0 = nil }
     }
 }
