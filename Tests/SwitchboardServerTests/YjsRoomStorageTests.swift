@@ -58,6 +58,31 @@ import Testing
         try await server.stop()
     }
 
+    /// A client gone while its room loads is noticed once the room is there (reads resume), and leaves no peer behind.
+    @Test func aClientThatLeavesWhileItsRoomLoadsLeavesNoPeer() async throws {
+        let broker = FaultyBroker()
+        broker.set("yjs_load", .gated)
+        let server = try await Endpoint.startServer(broker: broker)
+        let gone = try await server.webSocket(path: "/yjs/docs:a", subprotocols: [])
+        await awaitEvent("start yjs_load", in: broker)
+        // Its close frame waits unread in the socket while the room loads.
+        try await gone.sendFrame(opcode: 0x8, payload: [0x03, 0xE8])
+        broker.open("yjs_load")
+        await gone.close()
+        let room = try #require(await firstRoom(server))
+        try await waitUntil { room.logStatistics.peers == 0 }
+        let client = try await Endpoint.connect(server)
+        try await Endpoint.store(Endpoint.hi, with: client)
+        #expect(room.logStatistics.peers == 1)
+        try await server.stop()
+    }
+
+    /// The room once it is in memory (after the engine's read).
+    private func firstRoom(_ server: TestServer) async -> YjsRoom? {
+        try? await waitUntil { server.server.yjsRooms.existingRoom(Self.room) != nil }
+        return server.server.yjsRooms.existingRoom(Self.room)
+    }
+
     @Test(arguments: [("fail", "unavailable"), ("hang", "timed_out")])
     func aRoomTheEngineCannotReadClosesWith1011AndTheNextConnectionReadsItAgain(_ behaviour: String, _ kind: String) async throws {
         let broker = FaultyBroker()
