@@ -4,8 +4,8 @@ public import SwitchboardBroker
 
 /// Yjs rooms in the `yjs_updates` table: one row per stored update, numbered per room.
 extension SQLiteBroker: YjsRoomStore {
-    public func loadYjsRoom(_ room: String) throws -> [[UInt8]] {
-        try pool.read { db in
+    public func loadYjsRoom(_ room: String) async throws -> [[UInt8]] {
+        try await pool.read { db in
             try Data.fetchAll(db, sql: "SELECT data FROM yjs_updates WHERE room = ? ORDER BY seq", arguments: [room]).map { Array($0) }
         }
     }

@@ -85,23 +85,24 @@ public struct SwitchboardServer: Sendable {
         // Every engine call from here on has a deadline and fails only with an EngineError.
         let (metrics, logger) = (self.metrics, self.logger)
         let engine = try self.broker ?? Self.openEngine(configuration, logger: logger)
+        let observer: DeadlineBroker.CallObserver = { operation, outcome, duration, error in
+            metrics.engineCall(operation, outcome: outcome.rawValue, duration: duration)
+            if let error {
+                logger.error(
+                    "engine call failed",
+                    metadata: [
+                        "operation": .string(operation), "outcome": .string(outcome.rawValue), "retryable": .stringConvertible(error.isRetryable),
+                        "duration_ms": .stringConvertible(
+                            duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000),
+                        "error": .string(error.description),
+                    ])
+            }
+        }
+        let broker = DeadlineBroker(engine, timeout: configuration.engineCallTimeout, observer: observer)
         // Yjs rooms are stored by engines that can (SQLite); with the memory engine they live as long as the process.
-        if let store = engine as? any YjsRoomStore { yjsRooms.attach(store: store, logger: logger) }
-        let broker = DeadlineBroker(
-            engine, timeout: configuration.engineCallTimeout,
-            observer: { operation, outcome, duration, error in
-                metrics.engineCall(operation, outcome: outcome.rawValue, duration: duration)
-                if let error {
-                    logger.error(
-                        "engine call failed",
-                        metadata: [
-                            "operation": .string(operation), "outcome": .string(outcome.rawValue), "retryable": .stringConvertible(error.isRetryable),
-                            "duration_ms": .stringConvertible(
-                                duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000),
-                            "error": .string(error.description),
-                        ])
-                }
-            })
+        if let store = engine as? any YjsRoomStore {
+            yjsRooms.attach(store: store, callTimeout: configuration.engineCallTimeout, observer: observer, logger: logger)
+        }
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
         broker.attach(sink: hub)
@@ -147,7 +148,7 @@ public struct SwitchboardServer: Sendable {
             },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
             // Yjs rooms' queued writes finish before the engine stops (services stop in reverse order).
-            services: [BrokerService(broker: broker), YjsStorageService(rooms: yjsRooms)] + demoServices,
+            services: [BrokerService(broker: broker), YjsRoomService(rooms: yjsRooms, idle: configuration.yjsRoomIdle)] + demoServices,
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
             eventLoopGroupProvider: .shared(group),
             logger: logger
@@ -182,12 +183,25 @@ private struct BrokerService: Service {
     }
 }
 
-/// Until graceful shutdown, nothing; then writes the Yjs rooms' queued changes and lets go of the engine.
-private struct YjsStorageService: Service {
+/// Until graceful shutdown, drops Yjs rooms idle for `idle` from memory (checking every half of it, at most every
+/// 10 s); then writes the rooms' queued changes and lets go of the engine.
+private struct YjsRoomService: Service {
     let rooms: YjsRooms
+    /// `yjs.room_idle_ms`; nil keeps rooms in memory.
+    let idle: Duration?
 
     func run() async throws {
-        try? await gracefulShutdown()
+        if let idle {
+            let sweep = min(max(idle / 2, .milliseconds(10)), .seconds(10))
+            try? await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: sweep)
+                    rooms.evictIdle(since: .now() - TimeAmount(idle))
+                }
+            }
+        } else {
+            try? await gracefulShutdown()
+        }
         await rooms.detachStore()
     }
 }

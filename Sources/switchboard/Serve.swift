@@ -132,7 +132,7 @@ enum Banner {
 }
 
 /// What `serve --demo` adds to a development configuration, unless the configuration already says otherwise: the
-/// demo apps' namespaces and an HMAC secret (made up for this process) to sign demo tokens with.
+/// demo apps' namespaces (`docs` holds the editor's Yjs rooms) and an HMAC secret (made up for this process) to sign demo tokens with.
 enum DemoSetup {
     static func prepare(_ configuration: inout HubConfiguration) {
         configuration.demo = true
@@ -149,6 +149,11 @@ enum DemoSetup {
             ticker.conflation = true
             ticker.historySize = 1000
             configuration.namespaces["ticker"] = ticker
+        }
+        if configuration.namespaces["docs"] == nil {
+            var docs = configuration.channelDefaults
+            docs.yjs = true
+            configuration.namespaces["docs"] = docs
         }
     }
 }

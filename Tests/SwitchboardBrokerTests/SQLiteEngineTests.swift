@@ -301,18 +301,18 @@ struct SQLiteYjsRoomStoreTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let engine = try SQLiteBroker(directory: directory, policy: policy, trimInterval: nil)
-            #expect(try engine.loadYjsRoom("docs:a") == [])
+            #expect(try await engine.loadYjsRoom("docs:a") == [])
             for update: [UInt8] in [[1], [2], [3]] { try await engine.appendYjsUpdate(update, to: "docs:a") }
             try await engine.appendYjsUpdate([9], to: "docs:b")
             try await engine.compactYjsRoom("docs:a", first: 2, into: [12])
             try await engine.appendYjsUpdate([4], to: "docs:a")
-            #expect(try engine.loadYjsRoom("docs:a") == [[12], [3], [4]])
+            #expect(try await engine.loadYjsRoom("docs:a") == [[12], [3], [4]])
         }
         // Reopened: what was written is read back, each room on its own.
         let engine = try SQLiteBroker(directory: directory, policy: policy, trimInterval: nil)
-        #expect(try engine.loadYjsRoom("docs:a") == [[12], [3], [4]])
-        #expect(try engine.loadYjsRoom("docs:b") == [[9]])
+        #expect(try await engine.loadYjsRoom("docs:a") == [[12], [3], [4]])
+        #expect(try await engine.loadYjsRoom("docs:b") == [[9]])
         try await engine.compactYjsRoom("docs:a", first: 3, into: [123])
-        #expect(try engine.loadYjsRoom("docs:a") == [[123]])
+        #expect(try await engine.loadYjsRoom("docs:a") == [[123]])
     }
 }

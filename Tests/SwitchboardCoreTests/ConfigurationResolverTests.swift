@@ -122,6 +122,14 @@ struct ConfigurationResolverTests {
         #expect(resolveError([file([("server.web_root_follow_symlinks", "maybe")])])?.key == "server.web_root_follow_symlinks")
     }
 
+    /// `yjs.room_idle_ms`: a minute by default, read in milliseconds, 0 keeps idle rooms.
+    @Test func yjsRoomIdleIsReadAndZeroKeepsRooms() throws {
+        #expect(try ConfigurationResolver.resolve([]).yjsRoomIdle == .seconds(60))
+        #expect(try ConfigurationResolver.resolve([file([("yjs.room_idle_ms", "1500")])]).yjsRoomIdle == .milliseconds(1500))
+        #expect(try ConfigurationResolver.resolve([file([("yjs.room_idle_ms", "0")])]).yjsRoomIdle == nil)
+        #expect(resolveError([file([("yjs.room_idle_ms", "-1")])])?.key == "yjs.room_idle_ms")
+    }
+
     /// The engine keys: the durable engine by default, its path and sync level read; bad values refused with a reason.
     @Test func engineTypeAndSQLiteKeysAreReadAndChecked() throws {
         let defaults = try ConfigurationResolver.resolve([])

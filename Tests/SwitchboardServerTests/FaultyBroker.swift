@@ -4,7 +4,8 @@ import SwitchboardBroker
 import SwitchboardCore
 
 /// A test double behind the `Broker` protocol: the in-memory engine, with any operation made to hang, fail or wait
-/// for the test, and every call's start and end reported in order.
+/// for the test, and every call's start and end reported in order. It also stores Yjs rooms (`yjs_load`,
+/// `yjs_append`, `yjs_compact`), in memory.
 final class FaultyBroker: Broker {
     enum Behaviour: Sendable {
         case normal
@@ -19,6 +20,10 @@ final class FaultyBroker: Broker {
     private let behaviours = NIOLockedValueBox<[String: Behaviour]>([:])
     private let gates = NIOLockedValueBox<[String: [CheckedContinuation<Void, Never>]]>([:])
     private let opened = NIOLockedValueBox<Set<String>>([])
+    /// The stored Yjs rooms' logs, by room.
+    let yjsLogs = NIOLockedValueBox<[String: [[UInt8]]]>([:])
+    /// How many times a Yjs room was read.
+    let yjsLoads = NIOLockedValueBox(0)
     /// "start <operation>" and "end <operation>" for every call, in the order they happened.
     let events: AsyncStream<String>
     private let eventSink: AsyncStream<String>.Continuation
@@ -132,4 +137,24 @@ final class FaultyBroker: Broker {
         try await around("receipts") { try await inner.receipts(channel: channel, offset: offset) }
     }
     func signal(_ event: EphemeralEvent) async throws { try await around("signal") { try await inner.signal(event) } }
+}
+
+extension FaultyBroker: YjsRoomStore {
+    func loadYjsRoom(_ room: String) async throws -> [[UInt8]] {
+        yjsLoads.withLockedValue { $0 += 1 }
+        return try await around("yjs_load") { yjsLogs.withLockedValue { $0[room] ?? [] } }
+    }
+
+    func appendYjsUpdate(_ update: [UInt8], to room: String) async throws {
+        try await around("yjs_append") { yjsLogs.withLockedValue { $0[room, default: []].append(update) } }
+    }
+
+    func compactYjsRoom(_ room: String, first count: Int, into merged: [UInt8]) async throws {
+        try await around("yjs_compact") {
+            yjsLogs.withLockedValue { logs in
+                guard let log = logs[room], count > 0, count <= log.count else { return }
+                logs[room] = [merged] + log.dropFirst(count)
+            }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import SwitchboardBroker
 import SwitchboardClient
 import SwitchboardCore
 import SwitchboardYjs
@@ -15,8 +16,12 @@ import Testing
     /// Sync step 1 with an empty state vector: "send me everything".
     static let stepOneFromNothing: [UInt8] = [0, 0, 1, 0]
 
-    private static func startServer(_ configure: (inout NamespaceOptions) -> Void = { _ in }) async throws -> TestServer {
-        try await TestServer.start { configuration in
+    /// A server whose namespace `docs` holds Yjs rooms; `hub` adjusts the rest of the configuration.
+    static func startServer(
+        broker: (any Broker)? = nil, _ configure: (inout NamespaceOptions) -> Void = { _ in }, hub: (inout HubConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
+        try await TestServer.start(broker: broker) { configuration in
+            hub(&configuration)
             var docs = configuration.channelDefaults
             docs.yjs = true
             configure(&docs)
@@ -25,7 +30,7 @@ import Testing
     }
 
     /// Connects and reads the server's own sync step 1.
-    private static func connect(_ server: TestServer, room: String = "docs:a", headers: [(String, String)] = []) async throws -> WebSocketClient {
+    static func connect(_ server: TestServer, room: String = "docs:a", headers: [(String, String)] = []) async throws -> WebSocketClient {
         let client = try await server.webSocket(path: "/yjs/\(room)", subprotocols: [], headers: headers)
         let first = await client.receive()
         guard case .binary(let bytes) = first, bytes.starts(with: [0, 0]) else {
@@ -36,7 +41,7 @@ import Testing
     }
 
     /// Sends an update and waits until the server has handled it (its answer to a step 1 sent after it).
-    private static func store(_ update: [UInt8], with client: WebSocketClient) async throws {
+    static func store(_ update: [UInt8], with client: WebSocketClient) async throws {
         try await client.sendFrame(opcode: 0x2, payload: YjsSyncMessage.encodeUpdate(update))
         try await client.sendFrame(opcode: 0x2, payload: stepOneFromNothing)
         _ = await client.receive()  // step 2
@@ -44,7 +49,7 @@ import Testing
     }
 
     /// The room's document as a new client is sent it.
-    private static func document(_ server: TestServer, room: String = "docs:a") async throws -> [UInt8] {
+    static func document(_ server: TestServer, room: String = "docs:a") async throws -> [UInt8] {
         let client = try await connect(server, room: room)
         try await client.sendFrame(opcode: 0x2, payload: stepOneFromNothing)
         guard case .binary(let message) = await client.receive(), case .syncStep2(let update) = try YjsSyncMessage(decoding: message) else {
@@ -55,7 +60,7 @@ import Testing
         return update
     }
 
-    private static func closeFrame(_ client: WebSocketClient) async -> (code: UInt16?, reason: String)? {
+    static func closeFrame(_ client: WebSocketClient) async -> (code: UInt16?, reason: String)? {
         while let message = await client.receive() {
             if case .close(let code, let reason) = message { return (code, reason) }
         }

@@ -15,7 +15,7 @@ def items(browser, testid="news-item"):
 def test_index_links_every_demo_and_each_page_loads_cleanly(server, browser):
     browser.open(f"{server.url}/")
     links = browser.js("return [...document.querySelectorAll('a.card')].map(a => a.getAttribute('href'))")
-    assert links == ["chat.html", "ticker.html", "notifications.html", "news.html", "news-ws.html", "lab.html"]
+    assert links == ["chat.html", "ticker.html", "notifications.html", "news.html", "news-ws.html", "editor.html", "lab.html"]
     browser.screenshot("index")
     for link in links:
         browser.open(f"{server.url}/{link}")

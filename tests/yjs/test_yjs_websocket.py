@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from pycrdt_client import PycrdtClient
+
 HERE = pathlib.Path(__file__).resolve().parent
 
 NODE_ENV = {**os.environ, "NODE_PATH": "/usr/share/nodejs"}
@@ -85,6 +87,48 @@ def test_documents_survive_a_restart_of_the_hub_on_the_sqlite_engine(tmp_path, s
         for i in range(2):
             for r in range(20):
                 assert f"c{i}r{r} " in after["texts"][0]
+    finally:
+        restarted.process.terminate()
+        restarted.process.wait(timeout=15)
+
+
+def test_acknowledged_edits_survive_kill_9_of_the_hub(tmp_path, start_server):
+    """Node y-websocket clients and a pycrdt client edit a room; once the server answered the pycrdt client's sync
+    step 1 (its acknowledgement), the hub is SIGKILLed mid-session. Restarted on the same data directory, it serves
+    the whole document: equal to the pycrdt client's own (independent) document, words of every client included."""
+    config = tmp_path / "switchboard.yaml"
+    config.write_text(CONFIG + "    yjs_compact_after_updates: 50\n")
+    environment = {"SWITCHBOARD_ENGINE_SQLITE_PATH": str(tmp_path / "data")}
+    server = start_server("--config", str(config), env=environment)
+    try:
+        node = run_clients(server, "docs:crash", clients=2, rounds=20)
+        assert node["converged"], node
+        writer = PycrdtClient(f"ws://127.0.0.1:{server.port}/yjs/docs:crash")
+        assert str(writer.text) == node["texts"][0]
+        # Hundreds of updates in a burst, so the engine's writes trail the relay, with deletions among them.
+        for i in range(400):
+            middle = str(writer.text).find(" ", len(writer.text) // 2) + 1
+            writer.text.insert(middle, f"p{i} ")
+            if i % 10 == 9:
+                writer.text.insert(0, "zz")
+                del writer.text[0:2]
+        writer.sync()
+        server.process.kill()
+        server.process.wait(timeout=15)
+        writer.close()
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=15)
+    restarted = start_server("--config", str(config), env=environment)
+    try:
+        reader = PycrdtClient(f"ws://127.0.0.1:{restarted.port}/yjs/docs:crash")
+        assert str(reader.text) == str(writer.text)
+        assert reader.state_vector() == writer.state_vector()
+        reader.close()
+        # Yjs itself, through the unmodified client, gets the same document back.
+        after = run_clients(restarted, "docs:crash", clients=1, rounds=0)
+        assert after["texts"][0] == str(writer.text)
     finally:
         restarted.process.terminate()
         restarted.process.wait(timeout=15)

@@ -63,11 +63,12 @@ for (let round = 0; round < Number(rounds); round++) {
 if (offline >= 0) {
   clients[offline].provider.connect()
 }
-// Converged: every client has the same text and every client's state vector is the same.
+// Converged: every client has the same text and the same snapshot (state vector and delete set: equal state vectors
+// alone would let a deletion still in flight go unnoticed).
 const sameState = () => {
-  const vectors = clients.map(c => Buffer.from(Y.encodeStateVector(c.doc)).toString('hex'))
+  const snapshots = clients.map(c => Y.snapshot(c.doc))
   const texts = clients.map(c => c.doc.getText('text').toString())
-  return clients.every(c => c.provider.synced) && texts.every(t => t === texts[0]) && vectors.every(v => v === vectors[0])
+  return clients.every(c => c.provider.synced) && texts.every(t => t === texts[0]) && snapshots.every(s => Y.equalSnapshots(s, snapshots[0]))
 }
 let converged = true
 try {

@@ -416,6 +416,14 @@ extension HubSetting {
             target.poll.sessionIdle = try ConfigurationParse.milliseconds(value, atLeast: 1)
         },
         HubSetting(
+            "yjs.room_idle_ms", env: "SWITCHBOARD_YJS_ROOM_IDLE_MS", default: "60000",
+            summary:
+                "Milliseconds a Yjs room stays in memory without a connection once the engine holds its whole log; the next connection reads it back from the engine. 0 keeps rooms until the process ends; with the memory engine they always are."
+        ) { value, target throws(InvalidConfigurationValue) in
+            let idle = try ConfigurationParse.milliseconds(value, atLeast: 0)
+            target.yjsRoomIdle = idle == .zero ? nil : idle
+        },
+        HubSetting(
             "auth.hmac_secret", env: "SWITCHBOARD_AUTH_HMAC_SECRET", default: "",
             summary:
                 "Shared secret verifying HMAC tokens: 32+ bytes for HS256, 48+ also for HS384, 64+ also for HS512; `switchboard token` signs with it."

@@ -147,6 +147,8 @@ public struct HubConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     /// Port to listen on; 0 picks a free one (tests use it).
     public var port = 8_080
+    /// `yjs.room_idle_ms`: how long a Yjs room without connections stays in memory; nil keeps rooms until the end.
+    public var yjsRoomIdle: Duration? = .seconds(60)
     /// `engine.call_timeout_ms`: how long one engine call may take before it fails as timed out (retryable).
     public var engineCallTimeout: Duration = .seconds(5)
     /// `engine.type`: where history lives.

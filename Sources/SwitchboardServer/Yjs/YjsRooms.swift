@@ -5,52 +5,124 @@ import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardYjs
 
-/// The Yjs rooms this server holds: in memory while the process runs, and, when the engine stores rooms (the SQLite
-/// engine, ``YjsRoomStore``), loaded from it on first use and written to it as their logs change (docs/yjs.md).
+/// The Yjs rooms this server holds: in memory while they have connections, and, when the engine stores rooms (the
+/// SQLite engine, ``YjsRoomStore``), loaded from it on first use, written to it as their logs change, and dropped from
+/// memory after `yjs.room_idle_ms` without a connection (docs/yjs.md).
 ///
 /// A class shared by every connection; each room has its own lock, so rooms on different event loops never wait for
-/// each other.
+/// each other. Lock order: the map, then a room, then the persistence's backlog.
 final class YjsRooms: Sendable {
-    private let rooms = NIOLockedValueBox<[ChannelName: YjsRoom]>([:])
-    private let persistence = NIOLockedValueBox<YjsPersistence?>(nil)
+    /// A room in memory, or being read from the engine for the connections waiting for it.
+    private enum Entry {
+        case ready(YjsRoom)
+        case loading(waiters: [@Sendable (Result<YjsRoom, EngineError>) -> Void])
+    }
+
+    private let entries = NIOLockedValueBox<[ChannelName: Entry]>([:])
+    private let storage = NIOLockedValueBox<YjsPersistence?>(nil)
 
     init() {}
 
-    /// Stores rooms in `store` from now on (set once, before the server accepts connections).
-    func attach(store: any YjsRoomStore, logger: Logger) {
-        persistence.withLockedValue { $0 = YjsPersistence(store: store, logger: logger) }
+    /// Stores rooms in `store` from now on (set once, before the server accepts connections). Reads and waits for
+    /// writes have the deadline `callTimeout`; `observer` is told of each, as of every engine call.
+    func attach(store: any YjsRoomStore, callTimeout: Duration, observer: DeadlineBroker.CallObserver? = nil, logger: Logger) {
+        storage.withLockedValue { $0 = YjsPersistence(store: store, callTimeout: callTimeout, observer: observer, logger: logger) }
     }
 
     /// Writes what is queued and lets go of the store (at shutdown, before the engine stops).
     func detachStore() async {
-        let persistence = persistence.withLockedValue { persistence in
-            defer { persistence = nil }
-            return persistence
+        let persistence = storage.withLockedValue { storage in
+            defer { storage = nil }
+            return storage
         }
         await persistence?.finish()
     }
 
-    /// The room for `name`: made on first use, from the engine's stored log when there is one. Nil when the stored
-    /// log cannot be read (the connection is closed with 1011).
-    func room(_ name: ChannelName, options: NamespaceOptions) -> YjsRoom? {
-        let persistence = persistence.withLockedValue { $0 }
-        return rooms.withLockedValue { rooms -> YjsRoom? in
-            if let room = rooms[name] { return room }
-            var log: [[UInt8]] = []
-            if let persistence {
-                // One indexed read, on the first connection to the room only.
-                guard let store = persistence.store, let stored = try? store.loadYjsRoom(name.description) else { return nil }
-                log = stored
+    /// The room for `name` when it is in memory (made at once when the engine does not store rooms). Otherwise nil,
+    /// and `whenLoaded` is called, on another thread, once the room's log was read from the engine, or with the
+    /// ``EngineError`` (a timeout past `engine.call_timeout_ms`) that kept it from being read. Connections that ask for
+    /// a room while it loads share the one read.
+    func open(
+        _ name: ChannelName, options: NamespaceOptions, whenLoaded: @escaping @Sendable (Result<YjsRoom, EngineError>) -> Void
+    ) -> YjsRoom? {
+        let persistence = storage.withLockedValue { $0 }
+        enum Next {
+            case ready(YjsRoom)
+            case wait
+            case load
+        }
+        let next = entries.withLockedValue { entries -> Next in
+            switch entries[name] {
+            case .ready(let room):
+                return .ready(room)
+            case .loading(let waiters):
+                entries[name] = .loading(waiters: waiters + [whenLoaded])
+                return .wait
+            case nil:
+                guard persistence != nil else {
+                    let room = YjsRoom(name: name.description, options: options)
+                    entries[name] = .ready(room)
+                    return .ready(room)
+                }
+                entries[name] = .loading(waiters: [whenLoaded])
+                return .load
             }
-            let room = YjsRoom(name: name.description, options: options, log: log, persistence: persistence)
-            rooms[name] = room
-            return room
+        }
+        switch next {
+        case .ready(let room): return room
+        case .wait: return nil
+        case .load: break
+        }
+        guard let persistence else { return nil }
+        Task {
+            let result = await persistence.load(name.description)
+            self.finishLoading(name, options: options, persistence: persistence, result)
+        }
+        return nil
+    }
+
+    private func finishLoading(
+        _ name: ChannelName, options: NamespaceOptions, persistence: YjsPersistence, _ result: Result<[[UInt8]], EngineError>
+    ) {
+        let (waiters, outcome) = entries.withLockedValue {
+            entries -> ([@Sendable (Result<YjsRoom, EngineError>) -> Void], Result<YjsRoom, EngineError>) in
+            guard case .loading(let waiters) = entries[name] else { return ([], .failure(EngineError(.internal, operation: "yjs_load"))) }
+            switch result {
+            case .success(let log):
+                let room = YjsRoom(name: name.description, options: options, log: log, persistence: persistence)
+                entries[name] = .ready(room)
+                return (waiters, .success(room))
+            case .failure(let error):
+                // Not kept: the next connection tries again.
+                entries[name] = nil
+                return (waiters, .failure(error))
+            }
+        }
+        for waiter in waiters { waiter(outcome) }
+    }
+
+    /// Drops from memory the rooms that have had no connection since `cutoff` and whose log the engine holds in full
+    /// (nothing queued, no failed write); with the memory engine rooms are never dropped. Returns how many went.
+    @discardableResult
+    func evictIdle(since cutoff: NIODeadline) -> Int {
+        guard let persistence = storage.withLockedValue({ $0 }) else { return 0 }
+        return entries.withLockedValue { entries in
+            var evicted: [ChannelName] = []
+            for (name, entry) in entries {
+                guard case .ready(let room) = entry, room.evictIfIdle(since: cutoff, settled: { persistence.isSettled(room.name) }) else { continue }
+                evicted.append(name)
+            }
+            for name in evicted { entries[name] = nil }
+            return evicted.count
         }
     }
 
-    /// The room for `name` if it exists (tests and the admin view).
+    /// The room for `name` if it is in memory (tests and the admin view).
     func existingRoom(_ name: ChannelName) -> YjsRoom? {
-        rooms.withLockedValue { $0[name] }
+        entries.withLockedValue {
+            guard case .ready(let room) = $0[name] else { return nil }
+            return room
+        }
     }
 }
 
@@ -90,12 +162,17 @@ final class YjsRoom: Sendable {
         var peers: [Int: Peer] = [:]
         var nextPeerID = 0
         var awareness: [UInt64: AwarenessEntry] = [:]
+        /// When the last peer left (or the room was made); nil while it has peers.
+        var idleSince: NIODeadline? = .now()
+        /// Dropped from memory: joining it is refused, the connection opens the room anew.
+        var evicted = false
     }
 
     let name: String
     let options: NamespaceOptions
     private let state: NIOLockedValueBox<State>
-    private let persistence: YjsPersistence?
+    /// Where the room's log is stored; nil with the memory engine.
+    let persistence: YjsPersistence?
 
     init(name: String, options: NamespaceOptions, log: [[UInt8]] = [], persistence: YjsPersistence? = nil) {
         self.name = name
@@ -116,9 +193,11 @@ final class YjsRoom: Sendable {
         let awareness: [UInt8]?
     }
 
-    /// Adds a connection to the room.
-    func join(deliver: @escaping @Sendable ([UInt8]) -> Void) -> Welcome {
+    /// Adds a connection to the room; nil when the room was dropped from memory meanwhile (open it again).
+    func join(deliver: @escaping @Sendable ([UInt8]) -> Void) -> Welcome? {
         state.withLockedValue { state in
+            guard !state.evicted else { return nil }
+            state.idleSince = nil
             let id = state.nextPeerID
             state.nextPeerID += 1
             state.peers[id] = Peer(id: id, deliver: deliver)
@@ -130,6 +209,7 @@ final class YjsRoom: Sendable {
     func leave(_ peerID: Int) {
         state.withLockedValue { state in
             guard state.peers.removeValue(forKey: peerID) != nil else { return }
+            if state.peers.isEmpty { state.idleSince = .now() }
             let owned = state.awareness.filter { $0.value.owner == peerID }
             guard !owned.isEmpty else { return }
             var removals: [YjsAwarenessUpdate.Entry] = []
@@ -191,6 +271,16 @@ final class YjsRoom: Sendable {
                 }
             }
             for peer in state.peers.values where peer.id != peerID { peer.deliver(message) }
+        }
+    }
+
+    /// Marks the room dropped from memory when it has had no peer since `cutoff` and `settled()` (the engine holds its
+    /// whole log); then no one can join it any more.
+    func evictIfIdle(since cutoff: NIODeadline, settled: () -> Bool) -> Bool {
+        state.withLockedValue { state in
+            guard state.peers.isEmpty, let idleSince = state.idleSince, idleSince <= cutoff, settled() else { return false }
+            state.evicted = true
+            return true
         }
     }
 

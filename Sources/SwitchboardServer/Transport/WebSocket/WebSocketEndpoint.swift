@@ -34,7 +34,7 @@ enum WebSocketMode {
         case .raw(let channel, let options): WebSocketRawEndpoint(connection: connection, channel: channel, options: options, identity: identity)
         case .echo: WebSocketEchoEndpoint(connection: connection)
         case .yjs(let room, let options, let canWrite):
-            WebSocketYjsEndpoint(connection: connection, room: connection.services.yjsRooms.room(room, options: options), canWrite: canWrite)
+            WebSocketYjsEndpoint(connection: connection, room: room, options: options, canWrite: canWrite)
         }
     }
 }

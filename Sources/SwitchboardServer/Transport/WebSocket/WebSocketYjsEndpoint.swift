@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardYjs
 
@@ -10,15 +11,27 @@ import SwitchboardYjs
 /// them to the other connections; awareness is relayed as it came and answered on query-awareness. A client without
 /// the write capability has its updates dropped and answered with the permission-denied auth message.
 ///
+/// A room not in memory is read from the engine first, off the event loop and within `engine.call_timeout_ms`: the
+/// connection stops reading meanwhile, and the messages it had already read are handled in order once the room is
+/// there. A room that cannot be read closes the connection with 1011 and the engine's error kind.
+///
 /// Bad input closes the connection, and the room is left as it was (docs/yjs.md): text frames 1003, anything that
 /// does not decode 1007 with the reason, an update over `yjs_max_update_bytes` 1009, a document past
 /// `yjs_max_document_bytes` 4510.
 final class WebSocketYjsEndpoint: WebSocketEndpoint {
     private unowned(unsafe) let connection: WebSocketConnectionHandler
-    /// Nil when the room's stored log could not be read: the connection is closed with 1011 at start.
-    private let room: YjsRoom?
+    private let roomName: ChannelName
+    private let options: NamespaceOptions
+    /// Set once the connection joined the room (after the room was read from the engine, if it had to be).
+    private var room: YjsRoom?
     private let canWrite: Bool
     private var peerID: Int?
+    /// Messages read while the room was loading, handled in order once it is there.
+    private var waiting: [ByteBuffer] = []
+    /// The channel is gone (``stop()``): a room that finishes loading afterwards must not touch the connection.
+    private var stopped = false
+    /// The connection's event loop, known from ``start(context:)``.
+    private var eventLoop: (any EventLoop)!
 
     /// A room peer, not a session: no commands, subscriptions or outbound queue of a session's.
     var session: Session? { nil }
@@ -28,25 +41,64 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
     private var inboundSincePing = true
     private var awaitingAnswer = false
 
-    init(connection: WebSocketConnectionHandler, room: YjsRoom?, canWrite: Bool) {
+    init(connection: WebSocketConnectionHandler, room: ChannelName, options: NamespaceOptions, canWrite: Bool) {
         self.connection = connection
-        self.room = room
+        self.roomName = room
+        self.options = options
         self.canWrite = canWrite
     }
 
     func start(context: ChannelHandlerContext) {
-        // Messages from other connections arrive on their event loops; each is carried over to this one.
-        let endpoint = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        guard let room else { return connection.fail(WebSocketFailure(.internalError, "the room could not be loaded")) }
-        let welcome = room.join { message in
-            eventLoop.execute { endpoint.value.deliver(message) }
+        eventLoop = context.eventLoop
+        open(channel: context.channel, eventLoop: context.eventLoop)
+    }
+
+    /// Joins the room at once when it is in memory; otherwise stops reading until the engine has answered.
+    private func open(channel: any Channel, eventLoop: any EventLoop) {
+        let endpoint = NIOLoopBound(self, eventLoop: eventLoop)
+        let ready = connection.services.yjsRooms.open(roomName, options: options) { result in
+            eventLoop.execute { endpoint.value.loaded(result, channel: channel, eventLoop: eventLoop) }
         }
+        if let ready {
+            join(ready, channel: channel, eventLoop: eventLoop)
+        } else {
+            // Backpressure while the engine reads: only the messages already read wait in `waiting`.
+            try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        }
+    }
+
+    private func loaded(_ result: Result<YjsRoom, EngineError>, channel: any Channel, eventLoop: any EventLoop) {
+        guard !stopped else { return }
+        switch result {
+        case .success(let room):
+            join(room, channel: channel, eventLoop: eventLoop)
+        case .failure(let error):
+            waiting = []
+            connection.fail(WebSocketFailure(.internalError, "yjs: the room could not be loaded: engine \(error.kind)"))
+        }
+    }
+
+    private func join(_ room: YjsRoom, channel: any Channel, eventLoop: any EventLoop) {
+        // Messages from other connections arrive on their event loops; each is carried over to this one.
+        let endpoint = NIOLoopBound(self, eventLoop: eventLoop)
+        guard
+            let welcome = room.join(deliver: { message in
+                eventLoop.execute { endpoint.value.deliver(message) }
+            })
+        else {
+            // Dropped from memory between loading and joining: read it again.
+            return open(channel: channel, eventLoop: eventLoop)
+        }
+        self.room = room
         peerID = welcome.peerID
         send(YjsSyncMessage.encodeSyncStep1(welcome.stateVector))
         if let awareness = welcome.awareness { send(awareness) }
         connection.flush()
         scheduleHeartbeat(after: connection.services.settings.heartbeat.interval, on: eventLoop)
+        let waiting = self.waiting
+        self.waiting = []
+        for message in waiting where connection.isOpen { receive(message, isText: false) }
+        try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
     }
 
     func noteInbound() { inboundSincePing = true }
@@ -77,10 +129,10 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
     }
 
     func receive(_ message: ByteBuffer, isText: Bool) {
-        guard let room else { return }
         guard !isText else {
             return connection.fail(WebSocketFailure(.unsupportedData, "y-websocket messages are binary frames"))
         }
+        guard let room else { return waiting.append(message) }
         let bytes = Array(message.readableBytesView)
         let decoded: YjsSyncMessage
         do {
@@ -90,9 +142,17 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
         }
         switch decoded {
         case .syncStep1(let stateVector):
-            let answer = room.answerSyncStep1(stateVector)
-            for diff in answer.diffs { send(YjsSyncMessage.encodeSyncStep2(diff)) }
-            send(YjsSyncMessage.encodeSyncStep1(answer.stateVector))
+            if let persistence = room.persistence {
+                // The answer is the acknowledgement: it goes out once what the room accepted so far is in the engine.
+                let eventLoop: any EventLoop = self.eventLoop
+                let endpoint = NIOLoopBound(self, eventLoop: eventLoop)
+                Task {
+                    let stored = await persistence.stored(room.name)
+                    eventLoop.execute { endpoint.value.answerOnceStored(stateVector, in: room, stored) }
+                }
+            } else {
+                answer(stateVector, in: room)
+            }
         case .syncStep2(let update), .update(let update):
             store(update, in: room)
         case .awareness(let update):
@@ -101,6 +161,24 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
             if let awareness = room.awarenessSnapshot() { send(awareness) }
         }
         connection.flush()
+    }
+
+    /// Sync step 2 with what a peer with `stateVector` lacks, then the room's own step 1.
+    private func answer(_ stateVector: YStateVector, in room: YjsRoom) {
+        let answer = room.answerSyncStep1(stateVector)
+        for diff in answer.diffs { send(YjsSyncMessage.encodeSyncStep2(diff)) }
+        send(YjsSyncMessage.encodeSyncStep1(answer.stateVector))
+    }
+
+    private func answerOnceStored(_ stateVector: YStateVector, in room: YjsRoom, _ stored: Result<Void, EngineError>) {
+        guard !stopped, connection.isOpen else { return }
+        switch stored {
+        case .success:
+            answer(stateVector, in: room)
+            connection.flush()
+        case .failure(let error):
+            connection.fail(WebSocketFailure(.internalError, "yjs: the room could not be stored: engine \(error.kind)"))
+        }
     }
 
     private func store(_ update: [UInt8], in room: YjsRoom) {
@@ -151,6 +229,8 @@ final class WebSocketYjsEndpoint: WebSocketEndpoint {
     func writabilityChanged(_ isWritable: Bool, context: ChannelHandlerContext) {}
 
     func stop() {
+        stopped = true
+        waiting = []
         heartbeat?.cancel()
         heartbeat = nil
         if let peerID { room?.leave(peerID) }
