@@ -271,3 +271,36 @@ struct SecureTestServer {
         return offset
     }
 }
+
+/// HTTP/2 request heads meet the same limits as HTTP/1's (security.md §2, "Request head"), stream by stream.
+@Suite(.timeLimit(.minutes(1))) struct HTTP2HeaderLimitTests {
+    @Test func aStreamWithTooManyHeaderLinesGets431AndTheConnectionKeepsServing() async throws {
+        let server = try await SecureTestServer.start()
+        let client = try await server.http2()
+        let many = (0..<150).map { ("x-filler-\($0)", "v") }
+        let refused = try await client.request("GET", path: "/healthz", headers: many)
+        #expect(refused.status == 431)
+        #expect(errorCode(refused.json) == 107)
+        #expect(try await client.request("GET", path: "/healthz").status == 200)
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func aHeadOverTheByteLimitGets431AndOtherStreamsAndConnectionsKeepServing() async throws {
+        // 4 KiB here: NIO's client sends a head in one HEADERS frame (at most 16 KiB), under the default 32 KiB.
+        let server = try await SecureTestServer.start { $0.limits.maxHeaderBytes = 4096 }
+        let client = try await server.http2()
+        let huge = [("x-huge", String(repeating: "a", count: 8_000))]
+        let refused = try await client.request("GET", path: "/healthz", headers: huge)
+        #expect(refused.status == 431)
+        #expect(errorCode(refused.json) == 107)
+        // Just under the limit (the pseudo-headers and this field with their 32-byte overheads) is served.
+        let fits = [("x-fits", String(repeating: "a", count: 3_800))]
+        #expect(try await client.request("GET", path: "/healthz", headers: fits).status == 200)
+        let other = try await server.http2()
+        #expect(try await other.request("GET", path: "/healthz").status == 200)
+        await client.close()
+        await other.close()
+        try await server.stop()
+    }
+}

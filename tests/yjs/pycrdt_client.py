@@ -2,6 +2,7 @@
 `/yjs/{room}` tests. Its document's text is the root type "text", as in ywebsocket_clients.mjs."""
 from contextlib import ExitStack
 
+from lib0 import decode_state_vector
 from pycrdt import Doc, Text, create_sync_message, create_update_message, handle_sync_message
 from websockets.sync.client import connect
 
@@ -61,17 +62,4 @@ class PycrdtClient:
 
 def state_vector(doc):
     """A document's state vector as {client: clock} (its encoding's order is not fixed)."""
-    data, position = doc.get_state(), 0
-
-    def varuint():
-        nonlocal position
-        value, shift = 0, 0
-        while True:
-            byte = data[position]
-            position += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return value
-
-    return {varuint(): varuint() for _ in range(varuint())}
+    return decode_state_vector(doc.get_state())

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 
 import pytest
+from lib0 import decode_state_vector
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -43,21 +44,8 @@ def canonical_json(value):
 
 
 def state_vector_clocks(hex_state_vector):
-    """A lib0 state vector as {client: clock} (yrs lists clients in its own order)."""
-    data, position = bytes.fromhex(hex_state_vector), 0
-
-    def varuint():
-        nonlocal position
-        value, shift = 0, 0
-        while True:
-            byte = data[position]
-            position += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return value
-
-    return dict((varuint(), varuint()) for _ in range(varuint()))
+    """A lib0 state vector in hex as {client: clock} (yrs lists clients in its own order)."""
+    return decode_state_vector(bytes.fromhex(hex_state_vector))
 
 
 def pycrdt_states(jobs):

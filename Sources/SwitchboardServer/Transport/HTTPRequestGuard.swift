@@ -47,7 +47,8 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The checks every request head passes before routing, in order: `Host` and `Origin` (RFC 9112 §3.2, DNS
-    /// rebinding), then the header count (HTTP/1's parser enforces it already; HTTP/2 heads are checked here).
+    /// rebinding), then the header count and size (HTTP/1's parser enforces both already; HTTP/2 heads are checked
+    /// here: NIO's HTTP/2 advertises `SETTINGS_MAX_HEADER_LIST_SIZE` but serves a longer head).
     static func headRefusal(_ head: HTTPRequestHead, hostPolicy: HostPolicy, limits: HubConfiguration.Limits) -> Refusal? {
         let requiresHost = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
         if let refused = hostPolicy.check(hosts: head.headers["host"], origins: head.headers["origin"], requiresHost: requiresHost) {
@@ -57,7 +58,15 @@ final class HTTPRequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if head.headers.count > limits.maxHeaderCount {
             return headTooLarge(limits)
         }
+        if head.version.major >= 2, headerListSize(head.headers) > limits.maxHeaderBytes {
+            return headTooLarge(limits)
+        }
         return nil
+    }
+
+    /// A head's size as HTTP/2 counts it (RFC 9113 §6.5.2): each field's name and value bytes plus 32.
+    static func headerListSize(_ headers: HTTPHeaders) -> Int {
+        headers.reduce(0) { size, field in size + field.name.utf8.count + field.value.utf8.count + 32 }
     }
 
     static func headTooLarge(_ limits: HubConfiguration.Limits) -> Refusal {
