@@ -349,6 +349,9 @@ public final class PostgresBroker: Broker {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
             }
+            let hasRevocations = try await connection.query("SELECT to_regclass('switchboard_revoked_tokens') IS NOT NULL", logger: logger)
+                .collect().first?.decode(Bool.self)
+            if hasRevocations != true { try await connection.query(PostgresQuery(unsafeSQL: ClusterControl.table), logger: logger) }
             try await clusterPresence.register(now: Int64(clamping: now()), connection)
             // Functions on every start (they take no table lock): a database made by an earlier build gets this
             // build's checks, such as switchboard_publish's channel-name grammar.
@@ -393,6 +396,9 @@ public final class PostgresBroker: Broker {
         if !movedBack.isEmpty {
             logger.warning("the database is behind what this node read (lost tail): reading from its top", metadata: ["shards": "\(movedBack)"])
         }
+        // Revocations made while this node was not listening (reconnecting, or not started yet).
+        let revocations = try await ClusterControl.revocations(now: Int64(clamping: now() / 1_000_000_000), connection, logger: logger)
+        if let sink = attachedSink { for command in revocations { sink.apply(control: command) } }
         status.withLockedValue { $0.ready = true }
     }
 
@@ -756,8 +762,27 @@ public final class PostgresBroker: Broker {
     }
 
     private func receiveEvent(_ payload: String) {
-        guard let event = EventBus.decode(payload, skipping: nodeID) else { return }
-        attachedSink?.deliver(event: event)
+        if let command = EventBus.decodeControl(payload, skipping: nodeID) {
+            attachedSink?.apply(control: command)
+        } else if let event = EventBus.decode(payload, skipping: nodeID) {
+            attachedSink?.deliver(event: event)
+        }
+    }
+
+    /// Sends an operator's order to the other nodes (``ClusterControl``); a revocation is stored until it expires.
+    public func broadcast(_ command: ControlCommand) async throws {
+        try requireAvailable("broadcast")
+        guard let payload = EventBus.encode(command, origin: nodeID) else {
+            throw EngineError(.rejected, operation: "broadcast", detail: "the order does not fit a NOTIFY payload")
+        }
+        let logger = self.logger
+        do {
+            try await client.withConnection { connection in
+                _ = try await connection.query(ClusterControl.broadcastQuery(command, payload: payload), logger: logger)
+            }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "broadcast")
+        }
     }
 
     // MARK: trimming
@@ -844,6 +869,9 @@ public final class PostgresBroker: Broker {
                 }
             }
             report.channels = try await forgetEmptyChannels(now: now, settled: settled)
+            _ = try await client.withConnection { connection in
+                try await connection.query(ClusterControl.trimQuery(now: now / 1_000_000_000), logger: logger)
+            }
         } catch {
             throw PostgresErrors.engineError(error, operation: "trim")
         }

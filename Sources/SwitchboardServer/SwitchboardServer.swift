@@ -81,7 +81,10 @@ public struct SwitchboardServer: Sendable {
         let settings = ServerSettings(configuration)
         let sslContext = try (tls ?? TLSCredentials.configured(by: configuration))?.makeContext()
         let loops = Array(group.makeIterator())
-        let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay))
+        let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
+        let hub = Hub(
+            loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay), tokens: verifier
+        )
         // Every engine call from here on has a deadline and fails only with an EngineError.
         let (metrics, logger) = (self.metrics, self.logger)
         let engine = try self.broker ?? Self.openEngine(configuration, logger: logger)
@@ -105,7 +108,6 @@ public struct SwitchboardServer: Sendable {
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
         broker.attach(sink: hub)
-        let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let audit = try AuditLog(destination: configuration.auditLog)
         // Each part gets the services it uses; the shared ones (channel rules, publish path, drain state) are made once.
         let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit, logger: logger)
@@ -118,7 +120,8 @@ public struct SwitchboardServer: Sendable {
         router.add(middleware: RequestPathGuard())
         HTTPAPI(
             engine: broker, channels: sessionServices.channels, publishing: sessionServices.publishing, drain: sessionServices.drain,
-            originPolicy: originPolicy, metrics: metrics, audit: audit, maxBodyBytes: settings.limits.maxMessageBytes, apiKey: apiKey,
+            originPolicy: originPolicy, metrics: metrics, audit: audit, maxBodyBytes: settings.limits.maxMessageBytes, apiKey: apiKey, control: hub,
+            tokens: verifier,
             apiRequests: KeyedRateLimiter(rate: configuration.limits.apiRequestsPerSecond),
             apiKeyFailures: NIOLockedValueBox(FailureThrottle(maxFailures: configuration.limits.apiKeyFailuresPerMinute))
         ).register(on: router)

@@ -6,6 +6,9 @@ Every wait is on a condition with a deadline; nothing sleeps to synchronise. A s
 waits for the hub to be up again (the test restarts it) and resubscribes from the last position it saw.
 """
 import asyncio
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -47,10 +50,10 @@ def run_serve_until_exit(data_directory, *extra, timeout=60):
 class ServerProcess:
     """A `switchboard serve` run synchronously (for tests without asyncio): started, asked over HTTP, stopped."""
 
-    def __init__(self, data_directory, *extra, log_path=None, environment=None):
+    def __init__(self, data_directory, *extra, log_path=None, environment=None, port=0):
         self.log = open(log_path or os.devnull, "ab")
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--port", "0", *extra], env=hub_environment(data_directory, environment),
+            [BINARY, "serve", "--port", str(port), *extra], env=hub_environment(data_directory, environment),
             stdout=subprocess.PIPE, stderr=self.log,
         )
         for line in self.process.stdout:  # the banner's first line names the bound port: wait for it, no sleeping
@@ -258,6 +261,22 @@ async def http_request(address, method, target, body=None, headers=None, timeout
 
 def api_headers():
     return {"authorization": f"apikey {API_KEY}", "content-type": "application/json"}
+
+
+HMAC_SECRET = "engine-test-hmac-secret-0123456789abcdef"
+
+
+def token(subject, token_id=None, secret=HMAC_SECRET, lifetime=3600):
+    """An HS256 connection token for hubs started with `auth.hmac_secret` = HMAC_SECRET; `token_id` is its `jti`."""
+    def encode(part):
+        return base64.urlsafe_b64encode(json.dumps(part, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+    claims = {"sub": subject, "exp": int(time.time()) + lifetime}
+    if token_id is not None:
+        claims["jti"] = token_id
+    signing_input = encode({"alg": "HS256", "typ": "JWT"}) + "." + encode(claims)
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
 
 
 async def full_history(address, channel, epoch):
