@@ -25,7 +25,7 @@ public import SwitchboardCore
 ///
 /// **Presence, signals and receipt events** are shared by the nodes: presence in `switchboard_presence`
 /// (``ClusterPresence``), the events as NOTIFYs that carry them (``EventBus``).
-public final class PostgresBroker: Broker {
+public final class PostgresBroker: Broker, NodeDirectory {
     private let settings: PostgresSettings
     private let client: PostgresClient
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
@@ -39,8 +39,9 @@ public final class PostgresBroker: Broker {
     private let sinkBox = NIOLockedValueBox<(any PublicationSink)?>(nil)
     private let reader = StreamReader()
     private let status = NIOLockedValueBox(Status())
-    /// This node's id in the events it sends to the others (``EventBus``) and on its presence rows.
-    private let nodeID: String
+    /// This node's id in the events it sends to the others (``EventBus``), on its presence rows and in the session
+    /// addresses it makes (``NodeDirectory``).
+    public let nodeID: String
     private let clusterPresence: ClusterPresence
     private let heartbeatInterval: Duration?
 
@@ -343,6 +344,13 @@ public final class PostgresBroker: Broker {
             // The presence tables came after schema version 1 (older servers ignore them): made when missing only.
             let hasPresence = try await connection.query("SELECT to_regclass('switchboard_presence') IS NOT NULL", logger: logger)
                 .collect().first?.decode(Bool.self)
+            let hasURLs = try await connection.query(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'switchboard_nodes' AND column_name = 'url')",
+                logger: logger
+            ).collect().first?.decode(Bool.self)
+            if hasPresence == true && hasURLs != true {
+                try await connection.query(PostgresQuery(unsafeSQL: ClusterPresence.urlColumn), logger: logger)
+            }
             if hasPresence != true {
                 for statement in ClusterPresence.tables.components(separatedBy: ";\n")
                 where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -738,6 +746,35 @@ public final class PostgresBroker: Broker {
             return try await clusterPresence.page(channel: channel, after: cursor, limit: limit)
         } catch {
             throw PostgresErrors.engineError(error, operation: "presence")
+        }
+    }
+
+    // MARK: the node directory
+
+    /// Kept on this node's `switchboard_nodes` row: written now when the database is reachable, and with every
+    /// heartbeat and reconnect after.
+    public func advertise(url: String) {
+        clusterPresence.advertisedURL.withLockedValue { $0 = url }
+        guard isAvailable else { return }
+        let (client, node, logger) = (self.client, nodeID, self.logger)
+        Task {
+            try? await client.withConnection { connection in
+                _ = try await connection.query("UPDATE switchboard_nodes SET url = \(url) WHERE node = \(node)", logger: logger)
+            }
+        }
+    }
+
+    /// The URL of a node in `switchboard_nodes` (alive, or dead for less than the node timeout: its port then refuses).
+    public func url(ofNode node: String) async throws -> String? {
+        try requireAvailable("node_lookup")
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection in
+                try await connection.query("SELECT url FROM switchboard_nodes WHERE node = \(node)", logger: logger)
+                    .collect().first?.decode(String?.self) ?? nil
+            }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "node_lookup")
         }
     }
 

@@ -73,6 +73,24 @@ public struct SwitchboardServer: Sendable {
         }
     }
 
+    /// Where the other nodes of a cluster reach this one, given the bound port: `engine.postgres.advertise_url`, or
+    /// `http://server.host:PORT` when the server listens on one address.
+    static func advertisedURL(_ configuration: HubConfiguration) throws -> @Sendable (Int) -> String {
+        let key = "engine.postgres.advertise_url"
+        if !configuration.postgresAdvertiseURL.isEmpty {
+            guard let url = NodeURL(configuration.postgresAdvertiseURL) else {
+                throw ServerSetupError(key: key, reason: "not http://HOST:PORT (other nodes send this node's session requests there)")
+            }
+            return { _ in url.text }
+        }
+        let host = configuration.host
+        guard !["0.0.0.0", "::", "[::]", ""].contains(host) else {
+            throw ServerSetupError(
+                key: key, reason: "server.host \(host) listens on every address: set the http://HOST:PORT other nodes reach this one at")
+        }
+        return { port in NodeURL(host: host, port: port).text }
+    }
+
     /// The service to run: serves until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), then tells
     /// clients to reconnect, drains their queues for at most `shutdown.drain_timeout_ms`, and returns.
     /// - Parameter onReady: called with the bound port once the server accepts connections.
@@ -88,6 +106,9 @@ public struct SwitchboardServer: Sendable {
         // Every engine call from here on has a deadline and fails only with an EngineError.
         let (metrics, logger) = (self.metrics, self.logger)
         let engine = try self.broker ?? Self.openEngine(configuration, logger: logger)
+        // A shared engine knows the other nodes: requests for their sessions are forwarded (no sticky sessions).
+        let directory = engine as? any NodeDirectory
+        let advertised = try directory.map { _ in try Self.advertisedURL(configuration) }
         // Yjs rooms are stored by engines that can (SQLite); with the memory engine they live as long as the process.
         if let store = engine as? any YjsRoomStore { yjsRooms.attach(store: store, logger: logger) }
         let broker = DeadlineBroker(
@@ -110,8 +131,11 @@ public struct SwitchboardServer: Sendable {
         broker.attach(sink: hub)
         let audit = try AuditLog(destination: configuration.auditLog)
         // Each part gets the services it uses; the shared ones (channel rules, publish path, drain state) are made once.
-        let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit, logger: logger)
-        let streams = StreamServices(session: sessionServices, hub: hub, yjsRooms: yjsRooms)
+        let forwarder = SessionForwarder(directory: directory, timeout: configuration.engineCallTimeout, metrics: metrics, logger: logger)
+        let sessionServices = SessionServices(
+            engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit, logger: logger,
+            addressPrefix: forwarder.addressPrefix)
+        let streams = StreamServices(session: sessionServices, hub: hub, yjsRooms: yjsRooms, forwarder: forwarder)
         let originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
         let hostPolicy = HostPolicy(publicHosts: configuration.publicHosts, development: configuration.mode == .development)
         let routes = StreamRoutes(
@@ -151,7 +175,11 @@ public struct SwitchboardServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
             // Yjs rooms' queued writes finish before the engine stops (services stop in reverse order).
             services: [BrokerService(broker: broker), YjsStorageService(rooms: yjsRooms)] + demoServices,
-            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                if let directory, let advertised { directory.advertise(url: advertised(port)) }
+                await onReady(port)
+            },
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )

@@ -258,6 +258,14 @@ def test_a_postgres_engine_without_a_usable_url_refuses_to_start_naming_the_key(
     no_database = subprocess.run([BINARY, "serve", "--port", "0"], env=environment, capture_output=True, text=True, timeout=60)
     assert no_database.returncode == 2
     assert "engine.postgres.url: the URL names no database (…/DATABASE)" in no_database.stderr
+    # Where other nodes forward this node's session requests: needed when it listens on every address, and an http URL.
+    environment["SWITCHBOARD_ENGINE_POSTGRES_URL"] = "postgres://switchboard@127.0.0.1:5432/switchboard"
+    for arguments, reason in (
+        (["--host", "0.0.0.0"], "engine.postgres.advertise_url: server.host 0.0.0.0 listens on every address: set the http://HOST:PORT other nodes reach this one at"),
+        (["--set", "engine.postgres.advertise_url=https://10.0.0.1:8080"], "engine.postgres.advertise_url: not http://HOST:PORT"),
+    ):
+        refused = subprocess.run([BINARY, "serve", "--port", "0", *arguments], env=environment, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and f"switchboard: configuration error: {reason}" in refused.stderr, refused.stderr
 
 
 @pytest.fixture
@@ -304,3 +312,119 @@ def test_while_postgresql_is_stopped_readyz_and_publishes_answer_503_and_publish
     finally:
         node.stop()
 
+
+def http(node, method, target, body=None, headers=None):
+    """One request without the API key (session endpoints need none); status and parsed JSON body (None if empty)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", node.port, timeout=60)
+    try:
+        connection.request(method, target, None if body is None else json.dumps(body),
+                           {"content-type": "application/json", **(headers or {})})
+        response = connection.getresponse()
+        payload = response.read()
+        return response.status, json.loads(payload) if payload else None
+    finally:
+        connection.close()
+
+
+class SSEStream:
+    """`GET /connection/sse` on one node, read line by line (blocking, with a deadline per read)."""
+
+    def __init__(self, node):
+        import socket
+
+        self.socket = socket.create_connection(("127.0.0.1", node.port), timeout=30)
+        self.socket.sendall(b"GET /connection/sse HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n")
+        self.file = self.socket.makefile("rb")
+        assert b" 200 " in self.file.readline()
+        while self.file.readline() != b"\r\n":
+            pass
+
+    def next_message(self):
+        data = []
+        while True:
+            line = self.file.readline()
+            assert line, "the stream ended"
+            line = line.rstrip(b"\r\n").decode()
+            if line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+            elif line == "" and data:
+                return json.loads("\n".join(data))
+
+    def close(self):
+        self.file.close()
+        self.socket.close()
+
+
+@needs_postgres
+def test_sse_and_long_poll_sessions_work_when_every_request_lands_on_another_node(database, tmp_path):
+    channel = "chat:nosticky"
+    nodes = [Node(database, tmp_path / f"node{n}.log") for n in (1, 2, 3)]
+    try:
+        # Long-poll: opened on node 1; the subscribe goes to node 2, the polls rotate over 3, 1, 2, … (the owner too).
+        status, opened = http(nodes[0], "POST", "/connection/poll")
+        assert status == 200, opened
+        session = opened["session"]
+        status, answer = http(nodes[1], "POST", f"/connection/{session}/command", {"id": 1, "cmd": "subscribe", "channel": channel})
+        assert (status, answer) == (202, {"accepted": 1})
+        replies, publications, ack, turn = [], [], 0, 2
+
+        def poll_until(done):
+            nonlocal ack, turn
+            while not done():
+                assert turn < 40, (replies, publications)
+                status, answer = http(nodes[turn % 3], "GET", f"/connection/poll/{session}?ack={ack}&timeout=5000")
+                assert status == 200, answer
+                for message in answer["messages"]:
+                    if message.get("id") == 1:
+                        replies.append(message)
+                    elif message.get("push") == "publication":
+                        publications.append((message["offset"], message["data"]["p"]))
+                ack, turn = answer["seq"], turn + 1
+
+        poll_until(lambda: replies)  # subscribed (commands run after their 202)
+        for number in range(1, 7):
+            nodes[number % 3].publish(channel, number)
+        poll_until(lambda: len(publications) >= 6)
+        assert len(replies) == 1 and replies[0]["result"]["offset"] == 0, replies
+        assert publications == [(n, n) for n in range(1, 7)], "lost, duplicated or out of order"
+        status, _ = http(nodes[1], "DELETE", f"/connection/poll/{session}")
+        assert status == 204
+        status, answer = http(nodes[2], "GET", f"/connection/poll/{session}?ack={ack}&timeout=0")
+        assert (status, answer["error"]["code"]) == (404, 129), answer
+
+        # SSE: the stream stays on node 2; its commands go to node 3 and node 1, their replies come on the stream.
+        stream = SSEStream(nodes[1])
+        try:
+            announced = stream.next_message()
+            assert announced["push"] == "session", announced
+            address = announced["session"]
+            status, _ = http(nodes[2], "POST", f"/connection/{address}/command", {"id": 7, "cmd": "subscribe", "channel": channel})
+            assert status == 202
+            reply = stream.next_message()
+            assert reply["id"] == 7 and reply["result"]["offset"] == 6, reply
+            status, _ = http(nodes[0], "POST", f"/connection/{address}/command", {"id": 8, "cmd": "ping"})
+            assert status == 202
+            assert stream.next_message()["id"] == 8
+            nodes[2].publish(channel, 7)
+            publication = stream.next_message()
+            assert (publication["push"], publication["offset"], publication["data"]) == ("publication", 7, {"p": 7})
+
+            # Bad input: an address naming no live node, a request already forwarded once (a loop).
+            status, answer = http(nodes[0], "POST", "/connection/nonode0000000000-xyz/command", {"id": 9, "cmd": "ping"})
+            assert (status, answer["error"]["code"]) == (404, 129), answer
+            status, answer = http(nodes[0], "POST", f"/connection/{address}/command", {"id": 9, "cmd": "ping"},
+                                  headers={"switchboard-forwarded-from": "elsewhere"})
+            assert status == 508 and "does not hold its session" in answer["error"]["reason"], answer
+
+            # The owner killed: its session is gone for every node, with the answer clients handle (open a new one).
+            nodes[1].stop(signal.SIGKILL)
+            status, answer = http(nodes[2], "POST", f"/connection/{address}/command", {"id": 10, "cmd": "ping"})
+            assert (status, answer["error"]["code"]) == (404, 129), answer
+            assert "its node is gone" in answer["error"]["reason"]
+        finally:
+            stream.close()
+    finally:
+        for node in nodes:
+            node.stop(signal.SIGKILL)
