@@ -307,8 +307,9 @@ class Publishers:
     - refused: any other answer (should not happen; reported by the test).
     """
 
-    def __init__(self, hub, channels, rate, workers=16):
+    def __init__(self, hub, channels, rate, workers=16, first_number=1):
         self.hub = hub
+        self.first_number = first_number  # several publishers at once number apart: `p` then names one attempt
         self.channels = channels
         self.rate = rate
         self.workers = workers
@@ -335,16 +336,17 @@ class Publishers:
 
     async def _tick(self):
         self.started = time.monotonic()
-        number = 0
+        count = 0
         while True:
             # Every publication that is due by now, so a busy event loop does not lower the rate.
-            while number < (time.monotonic() - self.started) * self.rate:
-                number += 1
+            while count < (time.monotonic() - self.started) * self.rate:
+                number = self.first_number + count
+                count += 1
                 channel = self.channels[number % len(self.channels)]
                 self.attempted[number] = channel
                 self._queue.put_nowait((number, channel))
             # Pacing the load at `rate` per second, not waiting for anything.
-            await asyncio.sleep(max(0.0, self.started + (number + 1) / self.rate - time.monotonic()))
+            await asyncio.sleep(max(0.0, self.started + (count + 1) / self.rate - time.monotonic()))
 
     async def _work(self):
         connection = None
