@@ -141,6 +141,8 @@ async def seconds_until_gone(nodes, client, killed_at):
 @needs_postgres
 @needs_haproxy
 def test_three_nodes_behind_haproxy_lose_nothing_across_three_kills(database, tmp_path):
+    # docs/scaling.md shows this very configuration.
+    assert HAPROXY_CONFIG.read_text().rstrip("\n") in (ROOT / "docs" / "scaling.md").read_text()
     settings = ("--set", "namespaces.room.presence=true", "--set", "namespaces.feed.history_size=10000")
     nodes = [Node(database, tmp_path / f"node{n}.log", *settings) for n in (1, 2, 3)]
     balancer = Balancer(nodes, tmp_path / "haproxy.log")
