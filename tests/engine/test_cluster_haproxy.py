@@ -85,22 +85,14 @@ class NodeAddress:
         return ("127.0.0.1", self.node.port)
 
 
-class TransientPolls(PollSubscriber):
-    """Long-poll subscriber that counts the balancer's own refusals while a node dies (502 bad gateway for a poll the
-    dead node held, 503 while no node is up for a request) as the transport failures they are: it opens a new session
-    and resubscribes with `since`, as a client does. Anything else stays an error."""
-
-    transient = 0
-
-    async def _session(self, hub, generation):
-        await super()._session(hub, generation)
-        kept = []
-        for error in self.errors:
-            if error[0] in ("poll", "poll open", "poll command") and error[1] in (502, 503, 504):
-                self.transient += 1
-            else:
-                kept.append(error)
-        self.errors = kept
+def is_transient(error):
+    """A refusal a client retries, not a fault: the balancer's 502 (a request the dead node held), 503 (no node up for
+    it) or 504, and the engine's retryable 136/137 (a node under load answering a subscribe late). The subscriber then
+    reconnects and resubscribes with `since`, as a client does; what it received is checked all the same."""
+    kind = error[0]
+    if kind == "subscribe":
+        return isinstance(error[1], dict) and error[1].get("code") in (136, 137)
+    return kind in ("sse status", "poll open", "poll command", "poll") and error[1] in (502, 503, 504)
 
 
 async def present_member(node, name):
@@ -152,7 +144,7 @@ def test_three_nodes_behind_haproxy_lose_nothing_across_three_kills(database, tm
         loop = asyncio.get_running_loop()
         subscribers = []
         for channel in CHANNELS:
-            subscribers += [WebSocketSubscriber("ws", channel), SSESubscriber("sse", channel), TransientPolls("poll", channel)]
+            subscribers += [WebSocketSubscriber("ws", channel), SSESubscriber("sse", channel), PollSubscriber("poll", channel)]
         tasks = [asyncio.ensure_future(subscriber.run(balancer)) for subscriber in subscribers]
         await wait_until(lambda: all(s.epoch is not None for s in subscribers), 60, "every subscriber subscribed",
                          lambda: [(s.name, s.channel, s.errors) for s in subscribers if s.epoch is None][:5])
@@ -216,7 +208,7 @@ def test_three_nodes_behind_haproxy_lose_nothing_across_three_kills(database, tm
         assert subscriber.duplicated == 0, (label, "duplicated")
         assert subscriber.out_of_order == 0, (label, "out of order")
         assert subscriber.resets == [] and subscriber.epoch_changes == [], (label, subscriber.resets, subscriber.epoch_changes)
-        assert subscriber.errors == [], (label, subscriber.errors)
+        assert [error for error in subscriber.errors if not is_transient(error)] == [], (label, subscriber.errors)
     reconnected = [s for s in subscribers if s.connections > 1]
     assert reconnected, "no subscriber lost its node: the kills proved nothing"
     # No stickiness, yet a long-poll session lasts until its own node dies: its requests that haproxy sent elsewhere
@@ -228,6 +220,6 @@ def test_three_nodes_behind_haproxy_lose_nothing_across_three_kills(database, tm
     print(f"\n{attempted} publications attempted, {answered} answered 200 in {report['seconds']:.1f} s "
           f"({attempted / report['seconds']:.0f}/s offered); {len(subscribers)} subscribers, "
           f"{sum(s.connections for s in subscribers)} connections ({len(reconnected)} reconnected), "
-          f"{sum(getattr(s, 'transient', 0) for s in subscribers)} transient poll refusals from haproxy, "
+          f"{sum(len(s.errors) for s in subscribers)} retryable refusals to subscribers, "
           f"{len(refused)} publishes refused 503 by a starting node; "
           f"presence gone after {[round(seconds, 1) for seconds in report['presence']]} s")
