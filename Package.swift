@@ -107,6 +107,7 @@ let package = Package(
                 "SwitchboardYjs",
                 "SwitchboardSQLite",
                 "SwitchboardPostgres",
+                "SwitchboardClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -19,6 +19,8 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 # The PostgreSQL engine's tests start their own PostgreSQL 15 (scripts/postgres-test-server.sh).
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql)
+# The cluster test puts haproxy (round robin, no stickiness) in front of three nodes (tests/engine/test_cluster_haproxy.py).
+command -v haproxy >/dev/null || need_apt+=(haproxy)
 # /metrics is checked by promtool and scraped by a real Prometheus (tests/cli/test_metrics_prometheus.py).
 command -v promtool >/dev/null && command -v prometheus >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -12,11 +12,16 @@ public protocol PublicationSink: Sendable {
     /// Whether anyone on this node is subscribed to `channel`: an engine reclaims an idle channel's state only when
     /// nobody is (live subscribers track the channel's offsets, which a reclaimed channel would restart).
     func hasSubscribers(_ channel: ChannelName) -> Bool
+    /// Called for an operator's order that another node received (``Broker/broadcast(_:)``): end or refuse this node's
+    /// matching sessions and tokens.
+    func apply(control command: ControlCommand)
 }
 
 extension PublicationSink {
     /// Sinks that cannot tell keep every channel.
     public func hasSubscribers(_ channel: ChannelName) -> Bool { true }
+    /// Sinks without sessions have nothing to end.
+    public func apply(control command: ControlCommand) {}
 }
 
 /// A pub/sub engine: assigns stream positions, keeps history, and fans publications in to the local hub.
@@ -75,6 +80,11 @@ public protocol Broker: Service {
     /// Delivers an ephemeral event to the channel's subscribers on every node.
     func signal(_ event: EphemeralEvent) async throws
 
+    /// Carries an operator's order to the other nodes, whose sinks get it through ``PublicationSink/apply(control:)``
+    /// (the caller applies it on this node itself). One-node engines have no one to tell. A shared engine keeps a
+    /// revocation until it expires, so a node that starts or reconnects later still refuses the token.
+    func broadcast(_ command: ControlCommand) async throws
+
     /// Whether the engine can accept publications now (`/readyz` answers 503 while it cannot: database unreachable,
     /// disk full).
     var isAvailable: Bool { get }
@@ -87,6 +97,7 @@ public protocol Broker: Service {
 
 extension Broker {
     public var callsMayBlock: Bool { true }
+    public func broadcast(_ command: ControlCommand) async throws {}
     public var isAvailable: Bool { true }
 
     /// One after the other: right for engines whose publish costs no round trip.

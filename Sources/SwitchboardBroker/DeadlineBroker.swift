@@ -94,6 +94,10 @@ public final class DeadlineBroker: Broker {
         try await call("signal") { [engine] in try await engine.signal(event) }
     }
 
+    public func broadcast(_ command: ControlCommand) async throws {
+        try await call("broadcast") { [engine] in try await engine.broadcast(command) }
+    }
+
     private struct HistoryPage: Sendable {
         var position: StreamPosition
         var publications: [Publication]

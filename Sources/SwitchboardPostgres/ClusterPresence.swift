@@ -30,6 +30,12 @@ final class ClusterPresence: Sendable {
     /// Changes of this node's members run side by side; putting the table back in step runs alone.
     private let gate = ResyncGate()
 
+    /// Where other nodes forward requests for this node's sessions (``NodeDirectory``), written with every heartbeat.
+    let advertisedURL = NIOLockedValueBox<String?>(nil)
+
+    /// Adds `url` to `switchboard_nodes` when a database made before it lacks the column (once per database).
+    static let urlColumn = "ALTER TABLE switchboard_nodes ADD COLUMN IF NOT EXISTS url text"
+
     init(client: PostgresClient, node: String, nodeTimeout: Duration, logger: Logger) {
         self.client = client
         self.node = node
@@ -38,7 +44,7 @@ final class ClusterPresence: Sendable {
     }
 
     static let tables = """
-        CREATE TABLE IF NOT EXISTS switchboard_nodes (node text PRIMARY KEY, seen_at bigint NOT NULL);
+        CREATE TABLE IF NOT EXISTS switchboard_nodes (node text PRIMARY KEY, seen_at bigint NOT NULL, url text);
         CREATE TABLE IF NOT EXISTS switchboard_presence (
             channel text NOT NULL,
             client text NOT NULL,
@@ -172,10 +178,11 @@ final class ClusterPresence: Sendable {
     /// Writes this node's row before anything of it reaches the table (each time the engine's reader connects, before
     /// calls are allowed): a node killed before its first heartbeat still has a row that ages, so its members leave.
     func register(now: Int64, _ connection: PostgresConnection) async throws {
+        let url = advertisedURL.withLockedValue { $0 }
         try await connection.query(
             """
-            INSERT INTO switchboard_nodes (node, seen_at) VALUES (\(node), \(now))
-            ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at
+            INSERT INTO switchboard_nodes (node, seen_at, url) VALUES (\(node), \(now), \(url))
+            ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at, url = excluded.url
             """, logger: logger)
     }
 
@@ -184,12 +191,13 @@ final class ClusterPresence: Sendable {
     func heartbeat(now: Int64, deliver: (EphemeralEvent) -> Void) async throws {
         let node = self.node
         let logger = self.logger
+        let url = advertisedURL.withLockedValue { $0 }
         do {
             let isNew = try await client.withConnection { connection in
                 try await connection.query(
                     """
-                    INSERT INTO switchboard_nodes (node, seen_at) VALUES (\(node), \(now))
-                    ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at RETURNING (xmax = 0)
+                    INSERT INTO switchboard_nodes (node, seen_at, url) VALUES (\(node), \(now), \(url))
+                    ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at, url = excluded.url RETURNING (xmax = 0)
                     """, logger: logger
                 ).collect().first?.decode(Bool.self) ?? true
             }

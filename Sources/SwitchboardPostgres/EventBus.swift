@@ -25,6 +25,51 @@ enum EventBus {
         return String(buffer: writer.buffer)
     }
 
+    /// An operator's order (``ClusterControl``): `{"o":NODE,"x":KIND,"i":ID,"r":RECONNECT,"u":UNTIL}` with KIND
+    /// `disconnect_user`, `disconnect_client` or `revoke_token` (`r` for the first two, `u` for the last).
+    static func encode(_ command: ControlCommand, origin: String) -> String? {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("o"); writer.string(origin)
+        switch command {
+        case .disconnectUser(let user, let reconnect):
+            writer.key("x"); writer.string("disconnect_user")
+            writer.key("i"); writer.string(user)
+            writer.key("r"); writer.raw(ByteBuffer(string: reconnect ? "true" : "false"))
+        case .disconnectClient(let client, let reconnect):
+            writer.key("x"); writer.string("disconnect_client")
+            writer.key("i"); writer.string(client)
+            writer.key("r"); writer.raw(ByteBuffer(string: reconnect ? "true" : "false"))
+        case .revokeToken(let id, let until):
+            writer.key("x"); writer.string("revoke_token")
+            writer.key("i"); writer.string(id)
+            writer.key("u"); writer.int(until)
+        }
+        writer.endObject()
+        guard writer.buffer.readableBytes <= maxPayloadBytes else { return nil }
+        return String(buffer: writer.buffer)
+    }
+
+    /// The order another node sent; nil for this node's own and for anything that is not an order.
+    static func decodeControl(_ payload: String, skipping origin: String) -> ControlCommand? {
+        guard let members = try? JSONScanner.objectMembers(ByteBuffer(string: payload)) else { return nil }
+        var fields: [String: ByteBuffer] = [:]
+        for member in members { fields[member.key] = member.value }
+        guard let rawOrigin = fields["o"], let sender = JSONScanner.decodeString(rawOrigin), sender != origin,
+            let rawKind = fields["x"], let kind = JSONScanner.decodeString(rawKind),
+            let rawID = fields["i"], let id = JSONScanner.decodeString(rawID), !id.isEmpty
+        else { return nil }
+        let reconnect = fields["r"].map { String(buffer: $0) }
+        switch kind {
+        case "disconnect_user" where reconnect == "true" || reconnect == "false": return .disconnectUser(id, reconnect: reconnect == "true")
+        case "disconnect_client" where reconnect == "true" || reconnect == "false": return .disconnectClient(id, reconnect: reconnect == "true")
+        case "revoke_token":
+            guard let raw = fields["u"], let until = JSONScanner.decodeInteger(raw) else { return nil }
+            return .revokeToken(id, until: until)
+        default: return nil
+        }
+    }
+
     /// The event another node sent; nil for this node's own, and for anything that is not an event (nothing else
     /// should NOTIFY on this channel, but a database is shared ground).
     static func decode(_ payload: String, skipping origin: String) -> EphemeralEvent? {

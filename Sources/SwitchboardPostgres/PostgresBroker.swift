@@ -25,7 +25,7 @@ public import SwitchboardCore
 ///
 /// **Presence, signals and receipt events** are shared by the nodes: presence in `switchboard_presence`
 /// (``ClusterPresence``), the events as NOTIFYs that carry them (``EventBus``).
-public final class PostgresBroker: Broker {
+public final class PostgresBroker: Broker, NodeDirectory {
     private let settings: PostgresSettings
     private let client: PostgresClient
     private let policy: @Sendable (ChannelName) -> HistoryPolicy
@@ -39,8 +39,9 @@ public final class PostgresBroker: Broker {
     private let sinkBox = NIOLockedValueBox<(any PublicationSink)?>(nil)
     private let reader = StreamReader()
     private let status = NIOLockedValueBox(Status())
-    /// This node's id in the events it sends to the others (``EventBus``) and on its presence rows.
-    private let nodeID: String
+    /// This node's id in the events it sends to the others (``EventBus``), on its presence rows and in the session
+    /// addresses it makes (``NodeDirectory``).
+    public let nodeID: String
     private let clusterPresence: ClusterPresence
     private let heartbeatInterval: Duration?
 
@@ -343,12 +344,22 @@ public final class PostgresBroker: Broker {
             // The presence tables came after schema version 1 (older servers ignore them): made when missing only.
             let hasPresence = try await connection.query("SELECT to_regclass('switchboard_presence') IS NOT NULL", logger: logger)
                 .collect().first?.decode(Bool.self)
+            let hasURLs = try await connection.query(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'switchboard_nodes' AND column_name = 'url')",
+                logger: logger
+            ).collect().first?.decode(Bool.self)
+            if hasPresence == true && hasURLs != true {
+                try await connection.query(PostgresQuery(unsafeSQL: ClusterPresence.urlColumn), logger: logger)
+            }
             if hasPresence != true {
                 for statement in ClusterPresence.tables.components(separatedBy: ";\n")
                 where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
             }
+            let hasRevocations = try await connection.query("SELECT to_regclass('switchboard_revoked_tokens') IS NOT NULL", logger: logger)
+                .collect().first?.decode(Bool.self)
+            if hasRevocations != true { try await connection.query(PostgresQuery(unsafeSQL: ClusterControl.table), logger: logger) }
             try await clusterPresence.register(now: Int64(clamping: now()), connection)
             // Functions on every start (they take no table lock): a database made by an earlier build gets this
             // build's checks, such as switchboard_publish's channel-name grammar.
@@ -393,6 +404,9 @@ public final class PostgresBroker: Broker {
         if !movedBack.isEmpty {
             logger.warning("the database is behind what this node read (lost tail): reading from its top", metadata: ["shards": "\(movedBack)"])
         }
+        // Revocations made while this node was not listening (reconnecting, or not started yet).
+        let revocations = try await ClusterControl.revocations(now: Int64(clamping: now() / 1_000_000_000), connection, logger: logger)
+        if let sink = attachedSink { for command in revocations { sink.apply(control: command) } }
         status.withLockedValue { $0.ready = true }
     }
 
@@ -735,6 +749,35 @@ public final class PostgresBroker: Broker {
         }
     }
 
+    // MARK: the node directory
+
+    /// Kept on this node's `switchboard_nodes` row: written now when the database is reachable, and with every
+    /// heartbeat and reconnect after.
+    public func advertise(url: String) {
+        clusterPresence.advertisedURL.withLockedValue { $0 = url }
+        guard isAvailable else { return }
+        let (client, node, logger) = (self.client, nodeID, self.logger)
+        Task {
+            try? await client.withConnection { connection in
+                _ = try await connection.query("UPDATE switchboard_nodes SET url = \(url) WHERE node = \(node)", logger: logger)
+            }
+        }
+    }
+
+    /// The URL of a node in `switchboard_nodes` (alive, or dead for less than the node timeout: its port then refuses).
+    public func url(ofNode node: String) async throws -> String? {
+        try requireAvailable("node_lookup")
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection in
+                try await connection.query("SELECT url FROM switchboard_nodes WHERE node = \(node)", logger: logger)
+                    .collect().first?.decode(String?.self) ?? nil
+            }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "node_lookup")
+        }
+    }
+
     // MARK: events across nodes
 
     /// A signal reaches this node's subscribers at once and the other nodes' through a NOTIFY; when the database is
@@ -756,8 +799,27 @@ public final class PostgresBroker: Broker {
     }
 
     private func receiveEvent(_ payload: String) {
-        guard let event = EventBus.decode(payload, skipping: nodeID) else { return }
-        attachedSink?.deliver(event: event)
+        if let command = EventBus.decodeControl(payload, skipping: nodeID) {
+            attachedSink?.apply(control: command)
+        } else if let event = EventBus.decode(payload, skipping: nodeID) {
+            attachedSink?.deliver(event: event)
+        }
+    }
+
+    /// Sends an operator's order to the other nodes (``ClusterControl``); a revocation is stored until it expires.
+    public func broadcast(_ command: ControlCommand) async throws {
+        try requireAvailable("broadcast")
+        guard let payload = EventBus.encode(command, origin: nodeID) else {
+            throw EngineError(.rejected, operation: "broadcast", detail: "the order does not fit a NOTIFY payload")
+        }
+        let logger = self.logger
+        do {
+            try await client.withConnection { connection in
+                _ = try await connection.query(ClusterControl.broadcastQuery(command, payload: payload), logger: logger)
+            }
+        } catch {
+            throw PostgresErrors.engineError(error, operation: "broadcast")
+        }
     }
 
     // MARK: trimming
@@ -844,6 +906,9 @@ public final class PostgresBroker: Broker {
                 }
             }
             report.channels = try await forgetEmptyChannels(now: now, settled: settled)
+            _ = try await client.withConnection { connection in
+                try await connection.query(ClusterControl.trimQuery(now: now / 1_000_000_000), logger: logger)
+            }
         } catch {
             throw PostgresErrors.engineError(error, operation: "trim")
         }

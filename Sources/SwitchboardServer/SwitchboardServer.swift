@@ -73,6 +73,24 @@ public struct SwitchboardServer: Sendable {
         }
     }
 
+    /// Where the other nodes of a cluster reach this one, given the bound port: `engine.postgres.advertise_url`, or
+    /// `http://server.host:PORT` when the server listens on one address.
+    static func advertisedURL(_ configuration: HubConfiguration) throws -> @Sendable (Int) -> String {
+        let key = "engine.postgres.advertise_url"
+        if !configuration.postgresAdvertiseURL.isEmpty {
+            guard let url = NodeURL(configuration.postgresAdvertiseURL) else {
+                throw ServerSetupError(key: key, reason: "not http://HOST:PORT (other nodes send this node's session requests there)")
+            }
+            return { _ in url.text }
+        }
+        let host = configuration.host
+        guard !["0.0.0.0", "::", "[::]", ""].contains(host) else {
+            throw ServerSetupError(
+                key: key, reason: "server.host \(host) listens on every address: set the http://HOST:PORT other nodes reach this one at")
+        }
+        return { port in NodeURL(host: host, port: port).text }
+    }
+
     /// The service to run: serves until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), then tells
     /// clients to reconnect, drains their queues for at most `shutdown.drain_timeout_ms`, and returns.
     /// - Parameter onReady: called with the bound port once the server accepts connections.
@@ -81,7 +99,10 @@ public struct SwitchboardServer: Sendable {
         let settings = ServerSettings(configuration)
         let sslContext = try (tls ?? TLSCredentials.configured(by: configuration))?.makeContext()
         let loops = Array(group.makeIterator())
-        let hub = Hub(loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay))
+        let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
+        let hub = Hub(
+            loops: loops, metrics: metrics, heartbeat: settings.heartbeat, writeDelay: TimeAmount(settings.configuration.writeDelay), tokens: verifier
+        )
         // Every engine call from here on has a deadline and fails only with an EngineError.
         let (metrics, logger) = (self.metrics, self.logger)
         let engine = try self.broker ?? Self.openEngine(configuration, logger: logger)
@@ -99,6 +120,9 @@ public struct SwitchboardServer: Sendable {
             }
         }
         let broker = DeadlineBroker(engine, timeout: configuration.engineCallTimeout, observer: observer)
+        // A shared engine knows the other nodes: requests for their sessions are forwarded (no sticky sessions).
+        let directory = engine as? any NodeDirectory
+        let advertised = try directory.map { _ in try Self.advertisedURL(configuration) }
         // Yjs rooms are stored by engines that can (SQLite); with the memory engine they live as long as the process.
         if let store = engine as? any YjsRoomStore {
             yjsRooms.attach(store: store, callTimeout: configuration.engineCallTimeout, observer: observer, logger: logger)
@@ -106,11 +130,13 @@ public struct SwitchboardServer: Sendable {
         // The engine delivers to the hub before the server accepts anything: a publication accepted in the first
         // moments must never skip the fan-out because a service had not started yet.
         broker.attach(sink: hub)
-        let verifier = try await TokenVerifier(configuration.auth, now: tokenClock)
         let audit = try AuditLog(destination: configuration.auditLog)
         // Each part gets the services it uses; the shared ones (channel rules, publish path, drain state) are made once.
-        let sessionServices = SessionServices(engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit, logger: logger)
-        let streams = StreamServices(session: sessionServices, hub: hub, yjsRooms: yjsRooms)
+        let forwarder = SessionForwarder(directory: directory, timeout: configuration.engineCallTimeout, metrics: metrics, logger: logger)
+        let sessionServices = SessionServices(
+            engine: broker, settings: settings, tokens: verifier, metrics: metrics, audit: audit, logger: logger,
+            addressPrefix: forwarder.addressPrefix)
+        let streams = StreamServices(session: sessionServices, hub: hub, yjsRooms: yjsRooms, forwarder: forwarder)
         let originPolicy = OriginPolicy(allowed: configuration.allowedOrigins, allowLocalhost: configuration.mode == .development)
         let hostPolicy = HostPolicy(publicHosts: configuration.publicHosts, development: configuration.mode == .development)
         let routes = StreamRoutes(
@@ -119,7 +145,8 @@ public struct SwitchboardServer: Sendable {
         router.add(middleware: RequestPathGuard())
         HTTPAPI(
             engine: broker, channels: sessionServices.channels, publishing: sessionServices.publishing, drain: sessionServices.drain,
-            originPolicy: originPolicy, metrics: metrics, audit: audit, maxBodyBytes: settings.limits.maxMessageBytes, apiKey: apiKey,
+            originPolicy: originPolicy, metrics: metrics, audit: audit, maxBodyBytes: settings.limits.maxMessageBytes, apiKey: apiKey, control: hub,
+            tokens: verifier,
             apiRequests: KeyedRateLimiter(rate: configuration.limits.apiRequestsPerSecond),
             apiKeyFailures: NIOLockedValueBox(FailureThrottle(maxFailures: configuration.limits.apiKeyFailuresPerMinute))
         ).register(on: router)
@@ -149,7 +176,11 @@ public struct SwitchboardServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "switchboard"),
             // Yjs rooms' queued writes finish before the engine stops (services stop in reverse order).
             services: [BrokerService(broker: broker), YjsRoomService(rooms: yjsRooms, idle: configuration.yjsRoomIdle)] + demoServices,
-            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? configuration.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                if let directory, let advertised { directory.advertise(url: advertised(port)) }
+                await onReady(port)
+            },
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )

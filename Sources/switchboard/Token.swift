@@ -34,6 +34,9 @@ struct Token: AsyncParsableCommand {
     @Option(name: .long, help: "Make the token single-use with this `jti`.")
     var once: String?
 
+    @Option(name: .long, help: "Give the token this `jti`, which `POST /api/revoke` can revoke.")
+    var id: String?
+
     @OptionGroup var settings: ConfigurationOptions
 
     func run() async throws {
@@ -50,7 +53,7 @@ struct Token: AsyncParsableCommand {
             )
         let token = try await TokenMinter(hmacSecret: secret).mint(
             subject: sub, lifetime: ttl == 0 ? nil : .seconds(ttl), capabilities: capabilities, channel: channel,
-            audience: configuration.auth.audience, issuer: configuration.auth.issuer, singleUseID: once
+            audience: configuration.auth.audience, issuer: configuration.auth.issuer, singleUseID: once, tokenID: id
         )
         Output.line(token)
     }

@@ -124,6 +124,9 @@ final class EngineRecordingSink: PublicationSink {
         }
     }
     func deliver(event: EphemeralEvent) { eventsBox.withLockedValue { $0.append(event) } }
+    private let controlsBox = NIOLockedValueBox<[ControlCommand]>([])
+    func apply(control command: ControlCommand) { controlsBox.withLockedValue { $0.append(command) } }
+    var controls: [ControlCommand] { controlsBox.withLockedValue { $0 } }
     func hasSubscribers(_ channel: ChannelName) -> Bool { subscribed.withLockedValue { $0.contains(channel) } }
 
     var publications: [Publication] { publicationsBox.withLockedValue { $0 } }

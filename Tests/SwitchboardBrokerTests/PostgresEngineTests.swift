@@ -93,6 +93,65 @@ struct PostgresEngineTests {
         }
     }
 
+    /// Polls `sink`'s operators' orders until `predicate` holds; fails after 10 s.
+    private func waitForControls(_ sink: EngineRecordingSink, _ predicate: ([ControlCommand]) -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !predicate(sink.controls) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("orders never arrived: \(sink.controls)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    @Test func anOperatorsOrderOnOneNodeReachesTheOtherNodesInOrder() async throws {
+        try await withTwoNodes { a, sinkA, b, sinkB in
+            let until = Int64(Date().timeIntervalSince1970) + 3600
+            let orders: [ControlCommand] = [
+                .disconnectUser("alice", reconnect: true), .disconnectClient("c-1", reconnect: false), .revokeToken("t-1", until: until),
+            ]
+            for order in orders { try await a.broker.broadcast(order) }
+            try await waitForControls(sinkB) { $0.count == 3 }
+            #expect(sinkB.controls == orders)
+            // The sending node applied it itself: it skips its own NOTIFY (the revocation it loaded at start was none).
+            try await b.broker.broadcast(.disconnectUser("bob", reconnect: true))
+            try await waitForControls(sinkA) { $0.count == 1 }
+            #expect(sinkA.controls == [.disconnectUser("bob", reconnect: true)])
+        }
+    }
+
+    @Test func aRevocationReachesANodeThatStartsLaterUntilItExpires() async throws {
+        try await withTwoNodes { a, _, _, _ in
+            let now = Int64(Date().timeIntervalSince1970)
+            try await a.broker.broadcast(.revokeToken("t-live", until: now + 3600))
+            try await a.broker.broadcast(.revokeToken("t-live", until: now + 60))  // a shorter one keeps the longer
+            try await a.broker.broadcast(.revokeToken("t-over", until: now - 1))
+            let sinkC = EngineRecordingSink()
+            let c = try await PostgresTestServer.startNode(database: a.database, sink: sinkC)
+            #expect(sinkC.controls == [.revokeToken("t-live", until: now + 3600)])
+            await c.stop()
+        }
+    }
+
+    @Test func whatIsNotAnOrderOnTheEventsChannelIsIgnored() async throws {
+        try await withTwoNodes { a, _, _, sinkB in
+            try await PostgresTestServer.withConnection(a.database) { connection in
+                for payload in [
+                    #"{"o":"x","x":"disconnect_user","i":"u"}"#, #"{"o":"x","x":"disconnect_user","i":"","r":true}"#,
+                    #"{"o":"x","x":"nope","i":"u","r":true}"#, #"{"o":"x","x":"revoke_token","i":"t"}"#,
+                    #"{"o":"x","x":"revoke_token","i":"t","u":"soon"}"#, #"{"x":"disconnect_client","i":"c","r":false}"#,
+                ] {
+                    _ = try await connection.query("SELECT pg_notify('switchboard_events', \(payload))", logger: PostgresTestServer.logger)
+                }
+            }
+            try await a.broker.broadcast(.disconnectClient("after", reconnect: false))
+            try await waitForControls(sinkB) { $0.count == 1 }
+            #expect(sinkB.controls == [.disconnectClient("after", reconnect: false)])
+            #expect(sinkB.events.isEmpty)
+        }
+    }
+
     private func member(_ client: String, _ user: String?, _ info: String? = nil) -> PresenceMember {
         PresenceMember(client: client, user: user, info: info.map { ByteBuffer(string: $0) })
     }

@@ -105,6 +105,7 @@ final class FaultyBroker: Broker {
         }
         func deliver(event: EphemeralEvent) { sink.deliver(event: event) }
         func hasSubscribers(_ channel: ChannelName) -> Bool { sink.hasSubscribers(channel) }
+        func apply(control command: ControlCommand) { sink.apply(control: command) }
     }
     /// Hanging calls are released when the server stops, so its shutdown never waits on them.
     func run() async throws {
@@ -130,6 +131,7 @@ final class FaultyBroker: Broker {
     func presence(channel: ChannelName, after cursor: String?, limit: Int) async throws -> PresencePage {
         try await around("presence") { try await inner.presence(channel: channel, after: cursor, limit: limit) }
     }
+    func broadcast(_ command: ControlCommand) async throws { try await around("broadcast") { try await inner.broadcast(command) } }
     func acknowledge(channel: ChannelName, offset: UInt64, user: String, status: ReceiptRecord.Status) async throws -> Bool {
         try await around("acknowledge") { try await inner.acknowledge(channel: channel, offset: offset, user: user, status: status) }
     }

@@ -6,6 +6,9 @@ Every wait is on a condition with a deadline; nothing sleeps to synchronise. A s
 waits for the hub to be up again (the test restarts it) and resubscribes from the last position it saw.
 """
 import asyncio
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -47,10 +50,10 @@ def run_serve_until_exit(data_directory, *extra, timeout=60):
 class ServerProcess:
     """A `switchboard serve` run synchronously (for tests without asyncio): started, asked over HTTP, stopped."""
 
-    def __init__(self, data_directory, *extra, log_path=None, environment=None):
+    def __init__(self, data_directory, *extra, log_path=None, environment=None, port=0):
         self.log = open(log_path or os.devnull, "ab")
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--port", "0", *extra], env=hub_environment(data_directory, environment),
+            [BINARY, "serve", "--port", str(port), *extra], env=hub_environment(data_directory, environment),
             stdout=subprocess.PIPE, stderr=self.log,
         )
         for line in self.process.stdout:  # the banner's first line names the bound port: wait for it, no sleeping
@@ -260,6 +263,22 @@ def api_headers():
     return {"authorization": f"apikey {API_KEY}", "content-type": "application/json"}
 
 
+HMAC_SECRET = "engine-test-hmac-secret-0123456789abcdef"
+
+
+def token(subject, token_id=None, secret=HMAC_SECRET, lifetime=3600):
+    """An HS256 connection token for hubs started with `auth.hmac_secret` = HMAC_SECRET; `token_id` is its `jti`."""
+    def encode(part):
+        return base64.urlsafe_b64encode(json.dumps(part, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+    claims = {"sub": subject, "exp": int(time.time()) + lifetime}
+    if token_id is not None:
+        claims["jti"] = token_id
+    signing_input = encode({"alg": "HS256", "typ": "JWT"}) + "." + encode(claims)
+    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
 async def full_history(address, channel, epoch):
     """Every publication the hub holds for `channel` in `epoch`, oldest first, paged through GET /api/history."""
     publications, after = [], 0
@@ -288,8 +307,9 @@ class Publishers:
     - refused: any other answer (should not happen; reported by the test).
     """
 
-    def __init__(self, hub, channels, rate, workers=16):
+    def __init__(self, hub, channels, rate, workers=16, first_number=1):
         self.hub = hub
+        self.first_number = first_number  # several publishers at once number apart: `p` then names one attempt
         self.channels = channels
         self.rate = rate
         self.workers = workers
@@ -316,16 +336,17 @@ class Publishers:
 
     async def _tick(self):
         self.started = time.monotonic()
-        number = 0
+        count = 0
         while True:
             # Every publication that is due by now, so a busy event loop does not lower the rate.
-            while number < (time.monotonic() - self.started) * self.rate:
-                number += 1
+            while count < (time.monotonic() - self.started) * self.rate:
+                number = self.first_number + count
+                count += 1
                 channel = self.channels[number % len(self.channels)]
                 self.attempted[number] = channel
                 self._queue.put_nowait((number, channel))
             # Pacing the load at `rate` per second, not waiting for anything.
-            await asyncio.sleep(max(0.0, self.started + (number + 1) / self.rate - time.monotonic()))
+            await asyncio.sleep(max(0.0, self.started + (count + 1) / self.rate - time.monotonic()))
 
     async def _work(self):
         connection = None

@@ -6,10 +6,13 @@ public struct Identity: Hashable, Sendable {
     public var capabilities: Capabilities?
     /// Unix seconds; nil when the token does not expire.
     public var expiresAt: Int64?
+    /// The token's `jti`, so that revoking that id (`POST /api/revoke`) also ends the connections it opened.
+    public var tokenID: String?
 
-    public init(user: String, capabilities: Capabilities? = nil, expiresAt: Int64? = nil) {
+    public init(user: String, capabilities: Capabilities? = nil, expiresAt: Int64? = nil, tokenID: String? = nil) {
         self.user = user
         self.capabilities = capabilities
         self.expiresAt = expiresAt
+        self.tokenID = tokenID
     }
 }

@@ -21,7 +21,7 @@ public struct TokenValidator: Sendable {
             return .failure(ProtocolError(.invalidToken, "a subscription token cannot open a connection"))
         }
         guard let user = claims.subject, !user.isEmpty else { return .success(nil) }
-        return .success(Identity(user: user, capabilities: claims.capabilities, expiresAt: claims.expiresAt))
+        return .success(Identity(user: user, capabilities: claims.capabilities, expiresAt: claims.expiresAt, tokenID: claims.tokenID))
     }
 
     /// Checks a subscription token for `channel` presented by `user` (nil: anonymous).

@@ -143,6 +143,13 @@ extension HubSetting {
             target.postgresPollInterval = try ConfigurationParse.milliseconds(value, atLeast: 1)
         },
         HubSetting(
+            "engine.postgres.advertise_url", env: "SWITCHBOARD_ENGINE_POSTGRES_ADVERTISE_URL", default: "",
+            summary:
+                "`http://HOST:PORT` where the other nodes reach this one: a request for an SSE or long-poll session held here that lands on another node is forwarded to it (no sticky sessions). Empty: `http://` + `server.host` + the bound port, which needs `server.host` to be one address (not `0.0.0.0`)."
+        ) { value, target throws(InvalidConfigurationValue) in
+            target.postgresAdvertiseURL = ConfigurationParse.trimmed(value)
+        },
+        HubSetting(
             "server.web_root_follow_symlinks", env: "SWITCHBOARD_WEB_ROOT_FOLLOW_SYMLINKS", default: "false",
             summary: "Serve files that symbolic links in the web root point to outside it; off, such links answer 404."
         ) { value, target throws(InvalidConfigurationValue) in

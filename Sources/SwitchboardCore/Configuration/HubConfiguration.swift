@@ -163,6 +163,9 @@ public struct HubConfiguration: Sendable, Equatable {
     public var postgresShards = 32
     /// `engine.postgres.poll_interval_ms`: how often readers look for rows when no NOTIFY woke them.
     public var postgresPollInterval: Duration = .milliseconds(100)
+    /// `engine.postgres.advertise_url`: where the other nodes forward requests for this node's sessions; empty:
+    /// `http://server.host:PORT`.
+    public var postgresAdvertiseURL = ""
 
     public enum EngineType: String, Sendable, CaseIterable {
         /// Durable history in an embedded SQLite database (the default).

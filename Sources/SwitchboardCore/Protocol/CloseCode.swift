@@ -47,6 +47,13 @@ public struct CloseCode: Hashable, Sendable, CustomStringConvertible {
     public static let heartbeatTimeout = CloseCode(4003, "heartbeat timeout")
     /// The client kept exceeding its command or publish rate after being told: reconnect later, more slowly.
     public static let rateLimited = CloseCode(4004, "rate limit exceeded repeatedly")
+    /// An operator disconnected the session (`POST /api/disconnect` with `"reconnect": true`, the default): reconnect
+    /// and recover.
+    public static let disconnectedReconnect = CloseCode(4005, "disconnected by the server")
+    /// An operator disconnected the session (`POST /api/disconnect` with `"reconnect": false`): do not reconnect.
+    public static let disconnected = CloseCode(4503, "disconnected by the server; do not reconnect")
+    /// The session's token id was revoked (`POST /api/revoke`): get a new token before reconnecting.
+    public static let tokenRevoked = CloseCode(4501, "token revoked")
     /// The token was refused (bad signature, algorithm, audience…): get a new token before reconnecting.
     public static let invalidToken = CloseCode(4501, "invalid token")
     /// The token expired and was not refreshed in time: get a new token, then reconnect and recover.

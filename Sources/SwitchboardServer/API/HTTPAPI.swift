@@ -17,6 +17,10 @@ struct HTTPAPI {
     /// `limits.max_message_bytes`: the largest request body.
     let maxBodyBytes: Int
     let apiKey: String
+    /// Where operators' orders are applied on this node (`POST /api/disconnect`, `POST /api/revoke`).
+    let control: Hub
+    /// Keeps revocations; its clock dates them.
+    let tokens: TokenVerifier
     /// `limits.api_requests_per_second`, per API key.
     let apiRequests: KeyedRateLimiter
     /// Wrong API keys per client address (`limits.api_key_failures_per_minute`).
@@ -38,6 +42,8 @@ struct HTTPAPI {
         router.get("/api/history") { request, context in try await self.history(request, context: context) }
         router.get("/api/presence") { request, context in try await self.presence(request, context: context) }
         router.get("/api/receipts") { request, context in try await self.receipts(request, context: context) }
+        router.post("/api/disconnect") { request, context in try await self.disconnect(request, context: context) }
+        router.post("/api/revoke") { request, context in try await self.revoke(request, context: context) }
         router.get("/healthz") { _, _ in json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
             if drain.isDraining { return json(#"{"status":"draining"}"#, status: .serviceUnavailable) }
@@ -243,7 +249,7 @@ struct HTTPAPI {
     // MARK: helpers
 
     /// Calls the engine; a failure becomes the HTTP refusal its engine error maps to (never a 200).
-    private func engine<Value>(_ operation: String, _ call: (any Broker) async throws -> Value) async throws -> Value {
+    func engine<Value>(_ operation: String, _ call: (any Broker) async throws -> Value) async throws -> Value {
         do {
             return try await call(engine)
         } catch {
@@ -274,7 +280,7 @@ struct HTTPAPI {
 
     /// Checks the API key. An address that sent `limits.api_key_failures_per_minute` wrong keys is answered 429 until
     /// its minute is over, before its key is looked at (a different answer for the right key would end the guessing).
-    private func authorize(_ request: Request, context: SwitchboardRequestContext) throws {
+    func authorize(_ request: Request, context: SwitchboardRequestContext) throws {
         let address = context.clientAddress
         let now = MonotonicTime.nanoseconds()
         if case .shutOut(let retryAfter) = apiKeyFailures.withLockedValue({ $0.check(address, now: now) }) {

@@ -12,7 +12,9 @@ struct SessionEndpoints {
     func register(on router: Router<SwitchboardRequestContext>) {
         router.post("/connection/poll") { request, context in try await self.openPoll(request, remoteAddress: context.clientAddress) }
         router.get("/connection/poll/:session") { request, context in try await self.poll(request, session: context.parameters.get("session") ?? "") }
-        router.delete("/connection/poll/:session") { _, context in try await self.closePoll(session: context.parameters.get("session") ?? "") }
+        router.delete("/connection/poll/:session") { request, context in
+            try await self.closePoll(request, session: context.parameters.get("session") ?? "")
+        }
         router.post("/connection/:session/command") { request, context in
             try await self.commands(request, session: context.parameters.get("session") ?? "")
         }
@@ -54,6 +56,10 @@ struct SessionEndpoints {
     }
 
     private func poll(_ request: Request, session id: String) async throws -> Response {
+        if let owner = services.forwarder.otherOwner(of: id) {
+            // The owner holds the poll up to its own `poll.timeout_ms`: the deadline waits for that too.
+            return try await services.forwarder.forward(request, body: nil, to: owner, extraWait: services.settings.configuration.poll.timeout)
+        }
         let query = request.uri.queryParameters
         var ack: UInt64 = 0
         if let text = query["ack"] {
@@ -75,7 +81,8 @@ struct SessionEndpoints {
         return json(body, headers: [.cacheControl: "no-store"])
     }
 
-    private func closePoll(session id: String) async throws -> Response {
+    private func closePoll(_ request: Request, session id: String) async throws -> Response {
+        if let owner = services.forwarder.otherOwner(of: id) { return try await services.forwarder.forward(request, body: nil, to: owner) }
         let closed = await services.session.registry.withSession(id) { session -> Bool? in
             guard let transport = session.transport as? PollTransport else { return nil }
             transport.finish()
@@ -89,6 +96,7 @@ struct SessionEndpoints {
 
     private func commands(_ request: Request, session id: String) async throws -> Response {
         let body = try await request.collectBody(limit: services.settings.limits.maxMessageBytes, metrics: services.metrics)
+        if let owner = services.forwarder.otherOwner(of: id) { return try await services.forwarder.forward(request, body: body, to: owner) }
         // The whole body must be JSON before anything is accepted: a broken body is refused here (400 111) rather
         // than answered 202 and refused later on the stream.
         guard (try? JSONScanner.validateAndMinify(body)) != nil else { throw notCommands() }
@@ -126,6 +134,7 @@ struct SessionEndpoints {
         else {
             throw APIError(.badRequest, .badRequest, "send {\"session\":ID,\"token\":JWT}")
         }
+        if let owner = services.forwarder.otherOwner(of: id) { return try await services.forwarder.forward(request, body: body, to: owner) }
         let identity: Identity?
         switch await services.session.tokens.connectionIdentity(token) {
         case .success(let verified): identity = verified

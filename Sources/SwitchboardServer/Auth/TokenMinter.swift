@@ -14,7 +14,8 @@ public struct TokenMinter: Sendable {
     ///   - channel: makes a subscription token for that channel.
     public func mint(
         subject: String, lifetime: Duration?, capabilities: Capabilities? = nil, channel: String? = nil, audience: String? = nil,
-        issuer: String? = nil, singleUseID: String? = nil, notBefore: Date? = nil, now: Date = Date(), algorithm: DigestAlgorithmName = .sha256
+        issuer: String? = nil, singleUseID: String? = nil, notBefore: Date? = nil, now: Date = Date(), algorithm: DigestAlgorithmName = .sha256,
+        tokenID: String? = nil
     ) async throws -> String {
         let issuedAt = Int64(now.timeIntervalSince1970)
         var payload = TokenPayload()
@@ -25,6 +26,7 @@ public struct TokenMinter: Sendable {
         payload.channel = channel
         payload.iss = issuer
         payload.aud = audience.map { TokenPayload.AudienceValue(values: [$0]) }
+        payload.jti = tokenID
         if let singleUseID {
             payload.jti = singleUseID
             payload.once = true

@@ -22,6 +22,7 @@ final class TokenVerifier: Sendable {
     private let hasKeys: Bool
     let validator: TokenValidator
     private let usedTokenIDs = NIOLockedValueBox<[String: Int64]>([:])
+    private let revoked = NIOLockedValueBox(RevokedTokens())
     private let now: @Sendable () -> Int64
 
     init(_ auth: HubConfiguration.Auth, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) async throws {
@@ -145,7 +146,7 @@ final class TokenVerifier: Sendable {
         case .failure(let error): return .failure(error)
         case .success(let claims):
             let result = validator.connectionIdentity(claims, now: now())
-            if case .success = result, let error = consumeIfSingleUse(claims) { return .failure(error) }
+            if case .success = result, let error = refuseIfRevoked(claims, .invalidToken) ?? consumeIfSingleUse(claims) { return .failure(error) }
             return result
         }
     }
@@ -156,8 +157,22 @@ final class TokenVerifier: Sendable {
         case .failure(let error): return ProtocolError(.invalidSubscriptionToken, error.reason)
         case .success(let claims):
             if let error = validator.checkSubscriptionToken(claims, channel: channel, user: user, now: now()) { return error }
-            return consumeIfSingleUse(claims)
+            return refuseIfRevoked(claims, .invalidSubscriptionToken) ?? consumeIfSingleUse(claims)
         }
+    }
+
+    /// Refuses tokens with the id `id` until `until` (Unix seconds) on this node (`POST /api/revoke`; a shared engine
+    /// tells the other nodes).
+    func revoke(tokenID id: String, until: Int64) {
+        let now = self.now()
+        revoked.withLockedValue { $0.revoke(id, until: until, now: now) }
+    }
+
+    private func refuseIfRevoked(_ claims: TokenClaims, _ code: ErrorCode) -> ProtocolError? {
+        guard let id = claims.tokenID else { return nil }
+        let now = self.now()
+        guard revoked.withLockedValue({ $0.isRevoked(id, now: now) }) else { return nil }
+        return ProtocolError(code, "token was revoked")
     }
 
     /// Remembers single-use token ids until they expire, refusing a second presentation.

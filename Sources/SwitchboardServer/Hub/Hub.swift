@@ -16,9 +16,14 @@ final class Hub: PublicationSink {
     private let interest = NIOLockedValueBox<[ChannelName: [Bool]]>([:])
     let metrics: ServerMetrics
     private let nextPlacement = NIOLockedValueBox(0)
+    /// Where revocations are kept (``apply(control:)``); nil in tests that have no tokens.
+    private let tokens: TokenVerifier?
 
-    init(loops: [any EventLoop], metrics: ServerMetrics, heartbeat: HeartbeatSettings, writeDelay: TimeAmount = .zero) {
+    init(
+        loops: [any EventLoop], metrics: ServerMetrics, heartbeat: HeartbeatSettings, writeDelay: TimeAmount = .zero, tokens: TokenVerifier? = nil
+    ) {
         self.metrics = metrics
+        self.tokens = tokens
         var hubs: [LoopHub] = []
         var index: [ObjectIdentifier: Int] = [:]
         for (position, loop) in loops.enumerated() {
@@ -64,6 +69,16 @@ final class Hub: PublicationSink {
         for (index, interested) in loops.enumerated() where interested {
             let loopHub = loopHubs[index]
             loopHub.loop.execute { loopHub.deliver(event: event) }
+        }
+    }
+
+    /// An operator's order (`POST /api/disconnect`, `POST /api/revoke`), from this node's API or another node: a
+    /// revocation is kept first, so a session cannot reconnect with the token while the others are being ended; then
+    /// every loop ends its matching sessions.
+    func apply(control command: ControlCommand) {
+        if case .revokeToken(let id, let until) = command { tokens?.revoke(tokenID: id, until: until) }
+        for loopHub in loopHubs {
+            loopHub.loop.execute { loopHub.endSessions(matching: command) }
         }
     }
 

@@ -77,6 +77,15 @@ final class LoopHub: @unchecked Sendable {
         }
     }
 
+    /// Ends the sessions an operator's order names, with its close code (``ControlCommand``).
+    func endSessions(matching command: ControlCommand) {
+        loop.assertInEventLoop()
+        // A copy: a session that closes at once unregisters itself while the loop runs.
+        for session in sessions.values where command.ends(client: session.id, user: session.user, tokenID: session.identity?.tokenID) {
+            session.disconnect(command.closeCode)
+        }
+    }
+
     // MARK: subscriptions
 
     func subscribe(_ session: Session, to channel: ChannelName, subscription: Session.Subscription) {

@@ -15,6 +15,15 @@ final class SessionRegistry: Sendable {
     }
 
     private let entries = NIOLockedValueBox<[String: Entry]>([:])
+    /// What this node's addresses start with: its id and `-` in a cluster (``SessionForwarder``), else nothing.
+    let addressPrefix: String
+
+    init(addressPrefix: String = "") {
+        self.addressPrefix = addressPrefix
+    }
+
+    /// A new session address: the prefix, then about 190 random bits.
+    func newAddress() -> String { addressPrefix + SessionID.make() + SessionID.make() }
 
     func register(_ session: Session) {
         guard let address = session.address else { return }

@@ -53,9 +53,13 @@ final class StreamServices: Sendable {
     /// The Yjs rooms served at `/yjs/{room}`, in memory.
     let yjsRooms: YjsRooms
 
-    init(session: SessionServices, hub: Hub, yjsRooms: YjsRooms = YjsRooms()) {
+    /// Sends requests for other nodes' sessions on to them (no sticky sessions).
+    let forwarder: SessionForwarder
+
+    init(session: SessionServices, hub: Hub, yjsRooms: YjsRooms = YjsRooms(), forwarder: SessionForwarder? = nil) {
         self.session = session
         self.hub = hub
+        self.forwarder = forwarder ?? SessionForwarder(directory: nil, timeout: .seconds(10), metrics: session.metrics, logger: session.logger)
         self.yjsRooms = yjsRooms
     }
 
@@ -68,12 +72,13 @@ extension SessionServices {
     /// drain state are made here once and shared by everything handed this instance (or its parts).
     convenience init(
         engine: any Broker, settings: ServerSettings, tokens: TokenVerifier, metrics: ServerMetrics, audit: AuditLog,
-        logger: Logger = Logger(label: "switchboard", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "switchboard", factory: { _ in SwiftLogNoOpLogHandler() }), addressPrefix: String = ""
     ) {
         let channels = ChannelRules(configuration: settings.configuration)
         self.init(
             engine: engine, channels: channels, publishing: PublishPath(engine: engine, channels: channels, metrics: metrics, audit: audit),
-            tokens: tokens, connections: ConnectionLimiter(limits: settings.limits), registry: SessionRegistry(), drain: DrainState(),
+            tokens: tokens, connections: ConnectionLimiter(limits: settings.limits), registry: SessionRegistry(addressPrefix: addressPrefix),
+            drain: DrainState(),
             metrics: metrics, audit: audit, logger: logger, settings: settings)
     }
 }

@@ -51,7 +51,7 @@ final class Session {
     ) {
         self.remoteAddress = remoteAddress
         self.id = SessionID.make()
-        self.address = kind.takesHTTPCommands ? SessionID.make() + SessionID.make() : nil
+        self.address = kind.takesHTTPCommands ? services.registry.newAddress() : nil
         self.client = SessionClient(identity: identity, countedUser: userAdmitted ? identity?.user : nil)
         self.intake = CommandIntake(
             discipline: CommandDiscipline(
