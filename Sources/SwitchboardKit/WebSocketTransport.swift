@@ -13,6 +13,8 @@ enum WebSocketTransport {
         var port: Int
         /// The WebSocket endpoint's path.
         var path: String
+        /// `wss://` or `https://`: the connections speak TLS.
+        var secure = false
 
         /// What comes before `/connection/…` for the SSE endpoints: the WebSocket path without
         /// `/connection/websocket` (a hub behind a path prefix), else nothing.
@@ -34,7 +36,7 @@ enum WebSocketTransport {
     ///   - maxFrameSize: the largest frame accepted from the server.
     ///   - silenceLimit: the connection is closed when nothing arrives for this long (a dead link nobody closed).
     static func connect(
-        to endpoint: Endpoint, maxFrameSize: Int, silenceLimit: Duration, connectTimeout: Duration,
+        to endpoint: Endpoint, tls: Switchboard.TLS?, maxFrameSize: Int, silenceLimit: Duration, connectTimeout: Duration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Connection {
         let upgrade: EventLoopFuture<UpgradeResult> = try await ClientBootstrap(group: group)
@@ -42,6 +44,7 @@ enum WebSocketTransport {
             .connectTimeout(TimeAmount.nanoseconds(Self.inNanoseconds(connectTimeout)))
             .connect(host: endpoint.host, port: endpoint.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: endpoint.host)) }
                     let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeResult>(
                         maxFrameSize: maxFrameSize,
                         upgradePipelineHandler: { channel, _ in

@@ -118,6 +118,9 @@ struct Subscribe: AsyncParsableCommand {
             writer.field("reason", string: reset.reason)
             writer.endObject()
             Output.error(String(buffer: writer.buffer))
+        case .presence, .join, .leave, .presenceUpdate, .signal, .receipt:
+            // The CLI prints the stream and its resets; presence, signals and receipts are for applications.
+            return
         }
     }
 }
