@@ -1,4 +1,4 @@
-public import NIOSSL
+import NIOSSL
 
 extension Switchboard {
     /// How the SDK checks the hub's certificate on `wss://` and `https://` URLs.
