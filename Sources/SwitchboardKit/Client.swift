@@ -274,7 +274,8 @@ extension Switchboard.Client {
         /// A connection on which nothing arrives for this long is closed and replaced. The server sends a heartbeat
         /// whenever the client was silent for `heartbeat.interval_ms` (25 s by default), so keep this above it.
         public var silenceLimit: Duration
-        /// How long opening the TCP connection may take.
+        /// How long opening the TCP connection may take; on WebSocket, the TLS handshake and the upgrade then get as
+        /// long again together.
         public var connectTimeout: Duration
         /// The largest frame accepted from the server; set it at least to the server's `limits.max_message_bytes` plus
         /// the envelope.

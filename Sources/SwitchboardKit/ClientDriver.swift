@@ -246,6 +246,11 @@ actor ClientDriver {
 
     func currentStatistics() -> Switchboard.Client.Statistics { statistics }
 
+    /// Calls sent on the open connection and not answered yet (for tests that lose them on purpose).
+    func requestsAwaitingReply() -> Int {
+        pending.values.count { if case .request = $0 { true } else { false } }
+    }
+
     func connect() { startIfNeeded() }
 
     func close() {

@@ -35,6 +35,7 @@ enum WebSocketTransport {
     /// - Parameters:
     ///   - maxFrameSize: the largest frame accepted from the server.
     ///   - silenceLimit: the connection is closed when nothing arrives for this long (a dead link nobody closed).
+    ///   - connectTimeout: bounds the TCP connection, and then the TLS handshake and the upgrade together.
     static func connect(
         to endpoint: Endpoint, tls: Switchboard.TLS?, maxFrameSize: Int, silenceLimit: Duration, connectTimeout: Duration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
@@ -64,8 +65,15 @@ enum WebSocketTransport {
                             channel.close(promise: nil)
                             return channel.eventLoop.makeSucceededFuture(UpgradeResult.notUpgraded)
                         })
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                    let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
                         configuration: .init(upgradeConfiguration: configuration))
+                    // The TLS handshake and the upgrade get `connectTimeout` too: a link that swallows them would
+                    // otherwise hold the attempt forever (the silence watch starts with the WebSocket).
+                    let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Self.inNanoseconds(connectTimeout))) {
+                        channel.close(promise: nil)
+                    }
+                    upgraded.whenComplete { _ in deadline.cancel() }
+                    return upgraded
                 }
             }
         switch try await upgrade.get() {

@@ -41,6 +41,9 @@ final class LinkFault: @unchecked Sendable {  // the Process is only read at sta
     /// Answers WebSocket upgrades with 403 while `on`.
     func refuseWebSocket(_ on: Bool) async throws { try await control("/websocket?refuse=\(on ? 1 : 0)") }
 
+    /// Swallows the bytes of open and new connections in both directions while `on` (a black hole nobody reports).
+    func setStalled(_ on: Bool) async throws { try await control("/stall?on=\(on ? 1 : 0)") }
+
     /// Cuts and refuses new connections while `on`.
     func setOffline(_ on: Bool) async throws { try await control("/offline?on=\(on ? 1 : 0)") }
 

@@ -99,4 +99,30 @@ import Testing
         #expect(try await proxy.stats()["requests"] == 1)
         try await server.stop()
     }
+
+    /// A link that swallows the upgrade request (the proxy stalls): the attempt is abandoned after `connectTimeout`
+    /// and the client tries again, instead of waiting forever for a `101`.
+    @Test func anUnansweredUpgradeIsAbandonedAfterTheConnectTimeout() async throws {
+        let server = try await TestServer.start()
+        let proxy = try await LinkFault.start(targetPort: server.port)
+        defer { proxy.stop() }
+        try await proxy.setStalled(true)
+        var configuration = SwitchboardKitClientTests.quickReconnects
+        configuration.connectTimeout = .milliseconds(300)
+        configuration.transports = [.webSocket]
+        let client = try Switchboard.Client(url: "ws://127.0.0.1:\(proxy.port)", configuration: configuration)
+        var states = client.connectionStates().makeAsyncIterator()
+        let started = ContinuousClock.now
+        await client.connect()
+        while let state = await states.next() {
+            if case .reconnecting = state { break }
+        }
+        // Not the server's own handshake timeout (10 s), which ends the proxy's upstream connection otherwise.
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(250) && waited < .seconds(5))
+        try await proxy.setStalled(false)
+        #expect(try await client.publish("news", json: "1").offset == 1)
+        await client.close()
+        try await server.stop()
+    }
 }

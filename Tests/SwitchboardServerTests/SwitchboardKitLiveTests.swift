@@ -247,4 +247,24 @@ import Testing
         await client.close()
         try await server.stop()
     }
+
+    /// A call sent on a link that swallows it (the proxy stalls, then cuts) is sent again on the next connection and
+    /// answered there.
+    @Test func aCallLostWithItsConnectionIsSentAgainOnTheNext() async throws {
+        let server = try await TestServer.start()
+        let proxy = try await LinkFault.start(targetPort: server.port)
+        defer { proxy.stop() }
+        let client = try Switchboard.Client(url: "ws://127.0.0.1:\(proxy.port)", configuration: SwitchboardKitClientTests.quickReconnects)
+        let first = try await client.publish("news", json: "1")
+        try await proxy.setStalled(true)
+        let reading = Task { try await client.history("news", .latest, timeout: .seconds(20)) }
+        try await waitUntil { await client.driver.requestsAwaitingReply() == 1 }
+        try await proxy.setStalled(false)
+        try await proxy.cut()
+        let page = try await reading.value
+        #expect(page.publications.map(\.position) == [first])
+        #expect(await client.statistics().connects == 2)
+        await client.close()
+        try await server.stop()
+    }
 }
