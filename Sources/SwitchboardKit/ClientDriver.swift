@@ -2,13 +2,14 @@ import NIOCore
 import NIOWebSocket
 import SwitchboardCore
 
-/// Owns one client's connection and everything that must survive it: subscriptions with their positions, publishes
-/// waiting for a reply, the connection state.
+/// Owns one client's connection and everything that must survive it: subscriptions with their positions and presence
+/// info, calls waiting for a reply (publishes, reads, signals, acknowledgements), the connection state.
 ///
 /// One task runs the connection loop for the client's life (connect, read every frame, back off, reconnect); frames
-/// are handled on this actor as they are read, so there is no task per message. Commands are written straight to the
-/// channel without waiting, and whatever a lost connection left unanswered is sent again on the next one:
-/// subscriptions with their last position (`since`), publishes with the same idempotency key.
+/// are handled on this actor as they are read, so there is no task per message (a waiting call has one, its
+/// deadline). Commands are written straight to the channel without waiting, and whatever a lost connection left
+/// unanswered is sent again on the next one: subscriptions with their last position (`since`), publishes with the
+/// same idempotency key, other calls as they were.
 actor ClientDriver {
     typealias EventContinuation = AsyncThrowingStream<Switchboard.SubscriptionEvent, any Error>.Continuation
     typealias StateContinuation = AsyncStream<Switchboard.ConnectionState>.Continuation
