@@ -169,6 +169,13 @@ extension Switchboard {
             return result.bool("coalesced") == true ? .coalesced : .sent
         }
 
+        /// The namespace's signal interval (`signal_interval_ms`) as the channel's last subscribe reply named it, to
+        /// throttle your own signals to it; nil before the reply, without a subscription, or when the namespace takes no
+        /// signals.
+        public func signalInterval(_ channel: String) async -> Duration? {
+            await driver.signalInterval(channel: channel)
+        }
+
         /// Marks a publication that asked for receipts as read, for its publisher (delivery is acknowledged by the
         /// client itself). Waits for a connection, and is sent again if the link drops before the answer.
         /// - Throws: ``ServerError`` (`134` no receipts were asked or the publication left the history, `101`

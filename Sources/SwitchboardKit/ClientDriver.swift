@@ -31,6 +31,8 @@ actor ClientDriver {
         /// This connection's presence info on the channel (minified JSON), sent with every `subscribe`.
         var presenceInfo: ByteBuffer?
         let joinPresence: Bool
+        /// The namespace's `signal_interval_ms` from the last subscribe reply; nil before it, or without signals.
+        var signalInterval: Duration?
     }
 
     /// A command waiting for its reply; sent again on the next session when the connection is lost first (every
@@ -246,6 +248,8 @@ actor ClientDriver {
     }
 
     func currentStatistics() -> Switchboard.Client.Statistics { statistics }
+
+    func signalInterval(channel: String) -> Duration? { subscriptions[channel]?.signalInterval }
 
     /// Calls sent on the open connection and not answered yet (for tests that lose them on purpose).
     func requestsAwaitingReply() -> Int {
@@ -599,6 +603,7 @@ actor ClientDriver {
         case .result(let result):
             guard let position = result.position else { return }
             subscriptions[channel]?.phase = .active
+            subscriptions[channel]?.signalInterval = result.integer("signal_interval_ms").map { .milliseconds($0) }
             if !sentPosition {
                 subscriptions[channel]?.stream.restart(at: position)
                 deliver(.subscribed(Switchboard.Subscribed(channel: channel, position: position, recovered: nil)), on: channel)

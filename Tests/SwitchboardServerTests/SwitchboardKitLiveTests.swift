@@ -147,6 +147,8 @@ import Testing
         var bobEvents = bob.subscribe("room:2").makeAsyncIterator()
         _ = try await aliceEvents.next()  // .subscribed
         _ = try await bobEvents.next()
+        #expect(await bob.signalInterval("room:2") == .seconds(1))
+        #expect(await bob.signalInterval("room:3") == nil)
         #expect(try await bob.signal("room:2", type: "typing", json: #"{"on": true}"#) == .sent)
         var event = try await next(&aliceEvents)
         while case .presence = event { event = try await next(&aliceEvents) }
