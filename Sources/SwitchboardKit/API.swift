@@ -136,6 +136,30 @@ extension Switchboard {
             return try Wire.historyPage(answer, channel: channel)
         }
 
+        /// One page of a presence channel's members, in client-id order (`GET /api/presence`, protocol.md §10).
+        /// - Parameters:
+        ///   - cursor: the previous page's ``PresencePage/next``; nil for the first page.
+        ///   - limit: 1–1000 members (default 100).
+        /// - Throws: ``ServerError`` (`130` presence not enabled, `108` bad name…), or the transport's error after the
+        ///   last attempt.
+        public func presence(_ channel: String, cursor: String? = nil, limit: Int = 100) async throws -> PresencePage {
+            var path = "/api/presence?channel=\(Self.percentEncoded(channel))&limit=\(limit)"
+            if let cursor { path += "&cursor=\(Self.percentEncoded(cursor))" }
+            let answer = try await send(method: .GET, path: path, body: nil)
+            guard let members = try? JSONScanner.objectMembers(answer) else { throw Wire.unexpected("presence answer", answer) }
+            return try Wire.presencePage(Wire.Members(members), channel: channel)
+        }
+
+        /// Who received and read a publication that asked for receipts (`GET /api/receipts`, protocol.md §10).
+        /// - Throws: ``ServerError`` (`134` no record, `133` receipts not enabled…), or the transport's error after
+        ///   the last attempt.
+        public func receipts(_ channel: String, offset: UInt64) async throws -> ReceiptRecord {
+            let path = "/api/receipts?channel=\(Self.percentEncoded(channel))&offset=\(offset)"
+            let answer = try await send(method: .GET, path: path, body: nil)
+            guard let members = try? JSONScanner.objectMembers(answer) else { throw Wire.unexpected("receipts answer", answer) }
+            return try Wire.receiptRecord(Wire.Members(members), channel: channel, offset: offset)
+        }
+
         /// A query value with everything but RFC 3986's unreserved characters escaped, so that any input makes a valid
         /// request line (and a bad channel name is refused by the server with its reason, not by the parser).
         static func percentEncoded(_ value: String) -> String {

@@ -116,6 +116,13 @@ import Testing
         list.apply(updated!)
         let page = try await alice.presence("room:1")
         #expect(page.clients == 2 && page.users == 2)
+        let api = try Switchboard.API(baseURL: "http://127.0.0.1:\(server.port)", apiKey: TestServer.apiKey)
+        #expect(try await api.presence("room:1") == page)
+        let first = try await api.presence("room:1", limit: 1)
+        let second = try await api.presence("room:1", cursor: try #require(first.next), limit: 1)
+        #expect(first.members + second.members == page.members && second.next == nil)
+        let noPresence = await #expect(throws: Switchboard.ServerError.self) { try await api.presence("news") }
+        #expect(noPresence?.code == 130)
         #expect(Set(page.members.map(\.client)) == Set(list.members.keys))
         #expect(list.members[bobMember.client]?.infoText == #"{"typing":true}"#)
 
@@ -196,6 +203,8 @@ import Testing
         let record = try await alice.receipts("dm:1", offset: position.offset)
         #expect(record.recipients == [.init(user: "bob", delivered: true, read: true)])
         #expect(record.total == 1 && record.delivered == 1 && record.read == 1 && !record.truncated)
+        let api = try Switchboard.API(baseURL: "http://127.0.0.1:\(server.port)", apiKey: TestServer.apiKey)
+        #expect(try await api.receipts("dm:1", offset: position.offset) == record)
         let notPublisher = await #expect(throws: Switchboard.ServerError.self) { try await bob.receipts("dm:1", offset: position.offset) }
         #expect(notPublisher?.code == 135)
         let plain = try await alice.publish("dm:1", json: "2")
