@@ -18,11 +18,14 @@ extension Switchboard {
     public final class API: Sendable {
         private let host: String
         private let port: Int
+        /// The TLS settings of an `https://` base URL; nil for `http://`.
+        private let tls: TLS?
         private let apiKey: String
         private let configuration: Configuration
 
         /// - Parameters:
-        ///   - baseURL: the hub's HTTP address, `http://HOST:PORT`.
+        ///   - baseURL: the hub's HTTP address, `http://HOST:PORT` or `https://HOST:PORT` (port 443 by default;
+        ///     ``Configuration/tls`` says which certificates are trusted).
         ///   - apiKey: the server's `api.key`.
         ///   - configuration: retries and timeouts.
         /// - Throws: ``ClientError`` with ``ClientError/Code/invalidURL``.
@@ -30,6 +33,7 @@ extension Switchboard {
             let endpoint = try Client.endpoint(baseURL)
             self.host = endpoint.host
             self.port = endpoint.port
+            self.tls = endpoint.secure ? configuration.tls : nil
             self.apiKey = apiKey
             self.configuration = configuration
         }
@@ -129,23 +133,31 @@ extension Switchboard {
             var path = "/api/history?channel=\(Self.percentEncoded(channel))&limit=\(limit)"
             if let since { path += "&since=\(Self.percentEncoded(since.description))" }
             let answer = try await send(method: .GET, path: path, body: nil)
-            guard let members = (try? JSONScanner.objectMembers(answer)).map(Wire.Members.init),
-                let position = members.position, let list = members.values["publications"],
-                let elements = try? JSONScanner.arrayElements(list)
-            else {
-                throw ServerError(code: 100, name: "internal_error", reason: "unexpected history answer: \(String(buffer: answer))")
-            }
-            let publications = try elements.map { element -> Publication in
-                guard let item = try? Wire.Members(JSONScanner.objectMembers(element)), let offset = item.integer("offset"), offset > 0,
-                    let data = item.values["data"]
-                else {
-                    throw ServerError(code: 100, name: "internal_error", reason: "unexpected history item: \(String(buffer: element))")
-                }
-                return Publication(
-                    channel: channel, position: Position(epoch: position.epoch, offset: UInt64(offset)), data: data,
-                    sender: item.string("sender"), key: item.string("key"))
-            }
-            return HistoryPage(publications: publications, position: position, recovered: members.bool("recovered"))
+            return try Wire.historyPage(answer, channel: channel)
+        }
+
+        /// One page of a presence channel's members, in client-id order (`GET /api/presence`, protocol.md §10).
+        /// - Parameters:
+        ///   - cursor: the previous page's ``PresencePage/next``; nil for the first page.
+        ///   - limit: 1–1000 members (default 100).
+        /// - Throws: ``ServerError`` (`130` presence not enabled, `108` bad name…), or the transport's error after the
+        ///   last attempt.
+        public func presence(_ channel: String, cursor: String? = nil, limit: Int = 100) async throws -> PresencePage {
+            var path = "/api/presence?channel=\(Self.percentEncoded(channel))&limit=\(limit)"
+            if let cursor { path += "&cursor=\(Self.percentEncoded(cursor))" }
+            let answer = try await send(method: .GET, path: path, body: nil)
+            guard let members = try? JSONScanner.objectMembers(answer) else { throw Wire.unexpected("presence answer", answer) }
+            return try Wire.presencePage(Wire.Members(members), channel: channel)
+        }
+
+        /// Who received and read a publication that asked for receipts (`GET /api/receipts`, protocol.md §10).
+        /// - Throws: ``ServerError`` (`134` no record, `133` receipts not enabled…), or the transport's error after
+        ///   the last attempt.
+        public func receipts(_ channel: String, offset: UInt64) async throws -> ReceiptRecord {
+            let path = "/api/receipts?channel=\(Self.percentEncoded(channel))&offset=\(offset)"
+            let answer = try await send(method: .GET, path: path, body: nil)
+            guard let members = try? JSONScanner.objectMembers(answer) else { throw Wire.unexpected("receipts answer", answer) }
+            return try Wire.receiptRecord(Wire.Members(members), channel: channel, offset: offset)
         }
 
         /// A query value with everything but RFC 3986's unreserved characters escaped, so that any input makes a valid
@@ -178,21 +190,30 @@ extension Switchboard {
             while true {
                 attempt += 1
                 let lastAttempt = attempt >= configuration.maxAttempts
+                var delay = configuration.backoff.delay(attempt: attempt, using: &generator)
                 do {
                     let response = try await HTTPTransport.request(
-                        host: host, port: port, method: method, path: path,
+                        host: host, port: port, tls: tls, method: method, path: path,
                         headers: [("authorization", "apikey \(apiKey)"), ("content-type", "application/json")], body: body,
                         timeout: configuration.requestTimeout)
                     if response.status == 200 { return response.body }
                     let error = Self.serverError(response)
                     guard Self.retryableStatuses.contains(response.status), !lastAttempt else { throw error }
+                    if let retryAfter = error.retryAfter {
+                        // The hub said when to come back: not sooner, and not at all when that is beyond the bound.
+                        guard retryAfter <= configuration.maxRetryAfter else { throw error }
+                        delay = max(delay, retryAfter)
+                    }
                 } catch let error as ServerError {
                     throw error
                 } catch {
+                    if TLS.isCertificateFailure(error) {
+                        throw ClientError(.tlsFailed, "the hub's certificate failed the check: \(error)")
+                    }
                     // No answer: the request may or may not have been published; the same keys make the retry safe.
                     if lastAttempt || Task.isCancelled { throw error }
                 }
-                try await Task.sleep(for: configuration.backoff.delay(attempt: attempt, using: &generator))
+                try await Task.sleep(for: delay)
             }
         }
 
@@ -205,23 +226,15 @@ extension Switchboard {
                 members?.object("error")?.serverError
                 ?? ServerError(code: 0, name: "http_\(response.status)", reason: String(buffer: response.body))
             error.httpStatus = response.status
+            error.retryAfter = response.headers.first(name: "retry-after").flatMap { Int64($0.filter { $0 != " " }) }.flatMap {
+                $0 >= 0 ? Duration.seconds($0) : nil
+            }
             return error
         }
     }
 }
 
 extension Switchboard.API {
-    /// One page of a channel's history.
-    public struct HistoryPage: Sendable, Equatable {
-        /// The publications, oldest first.
-        public var publications: [Switchboard.Publication]
-        /// The stream's current position (its newest publication), not the last one of the page.
-        public var position: Switchboard.Position
-        /// Only when `since` was given: true if the page continues exactly after it, false if publications were lost
-        /// (another epoch, `since` ahead of the stream, or older than the history window).
-        public var recovered: Bool?
-    }
-
     /// Retries and timeouts of the publisher.
     public struct Configuration: Sendable {
         /// Delays between attempts.
@@ -230,19 +243,28 @@ extension Switchboard.API {
         public var maxAttempts: Int
         /// A request fails (and is retried) when nothing arrives for this long.
         public var requestTimeout: Duration
+        /// The certificates trusted on an `https://` base URL (default: the system's roots).
+        public var tls: Switchboard.TLS
+        /// The longest `retry-after` (seconds form) of a 429 or 503 that is waited for before the next attempt; a
+        /// longer one throws the refusal at once (its ``Switchboard/ServerError/retryAfter`` says when to come back).
+        public var maxRetryAfter: Duration
 
         /// - Parameters:
         ///   - backoff: default 50 ms growing to 2 s, full jitter.
         ///   - maxAttempts: default 10; at least 1.
         ///   - requestTimeout: default 10 s.
+        ///   - tls: default: the system's root certificates.
+        ///   - maxRetryAfter: default 30 s.
         public init(
             backoff: Switchboard.Backoff = Switchboard.Backoff(initial: .milliseconds(50), maximum: .seconds(2)), maxAttempts: Int = 10,
-            requestTimeout: Duration = .seconds(10)
+            requestTimeout: Duration = .seconds(10), tls: Switchboard.TLS = .systemRoots, maxRetryAfter: Duration = .seconds(30)
         ) {
             precondition(maxAttempts >= 1, "maxAttempts must be at least 1")
             self.backoff = backoff
             self.maxAttempts = maxAttempts
             self.requestTimeout = requestTimeout
+            self.tls = tls
+            self.maxRetryAfter = maxRetryAfter
         }
     }
 }

@@ -23,7 +23,9 @@ extension Switchboard {
         let driver: ClientDriver
 
         /// - Parameters:
-        ///   - url: the hub: `ws://HOST:PORT` or `http://HOST:PORT` (the path defaults to `/connection/websocket`).
+        ///   - url: the hub: `ws://HOST:PORT` or `http://HOST:PORT`, with TLS `wss://` or `https://` (port 443 by
+        ///     default; ``Configuration/tls`` says which certificates are trusted). The path defaults to
+        ///     `/connection/websocket`.
         ///   - token: the connection token (a JWT), sent in the `connect` command; nil connects anonymously.
         ///   - configuration: backoff, heartbeat and size limits.
         /// - Throws: ``ClientError`` with ``ClientError/Code/invalidURL`` when the URL cannot be used.
@@ -32,7 +34,9 @@ extension Switchboard {
         }
 
         /// - Parameters:
-        ///   - url: the hub: `ws://HOST:PORT` or `http://HOST:PORT` (the path defaults to `/connection/websocket`).
+        ///   - url: the hub: `ws://HOST:PORT` or `http://HOST:PORT`, with TLS `wss://` or `https://` (port 443 by
+        ///     default; ``Configuration/tls`` says which certificates are trusted). The path defaults to
+        ///     `/connection/websocket`.
         ///   - token: a fixed token or a provider asked whenever a new token is needed (``TokenSource``).
         ///   - configuration: backoff, heartbeat and size limits.
         /// - Throws: ``ClientError`` with ``ClientError/Code/invalidURL`` when the URL cannot be used.
@@ -56,8 +60,9 @@ extension Switchboard {
         /// - Parameters:
         ///   - channel: the channel name (protocol.md §2).
         ///   - since: the last position the application already has; nil starts with the next publication.
-        public func subscribe(_ channel: String, since: Position? = nil) -> Subscription {
-            Subscription(driver: driver, channel: channel, since: since)
+        ///   - options: presence info on this channel, or watching its presence without joining it.
+        public func subscribe(_ channel: String, since: Position? = nil, options: SubscribeOptions = SubscribeOptions()) -> Subscription {
+            Subscription(driver: driver, channel: channel, since: since, options: options)
         }
 
         /// Publishes one JSON value to `channel` and returns its position.
@@ -69,23 +74,133 @@ extension Switchboard {
         ///   - channel: the channel name.
         ///   - json: one JSON value (object, array, string, number, `true`, `false` or `null`).
         ///   - idempotencyKey: 1–128 bytes identifying this publication; nil generates one.
-        /// - Throws: ``ServerError`` when the server refuses it, ``ClientError`` for JSON that is not one value or when
-        ///   the client is closed or stopped first.
+        ///   - receipts: ask for delivery and read receipts (a namespace with `receipts: true`): recipients' clients
+        ///     acknowledge, and your subscription to the channel yields ``SubscriptionEvent/receipt(_:)``.
+        ///   - timeout: how long to wait for the reply, connecting included; nil uses
+        ///     ``Configuration/requestTimeout``.
+        /// - Throws: ``ServerError`` when the server refuses it; ``ClientError`` for JSON that is not one value, when
+        ///   no reply came within the timeout (``ClientError/Code/timedOut``: it may still have been published, and
+        ///   publishing again with the same key is safe), or when the client is closed or stopped first.
         @discardableResult
-        public func publish(_ channel: String, json: ByteBuffer, idempotencyKey: String? = nil) async throws -> Position {
-            let data: ByteBuffer
-            do {
-                data = try JSONScanner.validateAndMinify(json)
-            } catch {
-                throw ClientError(.invalidJSON, "\(error)")
-            }
-            return try await driver.publish(channel: channel, data: data, idempotencyKey: idempotencyKey ?? Self.makeIdempotencyKey())
+        public func publish(
+            _ channel: String, json: ByteBuffer, idempotencyKey: String? = nil, receipts: Bool = false, timeout: Duration? = nil
+        ) async throws -> Position {
+            let data = try Self.validated(json)
+            return try await driver.publish(
+                channel: channel, data: data, idempotencyKey: idempotencyKey ?? Self.makeIdempotencyKey(), receipts: receipts,
+                timeout: timeout ?? driver.configuration.requestTimeout)
         }
 
         /// Publishes one JSON value given as text, like the `ByteBuffer` variant.
         @discardableResult
-        public func publish(_ channel: String, json: String, idempotencyKey: String? = nil) async throws -> Position {
-            try await publish(channel, json: ByteBuffer(string: json), idempotencyKey: idempotencyKey)
+        public func publish(
+            _ channel: String, json: String, idempotencyKey: String? = nil, receipts: Bool = false, timeout: Duration? = nil
+        ) async throws -> Position {
+            try await publish(channel, json: ByteBuffer(string: json), idempotencyKey: idempotencyKey, receipts: receipts, timeout: timeout)
+        }
+
+        /// Reads one page of a channel's history over the connection (protocol.md §4.13); whoever may subscribe may
+        /// read, and a subscription is not needed.
+        ///
+        /// ```swift
+        /// let recent = try await client.history("chat:lobby", .latest, limit: 50)
+        /// let earlier = try await client.history("chat:lobby", .before(offset: recent.publications[0].position.offset))
+        /// ```
+        /// - Parameters:
+        ///   - query: which page: from the oldest held, after a position, before an offset, or the latest.
+        ///   - limit: 1–1000 publications (default 100).
+        ///   - timeout: nil uses ``Configuration/requestTimeout``.
+        /// - Throws: ``ServerError`` for a refusal (`107` for a limit out of range, `122` for a private channel…),
+        ///   ``ClientError`` for a timeout or a closed client.
+        public func history(_ channel: String, _ query: HistoryQuery = .oldest, limit: Int = 100, timeout: Duration? = nil) async throws
+            -> HistoryPage
+        {
+            let result = try await driver.request(timeout: timeout ?? driver.configuration.requestTimeout) { id in
+                Wire.history(id: id, channel: channel, query: query, limit: limit)
+            }
+            return try Wire.historyPage(result, channel: channel)
+        }
+
+        /// One page of a presence channel's members, in client-id order (protocol.md §4.7). The subscription's
+        /// ``SubscriptionEvent/presence(_:)`` snapshot holds the first page; page on with its ``PresencePage/next``.
+        /// - Parameters:
+        ///   - cursor: the previous page's ``PresencePage/next``; nil for the first page.
+        ///   - limit: 1–1000 members (default 100).
+        ///   - timeout: nil uses ``Configuration/requestTimeout``.
+        /// - Throws: ``ServerError`` (`130` presence not enabled, `131` presence denied…), ``ClientError``.
+        public func presence(_ channel: String, cursor: String? = nil, limit: Int = 100, timeout: Duration? = nil) async throws
+            -> PresencePage
+        {
+            let result = try await driver.request(timeout: timeout ?? driver.configuration.requestTimeout) { id in
+                Wire.presence(id: id, channel: channel, cursor: cursor, limit: limit)
+            }
+            return try Wire.presencePage(result, channel: channel)
+        }
+
+        /// Changes this connection's presence info on a channel it is subscribed to; the others get
+        /// ``SubscriptionEvent/presenceUpdate(_:)``. The info is kept and sent again with the subscription after every
+        /// reconnect.
+        /// - Parameters:
+        ///   - json: one JSON value of at most 1024 bytes; nil clears the info.
+        ///   - timeout: nil uses ``Configuration/requestTimeout``.
+        /// - Throws: ``ServerError`` (`109` not subscribed, `130` presence not enabled, `107` too large),
+        ///   ``ClientError`` (invalid JSON, timeout, closed).
+        public func updatePresence(_ channel: String, info json: String?, timeout: Duration? = nil) async throws {
+            let info = try json.map { try Self.validated(ByteBuffer(string: $0)) }
+            try await driver.updatePresence(channel: channel, info: info, timeout: timeout ?? driver.configuration.requestTimeout)
+        }
+
+        /// Sends an ephemeral signal (typing, cursor moves) to the channel's current subscribers, you included
+        /// (protocol.md §4.8): never stored or recovered. You must be subscribed to the channel.
+        /// - Parameters:
+        ///   - type: 1–32 of `A-Z a-z 0-9 _ - . :` (e.g. `typing`).
+        ///   - json: one JSON value of at most 4096 bytes, or nil.
+        ///   - timeout: nil uses ``Configuration/requestTimeout``.
+        /// - Returns: ``SignalResult/coalesced`` when the namespace's signal interval held it back (the newest held one
+        ///   goes out when the interval ends).
+        /// - Throws: ``ServerError`` (`109` not subscribed, `132` signals not allowed, `107` bad type),
+        ///   ``ClientError``.
+        @discardableResult
+        public func signal(_ channel: String, type: String, json: String? = nil, timeout: Duration? = nil) async throws -> SignalResult {
+            let data = try json.map { try Self.validated(ByteBuffer(string: $0)) }
+            let result = try await driver.request(timeout: timeout ?? driver.configuration.requestTimeout) { id in
+                Wire.signal(id: id, channel: channel, type: type, data: data)
+            }
+            return result.bool("coalesced") == true ? .coalesced : .sent
+        }
+
+        /// The namespace's signal interval (`signal_interval_ms`) as the channel's last subscribe reply named it, to
+        /// throttle your own signals to it; nil before the reply, without a subscription, or when the namespace takes no
+        /// signals.
+        public func signalInterval(_ channel: String) async -> Duration? {
+            await driver.signalInterval(channel: channel)
+        }
+
+        /// Marks a publication that asked for receipts as read, for its publisher (delivery is acknowledged by the
+        /// client itself). Waits for a connection, and is sent again if the link drops before the answer.
+        /// - Throws: ``ServerError`` (`134` no receipts were asked or the publication left the history, `101`
+        ///   anonymous), ``ClientError``.
+        public func markRead(_ channel: String, offset: UInt64, timeout: Duration? = nil) async throws {
+            _ = try await driver.request(timeout: timeout ?? driver.configuration.requestTimeout) { id in
+                Wire.ack(id: id, channel: channel, offset: offset, status: .read)
+            }
+        }
+
+        /// Who received and read one of your publications that asked for receipts (the publisher only).
+        /// - Throws: ``ServerError`` (`135` not the publisher, `134` no record), ``ClientError``.
+        public func receipts(_ channel: String, offset: UInt64, timeout: Duration? = nil) async throws -> ReceiptRecord {
+            let result = try await driver.request(timeout: timeout ?? driver.configuration.requestTimeout) { id in
+                Wire.receipts(id: id, channel: channel, offset: offset)
+            }
+            return try Wire.receiptRecord(result, channel: channel, offset: offset)
+        }
+
+        private static func validated(_ json: ByteBuffer) throws -> ByteBuffer {
+            do {
+                return try JSONScanner.validateAndMinify(json)
+            } catch {
+                throw ClientError(.invalidJSON, "\(error)")
+            }
         }
 
         /// The connection's states: the current one first, then every change, until the client is closed or stopped.
@@ -122,11 +237,12 @@ extension Switchboard {
 
         static func endpoint(_ url: String) throws -> WebSocketTransport.Endpoint {
             func invalid(_ reason: String) -> ClientError { ClientError(.invalidURL, "\(url): \(reason)") }
-            guard let schemeEnd = url.range(of: "://") else { throw invalid("expected ws://HOST:PORT or http://HOST:PORT") }
+            guard let schemeEnd = url.range(of: "://") else { throw invalid("expected ws://, wss://, http:// or https://HOST:PORT") }
             let scheme = url[..<schemeEnd.lowerBound].lowercased()
-            guard scheme == "ws" || scheme == "http" else {
-                throw invalid("only ws:// and http:// are supported (TLS is not built yet)")
+            guard ["ws", "http", "wss", "https"].contains(scheme) else {
+                throw invalid("the scheme must be ws://, wss://, http:// or https://")
             }
+            let secure = scheme == "wss" || scheme == "https"
             let rest = url[schemeEnd.upperBound...]
             let authority = rest.prefix { $0 != "/" && $0 != "?" }
             var path = String(rest.dropFirst(authority.count))
@@ -145,12 +261,12 @@ extension Switchboard {
                 host = authority
             }
             guard !host.isEmpty else { throw invalid("no host") }
-            var port = 80
+            var port = secure ? 443 : 80
             if let portText {
                 guard let parsed = Int(portText), (1...65535).contains(parsed) else { throw invalid("bad port") }
                 port = parsed
             }
-            return WebSocketTransport.Endpoint(host: String(host), port: port, path: path)
+            return WebSocketTransport.Endpoint(host: String(host), port: port, path: path, secure: secure)
         }
     }
 }
@@ -165,7 +281,8 @@ extension Switchboard.Client {
         /// A connection on which nothing arrives for this long is closed and replaced. The server sends a heartbeat
         /// whenever the client was silent for `heartbeat.interval_ms` (25 s by default), so keep this above it.
         public var silenceLimit: Duration
-        /// How long opening the TCP connection may take.
+        /// How long opening the TCP connection may take; on WebSocket, the TLS handshake and the upgrade then get as
+        /// long again together.
         public var connectTimeout: Duration
         /// The largest frame accepted from the server; set it at least to the server's `limits.max_message_bytes` plus
         /// the envelope.
@@ -174,6 +291,15 @@ extension Switchboard.Client {
         public var transports: [Transport]
         /// Attempts in a row that fail to reach a session on one transport before the next one is tried.
         public var fallbackAfterFailures: Int
+        /// The certificates trusted on `wss://` and `https://` URLs (default: the system's roots).
+        public var tls: Switchboard.TLS
+        /// How long a call (publish, history, presence, signal, receipts, mark read) may wait for its reply,
+        /// connecting included, before it throws ``Switchboard/ClientError/Code/timedOut``.
+        public var requestTimeout: Duration
+        /// The events a subscription buffers for a consumer that has not taken them yet. One more ends the
+        /// subscription: the consumer gets the buffered events, then ``Switchboard/ClientError/Code/slowConsumer``
+        /// (resubscribe `since` the last position handled; the hub's history fills the gap).
+        public var maxBufferedEvents: Int
 
         /// - Parameters:
         ///   - backoff: reconnect delays (default: 500 ms growing to 20 s, full jitter).
@@ -183,11 +309,17 @@ extension Switchboard.Client {
         ///   - maxMessageBytes: default 1 MiB; at least 1 KiB.
         ///   - transports: default WebSocket, then SSE; at least one, each once.
         ///   - fallbackAfterFailures: default 2; at least 1.
+        ///   - tls: default: the system's root certificates.
+        ///   - requestTimeout: default 30 s; positive.
+        ///   - maxBufferedEvents: default 10,000 per subscription; at least 1.
         public init(
             backoff: Switchboard.Backoff = Switchboard.Backoff(), stableAfter: Duration = .seconds(10),
             silenceLimit: Duration = .seconds(35), connectTimeout: Duration = .seconds(10), maxMessageBytes: Int = 1 << 20,
-            transports: [Transport] = [.webSocket, .sse], fallbackAfterFailures: Int = 2
+            transports: [Transport] = [.webSocket, .sse], fallbackAfterFailures: Int = 2, tls: Switchboard.TLS = .systemRoots,
+            requestTimeout: Duration = .seconds(30), maxBufferedEvents: Int = 10_000
         ) {
+            precondition(requestTimeout > .zero, "requestTimeout must be positive")
+            precondition(maxBufferedEvents >= 1, "maxBufferedEvents must be at least 1")
             precondition(silenceLimit > .zero, "silenceLimit must be positive")
             precondition(maxMessageBytes >= 1024, "maxMessageBytes must be at least 1 KiB")
             precondition(!transports.isEmpty && Set(transports).count == transports.count, "transports must be distinct and not empty")
@@ -199,6 +331,9 @@ extension Switchboard.Client {
             self.silenceLimit = silenceLimit
             self.connectTimeout = connectTimeout
             self.maxMessageBytes = maxMessageBytes
+            self.tls = tls
+            self.requestTimeout = requestTimeout
+            self.maxBufferedEvents = maxBufferedEvents
         }
     }
 
@@ -219,6 +354,10 @@ extension Switchboard.Client {
         public var transportSwitches = 0
         /// The transport of the last session opened; nil before the first.
         public var transport: Transport?
+        /// Subscriptions ended because their consumer fell ``Configuration/maxBufferedEvents`` behind.
+        public var slowConsumers = 0
+        /// Automatic delivery acknowledgements dropped because 10,000 were waiting for a connection.
+        public var acksDropped = 0
     }
 
     /// A way to reach the hub.
@@ -251,27 +390,29 @@ extension Switchboard {
         /// The channel subscribed to.
         public let channel: String
         let since: Position?
+        let options: SubscribeOptions
 
         public func makeAsyncIterator() -> Iterator {
-            Iterator(driver: driver, channel: channel, since: since)
+            Iterator(driver: driver, channel: channel, since: since, options: options)
         }
 
         /// Iterates one subscription; the first call to `next` subscribes.
         public struct Iterator: AsyncIteratorProtocol {
-            private var registration: (driver: ClientDriver, since: Position?)?
+            private var registration: (driver: ClientDriver, since: Position?, options: SubscribeOptions)?
             private let channel: String
             private let identifier: UInt64
             private let continuation: ClientDriver.EventContinuation
             private var events: AsyncThrowingStream<SubscriptionEvent, any Error>.AsyncIterator
 
-            init(driver: ClientDriver, channel: String, since: Position?) {
-                let (stream, continuation) = AsyncThrowingStream.makeStream(of: SubscriptionEvent.self)
+            init(driver: ClientDriver, channel: String, since: Position?, options: SubscribeOptions) {
+                let (stream, continuation) = AsyncThrowingStream.makeStream(
+                    of: SubscriptionEvent.self, bufferingPolicy: .bufferingOldest(driver.configuration.maxBufferedEvents))
                 let identifier = UInt64.random(in: .min ... .max)
                 continuation.onTermination = { termination in
                     // Only the consumer going away needs an unsubscribe; a finish came from the driver itself.
                     if case .cancelled = termination { Task { await driver.unsubscribe(channel: channel, identifier: identifier) } }
                 }
-                self.registration = (driver, since)
+                self.registration = (driver, since, options)
                 self.channel = channel
                 self.identifier = identifier
                 self.continuation = continuation
@@ -286,7 +427,8 @@ extension Switchboard {
                 if let registration {
                     self.registration = nil
                     await registration.driver.subscribe(
-                        channel: channel, since: registration.since, identifier: identifier, continuation: continuation)
+                        channel: channel, since: registration.since, options: registration.options, identifier: identifier,
+                        continuation: continuation)
                 }
                 return try await events.next(isolation: actor)
             }

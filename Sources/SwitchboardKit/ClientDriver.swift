@@ -1,13 +1,15 @@
 import NIOCore
 import NIOWebSocket
+import SwitchboardCore
 
-/// Owns one client's connection and everything that must survive it: subscriptions with their positions, publishes
-/// waiting for a reply, the connection state.
+/// Owns one client's connection and everything that must survive it: subscriptions with their positions and presence
+/// info, calls waiting for a reply (publishes, reads, signals, acknowledgements), the connection state.
 ///
 /// One task runs the connection loop for the client's life (connect, read every frame, back off, reconnect); frames
-/// are handled on this actor as they are read, so there is no task per message. Commands are written straight to the
-/// channel without waiting, and whatever a lost connection left unanswered is sent again on the next one:
-/// subscriptions with their last position (`since`), publishes with the same idempotency key.
+/// are handled on this actor as they are read, so there is no task per message (a waiting call has one, its
+/// deadline). Commands are written straight to the channel without waiting, and whatever a lost connection left
+/// unanswered is sent again on the next one: subscriptions with their last position (`since`), publishes with the
+/// same idempotency key, other calls as they were.
 actor ClientDriver {
     typealias EventContinuation = AsyncThrowingStream<Switchboard.SubscriptionEvent, any Error>.Continuation
     typealias StateContinuation = AsyncStream<Switchboard.ConnectionState>.Continuation
@@ -26,21 +28,32 @@ actor ClientDriver {
         let continuation: EventContinuation
         var stream: ChannelStream
         var phase: Phase
+        /// This connection's presence info on the channel (minified JSON), sent with every `subscribe`.
+        var presenceInfo: ByteBuffer?
+        let joinPresence: Bool
+        /// The namespace's `signal_interval_ms` from the last subscribe reply; nil before it, or without signals.
+        var signalInterval: Duration?
     }
 
-    private struct PublishRecord {
+    /// A command waiting for its reply; sent again on the next session when the connection is lost first (every
+    /// command the client sends this way is safe to repeat: publishes carry their idempotency key, the others are
+    /// reads, acknowledgements, presence info and signals).
+    private struct RequestRecord {
         let identifier: UInt64
-        let channel: String
-        let data: ByteBuffer
-        let idempotencyKey: String
-        let continuation: CheckedContinuation<Switchboard.Position, any Error>
+        /// Writes the command with the given id.
+        let command: @Sendable (Int64) -> ByteBuffer
+        /// nil for an automatic delivery acknowledgement, which nobody waits for.
+        let continuation: CheckedContinuation<Wire.Members, any Error>?
     }
+
+    /// Automatic delivery acknowledgements kept while they cannot be sent; beyond it the oldest is dropped.
+    static let maxQueuedAcks = 10_000
 
     /// What a reply answers.
     private enum Pending {
         case connect
         case subscribe(channel: String, identifier: UInt64, sentPosition: Bool)
-        case publish(identifier: UInt64)
+        case request(identifier: UInt64)
         case unsubscribe
         case refresh
     }
@@ -51,6 +64,8 @@ actor ClientDriver {
         case retry(reason: String, stable: Bool, reachedSession: Bool)
         /// The server said not to reconnect.
         case stop(code: UInt16, reason: String)
+        /// Retrying cannot help (the hub's certificate failed the check).
+        case fail(Switchboard.ClientError)
     }
 
     private let endpoint: WebSocketTransport.Endpoint
@@ -61,10 +76,15 @@ actor ClientDriver {
     private var needsToken: Bool
     /// A provider is being asked for a refresh of the open session's token.
     private var refreshing = false
-    private let configuration: Switchboard.Client.Configuration
+    /// Read from outside the actor by subscriptions (the size of their buffers).
+    let configuration: Switchboard.Client.Configuration
 
     private var subscriptions: [String: SubscriptionRecord] = [:]
-    private var publishes: [PublishRecord] = []
+    private var requests: [RequestRecord] = []
+    /// Automatic acknowledgements among `requests`.
+    private var queuedAcks = 0
+    /// The session's user (the `connect` reply's `user`); nil when anonymous or between connections.
+    private var sessionUser: String?
     private var pending: [Int64: Pending] = [:]
     private var nextCommandID: Int64 = 1
     private var nextIdentifier: UInt64 = 1
@@ -106,14 +126,26 @@ actor ClientDriver {
 
     // MARK: API
 
-    func subscribe(channel: String, since: Switchboard.Position?, identifier: UInt64, continuation: EventContinuation) {
+    func subscribe(
+        channel: String, since: Switchboard.Position?, options: Switchboard.SubscribeOptions, identifier: UInt64,
+        continuation: EventContinuation
+    ) {
         if let ending { return continuation.finish(throwing: ending) }
         guard subscriptions[channel] == nil else {
             return continuation.finish(
                 throwing: Switchboard.ClientError(.alreadySubscribed, "this client already holds a subscription to \(channel)"))
         }
+        var info: ByteBuffer?
+        if let text = options.presenceInfo {
+            do {
+                info = try JSONScanner.validateAndMinify(ByteBuffer(string: text))
+            } catch {
+                return continuation.finish(throwing: Switchboard.ClientError(.invalidJSON, "presence info: \(error)"))
+            }
+        }
         subscriptions[channel] = SubscriptionRecord(
-            identifier: identifier, continuation: continuation, stream: ChannelStream(since: since), phase: .waiting)
+            identifier: identifier, continuation: continuation, stream: ChannelStream(since: since), phase: .waiting,
+            presenceInfo: info, joinPresence: options.joinPresence)
         startIfNeeded()
         if sessionReady { sendSubscribe(channel) }
     }
@@ -123,36 +155,85 @@ actor ClientDriver {
         guard let record = subscriptions[channel], record.identifier == identifier else { return }
         subscriptions[channel] = nil
         record.continuation.finish()
-        // A subscribe still in flight is answered before this unsubscribe (commands run in order), so it is undone too.
-        if sessionReady, record.phase != .waiting {
-            let id = makeCommandID()
-            pending[id] = .unsubscribe
-            send(Wire.unsubscribe(id: id, channel: channel))
-        }
+        sendUnsubscribe(channel, phase: record.phase)
     }
 
-    func publish(channel: String, data: ByteBuffer, idempotencyKey: String) async throws -> Switchboard.Position {
+    /// Undoes a subscription on the server, if this session subscribed it. A subscribe still in flight is answered
+    /// before the unsubscribe (commands run in order), so it is undone too.
+    private func sendUnsubscribe(_ channel: String, phase: SubscriptionRecord.Phase) {
+        guard sessionReady, phase != .waiting else { return }
+        let id = makeCommandID()
+        pending[id] = .unsubscribe
+        send(Wire.unsubscribe(id: id, channel: channel))
+    }
+
+    func publish(
+        channel: String, data: ByteBuffer, idempotencyKey: String, receipts: Bool, timeout: Duration
+    ) async throws -> Switchboard.Position {
+        let result = try await request(timeout: timeout) { id in
+            Wire.publish(id: id, channel: channel, data: data, idempotencyKey: idempotencyKey, receipts: receipts)
+        }
+        guard let position = result.position else { throw Wire.unexpected("publish reply without a position", nil) }
+        return position
+    }
+
+    /// Sets this connection's presence info on a subscribed channel: kept for the next `subscribe` (after a
+    /// reconnect) and sent now as `presence_update`.
+    func updatePresence(channel: String, info: ByteBuffer?, timeout: Duration) async throws {
+        subscriptions[channel]?.presenceInfo = info
+        _ = try await request(timeout: timeout) { id in Wire.presenceUpdate(id: id, channel: channel, info: info) }
+    }
+
+    /// Sends a command once a session is ready and returns its reply's result, or throws its error reply.
+    ///
+    /// The command waits for a connection and is sent again on the next one if the connection is lost before the
+    /// reply. It fails with ``Switchboard/ClientError/Code/timedOut`` when no reply came within `timeout` (a command
+    /// already sent may still have run), with `CancellationError` when the calling task is cancelled, and with the
+    /// client's ending error when it closes or stops first.
+    func request(timeout: Duration, _ command: @escaping @Sendable (Int64) -> ByteBuffer) async throws -> Wire.Members {
         if let ending { throw ending }
         startIfNeeded()
         let identifier = makeIdentifier()
+        let deadline = Task { [weak self] in
+            try await Task.sleep(for: timeout)
+            await self?.finishRequest(
+                identifier: identifier, with: Switchboard.ClientError(.timedOut, "no reply within \(timeout)"))
+        }
+        defer { deadline.cancel() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 guard !Task.isCancelled else { return continuation.resume(throwing: CancellationError()) }
-                publishes.append(
-                    PublishRecord(
-                        identifier: identifier, channel: channel, data: data, idempotencyKey: idempotencyKey, continuation: continuation))
-                if sessionReady { sendPublish(publishes[publishes.count - 1]) }
+                requests.append(RequestRecord(identifier: identifier, command: command, continuation: continuation))
+                if sessionReady { sendRequest(requests[requests.count - 1]) }
             }
         } onCancel: {
-            Task { await self.cancelPublish(identifier: identifier) }
+            Task { await self.finishRequest(identifier: identifier, with: CancellationError()) }
         }
     }
 
-    /// The publishing task was cancelled: it stops waiting. A publish not sent yet never will be; one already sent may
-    /// still be stored (publishing again with the same idempotency key is safe).
-    private func cancelPublish(identifier: UInt64) {
-        guard let index = publishes.firstIndex(where: { $0.identifier == identifier }) else { return }
-        publishes.remove(at: index).continuation.resume(throwing: CancellationError())
+    /// The caller stopped waiting (cancelled, or out of time). A command not sent yet never will be; one already sent
+    /// may still run, and its reply is then ignored.
+    private func finishRequest(identifier: UInt64, with error: any Error) {
+        guard let index = requests.firstIndex(where: { $0.identifier == identifier }) else { return }
+        requests.remove(at: index).continuation?.resume(throwing: error)
+    }
+
+    /// Acknowledges delivery of a publication that asked for receipts; nobody waits for the answer. Kept, like a
+    /// request, until a session answers it.
+    private func acknowledgeDelivery(_ publication: Switchboard.Publication) {
+        if queuedAcks >= Self.maxQueuedAcks, let oldest = requests.firstIndex(where: { $0.continuation == nil }) {
+            requests.remove(at: oldest)
+            queuedAcks -= 1
+            statistics.acksDropped += 1
+        }
+        let channel = publication.channel
+        let offset = publication.position.offset
+        let record = RequestRecord(
+            identifier: makeIdentifier(), command: { id in Wire.ack(id: id, channel: channel, offset: offset, status: .delivered) },
+            continuation: nil)
+        requests.append(record)
+        queuedAcks += 1
+        if sessionReady { sendRequest(record) }
     }
 
     func observeStates(identifier: UInt64, continuation: StateContinuation) {
@@ -168,6 +249,13 @@ actor ClientDriver {
 
     func currentStatistics() -> Switchboard.Client.Statistics { statistics }
 
+    func signalInterval(channel: String) -> Duration? { subscriptions[channel]?.signalInterval }
+
+    /// Calls sent on the open connection and not answered yet (for tests that lose them on purpose).
+    func requestsAwaitingReply() -> Int {
+        pending.values.count { if case .request = $0 { true } else { false } }
+    }
+
     func connect() { startIfNeeded() }
 
     func close() {
@@ -178,7 +266,7 @@ actor ClientDriver {
         channel?.close(promise: nil)
         for record in subscriptions.values { record.continuation.finish() }
         subscriptions.removeAll()
-        failPublishes(with: error)
+        failRequests(with: error)
         setState(.closed)
         finishStateObservers()
     }
@@ -202,7 +290,7 @@ actor ClientDriver {
                     token = fresh
                     needsToken = false
                 } catch {
-                    return fail(tokenProviderError: error)
+                    return fail(Switchboard.ClientError(.tokenProviderFailed, "\(error)"))
                 }
             }
             let outcome: Outcome
@@ -210,7 +298,7 @@ actor ClientDriver {
             do {
                 if transport == .sse {
                     let connection = try await SSETransport.open(
-                        to: endpoint, silenceLimit: configuration.silenceLimit, connectTimeout: configuration.connectTimeout)
+                        to: endpoint, tls: tls, silenceLimit: configuration.silenceLimit, connectTimeout: configuration.connectTimeout)
                     // Closed while connecting: the new connection must not outlive the client.
                     guard ending == nil else {
                         try? await connection.channel.close()
@@ -219,7 +307,7 @@ actor ClientDriver {
                     outcome = await serveSSE(connection)
                 } else {
                     let connection = try await WebSocketTransport.connect(
-                        to: endpoint, maxFrameSize: configuration.maxMessageBytes, silenceLimit: configuration.silenceLimit,
+                        to: endpoint, tls: tls, maxFrameSize: configuration.maxMessageBytes, silenceLimit: configuration.silenceLimit,
                         connectTimeout: configuration.connectTimeout)
                     guard ending == nil else {
                         try? await connection.channel.close()
@@ -228,12 +316,15 @@ actor ClientDriver {
                     outcome = await serve(connection)
                 }
             } catch {
-                outcome = .retry(reason: "\(error)", stable: false, reachedSession: false)
+                outcome = Self.connectionFailed(error) ?? .retry(reason: "\(error)", stable: false, reachedSession: false)
             }
             guard ending == nil else { return }
             switch outcome {
             case .stop(let code, let reason):
                 stop(code: code, reason: reason)
+                return
+            case .fail(let failure):
+                fail(failure)
                 return
             case .retry(let reason, let stable, let reachedSession):
                 chooseTransport(afterAttemptThatReachedSession: reachedSession)
@@ -243,6 +334,15 @@ actor ClientDriver {
                 try? await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// The TLS settings for the endpoint's connections; nil for `ws://` and `http://`.
+    private var tls: Switchboard.TLS? { endpoint.secure ? configuration.tls : nil }
+
+    /// A connection error that retrying cannot fix, as the outcome that ends the client; nil for the others.
+    private static func connectionFailed(_ error: any Error) -> Outcome? {
+        guard Switchboard.TLS.isCertificateFailure(error) else { return nil }
+        return .fail(Switchboard.ClientError(.tlsFailed, "the hub's certificate failed the check: \(error)"))
     }
 
     /// Runs one connection until it ends, then decides from its close code whether to come back.
@@ -278,6 +378,10 @@ actor ClientDriver {
             }
         } catch {
             // A reset link ends the inbound stream with an error; it is decided below like any other end.
+            if let failed = Self.connectionFailed(error) {
+                connectionEnded()
+                return failed
+            }
         }
         return connectionOutcome(closeCode: closeFrame?.code, closeReason: closeFrame?.reason)
     }
@@ -309,6 +413,10 @@ actor ClientDriver {
             }
         } catch {
             // A reset link ends the stream with an error; it is decided below like any other end.
+            if let failed = Self.connectionFailed(error) {
+                connectionEnded()
+                return failed
+            }
         }
         if let failure, connectedAt == nil {
             connectionEnded()
@@ -364,18 +472,19 @@ actor ClientDriver {
         sseSession = nil
         sseOutbox.removeAll()
         sessionReady = false
+        sessionUser = nil
         pending.removeAll()
         for channel in subscriptions.keys { subscriptions[channel]?.phase = .waiting }
     }
 
-    private func fail(tokenProviderError error: any Error) {
-        let failure = Switchboard.ClientError(.tokenProviderFailed, "\(error)")
+    /// Ends the client for a failure of its own: subscriptions and waiting calls throw `failure`.
+    private func fail(_ failure: Switchboard.ClientError) {
         ending = failure
         runTask?.cancel()
         channel?.close(promise: nil)
         for record in subscriptions.values { record.continuation.finish(throwing: failure) }
         subscriptions.removeAll()
-        failPublishes(with: failure)
+        failRequests(with: failure)
         setState(.failed(failure))
         finishStateObservers()
     }
@@ -396,7 +505,7 @@ actor ClientDriver {
             pending[id] = .refresh
             send(Wire.refresh(id: id, token: fresh))
         } catch {
-            fail(tokenProviderError: error)
+            fail(Switchboard.ClientError(.tokenProviderFailed, "\(error)"))
         }
     }
 
@@ -405,7 +514,7 @@ actor ClientDriver {
         ending = error
         for record in subscriptions.values { record.continuation.finish(throwing: error) }
         subscriptions.removeAll()
-        failPublishes(with: error)
+        failRequests(with: error)
         setState(.disconnected(code: code, reason: reason))
         finishStateObservers()
     }
@@ -420,7 +529,7 @@ actor ClientDriver {
             case .connect: connectAnswered(reply)
             case .subscribe(let channel, let identifier, let sentPosition):
                 subscribeAnswered(reply, channel: channel, identifier: identifier, sentPosition: sentPosition)
-            case .publish(let identifier): publishAnswered(reply, identifier: identifier)
+            case .request(let identifier): requestAnswered(reply, identifier: identifier)
             case .unsubscribe: break
             case .refresh:
                 // A refused refresh is only an error reply; the server closes with 4502 when the grace period ends,
@@ -433,20 +542,30 @@ actor ClientDriver {
             else { return }
             switch decision {
             case .deliver:
-                subscriptions[publication.channel]?.continuation.yield(.publication(publication))
+                deliverPublication(publication)
             case .duplicate:
                 statistics.duplicatesDropped += 1
             case .deliverAfterGap:
                 statistics.gapsSeen += 1
-                subscriptions[publication.channel]?.continuation.yield(.publication(publication))
+                deliverPublication(publication)
             }
         case .reset(let reset):
             guard subscriptions[reset.channel]?.phase == .active else { return }
             subscriptions[reset.channel]?.stream.restart(at: reset.position)
             statistics.resets += 1
-            subscriptions[reset.channel]?.continuation.yield(.reset(reset))
+            deliver(.reset(reset), on: reset.channel)
         case .conflated(let channel):
             subscriptions[channel]?.stream.announceSkip()
+        case .join(let channel, let member):
+            deliverIfActive(.join(member), on: channel)
+        case .leave(let channel, let member):
+            deliverIfActive(.leave(member), on: channel)
+        case .presenceUpdate(let channel, let member):
+            deliverIfActive(.presenceUpdate(member), on: channel)
+        case .signal(let signal):
+            deliverIfActive(.signal(signal), on: signal.channel)
+        case .receipt(let receipt):
+            deliverIfActive(.receipt(receipt), on: receipt.channel)
         case .disconnect(let code, let reason):
             announcedDisconnect = (code, reason)
         case .refreshRequested:
@@ -462,12 +581,13 @@ actor ClientDriver {
         // A refused token is followed by the close frame (4501/4502), which decides what happens next.
         guard case .result(let result) = reply else { return }
         sessionReady = true
+        sessionUser = result.string("user")
         connectedAt = .now
         statistics.connects += 1
         statistics.transport = configuration.transports[transportIndex]
         setState(.connected(client: result.string("client") ?? ""))
         for channel in subscriptions.keys where subscriptions[channel]?.phase == .waiting { sendSubscribe(channel) }
-        for record in publishes { sendPublish(record) }
+        for record in requests { sendRequest(record) }
     }
 
     private func subscribeAnswered(_ reply: Wire.Reply, channel: String, identifier: UInt64, sentPosition: Bool) {
@@ -483,32 +603,65 @@ actor ClientDriver {
         case .result(let result):
             guard let position = result.position else { return }
             subscriptions[channel]?.phase = .active
+            subscriptions[channel]?.signalInterval = result.integer("signal_interval_ms").map { .milliseconds($0) }
             if !sentPosition {
                 subscriptions[channel]?.stream.restart(at: position)
-                record.continuation.yield(.subscribed(Switchboard.Subscribed(channel: channel, position: position, recovered: nil)))
+                deliver(.subscribed(Switchboard.Subscribed(channel: channel, position: position, recovered: nil)), on: channel)
             } else if result.bool("recovered") != false {
-                record.continuation.yield(.subscribed(Switchboard.Subscribed(channel: channel, position: position, recovered: true)))
+                deliver(.subscribed(Switchboard.Subscribed(channel: channel, position: position, recovered: true)), on: channel)
             } else {
                 subscriptions[channel]?.stream.restart(at: position)
                 statistics.resets += 1
                 let reset = Switchboard.Reset(channel: channel, position: position, reason: result.string("reason") ?? "")
-                record.continuation.yield(.reset(reset))
+                deliver(.reset(reset), on: channel)
+            }
+            if let presence = result.object("presence"), let page = try? Wire.presencePage(presence, channel: channel) {
+                deliver(.presence(page), on: channel)
             }
         }
     }
 
-    private func publishAnswered(_ reply: Wire.Reply, identifier: UInt64) {
-        guard let index = publishes.firstIndex(where: { $0.identifier == identifier }) else { return }
-        let record = publishes.remove(at: index)
+    private func deliverPublication(_ publication: Switchboard.Publication) {
+        deliver(.publication(publication), on: publication.channel)
+        // Delivery receipts are automatic, live or recovered alike; the publisher is not a recipient, and an anonymous
+        // session cannot acknowledge (101).
+        if publication.receipts, let user = sessionUser, publication.sender != user, subscriptions[publication.channel] != nil {
+            acknowledgeDelivery(publication)
+        }
+    }
+
+    /// A push about a channel (presence, signals, receipts) goes to its subscription once the subscribe reply was read.
+    private func deliverIfActive(_ event: Switchboard.SubscriptionEvent, on channel: String) {
+        guard subscriptions[channel]?.phase == .active else { return }
+        deliver(event, on: channel)
+    }
+
+    /// Hands an event to the subscription's buffer. A consumer more than `maxBufferedEvents` behind loses its
+    /// subscription: it gets what is buffered, then ``Switchboard/ClientError/Code/slowConsumer``, and the client
+    /// unsubscribes (the consumer resubscribes `since` its last position, and history fills the gap).
+    private func deliver(_ event: Switchboard.SubscriptionEvent, on channel: String) {
+        guard let record = subscriptions[channel], case .dropped = record.continuation.yield(event) else { return }
+        subscriptions[channel] = nil
+        statistics.slowConsumers += 1
+        record.continuation.finish(
+            throwing: Switchboard.ClientError(
+                .slowConsumer,
+                "the subscription to \(channel) ended: its consumer was \(configuration.maxBufferedEvents) events behind; "
+                    + "resubscribe since the last position handled"))
+        sendUnsubscribe(channel, phase: record.phase)
+    }
+
+    private func requestAnswered(_ reply: Wire.Reply, identifier: UInt64) {
+        guard let index = requests.firstIndex(where: { $0.identifier == identifier }) else { return }
+        let record = requests.remove(at: index)
+        guard let continuation = record.continuation else {
+            // An automatic acknowledgement: a refusal (134, the publication left the history) changes nothing.
+            queuedAcks -= 1
+            return
+        }
         switch reply {
-        case .result(let result):
-            if let position = result.position {
-                record.continuation.resume(returning: position)
-            } else {
-                record.continuation.resume(throwing: Switchboard.ServerError(code: 100, name: "internal_error", reason: "reply without a position"))
-            }
-        case .error(let error):
-            record.continuation.resume(throwing: error)
+        case .result(let result): continuation.resume(returning: result)
+        case .error(let error): continuation.resume(throwing: error)
         }
     }
 
@@ -525,13 +678,13 @@ actor ClientDriver {
         let since = record.stream.position
         pending[id] = .subscribe(channel: channel, identifier: record.identifier, sentPosition: since != nil)
         subscriptions[channel]?.phase = .subscribing
-        send(Wire.subscribe(id: id, channel: channel, since: since))
+        send(Wire.subscribe(id: id, channel: channel, since: since, presenceInfo: record.presenceInfo, joinPresence: record.joinPresence))
     }
 
-    private func sendPublish(_ record: PublishRecord) {
+    private func sendRequest(_ record: RequestRecord) {
         let id = makeCommandID()
-        pending[id] = .publish(identifier: record.identifier)
-        send(Wire.publish(id: id, channel: record.channel, data: record.data, idempotencyKey: record.idempotencyKey))
+        pending[id] = .request(identifier: record.identifier)
+        send(record.command(id))
     }
 
     private func send(_ command: ByteBuffer) {
@@ -563,7 +716,7 @@ actor ClientDriver {
             let accepted: Bool
             do {
                 let response = try await HTTPTransport.request(
-                    host: endpoint.host, port: endpoint.port, method: .POST, path: endpoint.ssePrefix + "/connection/\(session)/command",
+                    host: endpoint.host, port: endpoint.port, tls: tls, method: .POST, path: endpoint.ssePrefix + "/connection/\(session)/command",
                     headers: [("content-type", "application/json")], body: body, timeout: configuration.connectTimeout)
                 accepted = response.status == 202
             } catch {
@@ -589,10 +742,11 @@ actor ClientDriver {
 
     // MARK: helpers
 
-    private func failPublishes(with error: Switchboard.ClientError) {
-        let waiting = publishes
-        publishes.removeAll()
-        for record in waiting { record.continuation.resume(throwing: error) }
+    private func failRequests(with error: Switchboard.ClientError) {
+        let waiting = requests
+        requests.removeAll()
+        queuedAcks = 0
+        for record in waiting { record.continuation?.resume(throwing: error) }
     }
 
     private func setState(_ newState: Switchboard.ConnectionState) {

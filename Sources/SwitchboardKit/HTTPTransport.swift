@@ -18,8 +18,8 @@ enum HTTPTransport {
 
     /// - Parameter timeout: the request fails when nothing arrives for this long.
     static func request(
-        host: String, port: Int, method: HTTPMethod, path: String, headers: [(String, String)], body: ByteBuffer?,
-        timeout: Duration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        host: String, port: Int, tls: Switchboard.TLS?, method: HTTPMethod, path: String, headers: [(String, String)],
+        body: ByteBuffer?, timeout: Duration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
         let nanoseconds = WebSocketTransport.inNanoseconds(timeout)
         let channel = try await ClientBootstrap(group: group)
@@ -27,6 +27,7 @@ enum HTTPTransport {
             .connectTimeout(.nanoseconds(nanoseconds))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: host)) }
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: .nanoseconds(nanoseconds)), CloseWhenSilentHandler<ByteBuffer>(),
                     ])

@@ -10,7 +10,7 @@ enum SSETransport {
     /// - Parameter silenceLimit: the stream is closed when nothing arrives for this long (the server sends a heartbeat
     ///   comment every `heartbeat.interval_ms`, protocol.md §7).
     static func open(
-        to endpoint: WebSocketTransport.Endpoint, silenceLimit: Duration, connectTimeout: Duration,
+        to endpoint: WebSocketTransport.Endpoint, tls: Switchboard.TLS?, silenceLimit: Duration, connectTimeout: Duration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Connection {
         try await ClientBootstrap(group: group)
@@ -18,6 +18,7 @@ enum SSETransport {
             .connectTimeout(.nanoseconds(WebSocketTransport.inNanoseconds(connectTimeout)))
             .connect(host: endpoint.host, port: endpoint.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: endpoint.host)) }
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: .nanoseconds(WebSocketTransport.inNanoseconds(silenceLimit))),
                         CloseWhenSilentHandler<ByteBuffer>(),

@@ -39,14 +39,20 @@ extension Switchboard {
         public var sender: String?
         /// The conflation key the publisher gave, if any (protocol.md §4.9).
         public var key: String?
+        /// The publisher asked for receipts (protocol.md §4.11): the client acknowledged delivery by itself; mark it
+        /// read with ``Client/markRead(_:offset:)``.
+        public var receipts: Bool
 
         /// Creates a publication (the client builds them from the wire; tests and fakes may too).
-        public init(channel: String, position: Position, data: ByteBuffer, sender: String? = nil, key: String? = nil) {
+        public init(
+            channel: String, position: Position, data: ByteBuffer, sender: String? = nil, key: String? = nil, receipts: Bool = false
+        ) {
             self.channel = channel
             self.position = position
             self.data = data
             self.sender = sender
             self.key = key
+            self.receipts = receipts
         }
 
         /// ``data`` as text (JSON).
@@ -103,6 +109,19 @@ extension Switchboard {
         /// The server confirmed the subscription (each connection); publications that follow are live or recovered.
         /// Most applications ignore it; it tells a "live" indicator or a script that the subscription is in place.
         case subscribed(Subscribed)
+        /// The presence snapshot of a presence channel you may see: right after each ``subscribed(_:)`` (every
+        /// connection), replacing what you knew; joins, leaves and updates follow (``PresenceList`` applies them).
+        case presence(PresencePage)
+        /// A connection joined the channel's presence (you get your own join too).
+        case join(PresenceMember)
+        /// A connection left the channel's presence.
+        case leave(PresenceMember)
+        /// A member changed its presence info.
+        case presenceUpdate(PresenceMember)
+        /// A subscriber (or you) sent a signal on the channel.
+        case signal(Signal)
+        /// A recipient acknowledged one of your publications that asked for receipts.
+        case receipt(Receipt)
     }
 
     /// Where the client's connection stands, as ``Client/connectionStates()`` reports it.
@@ -137,6 +156,8 @@ extension Switchboard {
         public var reason: String
         /// The HTTP status of an HTTP API refusal; nil for a command's error reply.
         public var httpStatus: Int?
+        /// The `retry-after` the hub sent with an HTTP refusal (429, 503), in its seconds form.
+        public var retryAfter: Duration?
 
         /// Creates the error of a reply.
         public init(code: Int, name: String, reason: String, httpStatus: Int? = nil) {
@@ -162,6 +183,9 @@ extension Switchboard {
                 case invalidURL = "invalid URL"
                 case invalidJSON = "invalid JSON"
                 case tokenProviderFailed = "token provider failed"
+                case tlsFailed = "TLS failed"
+                case timedOut = "timed out"
+                case slowConsumer = "slow consumer"
             }
             private let base: Base
             private init(_ base: Base) { self.base = base }
@@ -178,6 +202,14 @@ extension Switchboard {
             public static let invalidJSON = Code(.invalidJSON)
             /// The token provider threw; ``ClientError/reason`` describes its error.
             public static let tokenProviderFailed = Code(.tokenProviderFailed)
+            /// The hub's certificate failed the check (not trusted by ``Client/Configuration/tls``, expired, or not
+            /// for the URL's host); retrying cannot help, so the client stops.
+            public static let tlsFailed = Code(.tlsFailed)
+            /// A call did not complete within its timeout (``Client/Configuration/requestTimeout``).
+            public static let timedOut = Code(.timedOut)
+            /// A subscription's consumer fell more than ``Client/Configuration/maxBufferedEvents`` events behind; the
+            /// subscription ended after the buffered events (resubscribe `since` the last position handled).
+            public static let slowConsumer = Code(.slowConsumer)
 
             public var description: String { base.rawValue }
         }

@@ -13,6 +13,8 @@ enum WebSocketTransport {
         var port: Int
         /// The WebSocket endpoint's path.
         var path: String
+        /// `wss://` or `https://`: the connections speak TLS.
+        var secure = false
 
         /// What comes before `/connection/…` for the SSE endpoints: the WebSocket path without
         /// `/connection/websocket` (a hub behind a path prefix), else nothing.
@@ -33,8 +35,9 @@ enum WebSocketTransport {
     /// - Parameters:
     ///   - maxFrameSize: the largest frame accepted from the server.
     ///   - silenceLimit: the connection is closed when nothing arrives for this long (a dead link nobody closed).
+    ///   - connectTimeout: bounds the TCP connection, and then the TLS handshake and the upgrade together.
     static func connect(
-        to endpoint: Endpoint, maxFrameSize: Int, silenceLimit: Duration, connectTimeout: Duration,
+        to endpoint: Endpoint, tls: Switchboard.TLS?, maxFrameSize: Int, silenceLimit: Duration, connectTimeout: Duration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Connection {
         let upgrade: EventLoopFuture<UpgradeResult> = try await ClientBootstrap(group: group)
@@ -42,6 +45,7 @@ enum WebSocketTransport {
             .connectTimeout(TimeAmount.nanoseconds(Self.inNanoseconds(connectTimeout)))
             .connect(host: endpoint.host, port: endpoint.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: endpoint.host)) }
                     let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeResult>(
                         maxFrameSize: maxFrameSize,
                         upgradePipelineHandler: { channel, _ in
@@ -61,8 +65,15 @@ enum WebSocketTransport {
                             channel.close(promise: nil)
                             return channel.eventLoop.makeSucceededFuture(UpgradeResult.notUpgraded)
                         })
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                    let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
                         configuration: .init(upgradeConfiguration: configuration))
+                    // The TLS handshake and the upgrade get `connectTimeout` too: a link that swallows them would
+                    // otherwise hold the attempt forever (the silence watch starts with the WebSocket).
+                    let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Self.inNanoseconds(connectTimeout))) {
+                        channel.close(promise: nil)
+                    }
+                    upgraded.whenComplete { _ in deadline.cancel() }
+                    return upgraded
                 }
             }
         switch try await upgrade.get() {

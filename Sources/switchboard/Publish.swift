@@ -27,13 +27,22 @@ struct Publish: AsyncParsableCommand {
     @Option(name: .long, help: "Idempotency key (1–128 bytes; default: a random one, kept across retries).")
     var idempotencyKey: String?
 
+    @Option(
+        name: .long, help: "PEM file of the certificate(s) to trust on https:// (e.g. cert.pem from `switchboard cert`); default: the system's roots."
+    )
+    var ca: String?
+
     func run() async throws {
         guard let key = apiKey ?? ProcessInfo.processInfo.environment["SWITCHBOARD_API_KEY"] else {
             throw ValidationError("no API key: pass --api-key or set SWITCHBOARD_API_KEY (the server prints its key at start)")
         }
         let api: Kit.API
         do {
-            api = try Kit.API(baseURL: url, apiKey: key)
+            var configuration = Kit.API.Configuration()
+            if let ca { configuration.tls = try TrustedCertificates.load(ca) }
+            api = try Kit.API(baseURL: url, apiKey: key, configuration: configuration)
+        } catch let error as ValidationError {
+            throw error
         } catch {
             throw ValidationError("--url must look like http://127.0.0.1:8080 (\(error))")
         }
@@ -79,3 +88,15 @@ struct ServerURL {
 
 /// The SDK's namespace: this module's root command is also named `Switchboard`.
 typealias Kit = SwitchboardKit.Switchboard
+
+/// `--ca FILE` of the client subcommands.
+enum TrustedCertificates {
+    static func load(_ path: String) throws -> Kit.TLS {
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("--ca: cannot read \(path)") }
+        do {
+            return try Kit.TLS.trusting(pem: pem)
+        } catch {
+            throw ValidationError("--ca: \(path): \(error)")
+        }
+    }
+}

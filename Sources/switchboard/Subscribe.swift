@@ -31,6 +31,11 @@ struct Subscribe: AsyncParsableCommand {
     @Option(name: .long, help: "Exit after this many publications (for scripts).")
     var count: Int?
 
+    @Option(
+        name: .long, help: "PEM file of the certificate(s) to trust on https:// (e.g. cert.pem from `switchboard cert`); default: the system's roots."
+    )
+    var ca: String?
+
     func run() async throws {
         var position: Kit.Position?
         if let since {
@@ -39,7 +44,11 @@ struct Subscribe: AsyncParsableCommand {
         }
         let client: Kit.Client
         do {
-            client = try Kit.Client(url: url, token: token)
+            var configuration = Kit.Client.Configuration()
+            if let ca { configuration.tls = try TrustedCertificates.load(ca) }
+            client = try Kit.Client(url: url, token: token, configuration: configuration)
+        } catch let error as ValidationError {
+            throw error
         } catch {
             throw ValidationError("--url must look like http://127.0.0.1:8080 (\(error))")
         }
@@ -50,9 +59,8 @@ struct Subscribe: AsyncParsableCommand {
                     Output.error("switchboard: connection lost (\(reason)); reconnecting in \(delay) (attempt \(attempt))")
                 case .disconnected(let code, let reason):
                     Output.error("switchboard: closed by server: \(code) \(reason)")
-                case .failed(let error):
-                    Output.error("switchboard: \(error)")
-                case .idle, .connecting, .connected, .closed:
+                case .idle, .connecting, .connected, .failed, .closed:
+                    // A failure ends the subscriptions with the same error, printed below.
                     continue
                 }
             }
@@ -79,6 +87,9 @@ struct Subscribe: AsyncParsableCommand {
             await client.close()
             throw ExitCode(1)
         } catch let error as Kit.ClientError {
+            // The server's stop was reported by the state reporter; the client's own failures (TLS, token provider)
+            // are said here.
+            if error.code != .serverStopped { Output.error("switchboard: \(error)") }
             await client.close()
             throw ExitCode(error.closeCode == 1000 ? 0 : 1)
         }
@@ -118,6 +129,9 @@ struct Subscribe: AsyncParsableCommand {
             writer.field("reason", string: reset.reason)
             writer.endObject()
             Output.error(String(buffer: writer.buffer))
+        case .presence, .join, .leave, .presenceUpdate, .signal, .receipt:
+            // The CLI prints the stream and its resets; presence, signals and receipts are for applications.
+            return
         }
     }
 }

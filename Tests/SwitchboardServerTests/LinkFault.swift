@@ -41,6 +41,9 @@ final class LinkFault: @unchecked Sendable {  // the Process is only read at sta
     /// Answers WebSocket upgrades with 403 while `on`.
     func refuseWebSocket(_ on: Bool) async throws { try await control("/websocket?refuse=\(on ? 1 : 0)") }
 
+    /// Swallows the bytes of open and new connections in both directions while `on` (a black hole nobody reports).
+    func setStalled(_ on: Bool) async throws { try await control("/stall?on=\(on ? 1 : 0)") }
+
     /// Cuts and refuses new connections while `on`.
     func setOffline(_ on: Bool) async throws { try await control("/offline?on=\(on ? 1 : 0)") }
 
@@ -67,11 +70,20 @@ final class HTTPFault: @unchecked Sendable {  // the Process is only read at sta
     }
 
     /// Starts the proxy on a free port in front of `127.0.0.1:targetPort`.
-    static func start(targetPort: Int, refuse: Double, drop: Double, seed: Int = 1) async throws -> HTTPFault {
+    /// - Parameters:
+    ///   - refuseFirst: the first requests refused whatever the roll.
+    ///   - status: the refusals' status (503 or 429).
+    ///   - retryAfter: the refusals' `retry-after` header, if any.
+    static func start(
+        targetPort: Int, refuse: Double, drop: Double, seed: Int = 1, refuseFirst: Int = 0, status: Int = 503, retryAfter: Int? = nil
+    ) async throws -> HTTPFault {
         // The proxy prints one line: "httpfault listening on http://127.0.0.1:P".
-        let (process, line) = try await NodeTool.start(
-            "httpfault.mjs",
-            ["--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--refuse", "\(refuse)", "--drop", "\(drop)", "--seed", "\(seed)"])
+        var arguments = [
+            "--target", "http://127.0.0.1:\(targetPort)", "--port", "0", "--refuse", "\(refuse)", "--drop", "\(drop)", "--seed", "\(seed)",
+            "--refuse-first", "\(refuseFirst)", "--status", "\(status)",
+        ]
+        if let retryAfter { arguments += ["--retry-after", "\(retryAfter)"] }
+        let (process, line) = try await NodeTool.start("httpfault.mjs", arguments)
         guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
             process.terminate()
             throw LinkFault.StartFailure(description: "unexpected httpfault output: \(line)")

@@ -13,6 +13,15 @@ func longRun(_ variable: String, default value: Int) -> Int {
     ProcessInfo.processInfo.environment[variable].flatMap { Int($0) } ?? value
 }
 
+/// Waits for a condition, checking every 10 ms, for at most 10 s (a state the SDK reports only as counters).
+func waitUntil(_ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while await !condition() {
+        guard ContinuousClock.now < deadline else { throw CancellationError() }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
 /// Backoff delays, without sleeping.
 @Suite struct BackoffTests {
     /// Attempt n's ceiling is min(maximum, initial · factor^(n−1)).
@@ -108,6 +117,56 @@ func longRun(_ variable: String, default value: Int) -> Int {
         #expect(Wire.decode(ByteBuffer(string: "not json")) == .ignored)
     }
 
+    /// The live-app commands (protocol.md §4.3) and their pushes (§4.4).
+    @Test func liveAppCommandsAndPushesAreWrittenAndRead() {
+        #expect(
+            String(buffer: Wire.history(id: 1, channel: "c", query: .before(offset: 43), limit: 2))
+                == #"{"id":1,"cmd":"history","channel":"c","limit":2,"before":43}"#)
+        #expect(
+            String(buffer: Wire.history(id: 2, channel: "c", query: .since(Switchboard.Position(epoch: "e", offset: 4)), limit: 100))
+                == #"{"id":2,"cmd":"history","channel":"c","limit":100,"since":{"epoch":"e","offset":4}}"#)
+        #expect(
+            String(buffer: Wire.history(id: 3, channel: "c", query: .latest, limit: 5))
+                == #"{"id":3,"cmd":"history","channel":"c","limit":5,"latest":true}"#)
+        #expect(
+            String(buffer: Wire.subscribe(id: 4, channel: "room:1", since: nil, presenceInfo: ByteBuffer(string: #"{"a":1}"#), joinPresence: false))
+                == #"{"id":4,"cmd":"subscribe","channel":"room:1","info":{"a":1},"join":false}"#)
+        #expect(
+            String(buffer: Wire.presenceUpdate(id: 5, channel: "room:1", info: nil))
+                == #"{"id":5,"cmd":"presence_update","channel":"room:1","info":null}"#)
+        #expect(
+            String(buffer: Wire.signal(id: 6, channel: "c", type: "typing", data: nil)) == #"{"id":6,"cmd":"signal","channel":"c","type":"typing"}"#)
+        #expect(
+            String(buffer: Wire.ack(id: 7, channel: "dm:1", offset: 7, status: .read))
+                == #"{"id":7,"cmd":"ack","channel":"dm:1","offset":7,"status":"read"}"#)
+        #expect(
+            Wire.decode(ByteBuffer(string: #"{"push":"join","channel":"room:1","client":"Zq","user":"alice","info":{"name":"A"}}"#))
+                == .join(channel: "room:1", Switchboard.PresenceMember(client: "Zq", user: "alice", info: ByteBuffer(string: #"{"name":"A"}"#))))
+        #expect(
+            Wire.decode(ByteBuffer(string: #"{"push":"leave","channel":"room:1","client":"Zq"}"#)) == .leave(channel: "room:1", .init(client: "Zq")))
+        #expect(
+            Wire.decode(ByteBuffer(string: #"{"push":"receipt","channel":"dm:1","offset":7,"user":"bob","status":"read"}"#))
+                == .receipt(Switchboard.Receipt(channel: "dm:1", offset: 7, user: "bob", status: .read)))
+        #expect(Wire.decode(ByteBuffer(string: #"{"push":"receipt","channel":"dm:1","offset":7,"user":"bob","status":"lost"}"#)) == .ignored)
+        #expect(
+            Wire.decode(ByteBuffer(string: #"{"push":"signal","channel":"c","type":"typing","client":"Zq"}"#))
+                == .signal(Switchboard.Signal(channel: "c", type: "typing", client: "Zq", user: nil, data: nil)))
+    }
+
+    /// A `PresenceList` converges whatever the order of a duplicate join or a leave of an unknown client.
+    @Test func aPresenceListIgnoresRepeatedJoinsAndUnknownLeaves() {
+        var list = Switchboard.PresenceList()
+        let alice = Switchboard.PresenceMember(client: "a", user: "alice")
+        list.apply(.presence(Switchboard.PresencePage(channel: "room:1", clients: 1, users: 1, members: [alice], next: nil)))
+        list.apply(.join(alice))
+        list.apply(.leave(Switchboard.PresenceMember(client: "x")))
+        list.apply(.presenceUpdate(Switchboard.PresenceMember(client: "x", info: ByteBuffer(string: "1"))))
+        #expect(list.clients == 1 && list.members == ["a": alice])
+        list.apply(.join(Switchboard.PresenceMember(client: "b")))
+        list.apply(.leave(alice))
+        #expect(list.clients == 1 && list.members.keys.sorted() == ["b"])
+    }
+
     /// protocol.md §6.
     @Test func closeCodesFollowTheOneRule() {
         for code: UInt16 in [1001, 1006, 1011, 1012, 1013, 4000, 4001, 4002, 4499] { #expect(Wire.shouldReconnect(afterCloseCode: code)) }
@@ -119,7 +178,11 @@ func longRun(_ variable: String, default value: Int) -> Int {
     @Test func urlsNameTheWebSocketEndpoint() throws {
         #expect(try Switchboard.Client.endpoint("ws://127.0.0.1:8080") == .init(host: "127.0.0.1", port: 8080, path: "/connection/websocket"))
         #expect(try Switchboard.Client.endpoint("http://[::1]:9/x") == .init(host: "::1", port: 9, path: "/x"))
-        #expect(throws: Switchboard.ClientError.self) { try Switchboard.Client.endpoint("wss://example.com") }
+        #expect(
+            try Switchboard.Client.endpoint("wss://example.com") == .init(host: "example.com", port: 443, path: "/connection/websocket", secure: true)
+        )
+        #expect(try Switchboard.Client.endpoint("https://[::1]:8443").secure)
+        #expect(throws: Switchboard.ClientError.self) { try Switchboard.Client.endpoint("ftp://example.com") }
         #expect(throws: Switchboard.ClientError.self) { try Switchboard.Client.endpoint("ws://host:99999") }
     }
 }
@@ -205,7 +268,7 @@ func longRun(_ variable: String, default value: Int) -> Int {
         for try await event in client.subscribe("news", since: Switchboard.Position(epoch: start.epoch, offset: 0)) {
             switch event {
             case .reset: resets += 1
-            case .subscribed: continue
+            case .subscribed, .presence, .join, .leave, .presenceUpdate, .signal, .receipt: continue
             case .publication(let publication):
                 guard let number = Int(publication.text) else { break }
                 received.append(number)
@@ -375,15 +438,6 @@ func longRun(_ variable: String, default value: Int) -> Int {
 /// Token providers: asked before connecting, after a refusal, and on the server's `refresh` push (in band).
 @Suite(.timeLimit(.minutes(1))) struct SwitchboardKitTokenTests {
     private struct ProviderDown: Error {}
-
-    /// Waits for a condition, checking every 10 ms, for at most 10 s.
-    private func waitUntil(_ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while await !condition() {
-            guard ContinuousClock.now < deadline else { throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
 
     private func publish(_ server: TestServer, _ channel: String, _ data: String) async throws -> Switchboard.Position {
         let response = try await server.http("POST", "/api/publish", body: #"{"channel":"\#(channel)","data":\#(data)}"#)

@@ -221,12 +221,16 @@ import Testing
 struct SecureTestServer {
     let base: TestServer
     let clientTLS: ClientTLS
+    /// The server's certificate, for clients that trust it as their root.
+    let certificatePEM: String
     var port: Int { base.port }
     var apiHeaders: [(String, String)] { [("content-type", "application/json"), ("authorization", "apikey \(TestServer.apiKey)")] }
 
     /// Writes a fresh certificate and key to a temporary directory; returns their paths and the certificate.
-    static func writeCertificate() throws -> (certificate: String, key: String, pem: String) {
-        let certificate = try DevelopmentCertificate.generate()
+    static func writeCertificate(hosts: [String] = DevelopmentCertificate.defaultHosts) throws -> (
+        certificate: String, key: String, pem: String
+    ) {
+        let certificate = try DevelopmentCertificate.generate(hosts: hosts)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificatePath = directory.appendingPathComponent("cert.pem").path
@@ -237,14 +241,18 @@ struct SecureTestServer {
     }
 
     /// Starts through the configuration keys, as `serve --tls-cert/--tls-key` does.
-    static func start(_ configure: @escaping (inout HubConfiguration) -> Void = { _ in }) async throws -> SecureTestServer {
-        let files = try writeCertificate()
+    /// - Parameter hosts: the names and addresses the certificate carries.
+    static func start(
+        hosts: [String] = DevelopmentCertificate.defaultHosts, _ configure: @escaping (inout HubConfiguration) -> Void = { _ in }
+    ) async throws -> SecureTestServer {
+        let files = try writeCertificate(hosts: hosts)
         let base = try await TestServer.start {
             $0.tlsCertificateFile = files.certificate
             $0.tlsKeyFile = files.key
             configure(&$0)
         }
-        return SecureTestServer(base: base, clientTLS: try ClientTLS(trustingPEM: files.pem, serverHostname: "localhost"))
+        return SecureTestServer(
+            base: base, clientTLS: try ClientTLS(trustingPEM: files.pem, serverHostname: "localhost"), certificatePEM: files.pem)
     }
 
     func stop() async throws { try await base.stop() }

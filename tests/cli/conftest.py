@@ -21,10 +21,10 @@ def inherited_environment(**settings):
 
 
 class Server:
-    def __init__(self, process, port):
+    def __init__(self, process, port, scheme="http"):
         self.process = process
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
 
     def run(self, *args, **kwargs):
         """Runs a `switchboard` client subcommand against this server."""
@@ -46,9 +46,9 @@ def start_server(*extra, env=None):
     )
     # The banner's first line names the bound port: wait for it instead of sleeping.
     for line in process.stdout:
-        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        match = re.search(r"listening on (https?)://127\.0\.0\.1:(\d+)", line)
         if match:
-            return Server(process, int(match.group(1)))
+            return Server(process, int(match.group(2)), match.group(1))
     raise RuntimeError("server exited before listening: " + process.stderr.read())
 
 

@@ -4,10 +4,11 @@
 // connection end without an answer). It tests publishers that retry with idempotency keys (docs/swift.md).
 //
 // Command line:  node tools/linkfault/httpfault.mjs --target http://127.0.0.1:8080 [--port 0] [--refuse 0.1]
-//                [--drop 0.05] [--seed 1]
+//                [--drop 0.05] [--seed 1] [--refuse-first 0] [--status 503] [--retry-after SECONDS]
 //   prints "httpfault listening on http://127.0.0.1:P"; GET /__httpfault/stats answers the counts as JSON.
 // Decisions come from a seeded generator (mulberry32), so a run with the same seed and the same request order is
-// the same run.
+// the same run. --refuse-first N refuses the first N requests whatever the roll; --status sets the refusals' status
+// (503 or 429) and --retry-after adds that header to them (tests of publishers that honour it).
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +23,17 @@ function mulberry32(seed) {
   };
 }
 
-export async function startHTTPFault({ target, port = 0, host = '127.0.0.1', refuse = 0.1, drop = 0.05, seed = 1 }) {
+export async function startHTTPFault({
+  target,
+  port = 0,
+  host = '127.0.0.1',
+  refuse = 0.1,
+  drop = 0.05,
+  seed = 1,
+  refuseFirst = 0,
+  status = 503,
+  retryAfter = null,
+}) {
   const upstream = new URL(target);
   const random = mulberry32(seed);
   const stats = { requests: 0, refused: 0, dropped: 0, forwarded: 0 };
@@ -36,11 +47,14 @@ export async function startHTTPFault({ target, port = 0, host = '127.0.0.1', ref
     }
     stats.requests++;
     const roll = random();
-    if (roll < refuse) {
+    if (roll < refuse || stats.requests <= refuseFirst) {
       stats.refused++;
       request.resume();
-      const body = '{"error":{"code":136,"name":"engine_unavailable","reason":"refused by httpfault"}}';
-      response.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      const error = status === 429 ? '{"code":128,"name":"rate_limited"' : '{"code":136,"name":"engine_unavailable"';
+      const body = `{"error":${error},"reason":"refused by httpfault"}}`;
+      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+      if (retryAfter !== null) headers['retry-after'] = String(retryAfter);
+      response.writeHead(status, headers);
       response.end(body);
       return;
     }
@@ -94,6 +108,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     refuse: Number(option('refuse', 0.1)),
     drop: Number(option('drop', 0.05)),
     seed: Number(option('seed', 1)),
+    refuseFirst: Number(option('refuse-first', 0)),
+    status: Number(option('status', 503)),
+    retryAfter: option('retry-after', null),
   });
   console.log(`httpfault listening on ${proxy.url}`);
 }

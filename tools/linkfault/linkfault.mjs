@@ -2,7 +2,8 @@
 // Link-fault proxy: a TCP proxy between clients and a Switchboard server that a test controls, to produce the
 // network misfortunes a browser client must survive — a cut link, a proxy that refuses WebSocket upgrades, a proxy
 // that buffers streamed responses until they end, added latency. It reads just enough HTTP (the first request head
-// of a connection, the first response head) to recognise upgrades and event streams; everything else is bytes.
+// of a connection, the first response head) to recognise upgrades and event streams; everything else is bytes. A
+// connection that starts with a TLS handshake record is bytes from the start (cuts, latency and offline apply).
 //
 // Programmatic:  const proxy = await startLinkFault({ target: 'http://127.0.0.1:8080' }); proxy.url; proxy.cut();
 // Command line:  node tools/linkfault/linkfault.mjs --target http://127.0.0.1:8080 [--port 0] [--control-port 0]
@@ -51,6 +52,14 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
     let head = Buffer.alloc(0);
     const onHeadData = (chunk) => {
       head = Buffer.concat([head, chunk]);
+      if (head[0] === 0x16) {
+        // A TLS handshake record: nothing to read inside, so the connection is only bytes (cuts, latency and
+        // offline still apply; refusing upgrades and buffering streams cannot).
+        client.off('data', onHeadData);
+        client.pause();
+        connectUpstream(client, head, { opaque: true });
+        return;
+      }
       const end = head.indexOf('\r\n\r\n');
       if (end === -1) {
         if (head.length > MAX_HEAD_BYTES) kill(client);
@@ -76,7 +85,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
     client.on('data', onHeadData);
   });
 
-  function connectUpstream(client, firstBytes) {
+  function connectUpstream(client, firstBytes, { opaque = false } = {}) {
     const server = track(net.connect({ host: upstream.hostname, port: Number(upstream.port || 80), noDelay: true }));
     stats.open++;
     // A side that closed after a clean end gets its bytes delivered and a clean end passed on; one that vanished
@@ -101,7 +110,7 @@ export async function startLinkFault({ target, port = 0, host = '127.0.0.1' } = 
 
     const toClient = delayedWriter(client, () => settings.latencyMs, () => settings.stalled);
     let responseHead = Buffer.alloc(0);
-    let decided = false;
+    let decided = opaque;
     let holding = false;
     const held = [];
     server.on('data', (chunk) => {
