@@ -117,6 +117,7 @@ public final class SQLiteBroker: KeepsPresenceOnThisNode {
             logger.error("could not mark the stop as clean", metadata: ["error": "\(error)"])
         }
         sinkBox.withLockedValue { $0 = nil }
+        lock.release()
     }
 
     /// Database I/O runs on GRDB's queues, never on the caller's thread, but it can take time: calls get deadlines.

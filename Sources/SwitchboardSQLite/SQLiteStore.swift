@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
 import SwitchboardBroker
 import SwitchboardCore
 
@@ -181,7 +182,8 @@ enum SQLiteStore {
 /// An exclusive lock on the data directory for this process's lifetime: two servers writing one database would assign
 /// the same offsets twice.
 final class DirectoryLock: Sendable {
-    private let descriptor: Int32
+    /// The lock file's descriptor while held; nil once released.
+    private let descriptor: NIOLockedValueBox<Int32?>
 
     init(directory: String) throws(EngineSetupError) {
         let path = directory + "/" + SQLiteStore.lockFileName
@@ -194,10 +196,19 @@ final class DirectoryLock: Sendable {
             throw EngineSetupError(
                 key: SQLiteStore.pathKey, reason: "the data directory \(directory) is in use by another Switchboard process (lock \(path))")
         }
-        self.descriptor = descriptor
+        self.descriptor = NIOLockedValueBox(descriptor)
     }
 
-    deinit { Glibc.close(descriptor) }
+    /// Frees the directory for the next engine: at the end of a stopped engine's `run()`, not whenever the last
+    /// reference goes (a server restarted in the same process found the directory still in use under load).
+    func release() {
+        descriptor.withLockedValue { held in
+            if let open = held { Glibc.close(open) }
+            held = nil
+        }
+    }
+
+    deinit { release() }
 }
 
 /// The machine's boot id: a different one at the next start means the OS restarted in between.

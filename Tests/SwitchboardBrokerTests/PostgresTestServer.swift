@@ -119,11 +119,12 @@ enum PostgresTestServer {
         let run = Task { try await broker.run() }
         let node = RunningNode(broker: broker, run: run, database: database)
         if waitUntilAvailable {
-            let started = await DeadlineBroker.run("start", timeout: .seconds(20)) { await broker.waitUntilAvailable() }
+            // Generous: with the whole suite running side by side on two cores a node's first connections can queue.
+            let started = await DeadlineBroker.run("start", timeout: .seconds(60)) { await broker.waitUntilAvailable() }
             guard case .success = started else {
                 await node.stop()
                 if case .failure(let error) = await run.result { throw error }
-                throw EngineError(.unavailable, operation: "start", detail: "the node did not become available within 20 s")
+                throw EngineError(.unavailable, operation: "start", detail: "the node did not become available within 60 s")
             }
         }
         return node
