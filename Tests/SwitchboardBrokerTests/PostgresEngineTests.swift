@@ -39,10 +39,17 @@ struct PostgresEngineTests {
 
     /// Polls `sink`'s events (an observable condition) until `predicate` holds; fails after 10 s.
     private func waitForEvents(_ sink: EngineRecordingSink, _ predicate: ([EphemeralEvent]) -> Bool) async throws {
+        try await waitFor("events", { sink.events }, predicate, describe: { $0.map { String(buffer: $0.push) } })
+    }
+
+    /// Polls `read()` until `predicate` holds; records an issue naming `what` after 10 s.
+    private func waitFor<Value>(
+        _ what: String, _ read: () -> Value, _ predicate: (Value) -> Bool, describe: (Value) -> any CustomStringConvertible = { "\($0)" }
+    ) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
-        while !predicate(sink.events) {
+        while !predicate(read()) {
             guard ContinuousClock.now < deadline else {
-                Issue.record("events never arrived: \(sink.events.map { String(buffer: $0.push) })")
+                Issue.record("\(what) never arrived: \(describe(read()))")
                 return
             }
             try await Task.sleep(for: .milliseconds(5))
@@ -95,14 +102,7 @@ struct PostgresEngineTests {
 
     /// Polls `sink`'s operators' orders until `predicate` holds; fails after 10 s.
     private func waitForControls(_ sink: EngineRecordingSink, _ predicate: ([ControlCommand]) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !predicate(sink.controls) {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("orders never arrived: \(sink.controls)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await waitFor("orders", { sink.controls }, predicate)
     }
 
     @Test func anOperatorsOrderOnOneNodeReachesTheOtherNodesInOrder() async throws {
