@@ -40,6 +40,8 @@ grep -E "✘|Test run with|error:|Fatal" artifacts/swift-test.log | tail -60
 if [ "$swift_status" -eq 124 ] || [ "$swift_status" -eq 137 ]; then
     echo "swift test did not finish within ${SWIFT_TEST_TIMEOUT:-900} s; tests still running:"
     python3 scripts/unfinished_tests.py artifacts/swift-test-events.jsonl
+    # swift test starts the test binary in a process group of its own, which the timeout does not reach.
+    pkill -KILL -f "SwitchboardPackageTests.xctest" || true
 fi
 [ "$swift_status" -eq 0 ] || status=1
 

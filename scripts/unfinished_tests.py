@@ -26,14 +26,26 @@ def unfinished(lines):
     return running
 
 
+def report(running, first_start, most=30):
+    """The tests (not suites) still running, the longest-running first: a hung test started long before the end.
+    With the parallelism cap, tests waiting for a slot count as started too; they come last."""
+    tests = [(start, test_id) for test_id, start in running.items() if "/" in test_id]
+    tests.sort(key=lambda item: item[0] if item[0] is not None else float("inf"))
+    lines = [f"  still running: {test_id} (started at +{start - first_start:.0f} s)" for start, test_id in tests[:most]]
+    if len(tests) > most:
+        lines.append(f"  … and {len(tests) - most} more started later")
+    return lines
+
+
 if __name__ == "__main__":
     try:
         lines = open(sys.argv[1], encoding="utf-8", errors="replace").readlines()
     except OSError as error:
-        print(f"  no event stream: {error}")
+        print(f"  no event stream: {error} (the test binary had not started)")
         sys.exit(0)
     running = unfinished(lines)
-    for test_id in running:
-        print(f"  still running: {test_id}")
+    starts = [start for start in running.values() if start is not None]
+    for line in report(running, min(starts) if starts else 0):
+        print(line)
     if not running:
         print("  (no Swift Testing test was left running: the hang is outside a test, or in XCTest)")
