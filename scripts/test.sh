@@ -30,8 +30,8 @@ echo "== swift test"
 # on 2 cores; SWIFT_TEST_TIMEOUT (seconds) moves the limit. timeout signals the whole process group (swift test and
 # the test binary it starts). The output goes to a file, not a pipe: a process a test started and left behind would
 # hold a pipe open and keep the step waiting after the tests ended.
-# At most SWIFT_TEST_WIDTH tests at a time (default 24): all ~1,000 at once on two cores starved the timing-sensitive
-# ones (slow readers, rate limits, PostgreSQL nodes starting) into failures that pass alone.
+# At most SWIFT_TEST_WIDTH tests at a time (default 24) instead of all ~1,000 at once: on a loaded two-core machine the
+# timing-sensitive ones (slow readers, rate limits, PostgreSQL nodes starting) failed and passed alone.
 SWITCHBOARD_TEST_POSTGRES_URL="$postgres_url" timeout -k 20 "${SWIFT_TEST_TIMEOUT:-900}" swift test --skip-build \
     --experimental-maximum-parallelization-width "${SWIFT_TEST_WIDTH:-24}" \
     --event-stream-output-path artifacts/swift-test-events.jsonl --event-stream-version 0 > artifacts/swift-test.log 2>&1

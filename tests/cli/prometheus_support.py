@@ -79,11 +79,13 @@ class Prometheus:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def query(self, expression):
-        """The instant vector's values, or None while Prometheus is not up yet. A query Prometheus refuses (it does not
+        """The instant vector's values, or None while Prometheus is not up or not ready yet. A query Prometheus refuses (it does not
         parse, say) fails the test with Prometheus's reason."""
         try:
             answer = json.loads(get(self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": expression})))
         except urllib.error.HTTPError as refusal:
+            if refusal.code == 503:
+                return None  # listening but not ready yet (its storage is still starting): not an answer
             raise AssertionError(f"Prometheus refused {expression}: {refusal.read().decode()}") from None
         except OSError:
             return None
