@@ -24,19 +24,33 @@ fi
 binary=".build-fuzz/$config/switchboard-fuzz"
 
 if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(ls Fuzz/corpus); fi
-passed=0
-failed=0
-for target in "${targets[@]}"; do
+# Targets run FUZZ_JOBS at a time (default: one per core); each is single-threaded, so this halves the step's time
+# on two cores without shortening any target's run. Results are printed in target order.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+run_target() {
+    local target="$1" work
     work="$(mktemp -d)"
     mkdir -p "$out/$target"
     # New inputs go to the temporary folder (first); the committed corpus (second) is only read.
-    limits=(-max_total_time="$seconds")
+    local limits=(-max_total_time="$seconds")
     [ -n "${FUZZ_RUNS:-}" ] && limits=(-runs="$FUZZ_RUNS")
     # SWIFT_BACKTRACE off: after a finding's abort() the Swift backtracer reads memory that AddressSanitizer reports.
     SWIFT_BACKTRACE=enable=no SWITCHBOARD_FUZZ_TARGET="$target" "$binary" "${limits[@]}" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$out/$target/" -print_final_stats=1 "$work" "Fuzz/corpus/$target" \
         > "$out/$target.log" 2>&1
-    code=$?
+    echo $? > "$out/$target.exit"
+    rm -rf "$work"
+}
+for target in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    run_target "$target" &
+done
+wait
+
+passed=0
+failed=0
+for target in "${targets[@]}"; do
+    code=$(cat "$out/$target.exit" 2>/dev/null || echo 1)
     runs=$(grep -oE "^Done [0-9]+ runs" "$out/$target.log" | grep -oE "[0-9]+" | tail -1)
     if [ "$code" -eq 0 ]; then
         passed=$((passed + 1))
@@ -46,7 +60,6 @@ for target in "${targets[@]}"; do
         echo "fuzz: $target FAILED (exit $code), inputs in $out/$target/:"
         grep -E "ERROR|fuzz finding|SUMMARY|Fatal error" "$out/$target.log" | head -5
     fi
-    rm -rf "$work"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
