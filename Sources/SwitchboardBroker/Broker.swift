@@ -95,6 +95,15 @@ public protocol Broker: Service {
     var callsMayBlock: Bool { get }
 }
 
+/// An engine that takes a publication with a completion instead of an `async` call (its writer answers from a thread
+/// of its own). ``DeadlineBroker`` then races it against the deadline without a task of its own and with one timer
+/// for all calls: on a busy publish path every thread hop is a context switch.
+public protocol SubmitsPublications: Sendable {
+    /// Queues `request`; `completion` runs exactly once, on any thread, with what ``Broker/publish(_:)`` would return
+    /// or throw.
+    func submit(_ request: PublishRequest, completion: @escaping @Sendable (Result<PublishResult, any Error>) -> Void)
+}
+
 extension Broker {
     public var callsMayBlock: Bool { true }
     public func broadcast(_ command: ControlCommand) async throws {}

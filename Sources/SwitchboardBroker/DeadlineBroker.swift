@@ -13,6 +13,8 @@ public final class DeadlineBroker: Broker {
     public let engine: any Broker
     public let timeout: Duration
     private let observer: CallObserver?
+    /// Deadlines of submitted publications (``SubmitsPublications``).
+    private let deadlines: DeadlineQueue
 
     /// How a call ended, as the observer is told.
     public enum CallOutcome: String, Sendable {
@@ -29,6 +31,7 @@ public final class DeadlineBroker: Broker {
         self.engine = engine
         self.timeout = timeout
         self.observer = observer
+        self.deadlines = DeadlineQueue(timeout: timeout)
     }
 
     public func attach(sink: any PublicationSink) { engine.attach(sink: sink) }
@@ -39,7 +42,12 @@ public final class DeadlineBroker: Broker {
     public var isAvailable: Bool { engine.isAvailable }
 
     public func publish(_ request: PublishRequest) async throws -> PublishResult {
-        try await call("publish") { [engine] in try await engine.publish(request) }
+        if let submitting = engine as? any SubmitsPublications {
+            return try await observed("publish") { () async throws(EngineError) -> PublishResult in
+                try await self.submitted("publish") { completion in submitting.submit(request, completion: completion) }
+            }
+        }
+        return try await call("publish") { [engine] in try await engine.publish(request) }
     }
 
     /// One deadline for the whole batch; past it every request fails as timed out.
@@ -105,12 +113,33 @@ public final class DeadlineBroker: Broker {
 
     public var callsMayBlock: Bool { engine.callsMayBlock }
 
+    /// Submitted calls whose deadline entry is still queued (tests).
+    var pendingDeadlines: Int { deadlines.count }
+
     /// Runs `work` with the deadline (inline when the engine never blocks); throws only ``EngineError``.
     private func call<T: Sendable>(_ operation: String, _ work: @escaping @Sendable () async throws -> T) async throws(EngineError) -> T {
-        guard let observer else { return try await deadlined(operation, work) }
+        try await observed(operation) { () async throws(EngineError) -> T in try await self.deadlined(operation, work) }
+    }
+
+    /// A submitted call (``SubmitsPublications``) under the deadline: answered by whichever comes first, the engine's
+    /// completion or the shared deadline timer, in the caller's task.
+    private func submitted<T: Sendable>(
+        _ operation: String, _ start: (@escaping @Sendable (Result<T, any Error>) -> Void) -> Void
+    ) async throws(EngineError) -> T {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, EngineError>, Never>) in
+            let call = SubmittedCall(continuation, operation: operation, timeout: timeout)
+            start { result in call.finish(result.mapError { EngineError(wrapping: $0, operation: operation) }) }
+            deadlines.add(call)
+        }
+        return try result.get()
+    }
+
+    /// Tells the observer how `body` ended and how long it took.
+    private func observed<T: Sendable>(_ operation: String, _ body: () async throws(EngineError) -> T) async throws(EngineError) -> T {
+        guard let observer else { return try await body() }
         let started = ContinuousClock.now
         do {
-            let value = try await deadlined(operation, work)
+            let value = try await body()
             observer(operation, .ok, ContinuousClock.now - started, nil)
             return value
         } catch {
@@ -150,15 +179,9 @@ public final class DeadlineBroker: Broker {
                 race.finish(.failure(EngineError(.timedOut, operation: operation, detail: "no answer within \(timeout)")))
                 worker.cancel()
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Self.nanoseconds(timeout)), execute: timer.item)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(DeadlineQueue.nanoseconds(timeout)), execute: timer.item)
             race.onFinish { timer.item.cancel() }
         }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : Int(clamping: whole) &+ Int(attoseconds / 1_000_000_000)
     }
 
     /// The deadline's work item. `@unchecked`: `DispatchWorkItem` is not marked `Sendable` in corelibs-dispatch, but
@@ -204,6 +227,33 @@ public final class DeadlineBroker: Broker {
             }
             continuation?.resume(returning: result)
             action?()
+        }
+    }
+
+    /// A submitted call: its continuation resumed exactly once, by the engine's completion or by the deadline.
+    private final class SubmittedCall<T: Sendable>: ExpiringCall {
+        private let continuation: NIOLockedValueBox<CheckedContinuation<Result<T, EngineError>, Never>?>
+        private let operation: String
+        private let timeout: Duration
+
+        init(_ continuation: CheckedContinuation<Result<T, EngineError>, Never>, operation: String, timeout: Duration) {
+            self.continuation = NIOLockedValueBox(continuation)
+            self.operation = operation
+            self.timeout = timeout
+        }
+
+        var isFinished: Bool { continuation.withLockedValue { $0 == nil } }
+
+        func finish(_ result: Result<T, EngineError>) {
+            let waiting = continuation.withLockedValue { continuation in
+                defer { continuation = nil }
+                return continuation
+            }
+            waiting?.resume(returning: result)
+        }
+
+        func expire() {
+            finish(.failure(EngineError(.timedOut, operation: operation, detail: "no answer within \(timeout)")))
         }
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Gives memory the allocator holds but no longer uses back to the system, after an engine dropped a lot of state
@@ -14,15 +14,15 @@ public enum FreedMemory {
 
     public static func returnToSystem() {
         #if canImport(Glibc)
-        _ = mallocTrim?(0)
+            _ = mallocTrim?(0)
         #endif
     }
 
     #if canImport(Glibc)
-    /// `malloc_trim` is declared in `<malloc.h>`, which the Glibc module does not export: looked up once by name.
-    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-        guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-    }()
+        /// `malloc_trim` is declared in `<malloc.h>`, which the Glibc module does not export: looked up once by name.
+        private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+            guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
+            return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        }()
     #endif
 }

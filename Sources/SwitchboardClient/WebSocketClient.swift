@@ -121,6 +121,17 @@ public final class WebSocketClient {
         try await sendFrame(opcode: 0x1, payload: Array(text.utf8))
     }
 
+    /// Sends text messages in one write, so they reach the server together however slowly this process runs (tests
+    /// that must exceed a rate per second on a loaded machine).
+    public func send(texts: [String]) async throws {
+        var frames = ByteBuffer()
+        for text in texts {
+            var frame = Self.encodeFrame(opcode: 0x1, payload: Array(text.utf8), fin: true, masked: true, rsv: 0)
+            frames.writeBuffer(&frame)
+        }
+        try await connection.write(frames)
+    }
+
     /// Sends one frame as given; `masked: false` breaks the protocol on purpose.
     public func sendFrame(opcode: UInt8, payload: [UInt8], fin: Bool = true, masked: Bool = true, rsv: UInt8 = 0) async throws {
         try await connection.write(Self.encodeFrame(opcode: opcode, payload: payload, fin: fin, masked: masked, rsv: rsv))

@@ -14,7 +14,7 @@ import SwitchboardCore
 /// with an error and leaves no offset used.
 final class GroupCommitWriter: Sendable {
     enum Job {
-        case publish(PublishRequest, recipients: Set<String>, CheckedContinuation<PublishResult, any Error>)
+        case publish(PublishRequest, recipients: Set<String>, @Sendable (Result<PublishResult, any Error>) -> Void)
         /// Several publications answered together (the HTTP batch API): one job, one transaction.
         case publishBatch([PublishRequest], recipients: [Set<String>], CheckedContinuation<[Result<PublishResult, any Error>], Never>)
         case acknowledge(
@@ -112,7 +112,7 @@ final class GroupCommitWriter: Sendable {
             if failure.kind == .unavailable { available.withLockedValue { $0 = false } }
             for job in batch {
                 switch job {
-                case .publish(_, _, let continuation): continuation.resume(throwing: failure)
+                case .publish(_, _, let completion): completion(.failure(failure))
                 case .publishBatch(let requests, _, let continuation):
                     continuation.resume(returning: requests.map { _ in .failure(failure) })
                 case .acknowledge(_, _, _, _, let continuation):
@@ -127,9 +127,9 @@ final class GroupCommitWriter: Sendable {
         let sink = self.sink()
         for (job, effect) in zip(batch, effects) {
             switch (job, effect) {
-            case (.publish(_, _, let continuation), .published(let result)):
+            case (.publish(_, _, let completion), .published(let result)):
                 if !result.isDuplicate { sink?.deliver(result.publication) }
-                continuation.resume(returning: result)
+                completion(.success(result))
             case (.publishBatch(_, _, let continuation), .publishedBatch(let results)):
                 for result in results where !result.isDuplicate { sink?.deliver(result.publication) }
                 continuation.resume(returning: results.map { .success($0) })

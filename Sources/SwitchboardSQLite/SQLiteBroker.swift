@@ -19,7 +19,7 @@ public import SwitchboardCore
 /// the writer queue; a channel with nothing left (no publication, key or receipt) that nobody on this node subscribes
 /// to is forgotten, which moves the engine to a new **generation epoch** (as the memory engine does): positions from
 /// before get an explicit reset, never restarted offsets.
-public final class SQLiteBroker: KeepsPresenceOnThisNode {
+public final class SQLiteBroker: KeepsPresenceOnThisNode, SubmitsPublications {
     /// Internal rather than private: the Yjs room store (`SQLiteBroker+yjs.swift`) reads and writes through it.
     let pool: DatabasePool
     private let lock: DirectoryLock
@@ -126,10 +126,15 @@ public final class SQLiteBroker: KeepsPresenceOnThisNode {
     public var isAvailable: Bool { writer.available.withLockedValue { $0 } }
 
     public func publish(_ request: PublishRequest) async throws -> PublishResult {
-        let recipients = request.receipts ? presenceRegistry.users(on: request.channel) : []
-        return try await withCheckedThrowingContinuation { continuation in
-            writer.submit(.publish(request, recipients: recipients, continuation))
+        try await withCheckedThrowingContinuation { continuation in
+            submit(request) { continuation.resume(with: $0) }
         }
+    }
+
+    /// The publish path ``DeadlineBroker`` takes: no task of its own between the caller and the writer.
+    public func submit(_ request: PublishRequest, completion: @escaping @Sendable (Result<PublishResult, any Error>) -> Void) {
+        let recipients = request.receipts ? presenceRegistry.users(on: request.channel) : []
+        writer.submit(.publish(request, recipients: recipients, completion))
     }
 
     public func publish(batch requests: [PublishRequest]) async -> [Result<PublishResult, any Error>] {

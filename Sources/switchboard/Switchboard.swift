@@ -11,7 +11,9 @@ struct Switchboard: AsyncParsableCommand {
             `switchboard publish CHANNEL DATA` and watch a channel with `switchboard subscribe CHANNEL`.
             """,
         version: SwitchboardVersion.current,
-        subcommands: [Serve.self, CheckConfig.self, Publish.self, Subscribe.self, Token.self, Cert.self, Bench.self, BenchBaselineServer.self, Yjs.self]
+        subcommands: [
+            Serve.self, CheckConfig.self, Publish.self, Subscribe.self, Token.self, Cert.self, Bench.self, BenchBaselineServer.self, Yjs.self,
+        ]
     )
 }
 

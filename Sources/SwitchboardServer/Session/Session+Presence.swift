@@ -36,7 +36,7 @@ extension Session {
         let options = try? services.channels.options(for: channel).get()
         let announce = (options?.presence ?? false) && (options?.joinLeave ?? true)
         let metrics = services.metrics
-        presenceOrder.runDetached {
+        live.presenceOrder.runDetached {
             do {
                 try await broker.presenceLeave(client: client, channel: channel, announce: announce)
             } catch {
@@ -103,7 +103,7 @@ extension Session {
         let client = self.id
         let announce = options.joinLeave
         // In presence order: after this subscription's join, before its leave.
-        presenceOrder.run(
+        live.presenceOrder.run(
             on: self, operation: "presence_update",
             { try await broker.presenceUpdate(client: client, info: info, channel: channel, announce: announce) }
         ) { session, result in

@@ -16,10 +16,10 @@ extension Session {
         }
         let event = EphemeralEvent.signal(channel: channel, type: type, client: self.id, user: user, data: data)
         let key = SignalGates.Key(channel: channel, type: type)
-        switch signalGates.offer(event, key: key, now: .now(), interval: TimeAmount(options.signalInterval)) {
+        switch live.signalGates.offer(event, key: key, now: .now(), interval: TimeAmount(options.signalInterval)) {
         case .holdUntil(let deadline):
             let session = NIOLoopBound(self, eventLoop: loopHub.loop)
-            signalGates.setTimer(loopHub.loop.scheduleTask(deadline: deadline) { session.value.releaseSignal(key) }, for: key)
+            live.signalGates.setTimer(loopHub.loop.scheduleTask(deadline: deadline) { session.value.releaseSignal(key) }, for: key)
             fallthrough
         case .held:
             services.metrics.signalsCoalesced.increment()
@@ -46,7 +46,7 @@ extension Session {
 
     /// The interval of a gate ended: its newest held-back signal goes out now.
     private func releaseSignal(_ key: SignalGates.Key) {
-        guard !isClosed, let pending = signalGates.release(key, now: .now()) else { return }
+        guard !isClosed, let pending = live.signalGates.release(key, now: .now()) else { return }
         let broker = services.engine
         let metrics = services.metrics
         metrics.signalsSent.increment()

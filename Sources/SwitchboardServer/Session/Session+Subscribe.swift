@@ -139,7 +139,7 @@ extension Session {
         }
         // A join runs in this session's presence order, so the leave of the same subscription can never overtake it.
         if member != nil {
-            presenceOrder.run(on: self, operation: "recover", start, then: finish)
+            live.presenceOrder.run(on: self, operation: "recover", start, then: finish)
         } else {
             performEngineCall("recover", start, then: finish)
         }

@@ -11,11 +11,8 @@ import SwitchboardCore
 /// ``SessionTransport``. Confined to its connection's event loop; engine calls run off the loop with a deadline
 /// (``DeadlineBroker``) and continue on it through ``perform(_:then:)``.
 final class Session {
-    let id: String
-    /// The secret that HTTP requests name this session by (SSE and long-poll only). Not the client id: that one may
-    /// be shown to other clients (presence), and knowing it must not let anyone send commands as this session.
-    let address: String?
-    let kind: TransportKind
+    /// Who opened the session, when and over what: fixed for its life.
+    let origin: SessionOrigin
     let services: SessionServices
     let loopHub: LoopHub
     private(set) var transport: (any SessionTransport)?
@@ -27,17 +24,15 @@ final class Session {
     /// waits for the queue (`Session+Commands.swift`).
     var intake: CommandIntake
     private var heartbeat = HeartbeatState(now: .now())
-    /// Presence joins and leaves of this session, in the order they were asked for.
-    let presenceOrder = EngineCallSequence()
-    var signalGates = SignalGates()
+    /// Presence joins and leaves in the order they were asked for, and the signal gates.
+    var live = SessionLiveState()
     private var flushRequested = false
-    private(set) var isClosed = false
-    /// For the close log line: when the session opened, where from, and the code the server closed it with (nil: the
-    /// client went away, or the server stopped it without a code).
-    private let openedAt = NIODeadline.now()
-    private let remoteAddress: String?
-    private var closeCode: CloseCode?
+    private var end = SessionEnd()
 
+    var id: String { origin.id }
+    var address: String? { origin.address }
+    var kind: TransportKind { origin.kind }
+    var isClosed: Bool { end.isClosed }
     var user: String? { client.identity?.user }
     var identity: Identity? { client.identity }
 
@@ -49,14 +44,13 @@ final class Session {
         kind: TransportKind, services: SessionServices, loopHub: LoopHub, transport: any SessionTransport, identity: Identity?, userAdmitted: Bool,
         remoteAddress: String? = nil
     ) {
-        self.remoteAddress = remoteAddress
-        self.id = SessionID.make()
-        self.address = kind.takesHTTPCommands ? services.registry.newAddress() : nil
+        self.origin = SessionOrigin(
+            id: SessionID.make(), address: kind.takesHTTPCommands ? services.registry.newAddress() : nil, kind: kind,
+            openedAt: .now(), remoteAddress: remoteAddress)
         self.client = SessionClient(identity: identity, countedUser: userAdmitted ? identity?.user : nil)
         self.intake = CommandIntake(
             discipline: CommandDiscipline(
                 commandsPerSecond: services.settings.configuration.limits.commandsPerSecond, now: MonotonicTime.nanoseconds()))
-        self.kind = kind
         self.services = services
         self.loopHub = loopHub
         self.transport = transport
@@ -72,7 +66,7 @@ final class Session {
     /// over HTTP are sent to) nor a token.
     var logMetadata: Logger.Metadata {
         var metadata: Logger.Metadata = ["session": .string(id), "transport": .string(kind.rawValue)]
-        if let remoteAddress { metadata["remote"] = .string(remoteAddress) }
+        if let remoteAddress = origin.remoteAddress { metadata["remote"] = .string(remoteAddress) }
         if let user { metadata["user"] = .string(user) }
         return metadata
     }
@@ -88,7 +82,7 @@ final class Session {
     /// Ends the connection with a reason the client can act on, and records why.
     func disconnect(_ code: CloseCode) {
         services.audit.record("disconnected", ["session": id, "user": user, "code": String(code.rawValue), "reason": code.reason])
-        if closeCode == nil { closeCode = code }
+        if end.closeCode == nil { end.closeCode = code }
         transport?.disconnect(code)
     }
 
@@ -97,9 +91,9 @@ final class Session {
     /// Releases subscriptions and registrations. Idempotent.
     func close() {
         guard !isClosed else { return }
-        isClosed = true
+        end.isClosed = true
         for (channel, subscription) in subscriptions { endSubscription(channel, subscription) }
-        signalGates.cancelAll()
+        live.signalGates.cancelAll()
         subscriptions.removeAll()
         intake.queue.removeAll()
         loopHub.unregister(self)
@@ -114,8 +108,8 @@ final class Session {
 
     private func logClose() {
         var metadata = logMetadata
-        metadata["duration_ms"] = .stringConvertible((NIODeadline.now() - openedAt).nanoseconds / 1_000_000)
-        if let closeCode {
+        metadata["duration_ms"] = .stringConvertible((NIODeadline.now() - origin.openedAt).nanoseconds / 1_000_000)
+        if let closeCode = end.closeCode {
             metadata["close_code"] = .stringConvertible(closeCode.rawValue)
             metadata["close_reason"] = .string(closeCode.reason)
         }
@@ -200,6 +194,32 @@ final class Session {
                 }
             }, then: completion)
     }
+}
+
+/// Where a session came from, fixed for its life.
+struct SessionOrigin {
+    let id: String
+    /// The secret that HTTP requests name this session by (SSE and long-poll only). Not the client id: that one may
+    /// be shown to other clients (presence), and knowing it must not let anyone send commands as this session.
+    let address: String?
+    let kind: TransportKind
+    /// For the close log line: when the session opened and where from (the client's IP address).
+    let openedAt: NIODeadline
+    let remoteAddress: String?
+}
+
+/// How a session ended: closed or not, and the code the server closed it with (nil: the client went away, or the
+/// server stopped it without a code), for the close log line.
+struct SessionEnd {
+    var isClosed = false
+    var closeCode: CloseCode?
+}
+
+/// The live-app primitives' state of one session.
+struct SessionLiveState {
+    /// Presence joins and leaves of this session, in the order they were asked for.
+    let presenceOrder = EngineCallSequence()
+    var signalGates = SignalGates()
 }
 
 /// Who a session's client is, as far as the session knows.

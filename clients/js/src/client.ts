@@ -1,21 +1,23 @@
 // The client's public face: `SwitchboardClient` keeps the public API and wires the parts that do the work together —
 // connection.ts (lifecycle and backoff), transportChoice.ts (transport selection, upgrade probe), tokenKeeper.ts
-// (token lifecycle), channels.ts (subscriptions), publisher.ts (publishes, offline queue), ackSender.ts (receipt
-// acks). Time, randomness, the environment's online/visibility events and the transports are injected, so all of it
-// runs against fake timers and a fake transport in tests.
+// (token lifecycle), channels.ts (subscriptions), publisher.ts (publishes, offline queue, publish deadlines),
+// ackSender.ts (receipt acks), notices.ts (the operator's notices). Time, randomness, the environment's
+// online/visibility events and the transports are injected, so all of it runs against fake timers and a fake
+// transport in tests.
 
 import { AckSender } from './ackSender.js';
 import { Channels } from './channels.js';
 import { Connection } from './connection.js';
-import { ClientClosedError, NotConnectedError, PublishTimeoutError } from './errors.js';
+import { ClientClosedError, NotConnectedError } from './errors.js';
 import { ClientEvents } from './events.js';
 import type { Link } from './link.js';
 import { makeLogger, summarize, type Logger } from './log.js';
 import { isReply, SwitchboardError, type Command, type ServerMessage } from './protocol.js';
+import { NoticeReporter } from './notices.js';
 import { Publisher } from './publisher.js';
 import { historyPageOf, presencePageOf, publicationOf, receiptRecordOf } from './pushes.js';
 import type { ResetEvent } from './subscriptions.js';
-import { realTimers, type Timers } from './timers.js';
+import { realTimers } from './timers.js';
 import { TokenKeeper } from './tokenKeeper.js';
 import { TransportChoice, UpgradeProbe } from './transportChoice.js';
 import type {
@@ -50,23 +52,21 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   private readonly publisher: Publisher;
   private readonly acks: AckSender;
   private readonly connection: Connection;
-  private readonly timers: Timers;
-  private readonly publishTimeoutMs: number;
+  private readonly notices: NoticeReporter;
   private closed = false;
 
   constructor(options: ClientOptions) {
     const timers = options.timers ?? realTimers;
-    this.timers = timers;
-    this.publishTimeoutMs = options.publishTimeoutMs ?? 0;
     const random = options.random ?? Math.random;
     const log = makeLogger(options.debug);
     const currentLink = (): Link | null => this.connection.current;
     const error = (value: unknown) => this.emit('error', value);
     this.log = log;
+    this.notices = new NoticeReporter(log, (notice) => this.emit('notice', notice));
     this.transports = new TransportChoice(options, timers, log);
     this.tokens = new TokenKeeper(options, timers, log, { currentLink, runCheck: () => this.connection.runCheck(), error });
     this.channels = new Channels(log, { currentLink, error, reset: (reset) => this.emit('reset', reset) });
-    this.publisher = new Publisher(options, random);
+    this.publisher = new Publisher(options, timers, random);
     this.acks = new AckSender(options.maxQueuedAcks ?? 10000, timers, log, currentLink);
     this.probe = new UpgradeProbe(options, timers, log, this.transports, currentLink, () => this.connection.restart());
     this.connection = new Connection(options, timers, random, log, this.transports, this.tokens, {
@@ -144,26 +144,8 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   /** The operator's deprecation notice; without a listener it is logged once with console.warn. */
   on(event: 'notice', listener: (notice: ServerNotice) => void): () => void;
   on(event: ClientEvent, listener: (value: never) => void): () => void {
-    if (event === 'notice') this.noticeListeners++;
+    if (event === 'notice') this.notices.listenerAdded();
     return this.events.on(event, listener);
-  }
-
-  private noticeListeners = 0;
-  private noticeLogged = false;
-
-  private onNotice(push: Record<string, unknown>): void {
-    const notice: ServerNotice = {
-      kind: String(push.kind ?? ''),
-      message: String(push.message ?? ''),
-      ...(typeof push.sunset === 'string' ? { sunset: push.sunset } : {}),
-    };
-    this.log('notice', notice);
-    if (this.noticeListeners === 0 && !this.noticeLogged) {
-      // A developer must see it without having wired anything: that is what the notice is for. Once per client.
-      this.noticeLogged = true;
-      console.warn(`[switchboard] ${notice.message}${notice.sunset ? ` (sunset ${notice.sunset})` : ''}`);
-    }
-    this.emit('notice', notice);
   }
 
   subscribe<Data = unknown, Info = unknown>(channel: string, options: SubscribeOptions<Data, Info> = {}): Subscription<Info> {
@@ -175,27 +157,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   publish<Data = unknown>(channel: string, data: Data, options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     return new Promise<PublishResult>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.publishTimeoutMs;
-      let settled = false;
-      const timer =
-        timeoutMs > 0
-          ? this.timers.setTimeout(() => {
-              if (settled) return;
-              settled = true;
-              // A queued publish leaves the queue; a sent one may still be stored (its answer is ignored now).
-              const sent = !this.publisher.withdraw(item);
-              reject(new PublishTimeoutError(timeoutMs, sent));
-            }, timeoutMs)
-          : null;
-      const finish =
-        <T>(settle: (value: T) => void) =>
-        (value: T) => {
-          if (settled) return;
-          settled = true;
-          if (timer !== null) this.timers.clearTimeout(timer);
-          settle(value);
-        };
-      const item = this.publisher.item(channel, data, options, finish(resolve), finish(reject));
+      const item = this.publisher.timedItem(channel, data, options, resolve, reject);
       const refusal = this.stoppedByServer();
       // The server said not to come back (protocol §6): queueing would hold this publish forever.
       if (refusal) item.reject(refusal);
@@ -308,7 +270,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
         this.emit('error', new SwitchboardError(push.error as { code: number; name: string; reason: string }));
         break;
       case 'notice':
-        this.onNotice(push as Record<string, unknown>);
+        this.notices.report(push);
         break;
       default:
         // receipt, conflated, join, leave, signal. `session` is consumed by the SSE transport; unknown pushes are

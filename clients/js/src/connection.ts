@@ -1,17 +1,19 @@
 // Connection lifecycle and backoff: one link at a time, the connect handshake, the heartbeat watchdog, reconnection
 // with full-jitter backoff (skipped when the browser comes back online or visible), and the server's advice on close.
-// What the app wants (`shouldConnect`) is kept apart from what the connection is (`state`): the intent survives drops.
+// What the app wants (`Intent`) is kept apart from what the connection is (`state`): the intent survives drops.
 
-import { SDK_NAME } from './version.js';
+import { ConnectionTimers, Intent, RetrySchedule } from './attempts.js';
 import { Backoff } from './backoff.js';
 import { Link } from './link.js';
 import type { Logger } from './log.js';
 import { adviceForCloseCode, isTokenError, type Command, type Reply, type ServerMessage } from './protocol.js';
-import { TimerSlot, type Timers } from './timers.js';
+import type { Timers } from './timers.js';
 import type { TokenKeeper } from './tokenKeeper.js';
 import type { TransportCloseEvent } from './transport.js';
 import type { TransportChoice } from './transportChoice.js';
-import type { ClientEnvironment, ClientOptions, ConnectionState } from './types.js';
+import type { ClientOptions, ConnectionState } from './types.js';
+import { SDK_NAME } from './version.js';
+import { WakeSignals } from './wakeSignals.js';
 
 /** What the rest of the client does at each step of the lifecycle. */
 export interface ConnectionHooks {
@@ -30,24 +32,16 @@ export interface ConnectionHooks {
 }
 
 export class Connection {
-  /** The app's intent: set by `start()`, cleared by `halt()` and by a server that says not to come back. */
-  private shouldConnect = false;
+  /** The app's intent and the current run of attempts. */
+  private readonly intent = new Intent();
   private currentState: ConnectionState = { status: 'disconnected', transport: null, reason: 'not connected yet' };
   private link: Link | null = null;
-  private attempt = 0;
-  /** Bumped whenever an attempt is abandoned, so that late async results (getToken) are ignored. */
-  private generation = 0;
-  private reconnectReason = '';
+  private readonly retry: RetrySchedule;
   private nextCommandId = 1;
   /** Connect replies so far (`stats.connects`). */
   connects = 0;
-  private readonly backoff: Backoff;
-  private readonly environment: ClientEnvironment | null;
-  private environmentAttached = false;
-  private readonly reconnectTimer: TimerSlot;
-  private readonly openTimer: TimerSlot;
-  private readonly stableTimer: TimerSlot;
-  private readonly watchdogTimer: TimerSlot;
+  private readonly wakeSignals: WakeSignals;
+  private readonly slots: ConnectionTimers;
 
   constructor(
     private readonly options: ClientOptions,
@@ -58,12 +52,9 @@ export class Connection {
     private readonly tokens: TokenKeeper,
     private readonly hooks: ConnectionHooks,
   ) {
-    this.backoff = new Backoff(options.backoff, random);
-    this.environment = options.environment !== undefined ? options.environment : defaultEnvironment();
-    this.reconnectTimer = new TimerSlot(timers);
-    this.openTimer = new TimerSlot(timers);
-    this.stableTimer = new TimerSlot(timers);
-    this.watchdogTimer = new TimerSlot(timers);
+    this.retry = new RetrySchedule(new Backoff(options.backoff, random));
+    this.wakeSignals = new WakeSignals(options.environment, this.retryNow);
+    this.slots = new ConnectionTimers(timers);
   }
 
   get state(): ConnectionState {
@@ -77,30 +68,28 @@ export class Connection {
 
   /** Whether the client means to be connected (whatever the connection's state right now). */
   get running(): boolean {
-    return this.shouldConnect;
+    return this.intent.wanted;
   }
 
   /** A check that stays true while this run lasts: no new attempt started, no stop. */
   runCheck(): () => boolean {
-    const generation = this.generation;
-    return () => generation === this.generation && this.shouldConnect;
+    return this.intent.check();
   }
 
   /** Starts connecting; a no-op while already meant to be connected. */
   start(): void {
-    if (this.shouldConnect) return;
-    this.shouldConnect = true;
-    this.attempt = 0;
-    this.attachEnvironment();
+    if (this.intent.wanted) return;
+    this.intent.wanted = true;
+    this.retry.reset();
+    this.wakeSignals.attach();
     void this.startAttempt();
   }
 
   /** Drops the link and stops trying; no timer or environment listener is left. */
   halt(): void {
-    this.shouldConnect = false;
-    this.generation++;
+    this.intent.drop();
     this.endLink();
-    this.detachEnvironment();
+    this.wakeSignals.detach();
   }
 
   /** Reports that the app stopped the connection (`disconnect()`, `close()`). */
@@ -115,30 +104,31 @@ export class Connection {
   }
 
   private async startAttempt(): Promise<void> {
-    const generation = ++this.generation;
+    const current = this.intent.newRun();
     const transport = this.transports.current.name;
-    if (this.attempt === 0) {
+    const attempt = this.retry.attempt;
+    if (attempt === 0) {
       this.setState({ status: 'connecting', transport, attempt: 0 });
     } else {
-      this.setState({ status: 'reconnecting', transport, attempt: this.attempt, nextRetryMs: 0, reason: this.reconnectReason });
+      this.setState({ status: 'reconnecting', transport, attempt, nextRetryMs: 0, reason: this.retry.reason });
     }
     let token: string | null;
     try {
       token = await this.tokens.resolve();
     } catch (error) {
-      if (generation !== this.generation) return;
+      if (!current()) return;
       this.log('getToken failed', String(error));
       this.hooks.error(error);
       this.scheduleReconnect(`getToken failed: ${String(error)}`);
       return;
     }
-    if (generation !== this.generation) return;
+    if (!current()) return;
 
     const factory = this.transports.current;
     const link = new Link(factory.create(this.transports.context()), factory.name, this.log, () => this.nextCommandId++);
     this.link = link;
-    this.log('opening', { transport: factory.name, attempt: this.attempt });
-    this.openTimer.arm(this.options.openTimeoutMs ?? 10000, () =>
+    this.log('opening', { transport: factory.name, attempt: this.retry.attempt });
+    this.slots.open.arm(this.options.openTimeoutMs ?? 10000, () =>
       this.onLinkClosed(link, { code: 1006, reason: `no connect reply within ${this.options.openTimeoutMs ?? 10000} ms` }),
     );
     // Every handler ignores a link that is no longer the current one: a replaced transport may still report.
@@ -177,7 +167,7 @@ export class Connection {
     link.clientId = String(result.client ?? '');
     link.user = typeof result.user === 'string' ? result.user : undefined;
     if (typeof result.ping === 'number' && result.ping > 0) link.pingIntervalMs = result.ping;
-    this.openTimer.cancel();
+    this.slots.open.cancel();
     this.transports.succeeded();
     this.connects++;
     this.setState({
@@ -186,9 +176,7 @@ export class Connection {
       clientId: link.clientId,
       ...(typeof result.user === 'string' ? { user: result.user } : {}),
     });
-    this.stableTimer.arm(this.options.stableAfterMs ?? 10000, () => {
-      this.attempt = 0;
-    });
+    this.slots.stable.arm(this.options.stableAfterMs ?? 10000, () => this.retry.reset());
     this.armWatchdog(link);
     this.tokens.scheduleRefresh(result.expires);
     this.hooks.connected(link);
@@ -218,19 +206,22 @@ export class Connection {
   }
 
   private scheduleReconnect(reason: string): void {
-    if (!this.shouldConnect) return;
-    this.attempt++;
-    this.reconnectReason = reason;
-    const delay = this.backoff.delayMs(this.attempt);
-    this.setState({ status: 'reconnecting', transport: this.transports.current.name, attempt: this.attempt, nextRetryMs: delay, reason });
-    this.reconnectTimer.arm(delay, () => void this.startAttempt());
+    if (!this.intent.wanted) return;
+    const delay = this.retry.failed(reason);
+    this.setState({
+      status: 'reconnecting',
+      transport: this.transports.current.name,
+      attempt: this.retry.attempt,
+      nextRetryMs: delay,
+      reason,
+    });
+    this.slots.reconnect.arm(delay, () => void this.startAttempt());
   }
 
   /** The server said not to come back (protocol §6): the intent is dropped with the link. */
   private stopWith(code: number, reason: string): void {
-    this.shouldConnect = false;
-    this.generation++;
-    this.detachEnvironment();
+    this.intent.drop();
+    this.wakeSignals.detach();
     this.hooks.stopped(code, reason);
     this.setState({ status: 'disconnected', transport: null, reason, code });
   }
@@ -243,16 +234,13 @@ export class Connection {
       for (const command of link.end()) command.onLost();
       this.hooks.dropped();
     }
-    this.reconnectTimer.cancel();
-    this.openTimer.cancel();
-    this.stableTimer.cancel();
-    this.watchdogTimer.cancel();
+    this.slots.cancelAll();
     this.hooks.cancelTimers();
   }
 
   private armWatchdog(link: Link): void {
     const quietMs = link.transportName === 'poll' ? this.options.pollTimeoutMs ?? 25000 : link.pingIntervalMs;
-    this.watchdogTimer.arm(quietMs + (this.options.heartbeatGraceMs ?? 10000), () =>
+    this.slots.watchdog.arm(quietMs + (this.options.heartbeatGraceMs ?? 10000), () =>
       this.onLinkClosed(link, { code: 1006, reason: 'no heartbeat from the server' }),
     );
   }
@@ -265,33 +253,9 @@ export class Connection {
 
   /** The browser came back online or the tab became visible: skip the rest of the backoff wait. */
   private retryNow = (): void => {
-    const document = this.environment?.document;
-    if (document && document.visibilityState && document.visibilityState !== 'visible') return;
-    if (!this.shouldConnect || !this.reconnectTimer.armed) return;
+    if (!this.intent.wanted || !this.slots.reconnect.armed) return;
     this.log('retrying now (online or visible)');
-    this.reconnectTimer.cancel();
+    this.slots.reconnect.cancel();
     void this.startAttempt();
   };
-
-  private attachEnvironment(): void {
-    const environment = this.environment;
-    if (!environment || this.environmentAttached) return;
-    this.environmentAttached = true;
-    environment.addEventListener('online', this.retryNow);
-    environment.document?.addEventListener('visibilitychange', this.retryNow);
-  }
-
-  private detachEnvironment(): void {
-    const environment = this.environment;
-    if (!environment || !this.environmentAttached) return;
-    this.environmentAttached = false;
-    environment.removeEventListener('online', this.retryNow);
-    environment.document?.removeEventListener('visibilitychange', this.retryNow);
-  }
-}
-
-function defaultEnvironment(): ClientEnvironment | null {
-  const scope = globalThis as unknown as Partial<ClientEnvironment> & { document?: ClientEnvironment['document'] };
-  if (typeof scope.addEventListener !== 'function' || typeof scope.removeEventListener !== 'function') return null;
-  return scope as ClientEnvironment;
 }

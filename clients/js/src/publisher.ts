@@ -2,10 +2,11 @@
 // queue (publishQueue.ts); one whose reply was lost with its link goes back to the queue's front, resent with the
 // same idempotency key so that the server stores it once.
 
-import { PublishQueueFullError } from './errors.js';
+import { PublishQueueFullError, PublishTimeoutError } from './errors.js';
 import type { Link } from './link.js';
 import { SwitchboardError } from './protocol.js';
 import { PublishQueue, type QueuedPublish } from './publishQueue.js';
+import type { Timers } from './timers.js';
 import type { ClientOptions, PublishOptions, PublishResult } from './types.js';
 
 export class Publisher {
@@ -16,8 +17,46 @@ export class Publisher {
   /** Prefix of the generated idempotency keys, unique per client instance. */
   private readonly instanceId: string;
 
-  constructor(private readonly options: ClientOptions, random: () => number) {
+  constructor(
+    private readonly options: ClientOptions,
+    private readonly timers: Timers,
+    random: () => number,
+  ) {
     this.instanceId = randomId(random);
+  }
+
+  /**
+   * `item` under the publish deadline (`options.timeoutMs`, else the client's `publishTimeoutMs`; 0 = none): past it
+   * the publish rejects with `PublishTimeoutError`; a queued one leaves the queue, a sent one may still be stored (its
+   * answer is ignored from then on).
+   */
+  timedItem(
+    channel: string,
+    data: unknown,
+    options: PublishOptions,
+    resolve: (result: PublishResult) => void,
+    reject: (error: Error) => void,
+  ): QueuedPublish {
+    const timeoutMs = options.timeoutMs ?? this.options.publishTimeoutMs ?? 0;
+    let settled = false;
+    const timer =
+      timeoutMs > 0
+        ? this.timers.setTimeout(() => {
+            if (settled) return;
+            settled = true;
+            reject(new PublishTimeoutError(timeoutMs, !this.withdraw(item)));
+          }, timeoutMs)
+        : null;
+    const finish =
+      <T>(settle: (value: T) => void) =>
+      (value: T) => {
+        if (settled) return;
+        settled = true;
+        if (timer !== null) this.timers.clearTimeout(timer);
+        settle(value);
+      };
+    const item = this.item(channel, data, options, finish(resolve), finish(reject));
+    return item;
   }
 
   /** One publish with its idempotency key (the app's, else a generated one). */
