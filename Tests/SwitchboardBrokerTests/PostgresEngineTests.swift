@@ -328,7 +328,7 @@ struct PostgresEngineTests {
         try await withTwoNodes { a, _, _, _ in
             let before = try await a.broker.publishing(request(1))
             // As after a failover to a standby that may have lost the tail: another system identifier or timeline.
-            try await PostgresTestServer.withConnection(a.database) { connection in
+            _ = try await PostgresTestServer.withConnection(a.database) { connection in
                 try await connection.query(
                     "UPDATE switchboard_meta SET value = 'another-database/2' WHERE key = 'database_identity'", logger: PostgresTestServer.logger)
             }

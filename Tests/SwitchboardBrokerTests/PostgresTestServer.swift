@@ -70,7 +70,7 @@ enum PostgresTestServer {
     static func createDatabase(on serverURL: String? = nil) async throws -> String {
         let serverURL = try serverURL ?? requireURL()
         let name = "sbtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try await withConnection(serverURL) { connection in
+        _ = try await withConnection(serverURL) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
         return url(serverURL, database: name)

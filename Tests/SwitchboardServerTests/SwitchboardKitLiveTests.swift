@@ -119,7 +119,8 @@ import Testing
         let api = try Switchboard.API(baseURL: "http://127.0.0.1:\(server.port)", apiKey: TestServer.apiKey)
         #expect(try await api.presence("room:1") == page)
         let first = try await api.presence("room:1", limit: 1)
-        let second = try await api.presence("room:1", cursor: try #require(first.next), limit: 1)
+        let cursor: String = try #require(first.next)
+        let second = try await api.presence("room:1", cursor: cursor, limit: 1)
         #expect(first.members + second.members == page.members && second.next == nil)
         let noPresence = await #expect(throws: Switchboard.ServerError.self) { try await api.presence("news") }
         #expect(noPresence?.code == 130)

@@ -157,7 +157,7 @@ export class SwitchboardClient implements SwitchboardClientLike, PresenceAndSign
   publish<Data = unknown>(channel: string, data: Data, options: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     return new Promise<PublishResult>((resolve, reject) => {
-      const item = this.publisher.timedItem(channel, data, options, resolve, reject);
+      const item = this.publisher.item(channel, data, options, resolve, reject);
       const refusal = this.stoppedByServer();
       // The server said not to come back (protocol §6): queueing would hold this publish forever.
       if (refusal) item.reject(refusal);

@@ -26,11 +26,11 @@ export class Publisher {
   }
 
   /**
-   * `item` under the publish deadline (`options.timeoutMs`, else the client's `publishTimeoutMs`; 0 = none): past it
-   * the publish rejects with `PublishTimeoutError`; a queued one leaves the queue, a sent one may still be stored (its
-   * answer is ignored from then on).
+   * One publish with its idempotency key (the app's, else a generated one), under the publish deadline
+   * (`options.timeoutMs`, else the client's `publishTimeoutMs`; 0 = none): past it the publish rejects with
+   * `PublishTimeoutError`; a queued one leaves the queue, a sent one may still be stored (its answer is ignored).
    */
-  timedItem(
+  item(
     channel: string,
     data: unknown,
     options: PublishOptions,
@@ -55,28 +55,17 @@ export class Publisher {
         if (timer !== null) this.timers.clearTimeout(timer);
         settle(value);
       };
-    const item = this.item(channel, data, options, finish(resolve), finish(reject));
-    return item;
-  }
-
-  /** One publish with its idempotency key (the app's, else a generated one). */
-  item(
-    channel: string,
-    data: unknown,
-    options: PublishOptions,
-    resolve: (result: PublishResult) => void,
-    reject: (error: Error) => void,
-  ): QueuedPublish {
-    return {
+    const item: QueuedPublish = {
       channel,
       data,
       idempotencyKey: options.idempotencyKey ?? `${this.instanceId}-${++this.counter}`,
       ...(options.key !== undefined ? { key: options.key } : {}),
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
       ...(options.receipts ? { receipts: true } : {}),
-      resolve,
-      reject,
+      resolve: finish(resolve),
+      reject: finish(reject),
     };
+    return item;
   }
 
   /** Sends on a connected link when nothing waits ahead, else queues; refused beyond `maxQueuedPublishes`. */
