@@ -10,7 +10,9 @@ import sys
 
 
 def unfinished(lines):
+    """The tests started and not ended (id -> start, seconds since 1970 or None), and the run's first start."""
     running = {}
+    first_start = None
     for line in lines:
         try:
             record = json.loads(line)
@@ -20,10 +22,13 @@ def unfinished(lines):
         if record.get("kind") != "event" or "testID" not in payload:
             continue
         if payload.get("kind") == "testStarted":
-            running[payload["testID"]] = payload.get("instant", {}).get("since1970")
+            start = payload.get("instant", {}).get("since1970")
+            running[payload["testID"]] = start
+            if start is not None and (first_start is None or start < first_start):
+                first_start = start
         elif payload.get("kind") in ("testEnded", "testSkipped"):
             running.pop(payload["testID"], None)
-    return running
+    return running, first_start
 
 
 def report(running, first_start, most=30):
@@ -31,10 +36,17 @@ def report(running, first_start, most=30):
     With the parallelism cap, tests waiting for a slot count as started too; they come last."""
     tests = [(start, test_id) for test_id, start in running.items() if "/" in test_id]
     tests.sort(key=lambda item: item[0] if item[0] is not None else float("inf"))
-    lines = [f"  still running: {test_id} (started at +{start - first_start:.0f} s)" for start, test_id in tests[:most]]
+    lines = [f"  still running: {test_id} ({started(start, first_start)})" for start, test_id in tests[:most]]
     if len(tests) > most:
         lines.append(f"  … and {len(tests) - most} more started later")
     return lines
+
+
+def started(start, first_start):
+    """When a test started, counted from the run's first test."""
+    if start is None or first_start is None:
+        return "start time unknown"
+    return f"started at +{start - first_start:.0f} s"
 
 
 if __name__ == "__main__":
@@ -43,9 +55,8 @@ if __name__ == "__main__":
     except OSError as error:
         print(f"  no event stream: {error} (the test binary had not started)")
         sys.exit(0)
-    running = unfinished(lines)
-    starts = [start for start in running.values() if start is not None]
-    for line in report(running, min(starts) if starts else 0):
+    running, first_start = unfinished(lines)
+    for line in report(running, first_start):
         print(line)
     if not running:
         print("  (no Swift Testing test was left running: the hang is outside a test, or in XCTest)")

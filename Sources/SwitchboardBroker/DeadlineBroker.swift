@@ -127,9 +127,10 @@ public final class DeadlineBroker: Broker {
         _ operation: String, _ start: (@escaping @Sendable (Result<T, any Error>) -> Void) -> Void
     ) async throws(EngineError) -> T {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, EngineError>, Never>) in
-            let call = SubmittedCall(continuation, operation: operation, timeout: timeout)
-            start { result in call.finish(result.mapError { EngineError(wrapping: $0, operation: operation) }) }
-            deadlines.add(call)
+            let race = Race<T>(operation: operation, timeout: timeout)
+            race.install(continuation)
+            start { result in race.finish(result.mapError { EngineError(wrapping: $0, operation: operation) }) }
+            deadlines.add(race)
         }
         return try result.get()
     }
@@ -163,7 +164,7 @@ public final class DeadlineBroker: Broker {
     public static func run<T: Sendable>(
         _ operation: String, timeout: Duration, _ work: @escaping @Sendable () async throws -> T
     ) async -> Result<T, EngineError> {
-        let race = Race<T>()
+        let race = Race<T>(operation: operation, timeout: timeout)
         return await withCheckedContinuation { continuation in
             race.install(continuation)
             let worker = Task {
@@ -176,7 +177,7 @@ public final class DeadlineBroker: Broker {
             // A dispatch timer rather than a sleeping task: cancelling it when the work ends first wakes nothing up,
             // so a call costs one task, not two.
             let timer = DeadlineTimer {
-                race.finish(.failure(EngineError(.timedOut, operation: operation, detail: "no answer within \(timeout)")))
+                race.expire()
                 worker.cancel()
             }
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(DeadlineQueue.nanoseconds(timeout)), execute: timer.item)
@@ -191,14 +192,28 @@ public final class DeadlineBroker: Broker {
         init(_ fire: @escaping @Sendable () -> Void) { item = DispatchWorkItem(block: fire) }
     }
 
-    /// Resumes one continuation exactly once, with the first result offered.
-    private final class Race<T: Sendable>: Sendable {
+    /// Resumes one continuation exactly once, with the first result offered: the work's, or the timeout when the
+    /// deadline (a timer of its own or the shared ``DeadlineQueue``) comes first.
+    private final class Race<T: Sendable>: ExpiringCall {
         private struct State {
             var continuation: CheckedContinuation<Result<T, EngineError>, Never>?
             var finished = false
             var onFinish: (@Sendable () -> Void)?
         }
         private let state = NIOLockedValueBox(State())
+        private let operation: String
+        private let timeout: Duration
+
+        init(operation: String, timeout: Duration) {
+            self.operation = operation
+            self.timeout = timeout
+        }
+
+        var isFinished: Bool { state.withLockedValue { $0.finished } }
+
+        func expire() {
+            finish(.failure(EngineError(.timedOut, operation: operation, detail: "no answer within \(timeout)")))
+        }
 
         func install(_ continuation: CheckedContinuation<Result<T, EngineError>, Never>) {
             state.withLockedValue { $0.continuation = continuation }
@@ -227,33 +242,6 @@ public final class DeadlineBroker: Broker {
             }
             continuation?.resume(returning: result)
             action?()
-        }
-    }
-
-    /// A submitted call: its continuation resumed exactly once, by the engine's completion or by the deadline.
-    private final class SubmittedCall<T: Sendable>: ExpiringCall {
-        private let continuation: NIOLockedValueBox<CheckedContinuation<Result<T, EngineError>, Never>?>
-        private let operation: String
-        private let timeout: Duration
-
-        init(_ continuation: CheckedContinuation<Result<T, EngineError>, Never>, operation: String, timeout: Duration) {
-            self.continuation = NIOLockedValueBox(continuation)
-            self.operation = operation
-            self.timeout = timeout
-        }
-
-        var isFinished: Bool { continuation.withLockedValue { $0 == nil } }
-
-        func finish(_ result: Result<T, EngineError>) {
-            let waiting = continuation.withLockedValue { continuation in
-                defer { continuation = nil }
-                return continuation
-            }
-            waiting?.resume(returning: result)
-        }
-
-        func expire() {
-            finish(.failure(EngineError(.timedOut, operation: operation, detail: "no answer within \(timeout)")))
         }
     }
 }
