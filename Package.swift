@@ -176,6 +176,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
+                "SwitchboardBroker",
                 "SwitchboardCore",
                 "SwitchboardServer",
                 "SwitchboardBench",

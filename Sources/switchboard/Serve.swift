@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardServer
 
@@ -30,6 +31,7 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        FreedMemory.fixAllocatorThresholds(environment: ProcessInfo.processInfo.environment)
         var settings = settings
         if let logLevel { settings.assignments.insert("log.level=\(logLevel)", at: 0) }
         var configuration = try settings.resolveOrExit()

@@ -28,6 +28,22 @@ import Testing
         let drained = [queue.next(), queue.next(), queue.next()]
         #expect(drained == [1, 2, nil])
     }
+
+    /// An idle connection keeps no command storage (docs/benchmarks.md: ~600 bytes per connection otherwise).
+    @Test func aDrainedQueueHoldsNoStorageAndStillTakesCommands() {
+        var queue = CommandQueue<Int>(capacity: 4)
+        #expect(!queue.holdsStorage)
+        queue.engineCallStarted()
+        let queued = queue.enqueue(1) && queue.enqueue(2)
+        #expect(queued && queue.holdsStorage)
+        queue.engineCallFinished()
+        #expect(queue.next() == 1)
+        #expect(queue.holdsStorage)
+        #expect(queue.next() == 2)
+        #expect(!queue.holdsStorage)
+        let queuedAgain = queue.enqueue(3)
+        #expect(queuedAgain && queue.next() == 3 && !queue.holdsStorage)
+    }
 }
 
 @Suite struct CommandDisciplineTests {

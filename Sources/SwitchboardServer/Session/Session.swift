@@ -217,9 +217,19 @@ struct SessionEnd {
 
 /// The live-app primitives' state of one session.
 struct SessionLiveState {
-    /// Presence joins and leaves of this session, in the order they were asked for.
-    let presenceOrder = EngineCallSequence()
+    private var madePresenceOrder: EngineCallSequence?
     var signalGates = SignalGates()
+
+    /// Presence joins and leaves of this session, in the order they were asked for. Made on the first one: most
+    /// sessions never join presence, and an idle connection should not pay for it.
+    var presenceOrder: EngineCallSequence {
+        mutating get {
+            if let made = madePresenceOrder { return made }
+            let made = EngineCallSequence()
+            madePresenceOrder = made
+            return made
+        }
+    }
 }
 
 /// Who a session's client is, as far as the session knows.

@@ -180,6 +180,7 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
     /// Writes one message; false when the outbound queue overflowed (the slow-consumer close is under way). Callers
     /// check ``isOpen`` first.
     /// - Parameter sharedFrame: `payload` already framed and shared with other connections.
+    @inline(__always)
     func send(_ payload: ByteBuffer, sharedFrame: ByteBuffer? = nil, tag: @autoclosure () -> QueueTag? = nil) -> Bool {
         guard let context, output.emit(payload, frame: sharedFrame, tag: tag(), context: context) else {
             noteSlowConsumer()
@@ -193,6 +194,10 @@ final class WebSocketConnectionHandler: HandedOffConnectionHandler {
     /// False when it is not, or when the queue overflowed. The endpoints call this once per delivery rather than
     /// ``isOpen`` and then ``send(_:sharedFrame:tag:)``: every call through their `unowned(unsafe)` reference retains
     /// and releases the handler, and reading ``isOpen`` from outside this file costs a dynamic exclusivity check.
+    /// Inlined into the endpoints' delivery, as are ``send(_:sharedFrame:tag:)`` and
+    /// ``WebSocketOutput/emit(_:frame:tag:context:)``: it runs once per delivery at thousands of subscribers, and each
+    /// call boundary costs retains and releases of the buffers passed along.
+    @inline(__always)
     func sendPublication(_ payload: ByteBuffer, sharedFrame: ByteBuffer?, tag: @autoclosure () -> QueueTag?) -> Bool {
         guard machine.isOpen else { return false }
         return send(payload, sharedFrame: sharedFrame, tag: tag())

@@ -54,6 +54,7 @@ final class WebSocketOutput {
     /// Writes one message: into this tick's batch while the socket keeps up, else as its own frame (a waiting frame
     /// can still be conflated or overtaken by priority). False when the outbound queue is full.
     /// - Parameter frame: `payload` already framed and shared with other connections, sent as it is unless compressed.
+    @inline(__always)
     func emit(_ payload: ByteBuffer, frame: ByteBuffer?, tag: @autoclosure () -> QueueTag?, context: ChannelHandlerContext) -> Bool {
         if batching && pipe.isEmpty && pipe.socketWritable {
             if batchBytes + payload.readableBytes > Self.maxBatchBytes, !writeBatch(context: context) { return false }
@@ -62,7 +63,7 @@ final class WebSocketOutput {
             return true
         }
         // Whatever is batched goes first, so order is kept when the socket stops keeping up mid-tick.
-        guard writeBatch(context: context) else { return false }
+        if !batch.isEmpty, !writeBatch(context: context) { return false }
         let shared = compresses(payload) ? nil : frame
         return pipe.write(shared ?? dataFrame(payload, opcode: messageOpcode), size: payload.readableBytes, context: context, tag: tag())
     }
