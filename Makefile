@@ -4,7 +4,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run build release test test-swift test-cli conformance fuzz format clean bench bench-micro
+.PHONY: run build release test test-swift test-cli conformance fuzz format clean bench bench-micro soak
 
 ## Build the hub (release) and the demo apps (web/build.sh), then run the hub with development defaults on
 ## $(HOST):$(PORT) in demo mode (demo token endpoint, simulated ticker, chat and ticker namespaces), serving the demo
@@ -39,6 +39,11 @@ fuzz:
 ## Side-by-side benchmark, Switchboard vs Nchan (needs nginx + libnginx-mod-nchan; ~6 min with RUNS=3): see docs/benchmarks.md.
 bench: release
 	bash Benchmarks/side-by-side.sh
+
+## Soak (not in make test): an hour of churn against the release build; docs/benchmarks.md, "Soak".
+soak: release
+	python3 -c "import pytest, websockets, matplotlib" 2>/dev/null || python3 -m pip install -q pytest websockets matplotlib
+	python3 Benchmarks/soak.py
 
 ## Micro benchmarks (ordo-one/benchmark, own package in Benchmarks/, release build of its own): see docs/benchmarks.md.
 bench-micro:

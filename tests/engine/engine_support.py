@@ -400,6 +400,7 @@ class StreamRecord:
         self.subscribed_generation = 0
         self.connections = 0
         self.errors = []
+        self.transport = None  # the current connection's asyncio transport (the soak aborts it to vanish)
 
     @property
     def position(self):
@@ -492,6 +493,7 @@ class SSESubscriber(StreamRecord):
 
     async def _stream(self, hub, generation):
         reader, writer = await asyncio.wait_for(asyncio.open_connection(*hub.address), 30)
+        self.transport = writer.transport
         try:
             lines = [f"GET /connection/sse?channel={urllib.parse.quote(self.channel)} HTTP/1.1", "host: 127.0.0.1",
                      "accept: text/event-stream"]
@@ -559,6 +561,7 @@ class PollSubscriber(StreamRecord):
             self.errors.append(("poll command", status, body))
             return
         connection = await HTTPConnection.open(hub.address)
+        self.transport = connection.writer.transport
         try:
             ack = 0
             while True:
