@@ -51,10 +51,7 @@ for round in $(seq "$ROUNDS"); do
             wait_for_port
             file="$OUT/$build-r$round-$transport-$count.json"
             echo "$(date -u +%H:%M:%S) $build r$round $scenario $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/uptime.log" >&2
-            taskset -c 1 "$BENCH" bench --target switchboard --url "http://127.0.0.1:$PORT" --api-key "$KEY" \
-                --"$transport" "$count" $([[ "$transport" == sse ]] && echo --ws 0) \
-                --rate "$RATE" --duration "$DURATION" --payload-bytes "$PAYLOAD" --connect-rate 2000 \
-                --server-pid "$server_pid" --json --quiet >"$file" || echo "(run reported loss or failure)" >&2
+            run_bench "$BENCH" "$file" switchboard "$transport" "$count" "$server_pid"
             stop_server
         done
     done

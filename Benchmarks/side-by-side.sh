@@ -49,10 +49,7 @@ for run in $(seq "$RUNS"); do
             start_server "$target"
             file="$OUT/$target-$transport-$count-run$run.json"
             echo "== run $run: $target, $count $transport subscribers -> $file" >&2
-            taskset -c 1 "$BIN" bench --target "$target" --url "http://127.0.0.1:$PORT" --api-key "$KEY" \
-                --"$transport" "$count" $([[ "$transport" == sse ]] && echo --ws 0) \
-                --rate "$RATE" --duration "$DURATION" --payload-bytes "$PAYLOAD" --connect-rate 2000 \
-                --server-pid "$measured_pid" --json --quiet >"$file" || echo "(run reported loss or failure)" >&2
+            run_bench "$BIN" "$file" "$target" "$transport" "$count" "$measured_pid"
             stop_server
         done
     done

@@ -37,7 +37,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 os.environ.setdefault("SWITCHBOARD_BIN", str(ROOT / ".build" / "release" / "switchboard"))
 sys.path.insert(0, str(ROOT / "tests" / "engine"))
 import engine_support as support  # noqa: E402  (needs SWITCHBOARD_BIN set first)
-import websockets  # noqa: E402
 
 END_MODES = ("close", "vanish", "silent")
 
@@ -60,7 +59,7 @@ class Churn:
 
 
 async def run_sessions(record, churn, hub):
-    """Runs `record.session(hub, generation)` again and again, each for a random lifetime, ending it as `churn`
+    """Runs `record.session(hub, generation)` (one connection of a tests/engine subscriber) again and again, each for a random lifetime, ending it as `churn`
     decides: closed (the task is cancelled: a WebSocket close, or the HTTP connection closed), vanished (its transport
     aborted: no close of any kind) or silent (its transport stops reading first)."""
     task = None
@@ -84,50 +83,6 @@ async def run_sessions(record, churn, hub):
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-
-class ChurningWebSocket(support.StreamRecord):
-    async def session(self, hub, generation):
-        subscribe = {"id": 1, "cmd": "subscribe", "channel": self.channel}
-        if self.position:
-            subscribe["since"] = self.position
-        try:
-            async with websockets.connect(f"ws://127.0.0.1:{hub.port}/connection/websocket",
-                                          subprotocols=["switchboard.v1.json"], open_timeout=30, max_queue=None,
-                                          ping_interval=None, close_timeout=5) as socket:
-                self.transport = socket.transport
-                self.connections += 1
-                await socket.send(json.dumps(subscribe))
-                async for text in socket:
-                    message = json.loads(text)
-                    if message.get("id") == 1:
-                        if "error" in message:
-                            self.errors.append(("subscribe", message["error"]))
-                            return
-                        self.subscribed(message["result"], generation)
-                    elif message.get("push") == "publication":
-                        self.publication(message)
-                    elif message.get("push") == "reset":
-                        self.subscribed(message, generation)
-        except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
-            pass
-
-
-class ChurningSSE(support.SSESubscriber):
-    async def session(self, hub, generation):
-        try:
-            await self._stream(hub, generation)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
-                support.ConnectionLost):
-            pass
-
-
-class ChurningPoll(support.PollSubscriber):
-    async def session(self, hub, generation):
-        try:
-            await self._session(hub, generation)
-        except (OSError, asyncio.TimeoutError, support.ConnectionLost, asyncio.IncompleteReadError):
-            pass
 
 
 async def never_reader(hub, channel):
@@ -238,7 +193,7 @@ async def soak(args):
     baseline = await sample(hub, started)
     channels = [f"soak:{n}" for n in range(args.channels)]
     churn = Churn(rng, silent_seconds=10)
-    kinds = (ChurningWebSocket, ChurningSSE, ChurningPoll)
+    kinds = (support.WebSocketSubscriber, support.SSESubscriber, support.PollSubscriber)
     subscribers = [kinds[n % 3](f"{kinds[n % 3].__name__}-{n}", rng.choice(channels)) for n in range(args.clients)]
     publishers = support.Publishers(hub, channels, args.rate)
     publishers.start()

@@ -420,6 +420,22 @@ class StreamRecord:
             self.epoch, self.offset = result["epoch"], result["offset"]
         self.subscribed_generation = generation
 
+    def message(self, message, generation):
+        """Applies one protocol message (a WebSocket frame's, a long-poll answer's): the subscribe reply (id 1), a
+        publication, a reset. False when the session is over (the subscribe was refused, or a disconnect push)."""
+        if message.get("id") == 1:
+            if "error" in message:
+                self.errors.append(("subscribe", message["error"]))
+                return False
+            self.subscribed(message["result"], generation)
+        elif message.get("push") == "publication":
+            self.publication(message)
+        elif message.get("push") == "reset":
+            self.subscribed(message, generation)
+        elif message.get("push") == "disconnect":
+            return False
+        return True
+
     def publication(self, push):
         if push["channel"] != self.channel:
             self.errors.append(("publication of another channel", push))
@@ -450,31 +466,28 @@ class WebSocketSubscriber(StreamRecord):
         while True:
             await hub.up.wait()
             generation = hub.generation
-            subscribe = {"id": 1, "cmd": "subscribe", "channel": self.channel}
-            if self.position:
-                subscribe["since"] = self.position
-            try:
-                async with websockets.connect(
-                    f"ws://127.0.0.1:{hub.port}/connection/websocket", subprotocols=["switchboard.v1.json"],
-                    open_timeout=30, max_queue=None, ping_interval=None,
-                ) as socket:
-                    self.connections += 1
-                    await socket.send(json.dumps(subscribe))
-                    async for text in socket:
-                        message = json.loads(text)
-                        if message.get("id") == 1:
-                            if "error" in message:
-                                self.errors.append(("subscribe", message["error"]))
-                                break
-                            self.subscribed(message["result"], generation)
-                        elif message.get("push") == "publication":
-                            self.publication(message)
-                        elif message.get("push") == "reset":
-                            self.subscribed(message, generation)
-            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
-                pass
+            await self.session(hub, generation)
             if hub.up.is_set() and hub.generation == generation:
                 await asyncio.sleep(0.1)  # backoff before reconnecting to the same server (it dropped us on its own)
+
+    async def session(self, hub, generation):
+        """One connection: subscribe (from the last position after the first), record what arrives until it ends."""
+        subscribe = {"id": 1, "cmd": "subscribe", "channel": self.channel}
+        if self.position:
+            subscribe["since"] = self.position
+        try:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{hub.port}/connection/websocket", subprotocols=["switchboard.v1.json"],
+                open_timeout=30, max_queue=None, ping_interval=None,
+            ) as socket:
+                self.transport = socket.transport
+                self.connections += 1
+                await socket.send(json.dumps(subscribe))
+                async for text in socket:
+                    if not self.message(json.loads(text), generation):
+                        return
+        except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
+            pass
 
 
 class SSESubscriber(StreamRecord):
@@ -484,12 +497,16 @@ class SSESubscriber(StreamRecord):
         while True:
             await hub.up.wait()
             generation = hub.generation
-            try:
-                await self._stream(hub, generation)
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionLost):
-                pass
+            await self.session(hub, generation)
             if hub.up.is_set() and hub.generation == generation:
                 await asyncio.sleep(0.1)  # backoff before reconnecting to the same server
+
+    async def session(self, hub, generation):
+        """One stream, resumed from the last position after the first, recorded until it ends."""
+        try:
+            await self._stream(hub, generation)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionLost):
+            pass
 
     async def _stream(self, hub, generation):
         reader, writer = await asyncio.wait_for(asyncio.open_connection(*hub.address), 30)
@@ -539,12 +556,16 @@ class PollSubscriber(StreamRecord):
         while True:
             await hub.up.wait()
             generation = hub.generation
-            try:
-                await self._session(hub, generation)
-            except (OSError, asyncio.TimeoutError, ConnectionLost, asyncio.IncompleteReadError):
-                pass
+            await self.session(hub, generation)
             if hub.up.is_set() and hub.generation == generation:
                 await asyncio.sleep(0.1)  # backoff before a new session on the same server
+
+    async def session(self, hub, generation):
+        """One long-poll session, subscribed from the last position after the first, recorded until it ends."""
+        try:
+            await self._session(hub, generation)
+        except (OSError, asyncio.TimeoutError, ConnectionLost, asyncio.IncompleteReadError):
+            pass
 
     async def _session(self, hub, generation):
         status, _, body = await http_request(hub.address, "POST", "/connection/poll")
@@ -573,16 +594,7 @@ class PollSubscriber(StreamRecord):
                     return
                 answer = json.loads(body)
                 for message in answer["messages"]:
-                    if message.get("id") == 1:
-                        if "error" in message:
-                            self.errors.append(("subscribe", message["error"]))
-                            return
-                        self.subscribed(message["result"], generation)
-                    elif message.get("push") == "publication":
-                        self.publication(message)
-                    elif message.get("push") == "reset":
-                        self.subscribed(message, generation)
-                    elif message.get("push") == "disconnect":
+                    if not self.message(message, generation):
                         return
                 ack = answer["seq"]
         finally:
