@@ -59,8 +59,8 @@ class Churn:
 
 
 async def run_sessions(record, churn, hub):
-    """Runs `record.session(hub, generation)` (one connection of a tests/engine subscriber) again and again, each for a random lifetime, ending it as `churn`
-    decides: closed (the task is cancelled: a WebSocket close, or the HTTP connection closed), vanished (its transport
+    """Runs `record.session(hub, generation)` (one connection of a tests/engine subscriber) again and again, each for
+    a random lifetime, ending it as `churn` decides: closed (the task is cancelled: a WebSocket close, or the HTTP connection closed), vanished (its transport
     aborted: no close of any kind) or silent (its transport stops reading first)."""
     task = None
     try:
